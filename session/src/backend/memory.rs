@@ -1,0 +1,1 @@
+//! The in-memory backend (unit tests and single-process use).
