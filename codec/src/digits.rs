@@ -168,6 +168,21 @@ fn read_long(bytes: &[u8], pos: usize) -> (Option<Digits>, usize) {
     (value_of_run(&bytes[pos..end]), end)
 }
 
+/// The exact value of a digit run, when it fits a u128.
+pub(crate) fn exact_u128(run: &[u8]) -> Option<u128> {
+    let mut acc: u128 = 0;
+    for &b in run.iter().rev() {
+        let d = DIGIT_VALUE[b as usize];
+        if d == NOT_DIGIT {
+            return None;
+        }
+        acc = acc
+            .checked_mul(u128::from(BASE))?
+            .checked_add(u128::from(d))?;
+    }
+    Some(acc)
+}
+
 /// The value of a whole digit run (least significant first).
 fn value_of_run(run: &[u8]) -> Option<Digits> {
     // Most significant zero digits change nothing.

@@ -16,16 +16,21 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod de;
 mod digits;
 mod error;
 mod number;
 mod read;
+mod ser;
 mod value;
+mod value_serde;
 mod write;
 
+pub use de::{from_slice, from_str, Deserializer, SERDE_DEPTH_LIMIT};
 pub use error::{Error, ErrorKind, Found, PathSegment, Result};
 pub use number::Number;
 pub use read::Decoder;
+pub use ser::{to_string, to_vec, to_writer, Serializer};
 pub use value::{Key, KeyRef, Table, Value};
 
 /// The default nesting limit of the reader (tables inside tables).

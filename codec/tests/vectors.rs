@@ -181,6 +181,7 @@ fn run_case(case: &Json) -> Vec<String> {
                 ),
                 Err(e) => fails.push(format!("decompress: {e}")),
             }
+            serde_checks(&value, &decoded, compressed, &o, &mut fails);
         }
         Some(kind @ ("lossless" | "exact-digits")) => {
             let expected = case["expected_compressed"]
@@ -219,10 +220,42 @@ fn run_case(case: &Json) -> Vec<String> {
                 )),
                 Err(_) => {}
             }
+            match sdm_codec::to_string(&value, &o) {
+                Ok(s) => fails.push(format!("to_string: expected an error, wrote {s:?}")),
+                Err(e) if e.path() != want => fails.push(format!(
+                    "to_string: error path {:?}, expected {want:?} ({e})",
+                    e.path()
+                )),
+                Err(_) => {}
+            }
         }
         Some(other) => fails.push(format!("unknown expect {other:?}")),
     }
     fails
+}
+
+/// The serde path: `to_string(&Value)` writes the same bytes, and
+/// `from_str::<Value>` reads the same value.
+fn serde_checks(
+    value: &Value,
+    decoded: &Value,
+    compressed: &str,
+    o: &Options,
+    fails: &mut Vec<String>,
+) {
+    match sdm_codec::to_string(value, o) {
+        Ok(s) if s == compressed => {}
+        Ok(s) => fails.push(format!("to_string: expected {compressed:?}, got {s:?}")),
+        Err(e) => fails.push(format!("to_string: {e}")),
+    }
+    match sdm_codec::from_str::<Value>(compressed, o.decimals) {
+        Ok(v) => fails.extend(
+            diffs(decoded, &v)
+                .into_iter()
+                .map(|d| format!("from_str: {d}")),
+        ),
+        Err(e) => fails.push(format!("from_str: {e}")),
+    }
 }
 
 fn run_all() -> (usize, usize) {
