@@ -124,6 +124,191 @@ typedef uint32_t sdm_result;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
 
+/**
+ * How a context delivers events and async completions.
+ */
+enum sdm_events_mode
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Callbacks run on one library-owned thread per context, one at a time,
+   * in order. A callback may call blocking functions of the library.
+   */
+  SDM_EVENTS_CALLBACK = 0,
+  /**
+   * Callbacks are queued and run only inside `sdm_context_dispatch`, on
+   * the thread that calls it (e.g. once per frame of a game loop).
+   */
+  SDM_EVENTS_DISPATCH = 1,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdm_events_mode sdm_events_mode;
+#else
+typedef uint32_t sdm_events_mode;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The state of a session.
+ */
+enum sdm_state
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Open: holds the lock and saves by itself.
+   */
+  SDM_STATE_OPEN = 0,
+  /**
+   * Closed (the initial state).
+   */
+  SDM_STATE_CLOSED = 1,
+  /**
+   * Destroyed: never opens again.
+   */
+  SDM_STATE_DESTROYED = 2,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdm_state sdm_state;
+#else
+typedef uint32_t sdm_state;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * The kind of answer of a session operation (the module's response).
+ */
+enum sdm_response_code
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * Done; `data` is NULL.
+   */
+  SDM_RESPONSE_SUCCESS = 0,
+  /**
+   * Saved; `data` is the saved value as JSON.
+   */
+  SDM_RESPONSE_SAVED = 1,
+  /**
+   * Another server holds the lock; `data` is its UniqueId.
+   */
+  SDM_RESPONSE_LOCKED = 2,
+  /**
+   * The session's state stopped the operation; `data` names the state:
+   * "Open", "Closed", "Closing", "Destroyed" or "Destroying".
+   */
+  SDM_RESPONSE_STATE = 3,
+  /**
+   * The operation failed; `data` is the error message.
+   */
+  SDM_RESPONSE_ERROR = 4,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdm_response_code sdm_response_code;
+#else
+typedef uint32_t sdm_response_code;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
+ * A connected listener. Opaque; `sdm_connection_free` releases the handle
+ * but keeps the listener connected (as in the module); disconnect it with
+ * `sdm_connection_disconnect`. Destroying the session disconnects all.
+ */
+typedef struct sdm_connection sdm_connection;
+
+/**
+ * A context: owns a runtime, the store connection, the session registry
+ * and the event delivery. Opaque; free with `sdm_context_free`.
+ */
+typedef struct sdm_context sdm_context;
+
+/**
+ * A handle to a session of a context. Opaque; free with
+ * `sdm_session_free`, which releases the handle, not the session (close or
+ * destroy it for that). Handles to the same name/scope/key share one session.
+ */
+typedef struct sdm_session sdm_session;
+
+/**
+ * Settings of a context; start from `sdm_context_options_default()`.
+ */
+typedef struct sdm_context_options {
+  /**
+   * An `sdm_events_mode` value (default `SDM_EVENTS_CALLBACK`).
+   */
+  uint32_t events;
+  /**
+   * Worker threads of the context's runtime; 0 means the default (2).
+   */
+  uint32_t worker_threads;
+} sdm_context_options;
+
+/**
+ * StateChanged event: `(user_data, new state)`.
+ */
+typedef void (*sdm_state_changed_fn)(void *user_data, sdm_state state);
+
+/**
+ * Saving event: `(user_data, value as JSON)`; the text is borrowed for the
+ * duration of the call.
+ */
+typedef void (*sdm_saving_fn)(void *user_data, const char *value_json);
+
+/**
+ * Completion of an async operation, and the Saved event:
+ * `(user_data, response code, data)`. `data` is borrowed for the duration
+ * of the call (NULL for SUCCESS); see `sdm_response` for what it holds.
+ */
+typedef void (*sdm_completion_fn)(void *user_data, sdm_response_code code, const char *data);
+
+/**
+ * AttemptsChanged event: `(user_data, attempts remaining)`.
+ */
+typedef void (*sdm_attempts_changed_fn)(void *user_data, uint32_t attempts_remaining);
+
+/**
+ * ProcessQueue event: `(user_data, read id, values as a JSON array)`; both
+ * texts are borrowed for the duration of the call. Call
+ * `sdm_session_remove(session, read_id, ...)` once the values are applied,
+ * or they come back after the queue invisibility time.
+ */
+typedef void (*sdm_process_queue_fn)(void *user_data, const char *read_id, const char *values_json);
+
+/**
+ * The answer of a blocking session operation.
+ *
+ * Ownership: `data` is owned by the caller; release it with
+ * `sdm_response_clear` (or `sdm_string_free(data)`). A zero-initialised
+ * `sdm_response` is valid to clear.
+ */
+typedef struct sdm_response {
+  /**
+   * What happened.
+   */
+  sdm_response_code code;
+  /**
+   * The data of the answer (see `sdm_response_code`), or NULL.
+   */
+  char *data;
+} sdm_response;
+
+/**
+ * Mutation callback of `sdm_session_mutate_json`: gets the current value as
+ * JSON (borrowed for the call) and returns NULL to leave it unchanged, or a
+ * new JSON text allocated with `malloc` (e.g. `strdup`), which the library
+ * takes over and frees with `free`.
+ */
+typedef char *(*sdm_mutate_fn)(void *user_data, const char *current_json);
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -202,6 +387,172 @@ sdm_result sdm_decompress_json_len(const char *text,
                                    char **out_json);
 
 /**
+ * The default options: callback mode, 2 worker threads.
+ */
+struct sdm_context_options sdm_context_options_default(void);
+
+/**
+ * Creates a context on the store at `store_url` (NULL: the embedded default
+ * store, "memory://"). `options` may be NULL for the defaults.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_context_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT` (out), `SDM_INVALID_UTF8`,
+ * `SDM_INVALID_ARGUMENT` (options), `SDM_UNSUPPORTED_STORE`, `SDM_STORE`.
+ *
+ * # Safety
+ * `store_url` is NULL or a NUL-terminated string; `options` is NULL or
+ * points to an `sdm_context_options`; `out` is NULL or writable.
+ */
+sdm_result sdm_context_new(const char *store_url,
+                           const struct sdm_context_options *options,
+                           struct sdm_context **out);
+
+/**
+ * Shuts the context down ("bind to close"): destroys every live session
+ * (saving those with SaveOnClose, releasing their locks) and returns when
+ * all are done. Blocking. Afterwards operations fail with `SDM_SHUTDOWN`;
+ * events of the shutdown itself are still delivered (in dispatch mode, by
+ * the next `sdm_context_dispatch`).
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_SHUTDOWN` (called a second time).
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+sdm_result sdm_context_shutdown(struct sdm_context *ctx);
+
+/**
+ * Runs the callbacks queued for a dispatch-mode context on the calling
+ * thread: those queued before this call (callbacks queued meanwhile wait for
+ * the next call). Returns how many ran; 0 for a NULL or callback-mode
+ * context.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+size_t sdm_context_dispatch(struct sdm_context *ctx);
+
+/**
+ * The events mode of a context (`SDM_EVENTS_CALLBACK` for NULL).
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+sdm_events_mode sdm_context_events_mode(const struct sdm_context *ctx);
+
+/**
+ * Frees a context: shuts it down first if that was not done, stops event
+ * delivery (callbacks not yet run are dropped) and releases the handle.
+ * Session handles still alive keep the runtime until they are freed, but
+ * their operations fail with `SDM_SHUTDOWN`. NULL is accepted. Using `ctx`
+ * afterwards is undefined behaviour.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context, not used after this call.
+ */
+void sdm_context_free(struct sdm_context *ctx);
+
+/**
+ * Connects to StateChanged: `callback(user_data, state)` after every state
+ * change.
+ *
+ * Callbacks run on the library's callback thread (callback mode) or inside
+ * `sdm_context_dispatch` (dispatch mode); `user_data` must be usable there.
+ *
+ * Ownership: `*out` is owned by the caller; free it with
+ * `sdm_connection_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `callback` NULL or valid for as long as it is
+ * connected; `out` NULL or writable.
+ */
+sdm_result sdm_session_on_state_changed(struct sdm_session *session,
+                                        sdm_state_changed_fn callback,
+                                        void *user_data,
+                                        struct sdm_connection **out);
+
+/**
+ * Connects to Saving: `callback(user_data, value_json)` before each save,
+ * with the value about to be written. See `sdm_session_on_state_changed`
+ * for threads and ownership.
+ *
+ * # Safety
+ * As `sdm_session_on_state_changed`.
+ */
+sdm_result sdm_session_on_saving(struct sdm_session *session,
+                                 sdm_saving_fn callback,
+                                 void *user_data,
+                                 struct sdm_connection **out);
+
+/**
+ * Connects to Saved: `callback(user_data, code, data)` after every save
+ * attempt, with its response (as a completion). See
+ * `sdm_session_on_state_changed` for threads and ownership.
+ *
+ * # Safety
+ * As `sdm_session_on_state_changed`.
+ */
+sdm_result sdm_session_on_saved(struct sdm_session *session,
+                                sdm_completion_fn callback,
+                                void *user_data,
+                                struct sdm_connection **out);
+
+/**
+ * Connects to AttemptsChanged: `callback(user_data, attempts_remaining)`
+ * after a lock renewal changes it. See `sdm_session_on_state_changed` for
+ * threads and ownership.
+ *
+ * # Safety
+ * As `sdm_session_on_state_changed`.
+ */
+sdm_result sdm_session_on_attempts_changed(struct sdm_session *session,
+                                           sdm_attempts_changed_fn callback,
+                                           void *user_data,
+                                           struct sdm_connection **out);
+
+/**
+ * Connects to ProcessQueue: `callback(user_data, read_id, values_json)`
+ * with values queued for this key (a JSON array), while the session is
+ * open. Call `sdm_session_remove` with `read_id` once they are applied.
+ * See `sdm_session_on_state_changed` for threads and ownership.
+ *
+ * # Safety
+ * As `sdm_session_on_state_changed`.
+ */
+sdm_result sdm_session_on_process_queue(struct sdm_session *session,
+                                        sdm_process_queue_fn callback,
+                                        void *user_data,
+                                        struct sdm_connection **out);
+
+/**
+ * Disconnects a listener (nothing happens if it already was); its callback
+ * is not called for later events (one already queued for dispatch may still
+ * run).
+ *
+ * # Safety
+ * `connection` NULL or live.
+ */
+sdm_result sdm_connection_disconnect(struct sdm_connection *connection);
+
+/**
+ * Whether a listener is still connected (false for NULL).
+ *
+ * # Safety
+ * `connection` NULL or live.
+ */
+bool sdm_connection_is_connected(const struct sdm_connection *connection);
+
+/**
+ * Releases a connection handle; the listener stays connected. NULL is
+ * accepted. Using the handle afterwards is undefined behaviour.
+ *
+ * # Safety
+ * `connection` NULL or live, not used after this call.
+ */
+void sdm_connection_free(struct sdm_connection *connection);
+
+/**
  * The message of the most recent failed call on the calling thread, or ""
  * when the most recent fallible call succeeded. Never NULL.
  *
@@ -209,6 +560,485 @@ sdm_result sdm_decompress_json_len(const char *text,
  * the next `sdm_` call on the same thread; copy it to keep it.
  */
 const char *sdm_last_error(void);
+
+/**
+ * Gets SaveInterval: how often an open session saves by itself, in seconds (default 30; 0 disables).
+ *
+ * # Safety
+ * `session` NULL or live; `out_seconds` NULL or writable.
+ */
+sdm_result sdm_session_get_save_interval(struct sdm_session *session,
+                                         double *out_seconds);
+
+/**
+ * Sets SaveInterval: how often an open session saves by itself, in seconds (default 30; 0 disables). Outside 0 (disabled) or 10..=1000 seconds: `SDM_INVALID_PROPERTY`, nothing changes, and
+ * `sdm_last_error()` names the property and its range.
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_set_save_interval(struct sdm_session *session,
+                                         double seconds_value);
+
+/**
+ * Gets SaveDelay: the least time between two saves, in seconds (0..=10).
+ *
+ * # Safety
+ * `session` NULL or live; `out_seconds` NULL or writable.
+ */
+sdm_result sdm_session_get_save_delay(struct sdm_session *session, double *out_seconds);
+
+/**
+ * Sets SaveDelay: the least time between two saves, in seconds (0..=10). Outside 0..=10 seconds: `SDM_INVALID_PROPERTY`, nothing changes, and
+ * `sdm_last_error()` names the property and its range.
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_set_save_delay(struct sdm_session *session,
+                                      double seconds_value);
+
+/**
+ * Gets LockInterval: how often the lock is renewed, in seconds (10..=1000).
+ *
+ * # Safety
+ * `session` NULL or live; `out_seconds` NULL or writable.
+ */
+sdm_result sdm_session_get_lock_interval(struct sdm_session *session, double *out_seconds);
+
+/**
+ * Sets LockInterval: how often the lock is renewed, in seconds (10..=1000). Outside 10..=1000 seconds: `SDM_INVALID_PROPERTY`, nothing changes, and
+ * `sdm_last_error()` names the property and its range.
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_set_lock_interval(struct sdm_session *session,
+                                         double seconds_value);
+
+/**
+ * Gets QueueInvisibility: how long values handed to ProcessQueue stay invisible before they come back, in seconds.
+ *
+ * # Safety
+ * `session` NULL or live; `out_seconds` NULL or writable.
+ */
+sdm_result sdm_session_get_queue_invisibility(struct sdm_session *session,
+                                              double *out_seconds);
+
+/**
+ * Sets QueueInvisibility: how long values handed to ProcessQueue stay invisible before they come back, in seconds. Outside a positive number of seconds: `SDM_INVALID_PROPERTY`, nothing changes, and
+ * `sdm_last_error()` names the property and its range.
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_set_queue_invisibility(struct sdm_session *session,
+                                              double seconds_value);
+
+/**
+ * Gets LockAttempts: failed lock renewals tolerated before the session
+ * closes itself (1..=100).
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_lock_attempts(struct sdm_session *session, uint32_t *out);
+
+/**
+ * Sets LockAttempts (1..=100; else `SDM_INVALID_PROPERTY`, unchanged).
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_set_lock_attempts(struct sdm_session *session, uint32_t attempts);
+
+/**
+ * Gets SaveOnClose: whether Close and Destroy save first (default true).
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_save_on_close(struct sdm_session *session, bool *out);
+
+/**
+ * Sets SaveOnClose.
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_set_save_on_close(struct sdm_session *session, bool save_on_close);
+
+/**
+ * Gets the session's Metadata as a JSON object.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_metadata_json(struct sdm_session *session, char **out);
+
+/**
+ * Sets the session's Metadata from a JSON object (saved by the next save;
+ * `{"Compress": {"Level": 2, "Decimals": 3, "Safety": true}}` turns on
+ * compression).
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_INVALID_JSON` (not
+ * JSON, or not an object).
+ *
+ * # Safety
+ * `session` NULL or live; `json` NULL or NUL-terminated.
+ */
+sdm_result sdm_session_set_metadata_json(struct sdm_session *session, const char *json);
+
+/**
+ * Copies the session's UserIds into `buffer` (up to `capacity` of them;
+ * `buffer` may be NULL when `capacity` is 0) and stores their total count
+ * in `*out_count`, so a first call with capacity 0 sizes the buffer.
+ *
+ * # Safety
+ * `session` NULL or live; `buffer` NULL or writable for `capacity`
+ * elements; `out_count` NULL or writable.
+ */
+sdm_result sdm_session_get_user_ids(struct sdm_session *session,
+                                    int64_t *buffer,
+                                    size_t capacity,
+                                    size_t *out_count);
+
+/**
+ * Sets the session's UserIds (`count` of them at `ids`; `ids` may be NULL
+ * when `count` is 0).
+ *
+ * # Safety
+ * `session` NULL or live; `ids` readable for `count` elements.
+ */
+sdm_result sdm_session_set_user_ids(struct sdm_session *session, const int64_t *ids, size_t count);
+
+/**
+ * Gets the session's id, "name/scope/key".
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_id(struct sdm_session *session, char **out);
+
+/**
+ * Gets the session's UniqueId (the lock owner id other servers see).
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_unique_id(struct sdm_session *session, char **out);
+
+/**
+ * Gets the session's key.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_key(struct sdm_session *session, char **out);
+
+/**
+ * Gets the version of the stored record last loaded or saved.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_version(struct sdm_session *session, char **out);
+
+/**
+ * Gets the compressed text of the last save when compression is on (else empty).
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_compressed_value(struct sdm_session *session, char **out);
+
+/**
+ * Gets whether the session is hidden.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_hidden(struct sdm_session *session, bool *out);
+
+/**
+ * Gets the session's state.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_state(struct sdm_session *session, sdm_state *out);
+
+/**
+ * Gets AttemptsRemaining: lock renewals left before the session closes itself.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_attempts_remaining(struct sdm_session *session, uint32_t *out);
+
+/**
+ * Gets CreatedTime of the stored record, in ms since the Unix epoch.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_created_time(struct sdm_session *session, int64_t *out);
+
+/**
+ * Gets UpdatedTime of the stored record, in ms since the Unix epoch.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_updated_time(struct sdm_session *session, int64_t *out);
+
+/**
+ * Frees the data of a response and sets it to NULL. NULL is accepted.
+ *
+ * # Safety
+ * `response` is NULL or points to an `sdm_response` whose `data` is NULL or
+ * was filled by the library and not freed yet.
+ */
+void sdm_response_clear(struct sdm_response *response);
+
+/**
+ * Gets the session for `name`/`scope`/`key` (scope NULL: "global"),
+ * creating it Closed if this context has none: the module's `new`. Every
+ * call for the same id gives a handle to the same session.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_session_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_SHUTDOWN`.
+ *
+ * # Safety
+ * `ctx` is NULL or live; the strings are NULL or NUL-terminated; `out` is
+ * NULL or writable.
+ */
+sdm_result sdm_session_new(struct sdm_context *ctx,
+                           const char *name,
+                           const char *scope,
+                           const char *key,
+                           struct sdm_session **out);
+
+/**
+ * Creates a hidden session (the module's `hidden`): not registered, so
+ * `sdm_session_find` does not see it and several may exist for one key.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_session_free`.
+ *
+ * # Safety
+ * As `sdm_session_new`.
+ */
+sdm_result sdm_session_hidden(struct sdm_context *ctx,
+                              const char *name,
+                              const char *scope,
+                              const char *key,
+                              struct sdm_session **out);
+
+/**
+ * Finds the registered session for `name`/`scope`/`key` (the module's
+ * `find`); `SDM_NOT_FOUND` (and `*out` NULL) when there is none.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_session_free`.
+ *
+ * # Safety
+ * As `sdm_session_new`.
+ */
+sdm_result sdm_session_find(struct sdm_context *ctx,
+                            const char *name,
+                            const char *scope,
+                            const char *key,
+                            struct sdm_session **out);
+
+/**
+ * Releases a session handle (the session itself lives on in its context
+ * until closed or destroyed). NULL is accepted. Using the handle afterwards
+ * is undefined behaviour.
+ *
+ * # Safety
+ * `session` is NULL or a live handle, not used after this call.
+ */
+void sdm_session_free(struct sdm_session *session);
+
+/**
+ * Open(template): takes the session's lock and loads its value; a template
+ * (JSON, NULL for none) fills in what the value lacks. Blocking.
+ *
+ * `out` (NULL if not wanted) receives the response. Returns `SDM_OK` for
+ * SUCCESS/SAVED responses, `SDM_LOCKED`, `SDM_STATE`, or `SDM_STORE` /
+ * `SDM_TIMEOUT` / `SDM_SESSION` for ERROR; `*out` is filled in all these
+ * cases. Argument errors (`SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`,
+ * `SDM_INVALID_JSON`, `SDM_SHUTDOWN`) leave `*out` SUCCESS with NULL data.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * `session` is NULL or live; `template_json` NULL or NUL-terminated; `out`
+ * NULL or writable.
+ */
+sdm_result sdm_session_open(struct sdm_session *session,
+                            const char *template_json,
+                            struct sdm_response *out);
+
+/**
+ * Open(template) without blocking: returns at once (argument errors are
+ * returned and `callback` is not called); the response goes to `callback`
+ * (NULL: none) with `user_data`, on the library's callback thread or inside
+ * `sdm_context_dispatch` (per the context's events mode).
+ *
+ * # Safety
+ * As `sdm_session_open`; `callback` is NULL or a valid function.
+ */
+sdm_result sdm_session_open_async(struct sdm_session *session,
+                                  const char *template_json,
+                                  sdm_completion_fn callback,
+                                  void *user_data);
+
+/**
+ * Read(template): loads the value without taking the lock. Blocking; see
+ * `sdm_session_open` for `out` and the result.
+ *
+ * # Safety
+ * As `sdm_session_open`.
+ */
+sdm_result sdm_session_read(struct sdm_session *session,
+                            const char *template_json,
+                            struct sdm_response *out);
+
+/**
+ * Read(template) without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_open_async`.
+ */
+sdm_result sdm_session_read_async(struct sdm_session *session,
+                                  const char *template_json,
+                                  sdm_completion_fn callback,
+                                  void *user_data);
+
+/**
+ * Save(): writes the value now (response SAVED with the value). Blocking;
+ * see `sdm_session_open` for `out` and the result.
+ *
+ * # Safety
+ * `session` is NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_save(struct sdm_session *session, struct sdm_response *out);
+
+/**
+ * Save() without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_open_async`.
+ */
+sdm_result sdm_session_save_async(struct sdm_session *session,
+                                  sdm_completion_fn callback,
+                                  void *user_data);
+
+/**
+ * Close(): saves if SaveOnClose, releases the lock (response SAVED if it
+ * saved, else SUCCESS). Blocking; see `sdm_session_open`.
+ *
+ * # Safety
+ * `session` is NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_close(struct sdm_session *session, struct sdm_response *out);
+
+/**
+ * Close() without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_open_async`.
+ */
+sdm_result sdm_session_close_async(struct sdm_session *session,
+                                   sdm_completion_fn callback,
+                                   void *user_data);
+
+/**
+ * Destroy(): closes (saving if SaveOnClose), removes the session from the
+ * context and disconnects its listeners; it never opens again. Blocking;
+ * see `sdm_session_open`.
+ *
+ * # Safety
+ * `session` is NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_destroy(struct sdm_session *session, struct sdm_response *out);
+
+/**
+ * Destroy() without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_open_async`.
+ */
+sdm_result sdm_session_destroy_async(struct sdm_session *session,
+                                     sdm_completion_fn callback,
+                                     void *user_data);
+
+/**
+ * Queue(value, expiration, priority): adds a JSON value to this key's
+ * queue, for the server that has it open (works in any state, no lock
+ * needed). `expiration_seconds` NULL: 7 days (at most 45 days);
+ * `priority` NULL: 0 (higher is read first). Blocking; see
+ * `sdm_session_open`.
+ *
+ * # Safety
+ * `session` is NULL or live; `value_json` NULL or NUL-terminated; the
+ * number pointers NULL or readable; `out` NULL or writable.
+ */
+sdm_result sdm_session_queue(struct sdm_session *session,
+                             const char *value_json,
+                             const double *expiration_seconds,
+                             const double *priority,
+                             struct sdm_response *out);
+
+/**
+ * Queue(...) without blocking; see `sdm_session_queue` and
+ * `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_queue`; `callback` NULL or valid.
+ */
+sdm_result sdm_session_queue_async(struct sdm_session *session,
+                                   const char *value_json,
+                                   const double *expiration_seconds,
+                                   const double *priority,
+                                   sdm_completion_fn callback,
+                                   void *user_data);
+
+/**
+ * Remove(read_id): removes the queue values handed to ProcessQueue under
+ * `read_id`, so they do not come back. Blocking; see `sdm_session_open`.
+ *
+ * # Safety
+ * `session` is NULL or live; `read_id` NULL or NUL-terminated; `out` NULL
+ * or writable.
+ */
+sdm_result sdm_session_remove(struct sdm_session *session,
+                              const char *read_id,
+                              struct sdm_response *out);
+
+/**
+ * Remove(read_id) without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_remove`; `callback` NULL or valid.
+ */
+sdm_result sdm_session_remove_async(struct sdm_session *session,
+                                    const char *read_id,
+                                    sdm_completion_fn callback,
+                                    void *user_data);
 
 /**
  * Frees a string returned by the library (every `char *` it hands out).
@@ -219,6 +1049,84 @@ const char *sdm_last_error(void);
  * `s` is NULL or a string returned by this library and not freed yet.
  */
 void sdm_string_free(char *s);
+
+extern void free(void *ptr);
+
+/**
+ * The session's value as JSON (`null` when nil).
+ *
+ * Ownership: `*out_json` is owned by the caller; free it with
+ * `sdm_string_free`.
+ *
+ * # Safety
+ * `session` is NULL or live; `out_json` NULL or writable.
+ */
+sdm_result sdm_session_get_value_json(struct sdm_session *session, char **out_json);
+
+/**
+ * Clone(): a deep copy of the value, as JSON; the same text as
+ * `sdm_session_get_value_json`.
+ *
+ * Ownership: `*out_json` is owned by the caller; free it with
+ * `sdm_string_free`.
+ *
+ * # Safety
+ * As `sdm_session_get_value_json`.
+ */
+sdm_result sdm_session_clone_json(struct sdm_session *session, char **out_json);
+
+/**
+ * Replaces the session's value with a JSON value (`null` for nil). Saved by
+ * the next save.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_INVALID_JSON`.
+ *
+ * # Safety
+ * `session` is NULL or live; `json` NULL or NUL-terminated.
+ */
+sdm_result sdm_session_set_value_json(struct sdm_session *session, const char *json);
+
+/**
+ * Changes the value in place: `callback(user_data, current_json)` runs on
+ * the calling thread while the value is locked, and returns NULL to leave
+ * it unchanged or a new JSON text allocated with `malloc` (the library
+ * frees it with `free`). The callback must not call value functions of the
+ * same session (it would deadlock).
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8` / `SDM_INVALID_JSON` (the
+ * returned text; the value is then unchanged).
+ *
+ * # Safety
+ * `session` is NULL or live; `callback` NULL or valid; the returned text
+ * is NULL or a NUL-terminated `malloc` allocation.
+ */
+sdm_result sdm_session_mutate_json(struct sdm_session *session,
+                                   sdm_mutate_fn callback,
+                                   void *user_data);
+
+/**
+ * Reconcile(template): fills in what the value lacks from a JSON template
+ * (nil value: a copy of the template; tables: missing non-integer keys,
+ * recursively).
+ *
+ * # Safety
+ * `session` is NULL or live; `template_json` NULL or NUL-terminated.
+ */
+sdm_result sdm_session_reconcile_json(struct sdm_session *session, const char *template_json);
+
+/**
+ * Usage(): the size a save would write, in JSON characters
+ * (`*out_characters`, may be NULL), and that over the 4,194,303 limit
+ * (`*out_fraction`, may be NULL).
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_SESSION` (the value cannot be written).
+ *
+ * # Safety
+ * `session` is NULL or live; the out pointers NULL or writable.
+ */
+sdm_result sdm_session_usage(struct sdm_session *session,
+                             size_t *out_characters,
+                             double *out_fraction);
 
 /**
  * The library's version, e.g. "0.1.0".

@@ -24,14 +24,24 @@
 //! unsafe { sdm::sdm_string_free(out) };
 //! ```
 #![warn(missing_docs)]
+#![allow(non_camel_case_types)]
 
 pub mod boundary;
+pub mod callback;
 pub mod codec;
+pub mod context;
 pub mod error;
+pub mod events;
 pub mod json;
 pub mod last_error;
+pub mod properties;
+pub mod response;
 pub mod result;
+pub mod session;
+pub mod sink;
+pub mod store;
 pub mod strings;
+pub mod value;
 pub mod version;
 
 pub use codec::{

@@ -1,0 +1,567 @@
+//! `sdm_session` handles and the session operations, blocking and async.
+
+use std::ffi::{c_char, c_void};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ::sdm_session::{Response, Session, State};
+use sdm_codec::Value;
+
+use crate::boundary::{self, opt_str_arg, out_arg, str_arg};
+use crate::callback::{c_text, sdm_completion_fn, UserData};
+use crate::context::{context_arg, sdm_context, Context};
+use crate::error::{Error, Result};
+use crate::json;
+use crate::response::{outcome, sdm_response};
+use crate::result::sdm_result;
+
+/// The state of a session.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[allow(non_camel_case_types)]
+pub enum sdm_state {
+    /// Open: holds the lock and saves by itself.
+    SDM_STATE_OPEN = 0,
+    /// Closed (the initial state).
+    SDM_STATE_CLOSED = 1,
+    /// Destroyed: never opens again.
+    SDM_STATE_DESTROYED = 2,
+}
+
+impl From<State> for sdm_state {
+    fn from(s: State) -> Self {
+        match s {
+            State::Open => sdm_state::SDM_STATE_OPEN,
+            State::Closed => sdm_state::SDM_STATE_CLOSED,
+            State::Destroyed => sdm_state::SDM_STATE_DESTROYED,
+        }
+    }
+}
+
+/// A handle to a session of a context. Opaque; free with
+/// `sdm_session_free`, which releases the handle, not the session (close or
+/// destroy it for that). Handles to the same name/scope/key share one session.
+#[allow(non_camel_case_types)]
+pub struct sdm_session {
+    pub(crate) ctx: Arc<Context>,
+    pub(crate) session: Session,
+}
+
+/// Borrows a session argument.
+///
+/// # Safety
+/// `session` is NULL or a live session handle.
+pub unsafe fn session_arg<'a>(session: *const sdm_session) -> Result<&'a sdm_session> {
+    // SAFETY: the caller's contract.
+    unsafe { session.as_ref() }.ok_or_else(|| Error::null("session"))
+}
+
+#[derive(Clone, Copy)]
+enum Lookup {
+    New,
+    Hidden,
+    Find,
+}
+
+/// # Safety
+/// As the exported callers.
+unsafe fn lookup(
+    ctx: *mut sdm_context,
+    name: *const c_char,
+    scope: *const c_char,
+    key: *const c_char,
+    out: *mut *mut sdm_session,
+    how: Lookup,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let (out, ctx) = unsafe {
+            (
+                out_arg(out, std::ptr::null_mut(), "out")?,
+                context_arg(ctx)?,
+            )
+        };
+        // SAFETY: forwarded contract.
+        let (name, scope, key) = unsafe {
+            (
+                str_arg(name, "name")?,
+                opt_str_arg(scope, "scope")?,
+                str_arg(key, "key")?,
+            )
+        };
+        let inner = &ctx.inner;
+        inner.check_running()?;
+        let _guard = inner.handle.enter();
+        let session = match how {
+            Lookup::New => inner.registry.session(name, scope, key),
+            Lookup::Hidden => inner.registry.hidden(name, scope, key),
+            Lookup::Find => inner.registry.find(name, scope, key).ok_or_else(|| {
+                Error::new(
+                    sdm_result::SDM_NOT_FOUND,
+                    format!("no session {name}/{}/{key}", scope.unwrap_or("global")),
+                )
+            })?,
+        };
+        *out = Box::into_raw(Box::new(sdm_session {
+            ctx: Arc::clone(inner),
+            session,
+        }));
+        Ok(())
+    })
+}
+
+/// Gets the session for `name`/`scope`/`key` (scope NULL: "global"),
+/// creating it Closed if this context has none: the module's `new`. Every
+/// call for the same id gives a handle to the same session.
+///
+/// Ownership: `*out` is owned by the caller; free it with `sdm_session_free`.
+///
+/// Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_SHUTDOWN`.
+///
+/// # Safety
+/// `ctx` is NULL or live; the strings are NULL or NUL-terminated; `out` is
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_new(
+    ctx: *mut sdm_context,
+    name: *const c_char,
+    scope: *const c_char,
+    key: *const c_char,
+    out: *mut *mut sdm_session,
+) -> sdm_result {
+    // SAFETY: forwarded contract.
+    unsafe { lookup(ctx, name, scope, key, out, Lookup::New) }
+}
+
+/// Creates a hidden session (the module's `hidden`): not registered, so
+/// `sdm_session_find` does not see it and several may exist for one key.
+///
+/// Ownership: `*out` is owned by the caller; free it with `sdm_session_free`.
+///
+/// # Safety
+/// As `sdm_session_new`.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_hidden(
+    ctx: *mut sdm_context,
+    name: *const c_char,
+    scope: *const c_char,
+    key: *const c_char,
+    out: *mut *mut sdm_session,
+) -> sdm_result {
+    // SAFETY: forwarded contract.
+    unsafe { lookup(ctx, name, scope, key, out, Lookup::Hidden) }
+}
+
+/// Finds the registered session for `name`/`scope`/`key` (the module's
+/// `find`); `SDM_NOT_FOUND` (and `*out` NULL) when there is none.
+///
+/// Ownership: `*out` is owned by the caller; free it with `sdm_session_free`.
+///
+/// # Safety
+/// As `sdm_session_new`.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_find(
+    ctx: *mut sdm_context,
+    name: *const c_char,
+    scope: *const c_char,
+    key: *const c_char,
+    out: *mut *mut sdm_session,
+) -> sdm_result {
+    // SAFETY: forwarded contract.
+    unsafe { lookup(ctx, name, scope, key, out, Lookup::Find) }
+}
+
+/// Releases a session handle (the session itself lives on in its context
+/// until closed or destroyed). NULL is accepted. Using the handle afterwards
+/// is undefined behaviour.
+///
+/// # Safety
+/// `session` is NULL or a live handle, not used after this call.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_free(session: *mut sdm_session) {
+    boundary::call_or((), || {
+        if !session.is_null() {
+            // SAFETY: made by a lookup function, freed once by the contract.
+            drop(unsafe { Box::from_raw(session) });
+        }
+    })
+}
+
+/// Runs an operation and waits for its response.
+fn blocking<F, Fut>(s: &sdm_session, out: *mut sdm_response, op: F) -> Result<()>
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    // SAFETY: NULL or writable by the exported functions' contract.
+    let mut out = unsafe { out.as_mut() };
+    if let Some(o) = out.as_deref_mut() {
+        *o = crate::response::empty();
+    }
+    s.ctx.check_running()?;
+    let response = s.ctx.block_on(op(s.session.clone()))?;
+    outcome(&response).finish(out)
+}
+
+/// Starts an operation; its response goes to `callback` through the sink.
+fn spawn<F, Fut>(
+    s: &sdm_session,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+    op: F,
+) -> Result<()>
+where
+    F: FnOnce(Session) -> Fut,
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    s.ctx.check_running()?;
+    let sink = Arc::clone(&s.ctx.sink);
+    let user_data = UserData::new(user_data);
+    let future = op(s.session.clone());
+    s.ctx.handle.spawn(async move {
+        let response = future.await;
+        let Some(cb) = callback else { return };
+        let o = outcome(&response);
+        sink.deliver(Box::new(move || {
+            let data = o.data.as_deref().map(c_text);
+            let ptr = data.as_ref().map_or(std::ptr::null(), |d| d.as_ptr());
+            // SAFETY: the host's callback, called with its own user_data and
+            // a text valid for the call.
+            unsafe { cb(user_data.get(), o.code, ptr) };
+        }));
+    });
+    Ok(())
+}
+
+/// # Safety
+/// `json` is NULL or NUL-terminated.
+unsafe fn template_arg(json: *const c_char) -> Result<Option<Value>> {
+    // SAFETY: forwarded contract.
+    match unsafe { opt_str_arg(json, "template_json") }? {
+        Some(text) => Ok(Some(json::parse(text, "template_json")?)),
+        None => Ok(None),
+    }
+}
+
+/// # Safety
+/// `seconds` and `priority` are NULL or readable.
+unsafe fn queue_args(
+    seconds: *const f64,
+    priority: *const f64,
+) -> Result<(Option<Duration>, Option<f64>)> {
+    // SAFETY: forwarded contract.
+    let expiration = match unsafe { seconds.as_ref() } {
+        None => None,
+        Some(&s) => Some(Duration::try_from_secs_f64(s).map_err(|_| {
+            Error::new(
+                sdm_result::SDM_INVALID_ARGUMENT,
+                format!("expiration_seconds must be a finite number of seconds >= 0, got {s}"),
+            )
+        })?),
+    };
+    // SAFETY: forwarded contract.
+    Ok((expiration, unsafe { priority.as_ref() }.copied()))
+}
+
+/// Open(template): takes the session's lock and loads its value; a template
+/// (JSON, NULL for none) fills in what the value lacks. Blocking.
+///
+/// `out` (NULL if not wanted) receives the response. Returns `SDM_OK` for
+/// SUCCESS/SAVED responses, `SDM_LOCKED`, `SDM_STATE`, or `SDM_STORE` /
+/// `SDM_TIMEOUT` / `SDM_SESSION` for ERROR; `*out` is filled in all these
+/// cases. Argument errors (`SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`,
+/// `SDM_INVALID_JSON`, `SDM_SHUTDOWN`) leave `*out` SUCCESS with NULL data.
+///
+/// Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+///
+/// # Safety
+/// `session` is NULL or live; `template_json` NULL or NUL-terminated; `out`
+/// NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_open(
+    session: *mut sdm_session,
+    template_json: *const c_char,
+    out: *mut sdm_response,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let (s, template) = unsafe { (session_arg(session)?, template_arg(template_json)?) };
+        blocking(s, out, |se| async move { se.open(template).await })
+    })
+}
+
+/// Open(template) without blocking: returns at once (argument errors are
+/// returned and `callback` is not called); the response goes to `callback`
+/// (NULL: none) with `user_data`, on the library's callback thread or inside
+/// `sdm_context_dispatch` (per the context's events mode).
+///
+/// # Safety
+/// As `sdm_session_open`; `callback` is NULL or a valid function.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_open_async(
+    session: *mut sdm_session,
+    template_json: *const c_char,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let (s, template) = unsafe { (session_arg(session)?, template_arg(template_json)?) };
+        spawn(s, callback, user_data, |se| async move {
+            se.open(template).await
+        })
+    })
+}
+
+/// Read(template): loads the value without taking the lock. Blocking; see
+/// `sdm_session_open` for `out` and the result.
+///
+/// # Safety
+/// As `sdm_session_open`.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_read(
+    session: *mut sdm_session,
+    template_json: *const c_char,
+    out: *mut sdm_response,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let (s, template) = unsafe { (session_arg(session)?, template_arg(template_json)?) };
+        blocking(s, out, |se| async move { se.read(template).await })
+    })
+}
+
+/// Read(template) without blocking; see `sdm_session_open_async`.
+///
+/// # Safety
+/// As `sdm_session_open_async`.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_read_async(
+    session: *mut sdm_session,
+    template_json: *const c_char,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let (s, template) = unsafe { (session_arg(session)?, template_arg(template_json)?) };
+        spawn(s, callback, user_data, |se| async move {
+            se.read(template).await
+        })
+    })
+}
+
+/// Save(): writes the value now (response SAVED with the value). Blocking;
+/// see `sdm_session_open` for `out` and the result.
+///
+/// # Safety
+/// `session` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_save(
+    session: *mut sdm_session,
+    out: *mut sdm_response,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { session_arg(session) }?;
+        blocking(s, out, |se| async move { se.save().await })
+    })
+}
+
+/// Save() without blocking; see `sdm_session_open_async`.
+///
+/// # Safety
+/// As `sdm_session_open_async`.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_save_async(
+    session: *mut sdm_session,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { session_arg(session) }?;
+        spawn(s, callback, user_data, |se| async move { se.save().await })
+    })
+}
+
+/// Close(): saves if SaveOnClose, releases the lock (response SAVED if it
+/// saved, else SUCCESS). Blocking; see `sdm_session_open`.
+///
+/// # Safety
+/// `session` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_close(
+    session: *mut sdm_session,
+    out: *mut sdm_response,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { session_arg(session) }?;
+        blocking(s, out, |se| async move { se.close().await })
+    })
+}
+
+/// Close() without blocking; see `sdm_session_open_async`.
+///
+/// # Safety
+/// As `sdm_session_open_async`.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_close_async(
+    session: *mut sdm_session,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { session_arg(session) }?;
+        spawn(s, callback, user_data, |se| async move { se.close().await })
+    })
+}
+
+/// Destroy(): closes (saving if SaveOnClose), removes the session from the
+/// context and disconnects its listeners; it never opens again. Blocking;
+/// see `sdm_session_open`.
+///
+/// # Safety
+/// `session` is NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_destroy(
+    session: *mut sdm_session,
+    out: *mut sdm_response,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { session_arg(session) }?;
+        blocking(s, out, |se| async move { se.destroy().await })
+    })
+}
+
+/// Destroy() without blocking; see `sdm_session_open_async`.
+///
+/// # Safety
+/// As `sdm_session_open_async`.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_destroy_async(
+    session: *mut sdm_session,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { session_arg(session) }?;
+        spawn(
+            s,
+            callback,
+            user_data,
+            |se| async move { se.destroy().await },
+        )
+    })
+}
+
+/// Queue(value, expiration, priority): adds a JSON value to this key's
+/// queue, for the server that has it open (works in any state, no lock
+/// needed). `expiration_seconds` NULL: 7 days (at most 45 days);
+/// `priority` NULL: 0 (higher is read first). Blocking; see
+/// `sdm_session_open`.
+///
+/// # Safety
+/// `session` is NULL or live; `value_json` NULL or NUL-terminated; the
+/// number pointers NULL or readable; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_queue(
+    session: *mut sdm_session,
+    value_json: *const c_char,
+    expiration_seconds: *const f64,
+    priority: *const f64,
+    out: *mut sdm_response,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { session_arg(session) }?;
+        // SAFETY: forwarded contract.
+        let value = json::parse(unsafe { str_arg(value_json, "value_json") }?, "value_json")?;
+        // SAFETY: forwarded contract.
+        let (expiration, priority) = unsafe { queue_args(expiration_seconds, priority) }?;
+        blocking(s, out, move |se| async move {
+            se.queue(value, expiration, priority).await
+        })
+    })
+}
+
+/// Queue(...) without blocking; see `sdm_session_queue` and
+/// `sdm_session_open_async`.
+///
+/// # Safety
+/// As `sdm_session_queue`; `callback` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_queue_async(
+    session: *mut sdm_session,
+    value_json: *const c_char,
+    expiration_seconds: *const f64,
+    priority: *const f64,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let s = unsafe { session_arg(session) }?;
+        // SAFETY: forwarded contract.
+        let value = json::parse(unsafe { str_arg(value_json, "value_json") }?, "value_json")?;
+        // SAFETY: forwarded contract.
+        let (expiration, priority) = unsafe { queue_args(expiration_seconds, priority) }?;
+        spawn(s, callback, user_data, move |se| async move {
+            se.queue(value, expiration, priority).await
+        })
+    })
+}
+
+/// Remove(read_id): removes the queue values handed to ProcessQueue under
+/// `read_id`, so they do not come back. Blocking; see `sdm_session_open`.
+///
+/// # Safety
+/// `session` is NULL or live; `read_id` NULL or NUL-terminated; `out` NULL
+/// or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_remove(
+    session: *mut sdm_session,
+    read_id: *const c_char,
+    out: *mut sdm_response,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let (s, id) = unsafe {
+            (
+                session_arg(session)?,
+                str_arg(read_id, "read_id")?.to_owned(),
+            )
+        };
+        blocking(s, out, move |se| async move { se.remove(&id).await })
+    })
+}
+
+/// Remove(read_id) without blocking; see `sdm_session_open_async`.
+///
+/// # Safety
+/// As `sdm_session_remove`; `callback` NULL or valid.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_remove_async(
+    session: *mut sdm_session,
+    read_id: *const c_char,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+) -> sdm_result {
+    boundary::call(|| {
+        // SAFETY: forwarded contract.
+        let (s, id) = unsafe {
+            (
+                session_arg(session)?,
+                str_arg(read_id, "read_id")?.to_owned(),
+            )
+        };
+        spawn(s, callback, user_data, move |se| async move {
+            se.remove(&id).await
+        })
+    })
+}
