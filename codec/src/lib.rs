@@ -19,6 +19,7 @@
 mod de;
 mod digits;
 mod error;
+mod keyed;
 mod number;
 mod read;
 mod ser;
