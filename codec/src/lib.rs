@@ -16,20 +16,28 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "arbitrary")]
+mod arbitrary_impls;
 mod de;
 mod digits;
 mod error;
+pub mod json;
+mod keyed;
 mod number;
 mod read;
+mod roundtrip;
 mod ser;
 mod value;
 mod value_serde;
 mod write;
 
+#[cfg(feature = "arbitrary")]
+pub use arbitrary_impls::MAX_DEPTH as ARBITRARY_MAX_DEPTH;
 pub use de::{from_slice, from_str, Deserializer, SERDE_DEPTH_LIMIT};
 pub use error::{Error, ErrorKind, Found, PathSegment, Result};
 pub use number::Number;
 pub use read::Decoder;
+pub use roundtrip::expected_roundtrip;
 pub use ser::{to_string, to_vec, to_writer, Serializer};
 pub use value::{Key, KeyRef, Table, Value};
 

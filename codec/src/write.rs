@@ -72,7 +72,7 @@ pub(crate) fn write_f64(out: &mut String, f: f64, factor: f64) -> Result<(), Err
 #[inline]
 pub(crate) fn write_str(out: &mut String, s: &str, safety: bool) -> Result<(), ErrorKind> {
     out.push('#');
-    match memchr::memchr(DEL, s.as_bytes()) {
+    match crate::read::find_del(s.as_bytes()) {
         None => out.push_str(s),
         Some(_) if !safety => return Err(ErrorKind::DelInString),
         Some(_) => {
@@ -116,7 +116,7 @@ enum Frame<'a> {
     Star {
         table: &'a Table,
         seq_next: usize,
-        keyed: indexmap::map::Iter<'a, Key, Value>,
+        keyed: crate::keyed::Iter<'a>,
         current: Option<KeyRef<'a>>,
     },
 }
