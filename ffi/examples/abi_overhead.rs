@@ -23,7 +23,8 @@ fn main() {
     let rust = |n: usize| {
         let start = Instant::now();
         for _ in 0..n {
-            let value = sdm::json::parse(black_box(&text), "json").expect("corpus is JSON");
+            let value = sdm_codec::json::from_str(black_box(&text), sdm_codec::DEFAULT_DEPTH_LIMIT)
+                .expect("corpus is JSON");
             let out = sdm_codec::compress(&value, &options).expect("corpus compresses");
             black_box(out);
         }

@@ -112,6 +112,18 @@ static void test_codec_errors(void) {
     CHECK_CODE(sdm_decompress_json("?", 3, &out), SDM_CODEC);
     CHECK(out == NULL);
     (void)len;
+    /* nesting: as deep as the codec's limit (512), no deeper */
+    {
+        char deep[2 * 513 + 1];
+        memset(deep, '[', 513);
+        memset(deep + 513, ']', 513);
+        deep[2 * 513] = 0;
+        CHECK_CODE(sdm_compress_json(deep, 2, 3, true, &out), SDM_INVALID_JSON);
+        CHECK(strstr(sdm_last_error(), "512") != NULL);
+        deep[2 * 513 - 1] = 0; /* 512 deep: drop one '[' and one ']' */
+        CHECK_CODE(sdm_compress_json(deep + 1, 2, 3, true, &out), SDM_OK);
+        sdm_string_free(out);
+    }
     /* every _free accepts NULL */
     sdm_string_free(NULL);
     /* a success clears the last error */
