@@ -1,0 +1,373 @@
+//! The session layer of the C ABI, called from Rust: contexts, operations,
+//! responses, properties, values, events and their error paths.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::ptr;
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use sdm::context::*;
+use sdm::events::*;
+use sdm::properties::*;
+use sdm::response::*;
+use sdm::sdm_result::{self, *};
+use sdm::session::*;
+use sdm::value::*;
+
+fn last_error() -> String {
+    // SAFETY: never NULL.
+    unsafe { CStr::from_ptr(sdm::sdm_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn take(p: *mut c_char) -> String {
+    assert!(!p.is_null(), "NULL string; last error: {}", last_error());
+    // SAFETY: from the library, NUL-terminated.
+    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+    // SAFETY: from the library.
+    unsafe { sdm::sdm_string_free(p) };
+    s
+}
+
+fn context(mode: sdm_events_mode) -> *mut sdm_context {
+    let opts = sdm_context_options {
+        events: mode as u32,
+        worker_threads: 1,
+    };
+    let mut ctx = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_context_new(ptr::null(), &opts, &mut ctx) },
+        SDM_OK,
+        "{}",
+        last_error()
+    );
+    ctx
+}
+
+fn session(ctx: *mut sdm_context, key: &str) -> *mut sdm_session {
+    let key = CString::new(key).expect("no NUL");
+    let mut s = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_session_new(ctx, c"Players".as_ptr(), ptr::null(), key.as_ptr(), &mut s) },
+        SDM_OK
+    );
+    s
+}
+
+fn value(s: *mut sdm_session) -> String {
+    let mut out = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(unsafe { sdm_session_get_value_json(s, &mut out) }, SDM_OK);
+    take(out)
+}
+
+#[test]
+fn context_errors_have_codes() {
+    let mut ctx = 1 as *mut sdm_context;
+    // SAFETY: NULL arguments are part of the contract.
+    unsafe {
+        assert_eq!(
+            sdm_context_new(ptr::null(), ptr::null(), ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_new(c"ftp://x".as_ptr(), ptr::null(), &mut ctx),
+            SDM_UNSUPPORTED_STORE
+        );
+        assert!(ctx.is_null());
+        assert!(last_error().contains("ftp://x"));
+        let bad = sdm_context_options {
+            events: 9,
+            worker_threads: 0,
+        };
+        assert_eq!(
+            sdm_context_new(ptr::null(), &bad, &mut ctx),
+            SDM_INVALID_ARGUMENT
+        );
+        assert_eq!(sdm_context_shutdown(ptr::null_mut()), SDM_NULL_ARGUMENT);
+        assert_eq!(sdm_context_dispatch(ptr::null_mut()), 0);
+        sdm_context_free(ptr::null_mut());
+        sdm_session_free(ptr::null_mut());
+        sdm_connection_free(ptr::null_mut());
+        sdm_response_clear(ptr::null_mut());
+    }
+}
+
+#[test]
+fn operations_fill_responses_and_results() {
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let s = session(ctx, "1");
+    let mut resp = empty();
+    // SAFETY: valid handles and arguments throughout.
+    unsafe {
+        assert_eq!(sdm_session_save(s, &mut resp), SDM_STATE);
+        assert_eq!(resp.code, sdm_response_code::SDM_RESPONSE_STATE);
+        assert_eq!(CStr::from_ptr(resp.data).to_str(), Ok("Closed"));
+        sdm_response_clear(&mut resp);
+        assert!(resp.data.is_null());
+
+        assert_eq!(
+            sdm_session_open(s, c"{\"Coins\":".as_ptr(), &mut resp),
+            SDM_INVALID_JSON
+        );
+        assert_eq!(
+            sdm_session_open(s, c"{\"Coins\":5}".as_ptr(), &mut resp),
+            SDM_OK
+        );
+        assert_eq!(resp.code, sdm_response_code::SDM_RESPONSE_SUCCESS);
+        assert_eq!(value(s), r#"{"Coins":5}"#);
+
+        assert_eq!(
+            sdm_session_set_value_json(s, c"{\"Coins\":9}".as_ptr()),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_save(s, &mut resp), SDM_OK);
+        assert_eq!(resp.code, sdm_response_code::SDM_RESPONSE_SAVED);
+        assert_eq!(CStr::from_ptr(resp.data).to_str(), Ok(r#"{"Coins":9}"#));
+        sdm_response_clear(&mut resp);
+
+        let mut other = ptr::null_mut();
+        let h = sdm_session_hidden(
+            ctx,
+            c"Players".as_ptr(),
+            ptr::null(),
+            c"1".as_ptr(),
+            &mut other,
+        );
+        assert_eq!(h, SDM_OK);
+        assert_eq!(sdm_session_open(other, ptr::null(), &mut resp), SDM_LOCKED);
+        let mut owner = ptr::null_mut();
+        assert_eq!(sdm_session_get_unique_id(s, &mut owner), SDM_OK);
+        assert_eq!(
+            CStr::from_ptr(resp.data).to_str().ok(),
+            Some(take(owner).as_str())
+        );
+        sdm_response_clear(&mut resp);
+        sdm_session_free(other);
+
+        assert_eq!(sdm_context_shutdown(ctx), SDM_OK);
+        assert_eq!(sdm_context_shutdown(ctx), SDM_SHUTDOWN);
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_SHUTDOWN);
+        let mut state = sdm_state::SDM_STATE_OPEN;
+        assert_eq!(sdm_session_get_state(s, &mut state), SDM_OK);
+        assert_eq!(state, sdm_state::SDM_STATE_DESTROYED);
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}
+
+#[test]
+fn property_setters_validate_and_name_the_property() {
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let s = session(ctx, "p");
+    let refused = |code: sdm_result, property: &str| {
+        assert_eq!(code, SDM_INVALID_PROPERTY);
+        let message = last_error();
+        assert!(message.contains(property), "{message}");
+    };
+    // SAFETY: valid handle in every call below.
+    unsafe {
+        refused(sdm_session_set_save_interval(s, 5.0), "SaveInterval");
+        refused(sdm_session_set_save_interval(s, f64::NAN), "SaveInterval");
+        refused(sdm_session_set_save_delay(s, 10.5), "SaveDelay");
+        refused(sdm_session_set_lock_interval(s, 1001.0), "LockInterval");
+        refused(sdm_session_set_lock_attempts(s, 101), "LockAttempts");
+        refused(
+            sdm_session_set_queue_invisibility(s, -3.0),
+            "QueueInvisibility",
+        );
+    }
+    // SAFETY: valid handle and out-pointers.
+    unsafe {
+        assert_eq!(sdm_session_set_lock_attempts(s, 0), SDM_INVALID_PROPERTY);
+        assert!(last_error().contains("LockAttempts"), "{}", last_error());
+        assert_eq!(sdm_session_set_save_interval(s, 0.0), SDM_OK);
+        assert_eq!(sdm_session_set_save_interval(s, 1000.0), SDM_OK);
+        let mut secs = 0.0;
+        assert_eq!(sdm_session_get_save_interval(s, &mut secs), SDM_OK);
+        assert_eq!(secs, 1000.0);
+        assert_eq!(sdm_session_set_save_on_close(s, false), SDM_OK);
+        let mut flag = true;
+        assert_eq!(sdm_session_get_save_on_close(s, &mut flag), SDM_OK);
+        assert!(!flag);
+        assert_eq!(
+            sdm_session_set_user_ids(s, ptr::null(), 2),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_session_set_metadata_json(s, c"7".as_ptr()),
+            SDM_INVALID_JSON
+        );
+        assert_eq!(
+            sdm_session_get_save_interval(ptr::null_mut(), &mut secs),
+            SDM_NULL_ARGUMENT
+        );
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}
+
+extern "C" {
+    fn malloc(size: usize) -> *mut c_void;
+}
+
+unsafe extern "C" fn double_coins(user_data: *mut c_void, current: *const c_char) -> *mut c_char {
+    // SAFETY: the test passes a Mutex<Vec<String>>.
+    let seen = unsafe { &*(user_data as *const Mutex<Vec<String>>) };
+    // SAFETY: valid for the call.
+    let text = unsafe { CStr::from_ptr(current) }
+        .to_string_lossy()
+        .into_owned();
+    seen.lock().expect("not poisoned").push(text);
+    let new = b"{\"Coins\":10}\0";
+    // SAFETY: malloc'd buffer of the right size, handed to the library.
+    unsafe {
+        let p = malloc(new.len()).cast::<u8>();
+        ptr::copy_nonoverlapping(new.as_ptr(), p, new.len());
+        p.cast()
+    }
+}
+
+#[test]
+fn mutate_hands_the_value_to_the_callback_and_takes_its_malloc_text() {
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let s = session(ctx, "m");
+    let seen: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    // SAFETY: valid handle, callback and user_data.
+    unsafe {
+        assert_eq!(
+            sdm_session_set_value_json(s, c"{\"Coins\":5}".as_ptr()),
+            SDM_OK
+        );
+        let ud = &seen as *const _ as *mut c_void;
+        assert_eq!(sdm_session_mutate_json(s, Some(double_coins), ud), SDM_OK);
+        assert_eq!(sdm_session_mutate_json(s, None, ud), SDM_NULL_ARGUMENT);
+    }
+    assert_eq!(
+        *seen.lock().expect("not poisoned"),
+        vec![r#"{"Coins":5}"#.to_owned()]
+    );
+    assert_eq!(value(s), r#"{"Coins":10}"#);
+    // SAFETY: valid handles, freed once.
+    unsafe {
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}
+
+unsafe extern "C" fn send_completion(
+    user_data: *mut c_void,
+    code: sdm_response_code,
+    data: *const c_char,
+) {
+    // SAFETY: the test passes an mpsc::Sender.
+    let tx = unsafe {
+        &*(user_data as *const mpsc::Sender<(sdm_response_code, Option<String>, String)>)
+    };
+    let data = (!data.is_null()).then(|| {
+        unsafe { CStr::from_ptr(data) }
+            .to_string_lossy()
+            .into_owned()
+    });
+    let thread = std::thread::current().name().unwrap_or("").to_owned();
+    let _ = tx.send((code, data, thread));
+}
+
+#[test]
+fn async_completions_arrive_on_the_callback_thread() {
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let s = session(ctx, "a");
+    let (tx, rx) = mpsc::channel::<(sdm_response_code, Option<String>, String)>();
+    let ud = &tx as *const _ as *mut c_void;
+    // SAFETY: valid handle, callback and user_data (alive until the end).
+    unsafe {
+        assert_eq!(
+            sdm_session_open_async(s, c"{\"x\":1}".as_ptr(), Some(send_completion), ud),
+            SDM_OK
+        );
+        assert_eq!(
+            sdm_session_open_async(s, c"{".as_ptr(), Some(send_completion), ud),
+            SDM_INVALID_JSON
+        );
+    }
+    let (code, data, thread) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("completion");
+    assert_eq!(
+        (code, data),
+        (sdm_response_code::SDM_RESPONSE_SUCCESS, None)
+    );
+    assert_eq!(thread, "sdm-callbacks");
+    // SAFETY: as above.
+    unsafe { assert_eq!(sdm_session_save_async(s, Some(send_completion), ud), SDM_OK) };
+    let (code, data, _) = rx
+        .recv_timeout(Duration::from_secs(20))
+        .expect("completion");
+    assert_eq!(
+        (code, data.as_deref()),
+        (sdm_response_code::SDM_RESPONSE_SAVED, Some(r#"{"x":1}"#))
+    );
+    // SAFETY: valid handles, freed once; the context is freed before `tx`.
+    unsafe {
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}
+
+unsafe extern "C" fn record_state(user_data: *mut c_void, state: sdm_state) {
+    // SAFETY: the test passes a Mutex<Vec<..>>.
+    let log = unsafe { &*(user_data as *const Mutex<Vec<(sdm_state, std::thread::ThreadId)>>) };
+    log.lock()
+        .expect("not poisoned")
+        .push((state, std::thread::current().id()));
+}
+
+#[test]
+fn dispatch_mode_runs_events_only_inside_dispatch_on_the_calling_thread() {
+    let ctx = context(sdm_events_mode::SDM_EVENTS_DISPATCH);
+    let s = session(ctx, "d");
+    let log: Mutex<Vec<(sdm_state, std::thread::ThreadId)>> = Mutex::new(Vec::new());
+    let mut conn = ptr::null_mut();
+    // SAFETY: valid handles; `log` outlives the context.
+    unsafe {
+        let ud = &log as *const _ as *mut c_void;
+        assert_eq!(
+            sdm_session_on_state_changed(s, Some(record_state), ud, &mut conn),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_open(s, ptr::null(), ptr::null_mut()), SDM_OK);
+        assert_eq!(sdm_session_close(s, ptr::null_mut()), SDM_OK);
+    }
+    assert!(
+        log.lock().expect("not poisoned").is_empty(),
+        "nothing runs before dispatch"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while log.lock().expect("not poisoned").len() < 2 && Instant::now() < deadline {
+        // SAFETY: valid context.
+        unsafe { sdm_context_dispatch(ctx) };
+        std::thread::yield_now();
+    }
+    let me = std::thread::current().id();
+    let got = log.lock().expect("not poisoned").clone();
+    assert_eq!(
+        got,
+        vec![
+            (sdm_state::SDM_STATE_OPEN, me),
+            (sdm_state::SDM_STATE_CLOSED, me)
+        ],
+        "events in order, on this thread"
+    );
+    // SAFETY: valid handles, freed once.
+    unsafe {
+        assert_eq!(sdm_connection_disconnect(conn), SDM_OK);
+        assert!(!sdm_connection_is_connected(conn));
+        sdm_connection_free(conn);
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}
