@@ -144,20 +144,33 @@ pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
     }
 }
 
-/// The first DEL in `bytes`: a plain loop for the short strings that are
-/// most keys and values, memchr beyond.
+/// The first DEL in `bytes`: eight bytes at a time for the short strings
+/// that are most keys and values, memchr beyond 32 bytes.
 #[inline]
 pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
-    let head = bytes.len().min(16);
-    for (i, &b) in bytes[..head].iter().enumerate() {
-        if b == DEL {
-            return Some(i);
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const DELS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    if bytes.len() > 32 {
+        return memchr::memchr(DEL, bytes);
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ DELS;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
         }
+        base += 8;
     }
-    if head == bytes.len() {
-        return None;
-    }
-    memchr::memchr(DEL, &bytes[head..]).map(|i| i + head)
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == DEL)
+        .map(|i| base + i)
 }
 
 /// Finds the DEL ending the string whose bytes start at `start`.

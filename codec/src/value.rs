@@ -729,3 +729,16 @@ mod tests {
         assert_eq!(v["a"][4].as_f64(), Some(4.0));
     }
 }
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn value_is_small() {
+        // Values are moved a lot while reading; keep them small.
+        assert!(
+            std::mem::size_of::<super::Value>() <= 48,
+            "{}",
+            std::mem::size_of::<super::Value>()
+        );
+    }
+}
