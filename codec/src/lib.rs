@@ -16,12 +16,21 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+mod de;
+mod digits;
 mod error;
 mod number;
+mod read;
+mod ser;
 mod value;
+mod value_serde;
+mod write;
 
+pub use de::{from_slice, from_str, Deserializer, SERDE_DEPTH_LIMIT};
 pub use error::{Error, ErrorKind, Found, PathSegment, Result};
 pub use number::Number;
+pub use read::Decoder;
+pub use ser::{to_string, to_vec, to_writer, Serializer};
 pub use value::{Key, KeyRef, Table, Value};
 
 /// The default nesting limit of the reader (tables inside tables).
@@ -70,22 +79,44 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { level: Level::Two, decimals: 3, safety: true }
+        Options {
+            level: Level::Two,
+            decimals: 3,
+            safety: true,
+        }
     }
 }
 
 /// Writes a value in the compressed format.
 ///
 /// Nil writes the empty string. NaN, infinities and (with Safety off) strings
-/// holding DEL are errors that name the value's path.
+/// holding DEL are errors that name the value's path; a Decimals setting
+/// above 15 is an error.
+///
+/// ```
+/// use sdm_codec::{compress, Options, Value};
+/// assert_eq!(compress(&Value::from(vec![1.5, 2.0]), &Options::default())?, "|)6i>2\u{7f}");
+/// # Ok::<(), sdm_codec::Error>(())
+/// ```
 pub fn compress(value: &Value, options: &Options) -> Result<String> {
-    let _ = (value, options);
-    Err(Error::new(ErrorKind::Message("not yet implemented".into())))
+    write::compress(value, options)
 }
 
 /// Reads the compressed format; `decimals` must be the Decimals it was
-/// written with. The empty string reads as nil.
+/// written with. The empty string reads as nil. Uses the default nesting
+/// limit; see [`Decoder`] for another.
+///
+/// ```
+/// let v = sdm_codec::decompress("|)6i>2\u{7f}", 3)?;
+/// assert_eq!(v[1].as_f64(), Some(1.5));
+/// # Ok::<(), sdm_codec::Error>(())
+/// ```
 pub fn decompress(text: &str, decimals: u32) -> Result<Value> {
-    let _ = (text, decimals);
-    Err(Error::new(ErrorKind::Message("not yet implemented".into())))
+    Decoder::new(decimals).decode(text)
+}
+
+/// Reads the compressed format from bytes, checking that strings are UTF-8
+/// (for input that is not known to be text, such as a fuzzer's).
+pub fn decompress_bytes(bytes: &[u8], decimals: u32) -> Result<Value> {
+    Decoder::new(decimals).decode_bytes(bytes)
 }

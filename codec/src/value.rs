@@ -85,7 +85,10 @@ impl Table {
     /// Luau, so they end the sequence part).
     pub fn from_sequence(values: Vec<Value>) -> Self {
         if !values.iter().any(Value::is_nil) {
-            return Table { seq: values, map: IndexMap::default() };
+            return Table {
+                seq: values,
+                map: IndexMap::default(),
+            };
         }
         let mut t = Table::new();
         for (i, v) in values.into_iter().enumerate() {
@@ -210,7 +213,8 @@ impl Table {
     /// the value that was there. A NaN key is ignored, as nothing can be
     /// stored under it.
     pub fn insert(&mut self, key: impl Into<Key>, value: impl Into<Value>) -> Option<Value> {
-        self.try_insert(key.into(), value.into()).unwrap_or_default()
+        self.try_insert(key.into(), value.into())
+            .unwrap_or_default()
     }
 
     /// Removes a key and returns its value. Removing a key inside the
@@ -260,17 +264,19 @@ impl Table {
         }
     }
 
-    /// Pushes onto the sequence part without any check; for readers that
-    /// know the table has no keyed part yet.
+    /// A table whose sequence part is `seq` (no nil elements), without checks.
     #[inline]
-    pub(crate) fn push_unchecked(&mut self, value: Value) {
-        debug_assert!(self.map.is_empty() && !value.is_nil());
-        self.seq.push(value);
+    pub(crate) fn from_vec_unchecked(seq: Vec<Value>) -> Self {
+        Table {
+            seq,
+            map: IndexMap::default(),
+        }
     }
 
-    /// Reserves room in the sequence part.
-    pub(crate) fn reserve_sequence(&mut self, additional: usize) {
-        self.seq.reserve(additional);
+    /// The keyed part's iterator.
+    #[inline]
+    pub(crate) fn keyed_iter(&self) -> indexmap::map::Iter<'_, Key, Value> {
+        self.map.iter()
     }
 }
 
@@ -591,7 +597,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 impl<T: Into<Value>> From<Vec<T>> for Value {
     fn from(v: Vec<T>) -> Self {
-        Value::Table(Table::from_sequence(v.into_iter().map(Into::into).collect()))
+        Value::Table(Table::from_sequence(
+            v.into_iter().map(Into::into).collect(),
+        ))
     }
 }
 
@@ -615,9 +623,9 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(Number::from(&n)),
             serde_json::Value::String(s) => Value::String(s),
-            serde_json::Value::Array(a) => {
-                Value::Table(Table::from_sequence(a.into_iter().map(Value::from).collect()))
-            }
+            serde_json::Value::Array(a) => Value::Table(Table::from_sequence(
+                a.into_iter().map(Value::from).collect(),
+            )),
             serde_json::Value::Object(o) => {
                 let mut t = Table::new();
                 for (k, v) in o {
@@ -679,9 +687,8 @@ pub(crate) fn number_to_json(n: Number) -> serde_json::Value {
     match n.0 {
         crate::number::N::PosInt(u) => u.into(),
         crate::number::N::NegInt(i) => i.into(),
-        crate::number::N::Float(f) => {
-            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
-        }
+        crate::number::N::Float(f) => serde_json::Number::from_f64(f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
     }
 }
 
@@ -724,7 +731,8 @@ mod tests {
 
     #[test]
     fn json_round_trip_keeps_order() {
-        let j: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":[1,2,null,4],"c":null}"#).unwrap();
+        let j: serde_json::Value =
+            serde_json::from_str(r#"{"b":1,"a":[1,2,null,4],"c":null}"#).unwrap();
         let v = Value::from(j);
         let t = v.as_table().unwrap();
         let keys: Vec<String> = t.keyed().map(|(k, _)| format!("{k}")).collect();
