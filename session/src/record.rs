@@ -70,7 +70,13 @@ fn to_json(value: &Value, path: &mut Vec<String>) -> Result<Json, String> {
                     n.as_f64()
                 ));
             }
-            Json::from(Value::Number(*n))
+            // Integral doubles are written without a fraction (`1`, not `1.0`), as JSONEncode does.
+            let f = n.as_f64();
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                Json::from(f as i64)
+            } else {
+                Json::from(Value::Number(*n))
+            }
         }
         Value::String(s) => Json::String(s.clone()),
         Value::Table(t) => {
@@ -160,6 +166,8 @@ mod tests {
             r#"{"Coins":5,"Items":["a","b"],"Empty":[]}"#
         );
         assert_eq!(to_json_text(&Value::from(1.5)).unwrap(), "1.5");
+        assert_eq!(to_json_text(&Value::from(2.0)).unwrap(), "2");
+        assert_eq!(to_json_text(&Value::from(-0.0)).unwrap(), "0");
     }
 
     #[test]

@@ -58,12 +58,6 @@ impl TaskQueue {
     pub(crate) fn running(&self, kind: TaskKind) -> bool {
         self.running.as_ref().is_some_and(|t| t.kind == kind)
     }
-
-    /// Number of operations waiting.
-    #[cfg(test)]
-    pub(crate) fn len(&self) -> usize {
-        self.queue.len()
-    }
 }
 
 /// What a call does after looking at the session.

@@ -63,10 +63,11 @@ impl Session {
         }
     }
 
-    /// The value as the caller's own type (through serde).
+    /// The value as the caller's own type (through serde). An empty table
+    /// reads as an empty map or struct, or else as an empty sequence.
     pub fn get_as<T: DeserializeOwned>(&self) -> Result<T, SessionError> {
-        let json = serde_json::Value::from(self.0.value().clone());
-        serde_json::from_value(json).map_err(|e| self.serde_error(e))
+        let value = self.0.value().clone();
+        from_value(value).map_err(|e| self.serde_error(e))
     }
 
     /// Replaces the value with `data` (through serde).
@@ -83,11 +84,43 @@ impl Session {
         f: impl FnOnce(&mut T) -> R,
     ) -> Result<R, SessionError> {
         let mut guard = self.0.value();
-        let json = serde_json::Value::from(guard.clone());
-        let mut data: T = serde_json::from_value(json).map_err(|e| self.serde_error(e))?;
+        let mut data: T = from_value(guard.clone()).map_err(|e| self.serde_error(e))?;
         let r = f(&mut data);
         let json = serde_json::to_value(&data).map_err(|e| self.serde_error(e))?;
         *guard = Value::from(json);
         Ok(r)
+    }
+}
+
+/// Luau has one empty table for `[]` and `{}`: try it as `{}` first, then
+/// with every empty table as `[]`.
+fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
+    let json = serde_json::Value::from(value);
+    match serde_json::from_value(json.clone()) {
+        Ok(t) => Ok(t),
+        Err(first) => {
+            let mut json = json;
+            if !empty_objects_to_arrays(&mut json) {
+                return Err(first);
+            }
+            serde_json::from_value(json).map_err(|_| first)
+        }
+    }
+}
+
+/// Turns every empty object into an empty array; answers whether any was.
+fn empty_objects_to_arrays(json: &mut serde_json::Value) -> bool {
+    match json {
+        serde_json::Value::Object(m) if m.is_empty() => {
+            *json = serde_json::Value::Array(Vec::new());
+            true
+        }
+        serde_json::Value::Object(m) => m
+            .values_mut()
+            .fold(false, |any, v| empty_objects_to_arrays(v) | any),
+        serde_json::Value::Array(a) => a
+            .iter_mut()
+            .fold(false, |any, v| empty_objects_to_arrays(v) | any),
+        _ => false,
     }
 }
