@@ -247,7 +247,8 @@ typedef struct sdm_context_options {
    */
   uint32_t events;
   /**
-   * Worker threads of the context's runtime; 0 means the default (2).
+   * Worker threads of the context's runtime, 1..=256; 0 means the
+   * default (2).
    */
   uint32_t worker_threads;
 } sdm_context_options;
@@ -910,6 +911,8 @@ sdm_result sdm_session_open_async(struct sdm_session *session,
  * Read(template): loads the value without taking the lock. Blocking; see
  * `sdm_session_open` for `out` and the result.
  *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
  * # Safety
  * As `sdm_session_open`.
  */
@@ -932,6 +935,8 @@ sdm_result sdm_session_read_async(struct sdm_session *session,
  * Save(): writes the value now (response SAVED with the value). Blocking;
  * see `sdm_session_open` for `out` and the result.
  *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
  * # Safety
  * `session` is NULL or live; `out` NULL or writable.
  */
@@ -950,6 +955,8 @@ sdm_result sdm_session_save_async(struct sdm_session *session,
 /**
  * Close(): saves if SaveOnClose, releases the lock (response SAVED if it
  * saved, else SUCCESS). Blocking; see `sdm_session_open`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
  *
  * # Safety
  * `session` is NULL or live; `out` NULL or writable.
@@ -970,6 +977,8 @@ sdm_result sdm_session_close_async(struct sdm_session *session,
  * Destroy(): closes (saving if SaveOnClose), removes the session from the
  * context and disconnects its listeners; it never opens again. Blocking;
  * see `sdm_session_open`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
  *
  * # Safety
  * `session` is NULL or live; `out` NULL or writable.
@@ -992,6 +1001,8 @@ sdm_result sdm_session_destroy_async(struct sdm_session *session,
  * needed). `expiration_seconds` NULL: 7 days (at most 45 days);
  * `priority` NULL: 0 (higher is read first). Blocking; see
  * `sdm_session_open`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
  *
  * # Safety
  * `session` is NULL or live; `value_json` NULL or NUL-terminated; the
@@ -1020,6 +1031,8 @@ sdm_result sdm_session_queue_async(struct sdm_session *session,
 /**
  * Remove(read_id): removes the queue values handed to ProcessQueue under
  * `read_id`, so they do not come back. Blocking; see `sdm_session_open`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
  *
  * # Safety
  * `session` is NULL or live; `read_id` NULL or NUL-terminated; `out` NULL

@@ -33,7 +33,8 @@ pub enum sdm_events_mode {
 pub struct sdm_context_options {
     /// An `sdm_events_mode` value (default `SDM_EVENTS_CALLBACK`).
     pub events: u32,
-    /// Worker threads of the context's runtime; 0 means the default (2).
+    /// Worker threads of the context's runtime, 1..=256; 0 means the
+    /// default (2).
     pub worker_threads: u32,
 }
 

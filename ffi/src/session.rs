@@ -317,6 +317,8 @@ pub unsafe extern "C" fn sdm_session_open_async(
 /// Read(template): loads the value without taking the lock. Blocking; see
 /// `sdm_session_open` for `out` and the result.
 ///
+/// Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+///
 /// # Safety
 /// As `sdm_session_open`.
 #[no_mangle]
@@ -355,6 +357,8 @@ pub unsafe extern "C" fn sdm_session_read_async(
 /// Save(): writes the value now (response SAVED with the value). Blocking;
 /// see `sdm_session_open` for `out` and the result.
 ///
+/// Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+///
 /// # Safety
 /// `session` is NULL or live; `out` NULL or writable.
 #[no_mangle]
@@ -388,6 +392,8 @@ pub unsafe extern "C" fn sdm_session_save_async(
 
 /// Close(): saves if SaveOnClose, releases the lock (response SAVED if it
 /// saved, else SUCCESS). Blocking; see `sdm_session_open`.
+///
+/// Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
 ///
 /// # Safety
 /// `session` is NULL or live; `out` NULL or writable.
@@ -423,6 +429,8 @@ pub unsafe extern "C" fn sdm_session_close_async(
 /// Destroy(): closes (saving if SaveOnClose), removes the session from the
 /// context and disconnects its listeners; it never opens again. Blocking;
 /// see `sdm_session_open`.
+///
+/// Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
 ///
 /// # Safety
 /// `session` is NULL or live; `out` NULL or writable.
@@ -465,6 +473,8 @@ pub unsafe extern "C" fn sdm_session_destroy_async(
 /// needed). `expiration_seconds` NULL: 7 days (at most 45 days);
 /// `priority` NULL: 0 (higher is read first). Blocking; see
 /// `sdm_session_open`.
+///
+/// Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
 ///
 /// # Safety
 /// `session` is NULL or live; `value_json` NULL or NUL-terminated; the
@@ -519,6 +529,8 @@ pub unsafe extern "C" fn sdm_session_queue_async(
 
 /// Remove(read_id): removes the queue values handed to ProcessQueue under
 /// `read_id`, so they do not come back. Blocking; see `sdm_session_open`.
+///
+/// Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
 ///
 /// # Safety
 /// `session` is NULL or live; `read_id` NULL or NUL-terminated; `out` NULL
