@@ -379,13 +379,15 @@ impl<'de> de::SeqAccess<'de> for StarSeq<'_, 'de> {
                         let at = de.pos;
                         match de.digits()? {
                             Digits::Int(k) if k >= self.next && k - self.next <= MAX_GAP => k,
-                            _ => return Err(Error::at(
-                                ErrorKind::Message(format!(
+                            _ => {
+                                return Err(Error::at(
+                                    ErrorKind::Message(format!(
                                     "expected key {} of a sequence (or a key a little after it)",
                                     self.next
                                 )),
-                                at,
-                            )),
+                                    at,
+                                ))
+                            }
                         }
                     }
                     _ => return Err(de.err_here("a sequence key or DEL")),

@@ -259,6 +259,16 @@ fn errors_name_paths_and_offsets() {
     assert!(e.offset().is_some(), "{e}");
     let e = from_str::<u8>(">1>2", 3).unwrap_err();
     assert_eq!((e.kind(), e.offset()), (&ErrorKind::TrailingBytes, Some(2)));
+    let mut v = Value::from(1);
+    for _ in 0..=sdm_codec::DEFAULT_DEPTH_LIMIT {
+        v = Value::from(vec![v]);
+    }
+    let e = to_string(&v, &L2).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::DepthLimit(sdm_codec::DEFAULT_DEPTH_LIMIT)
+    );
+    assert!(compress(&v, &L2).is_ok());
     let deep = "|".repeat(100_000);
     let e = from_str::<Value>(&deep, 3).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::DepthLimit(_)));
