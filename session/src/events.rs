@@ -217,7 +217,8 @@ impl Session {
     }
 
     /// Waits for the next StateChanged and answers the new state (the
-    /// module's `StateChanged:Wait()`).
+    /// module's `StateChanged:Wait()`). It starts listening when first
+    /// polled: a change before that is not seen.
     pub async fn state_changed(&self) -> State {
         let mut rx = self.0.state_tx.subscribe();
         match rx.changed().await {

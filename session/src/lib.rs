@@ -37,7 +37,7 @@
 //! let session = registry.session("Player", None, 1234);
 //! session.on_state_changed(|_, s| keep_open(s.clone()));
 //! keep_open(session.clone());
-//! while session.state() != State::Open { tokio::task::yield_now().await; }
+//! assert_eq!(session.open(Some(template())).await, Response::Success); // joins the loop's open
 //!
 //! // Set data (only while open, or it never gets saved):
 //! if let Some(s) = registry.find("Player", None, 1234) {

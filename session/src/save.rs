@@ -88,8 +88,11 @@ pub(crate) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
         let core = inner.core();
         (core.props.save_delay, core.last_save)
     };
-    if let Some(last) = last {
-        tokio::time::sleep_until(last + delay).await;
+    if let Some(due) = last
+        .map(|t| t + delay)
+        .filter(|due| *due > tokio::time::Instant::now())
+    {
+        tokio::time::sleep_until(due).await;
     }
     let saving = inner.events.saving.listeners();
     if !saving.is_empty() {

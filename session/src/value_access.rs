@@ -79,6 +79,11 @@ impl Session {
 
     /// Reads the value as `T`, lets `f` change it, and stores it back, in
     /// one call holding the value. On a shape error nothing changes.
+    ///
+    /// `T` must hold the whole value: what it does not deserialize is
+    /// dropped when it is stored back (keep unknown keys with a
+    /// `#[serde(flatten)] rest: serde_json::Map<String, serde_json::Value>`
+    /// field).
     pub fn update_as<T: Serialize + DeserializeOwned, R>(
         &self,
         f: impl FnOnce(&mut T) -> R,
@@ -94,8 +99,12 @@ impl Session {
 
 /// Luau has one empty table for `[]` and `{}`: try it as `{}` first, then
 /// with every empty table as `[]`.
+///
+/// Luau numbers are doubles: integral ones are handed to serde as integers,
+/// so `coins + 100.0` still reads into a `u64` field.
 fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error> {
-    let json = serde_json::Value::from(value);
+    let mut json = serde_json::Value::from(value);
+    integral_floats_to_integers(&mut json);
     match serde_json::from_value(json.clone()) {
         Ok(t) => Ok(t),
         Err(first) => {
@@ -105,6 +114,22 @@ fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, serde_json::Error>
             }
             serde_json::from_value(json).map_err(|_| first)
         }
+    }
+}
+
+/// Turns every integral double (within 2^53) into an integer.
+fn integral_floats_to_integers(json: &mut serde_json::Value) {
+    match json {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(f) = n.as_f64() {
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    *json = serde_json::Value::from(f as i64);
+                }
+            }
+        }
+        serde_json::Value::Object(m) => m.values_mut().for_each(integral_floats_to_integers),
+        serde_json::Value::Array(a) => a.iter_mut().for_each(integral_floats_to_integers),
+        _ => {}
     }
 }
 

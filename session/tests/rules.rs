@@ -731,6 +731,9 @@ async fn typed_access_reads_and_updates_the_value_through_serde() {
         rig.stored("1").await,
         Some(json!({"coins": 5, "inventory": ["Sword"]}))
     );
+    // Luau numbers are doubles: an integral one still reads into an integer field.
+    s.with_value(|v| v.as_table_mut().map(|t| t.insert("coins", 7.0)));
+    assert_eq!(s.get_as::<PlayerData>().unwrap().coins, 7);
     // A shape error changes nothing.
     let before = s.clone_value();
     assert!(matches!(
