@@ -274,7 +274,11 @@ pub unsafe extern "C" fn sdm_context_events_mode(ctx: *const sdm_context) -> sdm
 }
 
 /// Frees a context: shuts it down first if that was not done, stops event
-/// delivery (callbacks not yet run are dropped) and releases the handle.
+/// delivery and releases the handle. In callback mode it waits until the
+/// callback thread has run the callbacks already handed to it (so do not
+/// hold a lock here that those callbacks take); later completions and
+/// events, and in dispatch mode those not yet dispatched, are dropped
+/// without being called.
 /// Session handles still alive keep the runtime until they are freed, but
 /// their operations fail with `SDM_SHUTDOWN`. NULL is accepted. Using `ctx`
 /// afterwards is undefined behaviour.
