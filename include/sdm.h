@@ -20,6 +20,13 @@
  *    behaviour.
  *  - On failure, out-pointers are set to NULL / zero when they are not NULL.
  *  - No Rust panic crosses this boundary: it becomes SDM_PANIC.
+ *  - Threads: every function may be called from any thread, and handles may
+ *    be shared between threads (not while one thread frees them). Callbacks
+ *    (events, async completions) run on one library thread per context
+ *    (SDM_EVENTS_CALLBACK) or inside sdm_context_dispatch() on the thread
+ *    that calls it (SDM_EVENTS_DISPATCH); user_data pointers must be usable
+ *    there. Texts passed to callbacks are borrowed for the call only.
+ *  - Values are UTF-8 JSON text, nested at most 512 deep.
  */
 
 
