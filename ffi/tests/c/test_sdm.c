@@ -251,6 +251,20 @@ static char *mutate_bad(void *user_data, const char *current_json) {
     return strdup("{not json");
 }
 
+struct done {
+    int n;
+    sdm_response_code code;
+};
+
+static void on_done(void *user_data, sdm_response_code code, const char *data) {
+    struct done *d = (struct done *)user_data;
+    (void)data;
+    pthread_mutex_lock(&lock);
+    d->code = code;
+    d->n++;
+    pthread_mutex_unlock(&lock);
+}
+
 static void test_two_sessions(void) {
     sdm_context *ctx = NULL;
     sdm_session *s1 = NULL, *s2 = NULL, *again = NULL, *h1 = NULL, *h2 = NULL, *r1 = NULL;
@@ -412,7 +426,32 @@ static void test_two_sessions(void) {
     CHECK(text != NULL && strcmp(text, "{\"Coins\":60,\"Items\":[\"Sword\"],\"Level\":1}") == 0);
     sdm_string_free(text);
 
-    /* shutdown: destroys s1 (saving it), a second shutdown is an error */
+    /* the async variants */
+    {
+        struct done d[5];
+        memset(d, 0, sizeof d);
+        CHECK_CODE(sdm_session_queue_async(h2, "{\"Coins\":1}", NULL, NULL, on_done, &d[0]), SDM_OK);
+        CHECK_CODE(sdm_session_queue_async(h2, "[", NULL, NULL, on_done, &d[0]), SDM_INVALID_JSON);
+        CHECK_CODE(sdm_session_read_async(h2, NULL, on_done, &d[1]), SDM_OK);
+        CHECK_CODE(sdm_session_remove_async(h2, "unknown-read-id", on_done, &d[2]), SDM_OK);
+        CHECK_CODE(sdm_session_remove_async(h2, NULL, on_done, &d[2]), SDM_NULL_ARGUMENT);
+        CHECK_CODE(sdm_session_close_async(s1, on_done, &d[3]), SDM_OK);
+        CHECK_CODE(sdm_session_destroy_async(h1, on_done, &d[4]), SDM_OK);
+        CHECK_CODE(sdm_session_save_async(s2, NULL, NULL), SDM_OK); /* no callback: fire and forget */
+        CHECK(wait_for(&d[0].n, 1, NULL) && d[0].code == SDM_RESPONSE_SUCCESS);
+        CHECK(wait_for(&d[1].n, 1, NULL) && d[1].code == SDM_RESPONSE_SUCCESS);
+        CHECK(wait_for(&d[2].n, 1, NULL));
+        CHECK(wait_for(&d[3].n, 1, NULL) && d[3].code == SDM_RESPONSE_SAVED);
+        CHECK(wait_for(&d[4].n, 1, NULL) && d[4].code == SDM_RESPONSE_SUCCESS);
+        CHECK(wait_for(&state_events[SDM_STATE_CLOSED], 1, NULL));
+        CHECK_CODE(sdm_session_get_state(h1, &state), SDM_OK);
+        CHECK(state == SDM_STATE_DESTROYED);
+        CHECK_CODE(sdm_session_open(h1, NULL, &resp), SDM_STATE);
+        CHECK(resp.data != NULL && strcmp(resp.data, "Destroyed") == 0);
+        sdm_response_clear(&resp);
+    }
+
+    /* shutdown: destroys s1, a second shutdown is an error */
     CHECK_CODE(sdm_context_shutdown(ctx), SDM_OK);
     CHECK_CODE(sdm_context_shutdown(ctx), SDM_SHUTDOWN);
     CHECK_CODE(sdm_session_get_state(s1, &state), SDM_OK);
