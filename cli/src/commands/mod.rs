@@ -1,0 +1,36 @@
+//! The subcommands, one module each. To add one, write its module with an
+//! `Args` struct and a `run` function, then add a variant to [`Command`].
+
+use clap::Subcommand;
+
+use crate::error::CliError;
+
+mod decode;
+mod encode;
+mod options;
+mod usage;
+
+/// What `sdm` can do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Compress JSON from standard input into the module's compressed text.
+    #[command(long_about = encode::LONG_ABOUT)]
+    Encode(encode::Args),
+    /// Read compressed text from standard input and print it as JSON.
+    #[command(long_about = decode::LONG_ABOUT)]
+    Decode(decode::Args),
+    /// Print how much of a key's 4,194,303-character limit a JSON value uses.
+    #[command(long_about = usage::LONG_ABOUT)]
+    Usage(usage::Args),
+}
+
+impl Command {
+    /// Runs the command.
+    pub fn run(self) -> Result<(), CliError> {
+        match self {
+            Command::Encode(args) => encode::run(&args),
+            Command::Decode(args) => decode::run(&args),
+            Command::Usage(args) => usage::run(&args),
+        }
+    }
+}
