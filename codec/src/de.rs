@@ -174,7 +174,11 @@ impl<'de> Deserializer<'de> {
         self.enter()?;
         let v = match (tag, as_seq) {
             (Some(b'|'), _) => visitor.visit_seq(PipeSeq { de: self })?,
-            (_, true) => visitor.visit_seq(StarSeq { de: self, next: 1 })?,
+            (_, true) => visitor.visit_seq(StarSeq {
+                de: self,
+                next: 1,
+                key: None,
+            })?,
             _ => visitor.visit_map(StarMap { de: self })?,
         };
         self.leave()?;
@@ -346,32 +350,78 @@ impl<'de> de::SeqAccess<'de> for PipeSeq<'_, 'de> {
     }
 }
 
-/// Elements of a `*` table whose keys are 1..n in order (Level 1 output).
+/// The longest run of holes a `*` sequence may skip with one key (holes are
+/// read as nil elements; the cap keeps memory linear in the input).
+const MAX_GAP: u64 = 1024;
+
+/// Elements of a `*` table whose keys are increasing integers from 1 (Level
+/// 1 output, or a sequence with holes): missing keys read as nil elements,
+/// so `Vec<Option<T>>` gets `None` back for each hole.
 struct StarSeq<'a, 'de> {
     de: &'a mut Deserializer<'de>,
+    /// The index of the next element.
     next: u64,
+    /// The key read ahead of a gap: the element at it comes after the holes.
+    key: Option<u64>,
 }
 
 impl<'de> de::SeqAccess<'de> for StarSeq<'_, 'de> {
     type Error = Error;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        let de = &mut *self.de;
-        match de.peek() {
-            Some(DEL) => return Ok(None),
-            Some(b'>') => {
-                let at = de.pos;
-                if de.digits()? != Digits::Int(self.next) {
-                    return Err(Error::at(
-                        ErrorKind::Message(format!("expected key {} of a sequence", self.next)),
-                        at,
-                    ));
+        let key = match self.key {
+            Some(k) => k,
+            None => {
+                let de = &mut *self.de;
+                match de.peek() {
+                    Some(DEL) => return Ok(None),
+                    Some(b'>') => {
+                        let at = de.pos;
+                        match de.digits()? {
+                            Digits::Int(k) if k >= self.next && k - self.next <= MAX_GAP => k,
+                            _ => {
+                                return Err(Error::at(
+                                    ErrorKind::Message(format!(
+                                    "expected key {} of a sequence (or a key a little after it)",
+                                    self.next
+                                )),
+                                    at,
+                                ))
+                            }
+                        }
+                    }
+                    _ => return Err(de.err_here("a sequence key or DEL")),
                 }
             }
-            _ => return Err(de.err_here("a sequence key or DEL")),
-        }
+        };
         self.next += 1;
+        if key + 1 > self.next {
+            self.key = Some(key);
+            return seed.deserialize(Nil).map(Some);
+        }
+        self.key = None;
         seed.deserialize(&mut *self.de).map(Some)
+    }
+}
+
+/// A hole: deserializes as unit / `None`.
+struct Nil;
+
+impl<'de> de::Deserializer<'de> for Nil {
+    type Error = Error;
+
+    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_unit()
+    }
+
+    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        visitor.visit_none()
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
+        bytes byte_buf unit unit_struct newtype_struct seq tuple
+        tuple_struct map struct enum identifier ignored_any
     }
 }
 

@@ -144,12 +144,62 @@ pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
     }
 }
 
+/// The first DEL in `bytes`: eight bytes at a time for the short strings
+/// that are most keys and values, memchr beyond 32 bytes.
+#[inline]
+pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const DELS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    if bytes.len() > 32 {
+        return memchr::memchr(DEL, bytes);
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ DELS;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == DEL)
+        .map(|i| base + i)
+}
+
 /// Finds the DEL ending the string whose bytes start at `start`.
 #[inline]
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<usize> {
-    match memchr::memchr(DEL, bytes.get(start..).unwrap_or_default()) {
+    match find_del(bytes.get(start..).unwrap_or_default()) {
         Some(i) => Ok(start + i),
         None => Err(unexpected(bytes, bytes.len(), "DEL ending the string")),
+    }
+}
+
+/// Capacity hints: the size of the last table closed at each depth (capped,
+/// so memory stays linear), since game saves repeat shapes.
+struct Hints(Vec<u8>);
+
+impl Hints {
+    const CAP: usize = 16;
+
+    #[inline]
+    fn get(&self, depth: usize) -> usize {
+        self.0.get(depth).map_or(0, |&h| usize::from(h))
+    }
+
+    #[inline]
+    fn set(&mut self, depth: usize, len: usize) {
+        if depth >= self.0.len() {
+            self.0.resize(depth + 1, 0);
+        }
+        self.0[depth] = len.min(Self::CAP) as u8;
     }
 }
 
@@ -165,6 +215,8 @@ pub(crate) fn parse<'a, S: Source<'a>>(src: &S, factor: f64, limit: usize) -> Re
         return Ok(Value::Nil);
     }
     let mut stack: Vec<Frame> = Vec::new();
+    let mut seq_hints = Hints(Vec::new());
+    let mut map_hints = Hints(Vec::new());
     let mut pos = 0usize;
     loop {
         let start = pos;
@@ -198,18 +250,25 @@ pub(crate) fn parse<'a, S: Source<'a>>(src: &S, factor: f64, limit: usize) -> Re
                 if stack.len() >= limit {
                     return Err(Error::at(ErrorKind::DepthLimit(limit), pos));
                 }
+                let depth = stack.len();
                 stack.push(if tag == b'|' {
-                    Frame::Seq(Vec::new())
+                    Frame::Seq(Vec::with_capacity(seq_hints.get(depth)))
                 } else {
-                    Frame::Star(Table::new(), None)
+                    Frame::Star(Table::with_keyed_capacity(map_hints.get(depth)), None)
                 });
                 pos += 1;
                 continue;
             }
             DEL => {
                 let value = match stack.pop() {
-                    Some(Frame::Seq(v)) => Value::Table(Table::from_vec_unchecked(v)),
-                    Some(Frame::Star(t, None)) => Value::Table(t),
+                    Some(Frame::Seq(v)) => {
+                        seq_hints.set(stack.len(), v.len());
+                        Value::Table(Table::from_vec_unchecked(v))
+                    }
+                    Some(Frame::Star(t, None)) => {
+                        map_hints.set(stack.len(), t.keyed_len());
+                        Value::Table(t)
+                    }
                     _ => return Err(unexpected(b, pos, expected_here(&stack))),
                 };
                 pos += 1;

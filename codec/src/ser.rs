@@ -13,7 +13,7 @@
 use crate::digits;
 use crate::error::{Error, ErrorKind, PathSegment, Result};
 use crate::write::{factor, write_f64, write_str, DEL_CHAR};
-use crate::{Level, Options};
+use crate::{Level, Options, DEFAULT_DEPTH_LIMIT};
 use base64::Engine as _;
 use serde::ser::{self, Serialize};
 
@@ -56,6 +56,8 @@ pub struct Serializer {
     factor: f64,
     level2: bool,
     safety: bool,
+    /// Tables open around the value being written.
+    depth: usize,
 }
 
 impl Serializer {
@@ -66,6 +68,7 @@ impl Serializer {
             factor: factor(options.decimals)?,
             level2: options.level == Level::Two,
             safety: options.safety,
+            depth: 0,
         })
     }
 
@@ -101,7 +104,18 @@ impl Serializer {
         self.str(variant)
     }
 
+    /// Opens a table; serde recursion is bounded by the codec's nesting
+    /// limit, as the reader's is.
+    fn enter(&mut self) -> Result<()> {
+        if self.depth >= DEFAULT_DEPTH_LIMIT {
+            return Err(Error::new(ErrorKind::DepthLimit(DEFAULT_DEPTH_LIMIT)));
+        }
+        self.depth += 1;
+        Ok(())
+    }
+
     fn seq(&mut self, variant: Option<&'static str>) -> Result<SeqSer<'_>> {
+        self.enter()?;
         if let Some(v) = variant {
             self.variant_key(v)?;
         }
@@ -119,6 +133,7 @@ impl Serializer {
     }
 
     fn map(&mut self, variant: Option<&'static str>) -> Result<MapSer<'_>> {
+        self.enter()?;
         if let Some(v) = variant {
             self.variant_key(v)?;
         }
@@ -198,6 +213,7 @@ impl SeqSer<'_> {
     }
 
     fn finish(self) -> Result<()> {
+        self.ser.depth -= 1;
         let out = &mut self.ser.out;
         if !self.star && out.len() == self.start + 1 {
             // Empty at Level 2: `*` DEL.
@@ -275,6 +291,7 @@ impl MapSer<'_> {
     }
 
     fn finish(self) -> Result<()> {
+        self.ser.depth -= 1;
         self.ser.out.push(DEL_CHAR);
         if self.variant.is_some() {
             self.ser.out.push(DEL_CHAR);

@@ -1,12 +1,8 @@
 //! The value model: [`Value`], [`Table`] and [`Key`], faithful to Luau.
 
+use crate::keyed::{self, Keyed};
 use crate::Number;
-use indexmap::IndexMap;
 use std::fmt;
-
-/// The hasher of a table's keyed part: fast, and seeded at random per process
-/// so that keys chosen by players cannot be aimed at one bucket.
-pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
 /// A Luau value: nil, boolean, number, string or table.
 ///
@@ -72,7 +68,7 @@ pub enum Key {
 #[derive(Clone, Default)]
 pub struct Table {
     seq: Vec<Value>,
-    map: IndexMap<Key, Value, KeyHasher>,
+    map: Keyed,
 }
 
 impl Table {
@@ -87,7 +83,7 @@ impl Table {
         if !values.iter().any(Value::is_nil) {
             return Table {
                 seq: values,
-                map: IndexMap::default(),
+                map: Keyed::default(),
             };
         }
         let mut t = Table::new();
@@ -166,7 +162,7 @@ impl Table {
 
     /// The value under a string key (no allocation).
     pub fn get_str(&self, key: &str) -> Option<&Value> {
-        self.map.get(&StrKey(key))
+        self.map.get_str(key)
     }
 
     fn get_key(&self, key: &Key) -> Option<&Value> {
@@ -269,13 +265,22 @@ impl Table {
     pub(crate) fn from_vec_unchecked(seq: Vec<Value>) -> Self {
         Table {
             seq,
-            map: IndexMap::default(),
+            map: Keyed::default(),
+        }
+    }
+
+    /// An empty table with room for `n` keyed entries.
+    #[inline]
+    pub(crate) fn with_keyed_capacity(n: usize) -> Self {
+        Table {
+            seq: Vec::new(),
+            map: Keyed::with_capacity(n),
         }
     }
 
     /// The keyed part's iterator.
     #[inline]
-    pub(crate) fn keyed_iter(&self) -> indexmap::map::Iter<'_, Key, Value> {
+    pub(crate) fn keyed_iter(&self) -> keyed::Iter<'_> {
         self.map.iter()
     }
 }
@@ -309,24 +314,7 @@ impl fmt::Display for KeyRef<'_> {
     }
 }
 
-/// A string key to look up without building a [`Key`]; hashes as
-/// `Key::String` does.
-struct StrKey<'a>(&'a str);
-
-impl std::hash::Hash for StrKey<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u8(KEY_TAG_STRING);
-        self.0.hash(state);
-    }
-}
-
-impl indexmap::Equivalent<Key> for StrKey<'_> {
-    fn equivalent(&self, key: &Key) -> bool {
-        key.as_str() == Some(self.0)
-    }
-}
-
-const KEY_TAG_STRING: u8 = 2;
+use crate::keyed::KEY_TAG_STRING;
 
 impl std::hash::Hash for Key {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -668,7 +656,7 @@ impl From<Value> for serde_json::Value {
                     for (i, v) in t.seq.into_iter().enumerate() {
                         m.insert((i + 1).to_string(), v.into());
                     }
-                    for (k, v) in t.map {
+                    for (k, v) in t.map.into_entries() {
                         let k = match k {
                             Key::String(s) => s,
                             Key::Bool(b) => b.to_string(),
@@ -739,5 +727,18 @@ mod tests {
         assert_eq!(keys, ["b", "a"]);
         assert_eq!(v["a"].as_table().unwrap().sequence().len(), 2);
         assert_eq!(v["a"][4].as_f64(), Some(4.0));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn value_is_small() {
+        // Values are moved a lot while reading; keep them small.
+        assert!(
+            std::mem::size_of::<super::Value>() <= 48,
+            "{}",
+            std::mem::size_of::<super::Value>()
+        );
     }
 }

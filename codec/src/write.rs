@@ -42,37 +42,52 @@ pub(crate) fn write_number(out: &mut String, n: Number, factor: f64) -> Result<(
     }
 }
 
+/// 2^52: every double of this magnitude or more is integral.
+const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
+
 /// Writes a double: integral ones exactly, others through Decimals.
 #[inline]
 pub(crate) fn write_f64(out: &mut String, f: f64, factor: f64) -> Result<(), ErrorKind> {
-    if f.fract() == 0.0 {
-        // Finite and integral; -0.0 writes `>0`.
-        if f < 0.0 {
-            out.push('<');
-            digits::write_f64(out, -f);
-        } else {
-            out.push('>');
-            digits::write_f64(out, f.abs());
+    let a = f.abs();
+    if a < TWO_POW_52 {
+        // Below 2^52 the integer part is exact as an u64, and so is the
+        // fraction a - trunc(a): no libm trunc/round calls needed.
+        let t = a as u64;
+        if t as f64 == a {
+            out.push(if f < 0.0 { '<' } else { '>' });
+            digits::write_u64(out, t);
+            return Ok(());
         }
-        Ok(())
-    } else if f.is_nan() {
-        Err(ErrorKind::NaN)
-    } else if f.is_infinite() {
-        Err(ErrorKind::Infinity)
-    } else {
-        let m = (f.abs() * factor).round();
+        let m = a * factor;
         out.push(if f > 0.0 { ')' } else { '(' });
-        digits::write_f64(out, m);
-        Ok(())
+        if m < TWO_POW_52 {
+            // Round half away from zero.
+            let t = m as u64;
+            let up = m - t as f64 >= 0.5;
+            digits::write_u64(out, t + u64::from(up));
+        } else {
+            digits::write_f64(out, m.round());
+        }
+        return Ok(());
     }
+    if f.is_nan() {
+        return Err(ErrorKind::NaN);
+    }
+    if f.is_infinite() {
+        return Err(ErrorKind::Infinity);
+    }
+    out.push(if f < 0.0 { '<' } else { '>' });
+    digits::write_f64(out, a);
+    Ok(())
 }
 
 /// Writes a string: `#`, the bytes (DEL replaced by a space with Safety),
 /// DEL.
 #[inline]
 pub(crate) fn write_str(out: &mut String, s: &str, safety: bool) -> Result<(), ErrorKind> {
+    out.reserve(s.len() + 2);
     out.push('#');
-    match memchr::memchr(DEL, s.as_bytes()) {
+    match crate::read::find_del(s.as_bytes()) {
         None => out.push_str(s),
         Some(_) if !safety => return Err(ErrorKind::DelInString),
         Some(_) => {
@@ -116,7 +131,7 @@ enum Frame<'a> {
     Star {
         table: &'a Table,
         seq_next: usize,
-        keyed: indexmap::map::Iter<'a, Key, Value>,
+        keyed: crate::keyed::Iter<'a>,
         current: Option<KeyRef<'a>>,
     },
 }
@@ -154,7 +169,7 @@ pub(crate) fn compress(value: &Value, options: &Options) -> Result<String> {
     let factor = factor(options.decimals)?;
     let level2 = options.level == Level::Two;
     let safety = options.safety;
-    let mut out = String::with_capacity(64);
+    let mut out = String::with_capacity(256);
     let mut stack: Vec<Frame<'_>> = Vec::new();
     let mut cur = value;
     let fail = |kind: ErrorKind, stack: &[Frame<'_>]| -> Error {

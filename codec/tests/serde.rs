@@ -150,6 +150,21 @@ fn holes_in_sequences() {
     );
     assert_eq!(to_string(&vec![None::<u8>, None], &L2).unwrap(), "*\u{7f}");
     assert_eq!(to_string(&vec![Some(1u8), None], &L2).unwrap(), "|>1\u{7f}");
+    // Holes read back as None.
+    assert_eq!(
+        from_str::<Vec<Option<u8>>>(&text, 3).unwrap(),
+        vec![Some(1), None, Some(3)]
+    );
+    assert_eq!(
+        from_str::<Vec<u8>>("*>3>1\u{7f}", 3).unwrap_err().kind(),
+        &ErrorKind::Message("invalid type: unit value, expected u8".into())
+    );
+    assert_eq!(
+        from_str::<Vec<Option<bool>>>("*>3+\u{7f}", 3).unwrap(),
+        vec![None, None, Some(true)]
+    );
+    assert!(from_str::<Vec<u8>>(&text, 3).is_err());
+    assert!(from_str::<Vec<Option<u8>>>("*>~~~~+\u{7f}", 3).is_err());
 }
 
 #[test]
@@ -244,6 +259,16 @@ fn errors_name_paths_and_offsets() {
     assert!(e.offset().is_some(), "{e}");
     let e = from_str::<u8>(">1>2", 3).unwrap_err();
     assert_eq!((e.kind(), e.offset()), (&ErrorKind::TrailingBytes, Some(2)));
+    let mut v = Value::from(1);
+    for _ in 0..=sdm_codec::DEFAULT_DEPTH_LIMIT {
+        v = Value::from(vec![v]);
+    }
+    let e = to_string(&v, &L2).unwrap_err();
+    assert_eq!(
+        e.kind(),
+        &ErrorKind::DepthLimit(sdm_codec::DEFAULT_DEPTH_LIMIT)
+    );
+    assert!(compress(&v, &L2).is_ok());
     let deep = "|".repeat(100_000);
     let e = from_str::<Value>(&deep, 3).unwrap_err();
     assert!(matches!(e.kind(), ErrorKind::DepthLimit(_)));
