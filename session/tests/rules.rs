@@ -777,3 +777,40 @@ async fn listeners_connect_and_disconnect_at_any_time() {
     s.open(None).await;
     assert_eq!(waiter.await.unwrap(), State::Open);
 }
+
+// ---- more batching ----
+
+#[tokio::test(start_paused = true)]
+async fn close_joins_a_queued_destroy_and_destroys_share_one_round() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    s.open(None).await;
+    s.set_value(Value::from(3));
+    rig.counting.reset();
+    let (a, b, c) = tokio::join!(s.destroy(), s.close(), s.destroy());
+    assert_eq!(a, Response::Saved(Value::from(3)));
+    assert_eq!((&a, &a), (&b, &c));
+    assert_eq!(
+        rig.counting.total(),
+        1,
+        "one save-and-release for all three"
+    );
+    assert_eq!(s.state(), State::Destroyed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn open_with_a_close_queued_behind_it_starts_no_timers() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    let (o, c) = tokio::join!(s.open(None), s.close());
+    assert_eq!(o, Response::Success);
+    assert!(c.is_saved());
+    assert_eq!(s.state(), State::Closed);
+    rig.counting.reset();
+    tokio::time::sleep(secs(600)).await;
+    assert_eq!(
+        rig.counting.total(),
+        0,
+        "no auto-save, no renewal after the close"
+    );
+}

@@ -113,6 +113,8 @@ struct World {
     servers: Vec<Registry>,
     /// Online players: player -> (server, session).
     online: Mutex<BTreeMap<u32, (usize, Session)>>,
+    /// Players with a join under way (never two at once for one player).
+    joining: Mutex<std::collections::HashSet<u32>>,
     /// Sessions that reached Open, per key, to catch double ownership.
     owners: Mutex<HashMap<String, Vec<Session>>>,
     violations: Mutex<Vec<String>>,
@@ -163,9 +165,32 @@ fn apply_gift(value: &mut Value, gift: &Value) -> Option<(i64, Option<String>)> 
     Some((coins, item))
 }
 
-/// Joins `player` on `server`: a session with the ownership check and the
-/// gift listener, opened (retrying while the previous server still holds it).
+/// Joins `player` on `server` (unless a join of theirs is under way).
 async fn join(world: &Arc<World>, player: u32, server: usize) {
+    if !world
+        .joining
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(player)
+    {
+        return;
+    }
+    if !join_now(world, player, server).await {
+        // Leave the registry, so a later join starts from a fresh session.
+        if let Some(s) = world.servers[server].find("Player", None, player) {
+            s.destroy().await;
+        }
+    }
+    world
+        .joining
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&player);
+}
+
+/// A session with the ownership check and the gift listener, opened
+/// (retrying while the previous server still holds it).
+async fn join_now(world: &Arc<World>, player: u32, server: usize) -> bool {
     let registry = &world.servers[server];
     let session = registry.session("Player", None, player);
     let w = world.clone();
@@ -230,7 +255,7 @@ async fn join(world: &Arc<World>, player: u32, server: usize) {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .insert(player, (server, session));
-                return;
+                return true;
             }
             Response::Locked(owner) => {
                 world.locked_retries.fetch_add(1, Ordering::SeqCst);
@@ -246,13 +271,14 @@ async fn join(world: &Arc<World>, player: u32, server: usize) {
                 world.violation(format!(
                     "player {player} could not join server {server}: {other}"
                 ));
-                return;
+                return false;
             }
         }
     }
     world.violation(format!(
         "player {player} never got the lock on server {server}"
     ));
+    false
 }
 
 /// Leaves: destroy (saves and releases).
@@ -306,6 +332,7 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
     let world = Arc::new(World {
         servers: (0..servers).map(|_| Registry::new(store.clone())).collect(),
         online: Mutex::new(BTreeMap::new()),
+        joining: Mutex::new(std::collections::HashSet::new()),
         owners: Mutex::new(HashMap::new()),
         violations: Mutex::new(Vec::new()),
         in_flight: AtomicI64::new(0),
@@ -377,10 +404,14 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
                 % servers;
             report.hops += 1;
             world.say(format!("player {p} hops from server {from} to server {to}"));
-            let w = world.clone();
-            tasks.spawn(async move { leave(&w, p, from, session).await });
+            // The new server tries first: it finds the key locked until the old one has saved.
             let w = world.clone();
             tasks.spawn(async move { join(&w, p, to).await });
+            let w = world.clone();
+            tasks.spawn(async move {
+                tokio::task::yield_now().await;
+                leave(&w, p, from, session).await
+            });
         } else if !online.is_empty() && rng.below(2) == 0 {
             let (p, server, session) = online[rng.below(online.len() as u64) as usize].clone();
             world
@@ -391,8 +422,13 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
             let w = world.clone();
             tasks.spawn(async move { leave(&w, p, server, session).await });
         } else {
+            let joining = world
+                .joining
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone();
             let offline: Vec<u32> = (0..players)
-                .filter(|p| !online.iter().any(|(q, _, _)| q == p))
+                .filter(|p| !online.iter().any(|(q, _, _)| q == p) && !joining.contains(p))
                 .collect();
             if let Some(&p) = offline.get(rng.below(offline.len().max(1) as u64) as usize) {
                 let already = world
