@@ -323,3 +323,17 @@ async fn a_waiting_reader_is_woken_by_a_push_from_another_connection() {
         HashMap::from([("evalsha".to_owned(), 2)])
     );
 }
+
+#[tokio::test]
+async fn a_tls_url_speaks_tls() {
+    let server = RedisServer::start_own();
+    let tls_url = server.url().replacen("redis://", "rediss://", 1);
+    // The test server speaks plain text: the TLS handshake fails cleanly.
+    let refused = RedisBackend::connect(&tls_url, "tls").await;
+    assert!(
+        refused.is_err(),
+        "a TLS handshake with a plain server cannot succeed"
+    );
+    let lazy = sdm_session::backend::connect(&tls_url).expect("a rediss URL is accepted");
+    assert!(lazy.get(&conformance::fresh_id("tls")).await.is_err());
+}
