@@ -69,7 +69,9 @@ pub enum Found {
 impl fmt::Display for Found {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Found::Byte(b) if b.is_ascii_graphic() || *b == b' ' => write!(f, "byte {:?}", *b as char),
+            Found::Byte(b) if b.is_ascii_graphic() || *b == b' ' => {
+                write!(f, "byte {:?}", *b as char)
+            }
             Found::Byte(b) => write!(f, "byte 0x{b:02X}"),
             Found::End => f.write_str("end of input"),
         }
@@ -91,7 +93,7 @@ pub enum PathSegment {
 /// value that could not be written, such as `Stats.Speed`.
 ///
 /// ```
-/// let err = sdm_codec::decompress("|>1x", 3).unwrap_err();
+/// let err = sdm_codec::decompress("|>1\"", 3).unwrap_err();
 /// assert_eq!(err.offset(), Some(3));
 /// assert!(err.to_string().contains("byte 3"));
 /// ```
@@ -108,12 +110,20 @@ impl std::error::Error for Error {}
 impl Error {
     /// An error of this kind at a byte offset of the input.
     pub fn at(kind: ErrorKind, offset: usize) -> Self {
-        Error { kind, offset: Some(offset), path_rev: Vec::new() }
+        Error {
+            kind,
+            offset: Some(offset),
+            path_rev: Vec::new(),
+        }
     }
 
     /// An error of this kind with no position yet.
     pub fn new(kind: ErrorKind) -> Self {
-        Error { kind, offset: None, path_rev: Vec::new() }
+        Error {
+            kind,
+            offset: None,
+            path_rev: Vec::new(),
+        }
     }
 
     /// What went wrong.
@@ -206,6 +216,9 @@ mod tests {
             .within(PathSegment::Other("3".into()))
             .within(PathSegment::Key("Stats".into()));
         assert_eq!(e.path(), "Stats[3].Speed");
-        assert_eq!(e.to_string(), "infinity cannot be written at Stats[3].Speed");
+        assert_eq!(
+            e.to_string(),
+            "infinity cannot be written at Stats[3].Speed"
+        );
     }
 }

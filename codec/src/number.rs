@@ -140,7 +140,11 @@ impl Hash for Number {
             }
             Canon::Float(f) => {
                 state.write_u8(2);
-                let bits = if f.is_nan() { f64::NAN.to_bits() } else { f.to_bits() };
+                let bits = if f.is_nan() {
+                    f64::NAN.to_bits()
+                } else {
+                    f.to_bits()
+                };
                 state.write_u64(bits);
             }
         }

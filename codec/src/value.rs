@@ -1,12 +1,8 @@
 //! The value model: [`Value`], [`Table`] and [`Key`], faithful to Luau.
 
+use crate::keyed::{self, Keyed};
 use crate::Number;
-use indexmap::IndexMap;
 use std::fmt;
-
-/// The hasher of a table's keyed part: fast, and seeded at random per process
-/// so that keys chosen by players cannot be aimed at one bucket.
-pub(crate) type KeyHasher = foldhash::fast::RandomState;
 
 /// A Luau value: nil, boolean, number, string or table.
 ///
@@ -72,7 +68,7 @@ pub enum Key {
 #[derive(Clone, Default)]
 pub struct Table {
     seq: Vec<Value>,
-    map: IndexMap<Key, Value, KeyHasher>,
+    map: Keyed,
 }
 
 impl Table {
@@ -85,7 +81,10 @@ impl Table {
     /// Luau, so they end the sequence part).
     pub fn from_sequence(values: Vec<Value>) -> Self {
         if !values.iter().any(Value::is_nil) {
-            return Table { seq: values, map: IndexMap::default() };
+            return Table {
+                seq: values,
+                map: Keyed::default(),
+            };
         }
         let mut t = Table::new();
         for (i, v) in values.into_iter().enumerate() {
@@ -163,7 +162,7 @@ impl Table {
 
     /// The value under a string key (no allocation).
     pub fn get_str(&self, key: &str) -> Option<&Value> {
-        self.map.get(&StrKey(key))
+        self.map.get_str(key)
     }
 
     fn get_key(&self, key: &Key) -> Option<&Value> {
@@ -210,7 +209,8 @@ impl Table {
     /// the value that was there. A NaN key is ignored, as nothing can be
     /// stored under it.
     pub fn insert(&mut self, key: impl Into<Key>, value: impl Into<Value>) -> Option<Value> {
-        self.try_insert(key.into(), value.into()).unwrap_or_default()
+        self.try_insert(key.into(), value.into())
+            .unwrap_or_default()
     }
 
     /// Removes a key and returns its value. Removing a key inside the
@@ -260,17 +260,28 @@ impl Table {
         }
     }
 
-    /// Pushes onto the sequence part without any check; for readers that
-    /// know the table has no keyed part yet.
+    /// A table whose sequence part is `seq` (no nil elements), without checks.
     #[inline]
-    pub(crate) fn push_unchecked(&mut self, value: Value) {
-        debug_assert!(self.map.is_empty() && !value.is_nil());
-        self.seq.push(value);
+    pub(crate) fn from_vec_unchecked(seq: Vec<Value>) -> Self {
+        Table {
+            seq,
+            map: Keyed::default(),
+        }
     }
 
-    /// Reserves room in the sequence part.
-    pub(crate) fn reserve_sequence(&mut self, additional: usize) {
-        self.seq.reserve(additional);
+    /// An empty table with room for `n` keyed entries.
+    #[inline]
+    pub(crate) fn with_keyed_capacity(n: usize) -> Self {
+        Table {
+            seq: Vec::new(),
+            map: Keyed::with_capacity(n),
+        }
+    }
+
+    /// The keyed part's iterator.
+    #[inline]
+    pub(crate) fn keyed_iter(&self) -> keyed::Iter<'_> {
+        self.map.iter()
     }
 }
 
@@ -303,24 +314,7 @@ impl fmt::Display for KeyRef<'_> {
     }
 }
 
-/// A string key to look up without building a [`Key`]; hashes as
-/// `Key::String` does.
-struct StrKey<'a>(&'a str);
-
-impl std::hash::Hash for StrKey<'_> {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        state.write_u8(KEY_TAG_STRING);
-        self.0.hash(state);
-    }
-}
-
-impl indexmap::Equivalent<Key> for StrKey<'_> {
-    fn equivalent(&self, key: &Key) -> bool {
-        key.as_str() == Some(self.0)
-    }
-}
-
-const KEY_TAG_STRING: u8 = 2;
+use crate::keyed::KEY_TAG_STRING;
 
 impl std::hash::Hash for Key {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
@@ -591,7 +585,9 @@ impl<T: Into<Value>> From<Option<T>> for Value {
 
 impl<T: Into<Value>> From<Vec<T>> for Value {
     fn from(v: Vec<T>) -> Self {
-        Value::Table(Table::from_sequence(v.into_iter().map(Into::into).collect()))
+        Value::Table(Table::from_sequence(
+            v.into_iter().map(Into::into).collect(),
+        ))
     }
 }
 
@@ -615,9 +611,9 @@ impl From<serde_json::Value> for Value {
             serde_json::Value::Bool(b) => Value::Bool(b),
             serde_json::Value::Number(n) => Value::Number(Number::from(&n)),
             serde_json::Value::String(s) => Value::String(s),
-            serde_json::Value::Array(a) => {
-                Value::Table(Table::from_sequence(a.into_iter().map(Value::from).collect()))
-            }
+            serde_json::Value::Array(a) => Value::Table(Table::from_sequence(
+                a.into_iter().map(Value::from).collect(),
+            )),
             serde_json::Value::Object(o) => {
                 let mut t = Table::new();
                 for (k, v) in o {
@@ -660,7 +656,7 @@ impl From<Value> for serde_json::Value {
                     for (i, v) in t.seq.into_iter().enumerate() {
                         m.insert((i + 1).to_string(), v.into());
                     }
-                    for (k, v) in t.map {
+                    for (k, v) in t.map.into_entries() {
                         let k = match k {
                             Key::String(s) => s,
                             Key::Bool(b) => b.to_string(),
@@ -679,9 +675,8 @@ pub(crate) fn number_to_json(n: Number) -> serde_json::Value {
     match n.0 {
         crate::number::N::PosInt(u) => u.into(),
         crate::number::N::NegInt(i) => i.into(),
-        crate::number::N::Float(f) => {
-            serde_json::Number::from_f64(f).map_or(serde_json::Value::Null, serde_json::Value::Number)
-        }
+        crate::number::N::Float(f) => serde_json::Number::from_f64(f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
     }
 }
 
@@ -724,12 +719,26 @@ mod tests {
 
     #[test]
     fn json_round_trip_keeps_order() {
-        let j: serde_json::Value = serde_json::from_str(r#"{"b":1,"a":[1,2,null,4],"c":null}"#).unwrap();
+        let j: serde_json::Value =
+            serde_json::from_str(r#"{"b":1,"a":[1,2,null,4],"c":null}"#).unwrap();
         let v = Value::from(j);
         let t = v.as_table().unwrap();
         let keys: Vec<String> = t.keyed().map(|(k, _)| format!("{k}")).collect();
         assert_eq!(keys, ["b", "a"]);
         assert_eq!(v["a"].as_table().unwrap().sequence().len(), 2);
         assert_eq!(v["a"][4].as_f64(), Some(4.0));
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn value_is_small() {
+        // Values are moved a lot while reading; keep them small.
+        assert!(
+            std::mem::size_of::<super::Value>() <= 48,
+            "{}",
+            std::mem::size_of::<super::Value>()
+        );
     }
 }

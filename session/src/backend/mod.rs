@@ -25,6 +25,7 @@ use std::time::Duration;
 pub mod memory;
 pub mod redis;
 pub mod sqlite;
+pub mod testing;
 
 mod checks;
 mod connect;

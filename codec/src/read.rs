@@ -1,0 +1,447 @@
+//! The reader: compressed text to a [`Value`]. Strict, iterative (an explicit
+//! stack instead of recursion, so no input can overflow the stack), linear in
+//! time and memory.
+
+use crate::digits::{self, Digits};
+use crate::error::{Error, ErrorKind, Found, Result};
+use crate::number::{Number, N};
+use crate::value::{Key, Table, Value};
+use crate::write::{factor, DEL};
+use crate::DEFAULT_DEPTH_LIMIT;
+
+/// A configurable reader of the compressed format.
+///
+/// ```
+/// use sdm_codec::{Decoder, ErrorKind};
+/// let reader = Decoder::new(3).depth_limit(2);
+/// assert!(reader.decode("||>1\u{7f}\u{7f}").is_ok());
+/// let err = reader.decode("|||>1\u{7f}\u{7f}\u{7f}").unwrap_err();
+/// assert_eq!(err.kind(), &ErrorKind::DepthLimit(2));
+/// assert_eq!(err.offset(), Some(2));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Decoder {
+    decimals: u32,
+    depth_limit: usize,
+}
+
+impl Decoder {
+    /// A reader for text written with this Decimals setting, with the
+    /// default nesting limit ([`DEFAULT_DEPTH_LIMIT`]).
+    pub fn new(decimals: u32) -> Self {
+        Decoder {
+            decimals,
+            depth_limit: DEFAULT_DEPTH_LIMIT,
+        }
+    }
+
+    /// Sets the nesting limit: how many tables may nest inside each other.
+    ///
+    /// Reading is iterative, so any limit is safe for the reader itself;
+    /// note that dropping (or cloning, comparing, serializing) a value is
+    /// recursive, so values nested tens of thousands deep need a big stack.
+    pub fn depth_limit(mut self, limit: usize) -> Self {
+        self.depth_limit = limit;
+        self
+    }
+
+    /// Reads a value from text.
+    pub fn decode(&self, text: &str) -> Result<Value> {
+        parse(&StrSource(text), factor(self.decimals)?, self.depth_limit)
+    }
+
+    /// Reads a value from bytes, checking that every string is UTF-8.
+    pub fn decode_bytes(&self, bytes: &[u8]) -> Result<Value> {
+        parse(&ByteSource(bytes), factor(self.decimals)?, self.depth_limit)
+    }
+}
+
+/// Where the reader gets its bytes and string slices.
+pub(crate) trait Source<'a> {
+    /// The whole input.
+    fn bytes(&self) -> &'a [u8];
+    /// The string between two offsets (both next to ASCII bytes).
+    fn string(&self, start: usize, end: usize) -> Result<&'a str>;
+}
+
+/// Input already known to be UTF-8.
+pub(crate) struct StrSource<'a>(pub(crate) &'a str);
+
+impl<'a> Source<'a> for StrSource<'a> {
+    #[inline]
+    fn bytes(&self) -> &'a [u8] {
+        self.0.as_bytes()
+    }
+
+    #[inline]
+    fn string(&self, start: usize, end: usize) -> Result<&'a str> {
+        self.0
+            .get(start..end)
+            .ok_or_else(|| Error::at(ErrorKind::InvalidUtf8, start))
+    }
+}
+
+/// Raw bytes: strings are checked.
+pub(crate) struct ByteSource<'a>(pub(crate) &'a [u8]);
+
+impl<'a> Source<'a> for ByteSource<'a> {
+    #[inline]
+    fn bytes(&self) -> &'a [u8] {
+        self.0
+    }
+
+    #[inline]
+    fn string(&self, start: usize, end: usize) -> Result<&'a str> {
+        let raw = self.0.get(start..end).unwrap_or_default();
+        std::str::from_utf8(raw)
+            .map_err(|e| Error::at(ErrorKind::InvalidUtf8, start + e.valid_up_to()))
+    }
+}
+
+/// True for the bytes that may follow a number: a tag or DEL.
+#[inline]
+pub(crate) fn ends_number(b: u8) -> bool {
+    matches!(
+        b,
+        b'-' | b'+' | b'>' | b'<' | b')' | b'(' | b'#' | b'|' | b'*' | DEL
+    )
+}
+
+/// The unexpected-byte error at `pos`.
+#[cold]
+pub(crate) fn unexpected(bytes: &[u8], pos: usize, expected: &'static str) -> Error {
+    let found = bytes.get(pos).map_or(Found::End, |&b| Found::Byte(b));
+    Error::at(ErrorKind::Unexpected { expected, found }, pos)
+}
+
+/// Reads the digit run after a number tag at `pos`; returns the run's value
+/// and the offset after it.
+#[inline]
+pub(crate) fn number_digits(bytes: &[u8], pos: usize) -> Result<(Digits, usize)> {
+    let (d, end) = digits::read(bytes, pos + 1);
+    let Some(d) = d else {
+        return Err(Error::at(ErrorKind::NumberOutOfRange, pos));
+    };
+    if let Some(&b) = bytes.get(end) {
+        if !ends_number(b) {
+            return Err(unexpected(bytes, end, "a base-83 digit, a tag or DEL"));
+        }
+    }
+    Ok((d, end))
+}
+
+/// The number a numeric tag and its digits stand for.
+#[inline]
+pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
+    match (tag, d) {
+        (b'>', Digits::Int(u)) => Number(N::PosInt(u)),
+        (b'<', Digits::Int(0)) => Number(N::Float(-0.0)),
+        (b'<', Digits::Int(u)) if u <= 1 << 63 => Number(N::NegInt((u as i64).wrapping_neg())),
+        (b'>', d) => Number(N::Float(d.as_f64())),
+        (b'<', d) => Number(N::Float(-d.as_f64())),
+        (b')', d) => Number(N::Float(d.as_f64() / factor)),
+        (_, d) => Number(N::Float(-(d.as_f64() / factor))),
+    }
+}
+
+/// The first DEL in `bytes`: eight bytes at a time for the short strings
+/// that are most keys and values, memchr beyond 32 bytes.
+#[inline]
+pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const DELS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
+    if bytes.len() > 32 {
+        return memchr::memchr(DEL, bytes);
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    let mut base = 0;
+    for chunk in chunks.by_ref() {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ DELS;
+        let found = x.wrapping_sub(ONES) & !x & HIGHS;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == DEL)
+        .map(|i| base + i)
+}
+
+/// Finds the DEL ending the string whose bytes start at `start`.
+#[inline]
+pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<usize> {
+    match find_del(bytes.get(start..).unwrap_or_default()) {
+        Some(i) => Ok(start + i),
+        None => Err(unexpected(bytes, bytes.len(), "DEL ending the string")),
+    }
+}
+
+/// Capacity hints: the size of the last table closed at each depth (capped,
+/// so memory stays linear), since game saves repeat shapes.
+struct Hints(Vec<u8>);
+
+impl Hints {
+    const CAP: usize = 16;
+
+    #[inline]
+    fn get(&self, depth: usize) -> usize {
+        self.0.get(depth).map_or(0, |&h| usize::from(h))
+    }
+
+    #[inline]
+    fn set(&mut self, depth: usize, len: usize) {
+        if depth >= self.0.len() {
+            self.0.resize(depth + 1, 0);
+        }
+        self.0[depth] = len.min(Self::CAP) as u8;
+    }
+}
+
+enum Frame {
+    Seq(Vec<Value>),
+    Star(Table, Option<Key>),
+}
+
+/// The iterative reader.
+pub(crate) fn parse<'a, S: Source<'a>>(src: &S, factor: f64, limit: usize) -> Result<Value> {
+    let b = src.bytes();
+    if b.is_empty() {
+        return Ok(Value::Nil);
+    }
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut seq_hints = Hints(Vec::new());
+    let mut map_hints = Hints(Vec::new());
+    let mut pos = 0usize;
+    loop {
+        let start = pos;
+        let Some(&tag) = b.get(pos) else {
+            return Err(unexpected(b, pos, expected_here(&stack)));
+        };
+        let value = match tag {
+            b'+' => {
+                pos += 1;
+                Value::Bool(true)
+            }
+            b'-' => {
+                pos += 1;
+                Value::Bool(false)
+            }
+            b'>' | b'<' | b')' | b'(' => {
+                let (d, end) = number_digits(b, pos)?;
+                pos = end;
+                Value::Number(number_of(tag, d, factor))
+            }
+            b'#' => {
+                let end = string_end(b, pos + 1)?;
+                let s = src.string(pos + 1, end)?;
+                pos = end + 1;
+                Value::String(s.to_owned())
+            }
+            b'|' | b'*' => {
+                if let Some(Frame::Star(_, None)) = stack.last() {
+                    return Err(Error::at(ErrorKind::TableKey, pos));
+                }
+                if stack.len() >= limit {
+                    return Err(Error::at(ErrorKind::DepthLimit(limit), pos));
+                }
+                let depth = stack.len();
+                stack.push(if tag == b'|' {
+                    Frame::Seq(Vec::with_capacity(seq_hints.get(depth)))
+                } else {
+                    Frame::Star(Table::with_keyed_capacity(map_hints.get(depth)), None)
+                });
+                pos += 1;
+                continue;
+            }
+            DEL => {
+                let value = match stack.pop() {
+                    Some(Frame::Seq(v)) => {
+                        seq_hints.set(stack.len(), v.len());
+                        Value::Table(Table::from_vec_unchecked(v))
+                    }
+                    Some(Frame::Star(t, None)) => {
+                        map_hints.set(stack.len(), t.keyed_len());
+                        Value::Table(t)
+                    }
+                    _ => return Err(unexpected(b, pos, expected_here(&stack))),
+                };
+                pos += 1;
+                value
+            }
+            _ => return Err(unexpected(b, pos, expected_here(&stack))),
+        };
+        match stack.last_mut() {
+            None => {
+                if pos != b.len() {
+                    return Err(Error::at(ErrorKind::TrailingBytes, pos));
+                }
+                return Ok(value);
+            }
+            Some(Frame::Seq(v)) => v.push(value),
+            Some(Frame::Star(t, key)) => match key.take() {
+                None => *key = Some(to_key(value, start)?),
+                Some(k) => {
+                    // Keys are never NaN here, so this cannot refuse.
+                    let _ = t.try_insert(k, value);
+                }
+            },
+        }
+    }
+}
+
+/// What the reader expects where a value could start.
+fn expected_here(stack: &[Frame]) -> &'static str {
+    match stack.last() {
+        None => "a value",
+        Some(Frame::Seq(_)) => "a value or DEL",
+        Some(Frame::Star(_, None)) => "a key or DEL",
+        Some(Frame::Star(_, Some(_))) => "a value",
+    }
+}
+
+/// A value read in key position as a key.
+pub(crate) fn to_key(value: Value, offset: usize) -> Result<Key> {
+    match value {
+        Value::Bool(b) => Ok(Key::Bool(b)),
+        Value::Number(n) if n.is_nan() => Err(Error::at(ErrorKind::InvalidKey("NaN"), offset)),
+        Value::Number(n) => Ok(Key::Number(n)),
+        Value::String(s) => Ok(Key::String(s)),
+        Value::Table(_) => Err(Error::at(ErrorKind::TableKey, offset)),
+        Value::Nil => Err(Error::at(ErrorKind::InvalidKey("nil"), offset)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Result<Value> {
+        Decoder::new(3).decode(s)
+    }
+
+    fn err(s: &str) -> (ErrorKind, usize) {
+        let e = d(s).unwrap_err();
+        (e.kind().clone(), e.offset().unwrap())
+    }
+
+    #[test]
+    fn errors_have_offsets() {
+        assert_eq!(d("").unwrap(), Value::Nil);
+        assert_eq!(err(">1>2"), (ErrorKind::TrailingBytes, 2));
+        assert!(matches!(
+            err(">1\""),
+            (
+                ErrorKind::Unexpected {
+                    found: Found::Byte(b'"'),
+                    ..
+                },
+                2
+            )
+        ));
+        assert!(matches!(
+            err("|>1"),
+            (
+                ErrorKind::Unexpected {
+                    found: Found::End,
+                    ..
+                },
+                3
+            )
+        ));
+        assert!(matches!(
+            err("#abc"),
+            (
+                ErrorKind::Unexpected {
+                    found: Found::End,
+                    ..
+                },
+                4
+            )
+        ));
+        assert!(matches!(err("x"), (ErrorKind::Unexpected { .. }, 0)));
+        assert!(matches!(err("\u{7f}"), (ErrorKind::Unexpected { .. }, 0)));
+        assert_eq!(d("|\u{7f}").unwrap(), Value::Table(Table::new()));
+        assert_eq!(err("*|>1\u{7f}>1\u{7f}"), (ErrorKind::TableKey, 1));
+        assert!(matches!(
+            err("*>1\u{7f}"),
+            (ErrorKind::Unexpected { .. }, 3)
+        ));
+        let bad = [b'#', 0xC3, b'(', 0x7F];
+        let e = Decoder::new(3).decode_bytes(&bad).unwrap_err();
+        assert_eq!((e.kind(), e.offset()), (&ErrorKind::InvalidUtf8, Some(1)));
+        let mut huge = String::from(">");
+        huge.push_str(&"~".repeat(200));
+        assert_eq!(err(&huge), (ErrorKind::NumberOutOfRange, 0));
+        assert_eq!(
+            Decoder::new(16).decode(">1").unwrap_err().kind(),
+            &ErrorKind::Decimals(16)
+        );
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(d(">").unwrap(), Value::from(0));
+        assert_eq!(d(")").unwrap(), Value::from(0.0));
+        assert_eq!(
+            d("<0").unwrap().as_f64().map(f64::to_bits),
+            Some((-0.0f64).to_bits())
+        );
+        assert_eq!(d(")6i").unwrap(), Value::from(1.5));
+        assert_eq!(d("(6i").unwrap(), Value::from(-1.5));
+    }
+
+    #[test]
+    fn tables() {
+        let v = d("*>2#b\u{7f}>1#a\u{7f}#x\u{7f}+>1#c\u{7f}\u{7f}").unwrap();
+        let t = v.as_table().unwrap();
+        assert_eq!(t.sequence(), &[Value::from("c"), Value::from("b")]);
+        assert_eq!(t.get("x"), Some(&Value::Bool(true)));
+        assert_eq!(d("*\u{7f}").unwrap(), Value::Table(Table::new()));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let text = "|".repeat(100_000);
+        assert_eq!(
+            err(&text),
+            (
+                ErrorKind::DepthLimit(DEFAULT_DEPTH_LIMIT),
+                DEFAULT_DEPTH_LIMIT
+            )
+        );
+        let text = "*#a\u{7f}".repeat(100_000);
+        assert_eq!(
+            err(&text),
+            (
+                ErrorKind::DepthLimit(DEFAULT_DEPTH_LIMIT),
+                4 * DEFAULT_DEPTH_LIMIT
+            )
+        );
+        // Nesting exactly at the limit reads.
+        let text = format!(
+            "{}+{}",
+            "|".repeat(DEFAULT_DEPTH_LIMIT),
+            "\u{7f}".repeat(DEFAULT_DEPTH_LIMIT)
+        );
+        assert!(d(&text).is_ok());
+        // Within a raised limit, 100k levels read without recursion.
+        let text = format!("{}+{}", "|".repeat(100_000), "\u{7f}".repeat(100_000));
+        let mut v = Decoder::new(3).depth_limit(200_000).decode(&text).unwrap();
+        let mut depth = 0;
+        while let Value::Table(mut t) = v {
+            depth += 1;
+            v = t
+                .sequence_mut()
+                .first_mut()
+                .map(Value::take)
+                .unwrap_or_default();
+        }
+        assert_eq!(depth, 100_000);
+    }
+}
