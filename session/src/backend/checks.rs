@@ -31,9 +31,9 @@ pub(crate) fn check_push(
     expiration: Duration,
     priority: f64,
 ) -> Result<i64, BackendError> {
-    if expiration.is_zero() || expiration > MAX_QUEUE_EXPIRATION {
+    if expiration > MAX_QUEUE_EXPIRATION {
         return Err(BackendError::Invalid(format!(
-            "queue expiration for {id} must be more than 0 and at most 45 days (3888000 s), got {expiration:?}"
+            "queue expiration for {id} must be at most 45 days (3888000 s), got {expiration:?}"
         )));
     }
     if !priority.is_finite() {
@@ -44,14 +44,9 @@ pub(crate) fn check_push(
     Ok(millis(expiration))
 }
 
-/// Checks the count of a queue read.
-pub(crate) fn check_count(id: &SessionId, count: usize) -> Result<i64, BackendError> {
-    if count == 0 {
-        return Err(BackendError::Invalid(format!(
-            "queue read count for {id} must be at least 1"
-        )));
-    }
-    Ok(i64::try_from(count).unwrap_or(i64::MAX))
+/// The count of a queue read for the store; `None` for 0 (nothing to read).
+pub(crate) fn read_count(count: usize) -> Option<i64> {
+    (count > 0).then(|| i64::try_from(count).unwrap_or(i64::MAX))
 }
 
 /// User ids as a JSON array text.

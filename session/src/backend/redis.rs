@@ -43,7 +43,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{Client, ProtocolVersion, PushKind, Script, Value};
 
 use super::checks::{
-    check_count, check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids,
+    check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
     user_ids_json,
 };
 use super::wakers::Wakers;
@@ -672,7 +672,9 @@ impl Backend for RedisBackend {
         invisibility: Duration,
     ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
         Box::pin(async move {
-            let count = check_count(id, count)?;
+            let Some(count) = read_count(count) else {
+                return Ok(None);
+            };
             let base = self.key_base(id);
             if let Some(batch) = self.read_once(id, &base, count, invisibility).await? {
                 return Ok(Some(batch));

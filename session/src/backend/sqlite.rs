@@ -30,7 +30,7 @@ use rusqlite::{
 };
 
 use super::checks::{
-    check_count, check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids,
+    check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
     user_ids_json,
 };
 use super::wakers::Wakers;
@@ -470,7 +470,9 @@ impl Backend for SqliteBackend {
         invisibility: Duration,
     ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
         Box::pin(async move {
-            let count = check_count(id, count)?;
+            let Some(count) = read_count(count) else {
+                return Ok(None);
+            };
             if wait.is_zero() {
                 return self.read_once(id, count, invisibility).await;
             }
