@@ -326,13 +326,33 @@ async fn a_waiting_reader_is_woken_by_a_push_from_another_connection() {
 
 #[tokio::test]
 async fn a_tls_url_speaks_tls() {
-    let server = RedisServer::start_own();
-    let tls_url = server.url().replacen("redis://", "rediss://", 1);
-    // The test server speaks plain text: the TLS handshake fails cleanly.
-    let refused = RedisBackend::connect(&tls_url, "tls").await;
+    use std::io::Read as _;
+    // A listener that records the first bytes a client sends, then hangs up.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 3];
+            if stream.read_exact(&mut head).is_ok() {
+                let _ = tx.send(head);
+            }
+        }
+    });
+    let tls_url = format!("rediss://127.0.0.1:{port}/0");
     assert!(
-        refused.is_err(),
-        "a TLS handshake with a plain server cannot succeed"
+        RedisBackend::connect(&tls_url, "tls").await.is_err(),
+        "no TLS server there"
+    );
+    // A TLS handshake record (0x16), TLS major version 3.
+    let head = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the client sent something");
+    assert_eq!(
+        &head[..2],
+        &[0x16, 0x03],
+        "the client opened with a TLS handshake, got {head:?}"
     );
     let lazy = sdm_session::backend::connect(&tls_url).expect("a rediss URL is accepted");
     assert!(lazy.get(&conformance::fresh_id("tls")).await.is_err());
