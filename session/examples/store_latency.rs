@@ -119,6 +119,67 @@ async fn measure(store: &str, backend: Arc<dyn Backend>, iterations: usize) -> R
         "{store:<7} {:<13} {ops:>8.0} saves/s ({callers} concurrent callers)",
         "save"
     );
+    engine(store, backend, iterations).await
+}
+
+/// Session open / save / close through the engine (a Registry).
+async fn engine(store: &str, backend: Arc<dyn Backend>, iterations: usize) -> Result<(), Error> {
+    let registry = sdm_session::Registry::new(Arc::clone(&backend));
+    let (mut open, mut save, mut close) = (Vec::new(), Vec::new(), Vec::new());
+    for i in 0..iterations {
+        let session = registry.session("Bench", Some("engine"), i);
+        let (r, t) = time(session.open(None)).await;
+        if !r.is_success() {
+            return Err(format!("open answered {r:?}").into());
+        }
+        open.push(t);
+        session.set_value(sdm_session::Value::from(i as i64));
+        let (r, t) = time(session.save()).await;
+        if !r.is_saved() {
+            return Err(format!("save answered {r:?}").into());
+        }
+        save.push(t);
+        let (r, t) = time(session.close()).await;
+        if !r.is_saved() {
+            return Err(format!("close answered {r:?}").into());
+        }
+        close.push(t);
+        session.destroy().await;
+    }
+    Stats(open).line(store, "session open");
+    Stats(save).line(store, "session save");
+    Stats(close).line(store, "session close");
+
+    // Players joining at once: 32 callers, each open + save + close.
+    let callers = 32;
+    let per = iterations.max(callers) / callers;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for c in 0..callers {
+        let registry = registry.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..per {
+                let session = registry.session("Bench", Some("engine-concurrent"), c * per + n);
+                let opened = session.open(None).await;
+                session.set_value(sdm_session::Value::from(n as i64));
+                let saved = session.save().await;
+                let closed = session.close().await;
+                session.destroy().await;
+                if !(opened.is_success() && saved.is_saved() && closed.is_saved()) {
+                    return Err(format!("{opened:?} {saved:?} {closed:?}"));
+                }
+            }
+            Ok(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let ops = (callers * per) as f64 / start.elapsed().as_secs_f64();
+    println!(
+        "{store:<7} {:<13} {ops:>8.0} sessions/s open+save+close ({callers} concurrent)",
+        "session"
+    );
     Ok(())
 }
 

@@ -86,6 +86,7 @@ pub struct SqliteBackend {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
     wakers: Wakers,
 }
 
@@ -124,6 +125,7 @@ impl SqliteBackend {
             inner: Arc::new(Inner {
                 path,
                 idle: Mutex::new(vec![conn]),
+                writer: Arc::default(),
                 wakers: Wakers::default(),
             }),
         })
@@ -141,7 +143,16 @@ impl SqliteBackend {
         F: FnOnce(&mut Connection) -> Result<T, BackendError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
+        // One writer at a time in this process: contending writers would
+        // otherwise meet in SQLite's busy handler, which sleeps in steps of
+        // milliseconds. (Other processes still wait through the busy timeout.)
+        let writer = if what == "get" {
+            None
+        } else {
+            Some(Arc::clone(&inner.writer).lock_owned().await)
+        };
         let task = tokio::task::spawn_blocking(move || {
+            let _writer = writer;
             let taken = inner
                 .idle
                 .lock()
