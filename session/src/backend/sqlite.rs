@@ -9,7 +9,10 @@
 //!   refused when another owner holds an unexpired lock; a write with
 //!   `release` deletes our lock row in the same transaction.
 //! * `rusqlite` is blocking: calls run on tokio's blocking pool, each on a
-//!   connection taken from a small per-backend pool.
+//!   connection taken from a small per-backend pool. Writers of one process
+//!   take turns on an async mutex (reads do not), so they never sleep in
+//!   SQLite's busy handler; writers of other processes wait for each other
+//!   through the busy timeout (5 s).
 //! * Queue waits: a reader is woken at once by a push made through the same
 //!   [`SqliteBackend`] (any clone). Values pushed by *other processes* are
 //!   seen by re-checking every [`SqliteBackend::RECHECK`] while waiting:
