@@ -357,3 +357,27 @@ async fn a_tls_url_speaks_tls() {
     let lazy = sdm_session::backend::connect(&tls_url).expect("a rediss URL is accepted");
     assert!(lazy.get(&conformance::fresh_id("tls")).await.is_err());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opens_in_two_round_trips_and_saves_and_closes_in_one() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "engine")
+        .await
+        .expect("connect");
+    let registry = sdm_session::Registry::new(Arc::new(backend));
+    let session = registry.session("Player", None, "counted");
+    let (opened, trips) = counted(&server, session.open(None)).await;
+    assert_eq!(opened, sdm_session::Response::Success);
+    assert_eq!(
+        trips,
+        HashMap::from([("evalsha".to_owned(), 1), ("hgetall".to_owned(), 1)]),
+        "open = lock + get"
+    );
+    session.set_value(sdm_session::Value::from(5));
+    let (saved, trips) = counted(&server, session.save()).await;
+    assert!(saved.is_saved(), "{saved:?}");
+    assert_eq!(trips, one("evalsha"), "save");
+    let (closed, trips) = counted(&server, session.close()).await;
+    assert!(closed.is_saved(), "{closed:?}");
+    assert_eq!(trips, one("evalsha"), "close = save and release together");
+}
