@@ -381,3 +381,68 @@ async fn a_session_opens_in_two_round_trips_and_saves_and_closes_in_one() {
     assert!(closed.is_saved(), "{closed:?}");
     assert_eq!(trips, one("evalsha"), "close = save and release together");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_readers_survive_a_server_restart() {
+    let mut server = RedisServer::start_own();
+    let reader = RedisBackend::connect(server.url(), "w")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("wait_restart");
+    let long = Duration::from_secs(60);
+    let waiting = {
+        let (reader, id) = (reader.clone(), id.clone());
+        tokio::spawn(async move { reader.queue_read(&id, 10, long, long).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.stop();
+    // The lost subscription wakes the reader; its read fails while Redis is down.
+    let outcome = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("a lost connection ends the wait")
+        .expect("task");
+    assert!(outcome.is_err(), "{outcome:?}");
+
+    server.restart();
+    let mut waiting = None;
+    let mut before = HashMap::new();
+    for _ in 0..50 {
+        if reader
+            .queue_read(&id, 10, Duration::ZERO, long)
+            .await
+            .is_ok()
+        {
+            before = server.command_calls();
+            let (reader, id) = (reader.clone(), id.clone());
+            waiting = Some(tokio::spawn(async move {
+                reader.queue_read(&id, 10, long, long).await
+            }));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let waiting = waiting.expect("the backend recovered");
+    // Longer than the 1 s re-read of a reader without a subscription.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let writer = RedisBackend::connect(server.url(), "w")
+        .await
+        .expect("connect");
+    writer
+        .queue_push(&id, "\"after\"", long, 0.0)
+        .await
+        .expect("push");
+    let batch = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("woken through the new subscription")
+        .expect("task")
+        .expect("read")
+        .expect("values");
+    assert_eq!(batch.values, ["\"after\""]);
+    // Read, subscribe, read again, then asleep until the push: no polling.
+    let trips = round_trips(&before, &server.command_calls());
+    assert_eq!(
+        trips.get("evalsha"),
+        Some(&4),
+        "read, read, push, read: {trips:?}"
+    );
+}
