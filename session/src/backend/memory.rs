@@ -1,1 +1,451 @@
-//! The in-memory backend (unit tests and single-process use).
+//! The in-memory backend: both stores in one process, for tests, examples
+//! and single-server use. Nothing survives the process.
+//!
+//! Expiry runs on tokio's clock ([`tokio::time::Instant`]), so tests on a
+//! paused clock see locks and queue values expire in virtual time. A
+//! [`Backend::queue_read`] with nothing visible parks on a
+//! [`tokio::sync::Notify`] until a value is pushed, an invisible value comes
+//! back, or the wait ends: no polling.
+
+use super::{
+    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
+    WriteOutcome, MAX_QUEUE_EXPIRATION,
+};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// Both stores in memory. Cheap to share as `Arc<dyn Backend>`.
+///
+/// ```
+/// use sdm_session::backend::{memory::MemoryBackend, Backend, LockOutcome, SessionId};
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let store = MemoryBackend::new();
+/// let id = SessionId::new("Player", None, "1");
+/// let ttl = std::time::Duration::from_secs(330);
+/// assert_eq!(store.lock(&id, "a", ttl).await, Ok(LockOutcome::Acquired));
+/// assert_eq!(store.lock(&id, "b", ttl).await, Ok(LockOutcome::Held { owner: "a".into() }));
+/// # }
+/// ```
+#[derive(Default)]
+pub struct MemoryBackend {
+    state: Mutex<Stores>,
+}
+
+#[derive(Default)]
+struct Stores {
+    records: HashMap<SessionId, Record>,
+    locks: HashMap<SessionId, (String, Instant)>,
+    queues: HashMap<SessionId, Queue>,
+    next_seq: u64,
+}
+
+#[derive(Default)]
+struct Queue {
+    items: Vec<Item>,
+    notify: Arc<Notify>,
+}
+
+struct Item {
+    seq: u64,
+    priority: f64,
+    value: String,
+    expires: Instant,
+    invisible_until: Option<Instant>,
+    read_id: Option<String>,
+}
+
+impl Stores {
+    /// The live lock holder (an expired entry is removed).
+    fn holder(&mut self, id: &SessionId, now: Instant) -> Option<&str> {
+        if self.locks.get(id).is_some_and(|(_, exp)| *exp <= now) {
+            self.locks.remove(id);
+        }
+        self.locks.get(id).map(|(o, _)| o.as_str())
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl MemoryBackend {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn stores(&self) -> MutexGuard<'_, Stores> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The current lock holder of `id`, if the entry has not expired.
+    pub fn lock_holder(&self, id: &SessionId) -> Option<String> {
+        self.stores().holder(id, Instant::now()).map(str::to_owned)
+    }
+
+    /// Number of values in `id`'s queue that have not expired (visible or not).
+    pub fn queue_len(&self, id: &SessionId) -> usize {
+        let now = Instant::now();
+        self.stores()
+            .queues
+            .get(id)
+            .map_or(0, |q| q.items.iter().filter(|i| i.expires > now).count())
+    }
+
+    /// Every stored record's id.
+    pub fn keys(&self) -> Vec<SessionId> {
+        self.stores().records.keys().cloned().collect()
+    }
+
+    fn set_now(&self, id: &SessionId, write: &Write, fence: Option<&Fence<'_>>) -> WriteOutcome {
+        let mut s = self.stores();
+        let now = Instant::now();
+        if let Some(f) = fence {
+            if let Some(holder) = s.holder(id, now) {
+                if holder != f.owner {
+                    return WriteOutcome::Fenced {
+                        owner: holder.to_owned(),
+                    };
+                }
+                if f.release {
+                    s.locks.remove(id);
+                }
+            }
+        }
+        match write {
+            Write::Remove => {
+                s.records.remove(id);
+                WriteOutcome::Written {
+                    created_ms: 0,
+                    updated_ms: 0,
+                    version: String::new(),
+                }
+            }
+            Write::Set {
+                value,
+                metadata,
+                user_ids,
+            } => {
+                let ms = now_ms();
+                let created_ms = s.records.get(id).map_or(ms, |r| r.created_ms);
+                let version = uuid::Uuid::new_v4().to_string();
+                s.records.insert(
+                    id.clone(),
+                    Record {
+                        value: value.clone(),
+                        metadata: metadata.clone(),
+                        user_ids: user_ids.clone(),
+                        created_ms,
+                        updated_ms: ms,
+                        version: version.clone(),
+                    },
+                );
+                WriteOutcome::Written {
+                    created_ms,
+                    updated_ms: ms,
+                    version,
+                }
+            }
+        }
+    }
+
+    /// One read attempt: a batch, or what to wait on and until when.
+    fn try_read(
+        &self,
+        id: &SessionId,
+        count: usize,
+        invisibility: Duration,
+    ) -> Result<QueueBatch, (Arc<Notify>, Option<Instant>)> {
+        let mut s = self.stores();
+        let now = Instant::now();
+        let q = s.queues.entry(id.clone()).or_default();
+        q.items.retain(|i| i.expires > now);
+        let mut visible: Vec<usize> = (0..q.items.len())
+            .filter(|&i| q.items[i].invisible_until.map_or(true, |t| t <= now))
+            .collect();
+        if visible.is_empty() || count == 0 {
+            let next = q.items.iter().filter_map(|i| i.invisible_until).min();
+            return Err((q.notify.clone(), next));
+        }
+        visible.sort_by(|&a, &b| {
+            let (a, b) = (&q.items[a], &q.items[b]);
+            b.priority.total_cmp(&a.priority).then(a.seq.cmp(&b.seq))
+        });
+        visible.truncate(count);
+        let read_id = uuid::Uuid::new_v4().to_string();
+        let values = visible
+            .iter()
+            .map(|&i| {
+                let item = &mut q.items[i];
+                item.invisible_until = Some(now + invisibility);
+                item.read_id = Some(read_id.clone());
+                item.value.clone()
+            })
+            .collect();
+        Ok(QueueBatch { read_id, values })
+    }
+}
+
+impl Backend for MemoryBackend {
+    fn kind(&self) -> &'static str {
+        "memory"
+    }
+
+    fn get<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<Record>, BackendError>> {
+        Box::pin(async move { Ok(self.stores().records.get(id).cloned()) })
+    }
+
+    fn set<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move { Ok(self.set_now(id, write, fence.as_ref())) })
+    }
+
+    fn lock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let now = Instant::now();
+            if let Some(holder) = s.holder(id, now) {
+                if holder != owner {
+                    return Ok(LockOutcome::Held {
+                        owner: holder.to_owned(),
+                    });
+                }
+            }
+            s.locks.insert(id.clone(), (owner.to_owned(), now + ttl));
+            Ok(LockOutcome::Acquired)
+        })
+    }
+
+    fn unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            if s.holder(id, Instant::now()) == Some(owner) {
+                s.locks.remove(id);
+                return Ok(true);
+            }
+            Ok(false)
+        })
+    }
+
+    fn queue_push<'a>(
+        &'a self,
+        id: &'a SessionId,
+        value: &'a str,
+        expiration: Duration,
+        priority: f64,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            if expiration > MAX_QUEUE_EXPIRATION {
+                return Err(BackendError::Invalid(format!(
+                    "expiration {expiration:?} is over 45 days"
+                )));
+            }
+            if priority.is_nan() {
+                return Err(BackendError::Invalid("priority is NaN".into()));
+            }
+            let mut s = self.stores();
+            s.next_seq += 1;
+            let seq = s.next_seq;
+            let q = s.queues.entry(id.clone()).or_default();
+            q.items.push(Item {
+                seq,
+                priority,
+                value: value.to_owned(),
+                expires: Instant::now() + expiration,
+                invisible_until: None,
+                read_id: None,
+            });
+            q.notify.notify_waiters();
+            Ok(())
+        })
+    }
+
+    fn queue_read<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        Box::pin(async move {
+            let deadline = Instant::now() + wait;
+            loop {
+                // Register interest before looking, so a push in between is not missed.
+                let notify = match self.try_read(id, count, invisibility) {
+                    Ok(batch) => return Ok(Some(batch)),
+                    Err((notify, _)) => notify,
+                };
+                let notified = notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let wake = match self.try_read(id, count, invisibility) {
+                    Ok(batch) => return Ok(Some(batch)),
+                    Err((_, next_visible)) => next_visible.map_or(deadline, |t| t.min(deadline)),
+                };
+                if Instant::now() >= deadline {
+                    return Ok(None);
+                }
+                tokio::select! {
+                    _ = &mut notified => {}
+                    _ = tokio::time::sleep_until(wake) => {
+                        if Instant::now() >= deadline {
+                            return Ok(self.try_read(id, count, invisibility).ok());
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    fn queue_remove<'a>(
+        &'a self,
+        id: &'a SessionId,
+        read_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            if let Some(q) = self.stores().queues.get_mut(id) {
+                q.items.retain(|i| i.read_id.as_deref() != Some(read_id));
+            }
+            Ok(())
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn id() -> SessionId {
+        SessionId::new("Player", None, "1")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lock_expires_on_the_store_clock() {
+        let m = MemoryBackend::new();
+        let ttl = Duration::from_secs(330);
+        assert_eq!(m.lock(&id(), "a", ttl).await, Ok(LockOutcome::Acquired));
+        tokio::time::sleep(Duration::from_secs(329)).await;
+        assert_eq!(
+            m.lock(&id(), "b", ttl).await,
+            Ok(LockOutcome::Held { owner: "a".into() })
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(m.lock(&id(), "b", ttl).await, Ok(LockOutcome::Acquired));
+        assert_eq!(m.unlock(&id(), "a").await, Ok(false));
+        assert_eq!(m.unlock(&id(), "b").await, Ok(true));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn fenced_write_names_the_owner_and_changes_nothing() {
+        let m = MemoryBackend::new();
+        m.lock(&id(), "a", Duration::from_secs(60)).await.unwrap();
+        let w = Write::Set {
+            value: "1".into(),
+            metadata: "{}".into(),
+            user_ids: vec![],
+        };
+        let r = m
+            .set(
+                &id(),
+                &w,
+                Some(Fence {
+                    owner: "b",
+                    release: false,
+                }),
+            )
+            .await
+            .unwrap();
+        assert_eq!(r, WriteOutcome::Fenced { owner: "a".into() });
+        assert_eq!(m.get(&id()).await.unwrap(), None);
+        let r = m
+            .set(
+                &id(),
+                &w,
+                Some(Fence {
+                    owner: "a",
+                    release: true,
+                }),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(r, WriteOutcome::Written { .. }));
+        assert_eq!(m.lock_holder(&id()), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queue_orders_by_priority_then_age_and_hides_read_values() {
+        let m = MemoryBackend::new();
+        let day = Duration::from_secs(86_400);
+        m.queue_push(&id(), "\"low\"", day, 0.0).await.unwrap();
+        m.queue_push(&id(), "\"high\"", day, 5.0).await.unwrap();
+        m.queue_push(&id(), "\"low2\"", day, 0.0).await.unwrap();
+        let inv = Duration::from_secs(30);
+        let b = m
+            .queue_read(&id(), 2, Duration::ZERO, inv)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b.values, vec!["\"high\"", "\"low\""]);
+        let b2 = m
+            .queue_read(&id(), 10, Duration::ZERO, inv)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(b2.values, vec!["\"low2\""]);
+        m.queue_remove(&id(), &b2.read_id).await.unwrap();
+        // The first batch was not removed: it comes back after 30 s.
+        let start = Instant::now();
+        let b3 = m
+            .queue_read(&id(), 10, Duration::from_secs(60), inv)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(start.elapsed(), Duration::from_secs(30));
+        assert_eq!(b3.values, vec!["\"high\"", "\"low\""]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn queue_read_wakes_on_push_and_values_expire() {
+        let m = Arc::new(MemoryBackend::new());
+        let m2 = m.clone();
+        let reader = tokio::spawn(async move {
+            m2.queue_read(&id(), 10, Duration::from_secs(30), Duration::from_secs(30))
+                .await
+        });
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        m.queue_push(&id(), "1", Duration::from_secs(10), 0.0)
+            .await
+            .unwrap();
+        let b = reader.await.unwrap().unwrap().unwrap();
+        assert_eq!(b.values, vec!["1"]);
+        m.queue_push(&id(), "2", Duration::from_secs(10), 0.0)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(11)).await;
+        assert_eq!(m.queue_len(&id()), 0);
+        let none = m
+            .queue_read(&id(), 10, Duration::from_secs(1), Duration::from_secs(30))
+            .await
+            .unwrap();
+        assert_eq!(none, None);
+    }
+}

@@ -23,6 +23,15 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub mod memory;
+pub mod redis;
+pub mod sqlite;
+pub mod testing;
+
+mod checks;
+mod connect;
+mod wakers;
+
+pub use connect::{connect, connect_async, connect_with, StoreOptions};
 
 /// A boxed future, so that backends can be used as `Arc<dyn Backend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -41,7 +50,11 @@ pub struct SessionId {
 impl SessionId {
     /// A session id; `scope` defaults to `global`.
     pub fn new(name: impl Into<String>, scope: Option<&str>, key: impl Into<String>) -> Self {
-        SessionId { name: name.into(), scope: scope.unwrap_or("global").to_owned(), key: key.into() }
+        SessionId {
+            name: name.into(),
+            scope: scope.unwrap_or("global").to_owned(),
+            key: key.into(),
+        }
     }
 }
 
@@ -201,7 +214,11 @@ pub trait Backend: Send + Sync + 'static {
 
     /// Removes the lock entry only if it holds `owner`; answers whether it
     /// did.
-    fn unlock<'a>(&'a self, id: &'a SessionId, owner: &'a str) -> BoxFuture<'a, Result<bool, BackendError>>;
+    fn unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>>;
 
     /// Adds a value (JSON text) to the key's queue with an expiration (at
     /// most [`MAX_QUEUE_EXPIRATION`]) and a priority (higher first).
@@ -226,5 +243,9 @@ pub trait Backend: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>>;
 
     /// Removes the values handed out under `read_id`.
-    fn queue_remove<'a>(&'a self, id: &'a SessionId, read_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>>;
+    fn queue_remove<'a>(
+        &'a self,
+        id: &'a SessionId,
+        read_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
 }

@@ -1,0 +1,392 @@
+//! Wrappers for tests of anything built on a [`Backend`]:
+//! [`FaultyBackend`] injects failures, [`CountingBackend`] counts calls.
+//!
+//! ```
+//! use sdm_session::backend::{memory::MemoryBackend, testing::{CountingBackend, FaultyBackend, Method}, Backend, SessionId};
+//! use std::sync::Arc;
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let counting = Arc::new(CountingBackend::new(Arc::new(MemoryBackend::new())));
+//! let faulty = FaultyBackend::new(counting.clone());
+//! let id = SessionId::new("Player", None, "1");
+//! faulty.fail_next(1);
+//! assert!(faulty.get(&id).await.is_err());
+//! assert!(faulty.get(&id).await.is_ok());
+//! assert_eq!(counting.count(Method::Get), 1); // the failed call never reached the store
+//! # }
+//! ```
+
+use super::{
+    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
+    WriteOutcome,
+};
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The methods of [`Backend`], for per-method switches and counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// [`Backend::get`].
+    Get,
+    /// [`Backend::set`].
+    Set,
+    /// [`Backend::lock`].
+    Lock,
+    /// [`Backend::unlock`].
+    Unlock,
+    /// [`Backend::queue_push`].
+    QueuePush,
+    /// [`Backend::queue_read`].
+    QueueRead,
+    /// [`Backend::queue_remove`].
+    QueueRemove,
+}
+
+impl Method {
+    /// Every method.
+    pub const ALL: [Method; 7] = [
+        Method::Get,
+        Method::Set,
+        Method::Lock,
+        Method::Unlock,
+        Method::QueuePush,
+        Method::QueueRead,
+        Method::QueueRemove,
+    ];
+}
+
+/// How a [`FaultyBackend`] answers calls that are not switched off one by one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FaultMode {
+    /// Pass every call through.
+    Healthy,
+    /// Fail every call at once with [`BackendError::Unavailable`].
+    FailAll,
+    /// Hang every call for this long, then fail with [`BackendError::Timeout`].
+    Hang(Duration),
+    /// The connection is gone: every call fails with
+    /// [`BackendError::Unavailable`] saying so.
+    Disconnected,
+}
+
+#[derive(Debug)]
+struct Faults {
+    mode: FaultMode,
+    fail_next: u64,
+    failing: HashSet<Method>,
+}
+
+/// A backend that fails on demand, wrapping a real one. Switches apply to
+/// calls made after they are set; a failed call never reaches the inner
+/// backend.
+pub struct FaultyBackend {
+    inner: Arc<dyn Backend>,
+    faults: Mutex<Faults>,
+    injected: AtomicU64,
+}
+
+impl FaultyBackend {
+    /// A healthy wrapper around `inner`.
+    pub fn new(inner: Arc<dyn Backend>) -> Self {
+        FaultyBackend {
+            inner,
+            faults: Mutex::new(Faults {
+                mode: FaultMode::Healthy,
+                fail_next: 0,
+                failing: HashSet::new(),
+            }),
+            injected: AtomicU64::new(0),
+        }
+    }
+
+    fn faults(&self) -> MutexGuard<'_, Faults> {
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets the mode for every call.
+    pub fn set_mode(&self, mode: FaultMode) {
+        self.faults().mode = mode;
+    }
+
+    /// The current mode.
+    pub fn mode(&self) -> FaultMode {
+        self.faults().mode
+    }
+
+    /// Fails every call ([`FaultMode::FailAll`]) or heals ([`FaultMode::Healthy`]).
+    pub fn fail_all(&self, fail: bool) {
+        self.set_mode(if fail {
+            FaultMode::FailAll
+        } else {
+            FaultMode::Healthy
+        });
+    }
+
+    /// Disconnects ([`FaultMode::Disconnected`]) or reconnects.
+    pub fn disconnect(&self, disconnected: bool) {
+        self.set_mode(if disconnected {
+            FaultMode::Disconnected
+        } else {
+            FaultMode::Healthy
+        });
+    }
+
+    /// Fails the next `n` calls (of any method), then behaves as before.
+    pub fn fail_next(&self, n: u64) {
+        self.faults().fail_next = n;
+    }
+
+    /// Fails every call of `method` while `fail` is set.
+    pub fn fail_method(&self, method: Method, fail: bool) {
+        let mut f = self.faults();
+        if fail {
+            f.failing.insert(method);
+        } else {
+            f.failing.remove(&method);
+        }
+    }
+
+    /// Heals everything: healthy mode, no pending or per-method failures.
+    pub fn heal(&self) {
+        let mut f = self.faults();
+        f.mode = FaultMode::Healthy;
+        f.fail_next = 0;
+        f.failing.clear();
+    }
+
+    /// How many calls were failed on purpose so far.
+    pub fn injected_failures(&self) -> u64 {
+        self.injected.load(Ordering::SeqCst)
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &Arc<dyn Backend> {
+        &self.inner
+    }
+
+    /// Decides the fate of one call: `None` passes it, else the failure.
+    fn check(&self, method: Method) -> Option<(Option<Duration>, BackendError)> {
+        let mut f = self.faults();
+        let fault = if f.fail_next > 0 {
+            f.fail_next -= 1;
+            Some((
+                None,
+                BackendError::Unavailable(format!("injected failure of {method:?}")),
+            ))
+        } else if f.failing.contains(&method) {
+            Some((
+                None,
+                BackendError::Unavailable(format!("{method:?} switched off")),
+            ))
+        } else {
+            match f.mode {
+                FaultMode::Healthy => None,
+                FaultMode::FailAll => Some((
+                    None,
+                    BackendError::Unavailable(format!("injected failure of {method:?}")),
+                )),
+                FaultMode::Hang(d) => Some((
+                    Some(d),
+                    BackendError::Timeout(format!("{method:?} hung for {d:?}")),
+                )),
+                FaultMode::Disconnected => {
+                    Some((None, BackendError::Unavailable("disconnected".into())))
+                }
+            }
+        };
+        if fault.is_some() {
+            self.injected.fetch_add(1, Ordering::SeqCst);
+        }
+        fault
+    }
+
+    fn call<'a, T: Send + 'a>(
+        &'a self,
+        method: Method,
+        pass: impl FnOnce() -> BoxFuture<'a, Result<T, BackendError>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, BackendError>> {
+        match self.check(method) {
+            None => pass(),
+            Some((hang, e)) => Box::pin(async move {
+                if let Some(d) = hang {
+                    tokio::time::sleep(d).await;
+                }
+                Err(e)
+            }),
+        }
+    }
+}
+
+impl Backend for FaultyBackend {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    fn get<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<Record>, BackendError>> {
+        self.call(Method::Get, move || self.inner.get(id))
+    }
+    fn set<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        self.call(Method::Set, move || self.inner.set(id, write, fence))
+    }
+    fn lock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
+        self.call(Method::Lock, move || self.inner.lock(id, owner, ttl))
+    }
+    fn unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.call(Method::Unlock, move || self.inner.unlock(id, owner))
+    }
+    fn queue_push<'a>(
+        &'a self,
+        id: &'a SessionId,
+        value: &'a str,
+        expiration: Duration,
+        priority: f64,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.call(Method::QueuePush, move || {
+            self.inner.queue_push(id, value, expiration, priority)
+        })
+    }
+    fn queue_read<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        self.call(Method::QueueRead, move || {
+            self.inner.queue_read(id, count, wait, invisibility)
+        })
+    }
+    fn queue_remove<'a>(
+        &'a self,
+        id: &'a SessionId,
+        read_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.call(Method::QueueRemove, move || {
+            self.inner.queue_remove(id, read_id)
+        })
+    }
+}
+
+/// A backend that counts calls per method, wrapping a real one.
+pub struct CountingBackend {
+    inner: Arc<dyn Backend>,
+    counts: [AtomicU64; 7],
+}
+
+impl CountingBackend {
+    /// A counting wrapper around `inner`, all counts zero.
+    pub fn new(inner: Arc<dyn Backend>) -> Self {
+        CountingBackend {
+            inner,
+            counts: Default::default(),
+        }
+    }
+
+    fn slot(method: Method) -> usize {
+        Method::ALL.iter().position(|m| *m == method).unwrap_or(0)
+    }
+
+    fn bump(&self, method: Method) {
+        self.counts[Self::slot(method)].fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Calls of `method` so far.
+    pub fn count(&self, method: Method) -> u64 {
+        self.counts[Self::slot(method)].load(Ordering::SeqCst)
+    }
+
+    /// Calls of every method so far.
+    pub fn total(&self) -> u64 {
+        Method::ALL.iter().map(|m| self.count(*m)).sum()
+    }
+
+    /// Sets every count to zero.
+    pub fn reset(&self) {
+        for c in &self.counts {
+            c.store(0, Ordering::SeqCst);
+        }
+    }
+
+    /// The wrapped backend.
+    pub fn inner(&self) -> &Arc<dyn Backend> {
+        &self.inner
+    }
+}
+
+impl Backend for CountingBackend {
+    fn kind(&self) -> &'static str {
+        self.inner.kind()
+    }
+    fn get<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<Record>, BackendError>> {
+        self.bump(Method::Get);
+        self.inner.get(id)
+    }
+    fn set<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        self.bump(Method::Set);
+        self.inner.set(id, write, fence)
+    }
+    fn lock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
+        self.bump(Method::Lock);
+        self.inner.lock(id, owner, ttl)
+    }
+    fn unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.bump(Method::Unlock);
+        self.inner.unlock(id, owner)
+    }
+    fn queue_push<'a>(
+        &'a self,
+        id: &'a SessionId,
+        value: &'a str,
+        expiration: Duration,
+        priority: f64,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.bump(Method::QueuePush);
+        self.inner.queue_push(id, value, expiration, priority)
+    }
+    fn queue_read<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        self.bump(Method::QueueRead);
+        self.inner.queue_read(id, count, wait, invisibility)
+    }
+    fn queue_remove<'a>(
+        &'a self,
+        id: &'a SessionId,
+        read_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.bump(Method::QueueRemove);
+        self.inner.queue_remove(id, read_id)
+    }
+}

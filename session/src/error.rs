@@ -1,0 +1,86 @@
+//! The errors of the session engine.
+
+use crate::backend::BackendError;
+
+/// A property setter was given a value outside its rule; nothing changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{property} must be {rule}, got {got}")]
+pub struct PropertyError {
+    /// The property's name as the module spells it (`SaveInterval`).
+    pub property: &'static str,
+    /// The rule it must follow (`0 or 10..=1000 seconds`).
+    pub rule: &'static str,
+    /// The value that was refused, printed.
+    pub got: String,
+}
+
+/// Why an operation failed. Carried by [`Response::Error`](crate::Response::Error).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// A store call failed after its retries.
+    #[error("{operation} of {id} failed: {source}")]
+    Backend {
+        /// The session id.
+        id: String,
+        /// The store operation (`get`, `set`, `lock`, ...).
+        operation: &'static str,
+        /// The store's error.
+        source: BackendError,
+    },
+    /// The value (or metadata) cannot be written; the stored data is unchanged.
+    #[error("value of {id} cannot be saved: {message}")]
+    Unwritable {
+        /// The session id.
+        id: String,
+        /// What is wrong and where.
+        message: String,
+    },
+    /// The stored record cannot be read.
+    #[error("stored data of {id} cannot be read: {message}")]
+    Corrupt {
+        /// The session id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A write was refused because another session owns the lock now; the
+    /// session closed itself without saving.
+    #[error("{id} is owned by {owner}: write refused, session closed")]
+    Fenced {
+        /// The session id.
+        id: String,
+        /// The UniqueId of the owner.
+        owner: String,
+    },
+    /// A queue argument outside its rule (expiration over 45 days, ...).
+    #[error("invalid queue argument for {id}: {message}")]
+    InvalidArgument {
+        /// The session id.
+        id: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// Typed access: the value does not have the shape of the requested type
+    /// (or the type cannot be turned into a value).
+    #[error("typed access to {id}: {message}")]
+    Serde {
+        /// The session id.
+        id: String,
+        /// The serde error.
+        message: String,
+    },
+    /// An async operation was called outside a tokio runtime (use the
+    /// [`blocking`](crate::blocking) API there).
+    #[error("operation on {id} needs a tokio runtime")]
+    NoRuntime {
+        /// The session id.
+        id: String,
+    },
+    /// The operation was dropped before it answered (the runtime shut down).
+    #[error("operation on {id} was cancelled")]
+    Cancelled {
+        /// The session id.
+        id: String,
+    },
+}

@@ -1,0 +1,152 @@
+//! The queue: Queue and Remove, and the ProcessQueue reading loop.
+//!
+//! Any server sends values to a key's queue with [`Session::queue`] (any
+//! state, no lock needed). While the session is open and at least one
+//! listener is connected to ProcessQueue, one reading task reads up to 100
+//! values at a time, waiting on the store (up to 30 s) for values to
+//! arrive, and fires ProcessQueue(read id, values). Values handed out stay
+//! invisible (30 s by default, see
+//! [`Session::set_queue_invisibility`]) and come back unless
+//! [`Session::remove`] is called with the read id. Reading stops when the
+//! session closes or the last listener disconnects, and starts again when
+//! one connects.
+
+use crate::retry::{retry, CALL_TIMEOUT, RETRY_PAUSE};
+use crate::session::Inner;
+use crate::{Response, Session, SessionError};
+use sdm_codec::Value;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+/// The default expiration of a queued value: 7 days.
+pub const DEFAULT_QUEUE_EXPIRATION: Duration = Duration::from_secs(604_800);
+/// The most values one ProcessQueue call receives.
+pub const QUEUE_BATCH: usize = 100;
+/// How long one read waits on the store for values to arrive.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(30);
+
+impl Session {
+    /// Queue: adds a value to this key's queue, from any server and in any
+    /// state. `expiration` defaults to 7 days and may be at most 45 days;
+    /// higher `priority` values are read first (default 0).
+    pub async fn queue(
+        &self,
+        value: Value,
+        expiration: Option<Duration>,
+        priority: Option<f64>,
+    ) -> Response {
+        let inner = &self.0;
+        let expiration = expiration.unwrap_or(DEFAULT_QUEUE_EXPIRATION);
+        let invalid = |message: String| {
+            Response::Error(SessionError::InvalidArgument {
+                id: inner.id_text.clone(),
+                message,
+            })
+        };
+        if expiration.is_zero() || expiration > crate::backend::MAX_QUEUE_EXPIRATION {
+            return invalid(format!(
+                "expiration must be 1 s..=45 days, got {expiration:?}"
+            ));
+        }
+        let priority = priority.unwrap_or(0.0);
+        if !priority.is_finite() {
+            return invalid(format!("priority must be a finite number, got {priority}"));
+        }
+        let text = match crate::record::to_json_text(&value) {
+            Ok(t) => t,
+            Err(message) => {
+                return Response::Error(SessionError::Unwritable {
+                    id: inner.id_text.clone(),
+                    message,
+                })
+            }
+        };
+        let backend = &*inner.backend;
+        match retry(CALL_TIMEOUT, || {
+            backend.queue_push(&inner.id, &text, expiration, priority)
+        })
+        .await
+        {
+            Ok(()) => Response::Success,
+            Err(e) => Response::Error(inner.backend_error("queue_push", e)),
+        }
+    }
+
+    /// Remove: removes the values handed to ProcessQueue under `read_id`,
+    /// so they do not come back.
+    pub async fn remove(&self, read_id: &str) -> Response {
+        let inner = &self.0;
+        let backend = &*inner.backend;
+        match retry(CALL_TIMEOUT, || backend.queue_remove(&inner.id, read_id)).await {
+            Ok(()) => Response::Success,
+            Err(e) => Response::Error(inner.backend_error("queue_remove", e)),
+        }
+    }
+}
+
+/// Starts the reading task if the session is open, someone listens and no
+/// reader runs yet.
+pub(crate) fn start_reading(inner: &Arc<Inner>) {
+    let mut core = inner.core();
+    if core.timers.queue.is_some() || !core.stays_open() || inner.events.process_queue.len() == 0 {
+        return;
+    }
+    if let Some(rt) = inner.handle() {
+        core.timers.queue = Some(rt.spawn(read_loop(Arc::downgrade(inner))).abort_handle());
+    }
+}
+
+/// Stops the reading task (the last listener left).
+pub(crate) fn stop_reading(inner: &Arc<Inner>) {
+    if let Some(h) = inner.core().timers.queue.take() {
+        h.abort();
+    }
+}
+
+fn keep_reading(inner: &Inner) -> bool {
+    let mut core = inner.core();
+    if core.stays_open() && inner.events.process_queue.len() > 0 {
+        return true;
+    }
+    core.timers.queue = None;
+    false
+}
+
+async fn read_loop(session: Weak<Inner>) {
+    loop {
+        let Some(inner) = session.upgrade() else {
+            return;
+        };
+        if !keep_reading(&inner) {
+            return;
+        }
+        let invisibility = inner.core().props.queue_invisibility;
+        let backend = &*inner.backend;
+        let read = retry(QUEUE_WAIT + CALL_TIMEOUT, || {
+            backend.queue_read(&inner.id, QUEUE_BATCH, QUEUE_WAIT, invisibility)
+        })
+        .await;
+        match read {
+            Ok(Some(batch)) => {
+                let values: Vec<Value> = batch
+                    .values
+                    .iter()
+                    .map(|t| {
+                        serde_json::from_str::<serde_json::Value>(t)
+                            .map(Value::from)
+                            .unwrap_or_else(|_| Value::from(t.as_str()))
+                    })
+                    .collect();
+                if !keep_reading(&inner) {
+                    return;
+                }
+                let s = Session(inner.clone());
+                for f in inner.events.process_queue.listeners() {
+                    f(&batch.read_id, &values, &s);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => tokio::time::sleep(RETRY_PAUSE).await,
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! How a value is stored: JSON text, or with `Metadata.Compress` a JSON
+//! string holding the compressed text (see the codec). Loading reverses it.
+
+use sdm_codec::{Key, KeyRef, Level, Options, Value};
+use serde_json::{Map, Value as Json};
+
+/// The compression settings in `Metadata.Compress`, when present.
+///
+/// `Level` (1 or 2, default 2), `Decimals` (0..=15, default 3) and `Safety`
+/// (default true), as the module reads them.
+pub fn compress_options(metadata: &Map<String, Json>) -> Result<Option<Options>, String> {
+    let Some(c) = metadata.get("Compress") else {
+        return Ok(None);
+    };
+    let Json::Object(c) = c else {
+        return Err("Metadata.Compress must be a table {Level, Decimals, Safety}".into());
+    };
+    let mut o = Options::default();
+    if let Some(l) = c.get("Level") {
+        o.level = match l.as_u64() {
+            Some(1) => Level::One,
+            Some(2) => Level::Two,
+            _ => return Err(format!("Metadata.Compress.Level must be 1 or 2, got {l}")),
+        };
+    }
+    if let Some(d) = c.get("Decimals") {
+        o.decimals = match d.as_u64() {
+            Some(d @ 0..=15) => d as u32,
+            _ => {
+                return Err(format!(
+                    "Metadata.Compress.Decimals must be 0..=15, got {d}"
+                ))
+            }
+        };
+    }
+    if let Some(s) = c.get("Safety") {
+        o.safety = s
+            .as_bool()
+            .ok_or_else(|| format!("Metadata.Compress.Safety must be a boolean, got {s}"))?;
+    }
+    Ok(Some(o))
+}
+
+/// Writes a value as the JSON text a save stores (Roblox's JSONEncode
+/// rules): a sequence is an array, a table with only string keys an object,
+/// an empty table `[]`. NaN, infinities and tables mixing other keys are
+/// refused with the path of the offending value.
+pub fn to_json_text(value: &Value) -> Result<String, String> {
+    let j = to_json(value, &mut Vec::new())?;
+    serde_json::to_string(&j).map_err(|e| e.to_string())
+}
+
+fn path_text(path: &[String]) -> String {
+    if path.is_empty() {
+        "the value".into()
+    } else {
+        format!("value.{}", path.join("."))
+    }
+}
+
+fn to_json(value: &Value, path: &mut Vec<String>) -> Result<Json, String> {
+    Ok(match value {
+        Value::Nil => Json::Null,
+        Value::Bool(b) => Json::Bool(*b),
+        Value::Number(n) => {
+            if !n.is_finite() {
+                return Err(format!(
+                    "{} is {}, which JSON cannot hold",
+                    path_text(path),
+                    n.as_f64()
+                ));
+            }
+            // Integral doubles are written without a fraction (`1`, not `1.0`), as JSONEncode does.
+            let f = n.as_f64();
+            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                Json::from(f as i64)
+            } else {
+                Json::from(Value::Number(*n))
+            }
+        }
+        Value::String(s) => Json::String(s.clone()),
+        Value::Table(t) => {
+            if t.keyed_len() == 0 {
+                let mut a = Vec::with_capacity(t.len());
+                for (i, v) in t.sequence().iter().enumerate() {
+                    path.push((i + 1).to_string());
+                    a.push(to_json(v, path)?);
+                    path.pop();
+                }
+                Json::Array(a)
+            } else {
+                let mut m = Map::with_capacity(t.len());
+                for (k, v) in t.iter() {
+                    let name = match k {
+                        KeyRef::Key(Key::String(s)) => s.clone(),
+                        other => {
+                            return Err(format!(
+                                "{} has the non-string key {other} beside other keys (a table must be an array or have only string keys; turn compression on to store it)",
+                                path_text(path)
+                            ))
+                        }
+                    };
+                    path.push(name.clone());
+                    m.insert(name, to_json(v, path)?);
+                    path.pop();
+                }
+                Json::Object(m)
+            }
+        }
+    })
+}
+
+/// The text a save writes for `value`: compressed (then a JSON string of the
+/// compressed text, returned with the compressed text) or plain JSON.
+pub fn encode(
+    value: &Value,
+    options: Option<&Options>,
+) -> Result<(String, Option<String>), String> {
+    match options {
+        Some(o) => {
+            let text = sdm_codec::compress(value, o).map_err(|e| e.to_string())?;
+            let json = serde_json::to_string(&text).map_err(|e| e.to_string())?;
+            Ok((json, Some(text)))
+        }
+        None => Ok((to_json_text(value)?, None)),
+    }
+}
+
+/// Reads a stored value: the JSON text, decompressed when the metadata has
+/// `Compress`. Returns the value and the compressed text, if any.
+pub fn decode(text: &str, metadata: &Map<String, Json>) -> Result<(Value, Option<String>), String> {
+    let json: Json = serde_json::from_str(text).map_err(|e| format!("value is not JSON: {e}"))?;
+    match (compress_options(metadata)?, json) {
+        (Some(o), Json::String(s)) => {
+            let v = sdm_codec::decompress(&s, o.decimals)
+                .map_err(|e| format!("compressed value: {e}"))?;
+            Ok((v, Some(s)))
+        }
+        (_, json) => Ok((Value::from(json), None)),
+    }
+}
+
+/// Parses stored metadata text into an object (`{}` for empty text).
+pub fn parse_metadata(text: &str) -> Result<Map<String, Json>, String> {
+    if text.trim().is_empty() {
+        return Ok(Map::new());
+    }
+    match serde_json::from_str(text) {
+        Ok(Json::Object(m)) => Ok(m),
+        Ok(_) => Err("metadata is not a JSON object".into()),
+        Err(e) => Err(format!("metadata is not JSON: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sdm_codec::Table;
+    use serde_json::json;
+
+    #[test]
+    fn plain_values_are_written_as_json() {
+        let v = Value::from(json!({"Coins": 5, "Items": ["a", "b"], "Empty": {}}));
+        assert_eq!(
+            to_json_text(&v).unwrap(),
+            r#"{"Coins":5,"Items":["a","b"],"Empty":[]}"#
+        );
+        assert_eq!(to_json_text(&Value::from(1.5)).unwrap(), "1.5");
+        assert_eq!(to_json_text(&Value::from(2.0)).unwrap(), "2");
+        assert_eq!(to_json_text(&Value::from(-0.0)).unwrap(), "0");
+    }
+
+    #[test]
+    fn nan_cannot_be_written_and_names_its_path() {
+        let v = Value::from(json!({"Stats": {"Speed": 1}}));
+        let mut v = v;
+        if let Value::Table(t) = &mut v {
+            if let Some(Value::Table(s)) = t.get_mut("Stats") {
+                s.insert("Speed", f64::NAN);
+            }
+        }
+        let e = to_json_text(&v).unwrap_err();
+        assert!(e.contains("value.Stats.Speed"), "{e}");
+    }
+
+    #[test]
+    fn a_non_string_key_without_compression_cannot_be_written() {
+        let mut t = Table::new();
+        t.insert("a", 1);
+        t.insert(true, 2);
+        let e = to_json_text(&Value::from(t)).unwrap_err();
+        assert!(e.contains("non-string key [true]"), "{e}");
+    }
+
+    #[test]
+    fn compress_settings_are_read_from_metadata() {
+        let m = json!({"Compress": {"Level": 1, "Decimals": 2, "Safety": false}});
+        let o = compress_options(m.as_object().unwrap()).unwrap().unwrap();
+        assert_eq!((o.level, o.decimals, o.safety), (Level::One, 2, false));
+        let bad = json!({"Compress": {"Level": 3}});
+        assert!(compress_options(bad.as_object().unwrap()).is_err());
+        assert_eq!(compress_options(&Map::new()).unwrap(), None);
+    }
+}

@@ -1,0 +1,182 @@
+//! The registry: one per game server. It holds the backend and the
+//! sessions, so that every caller asking for the same id gets the same
+//! session ("multiple script support"), and it shuts them all down.
+
+use crate::backend::{Backend, SessionId};
+use crate::session::Inner;
+use crate::Session;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+/// The sessions of one server. Cheap to clone (shared inside).
+#[derive(Clone)]
+pub struct Registry(Arc<RegistryInner>);
+
+pub(crate) struct RegistryInner {
+    backend: Arc<dyn Backend>,
+    sessions: Mutex<HashMap<SessionId, Session>>,
+    hidden: Mutex<Vec<Weak<Inner>>>,
+    shutting_down: AtomicBool,
+}
+
+impl RegistryInner {
+    /// Removes `inner` from the registry (Destroy), if it is the registered one.
+    pub(crate) fn forget(&self, inner: &Arc<Inner>) {
+        let mut map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(&inner.id).is_some_and(|s| Arc::ptr_eq(&s.0, inner)) {
+            map.remove(&inner.id);
+        }
+    }
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("backend", &self.0.backend.kind())
+            .field("sessions", &self.len())
+            .finish()
+    }
+}
+
+impl Registry {
+    /// A registry on `backend`.
+    pub fn new(backend: Arc<dyn Backend>) -> Registry {
+        Registry(Arc::new(RegistryInner {
+            backend,
+            sessions: Mutex::new(HashMap::new()),
+            hidden: Mutex::new(Vec::new()),
+            shutting_down: AtomicBool::new(false),
+        }))
+    }
+
+    /// The backend sessions use.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.0.backend
+    }
+
+    fn map(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Session>> {
+        self.0.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The module's `new(name, scope?, key)`: the session registered under
+    /// `name/scope/key` (scope defaults to `global`), else a new one,
+    /// registered. Once shutdown has begun new sessions are not tracked.
+    pub fn session(&self, name: &str, scope: Option<&str>, key: impl std::fmt::Display) -> Session {
+        let id = SessionId::new(name, scope, key.to_string());
+        if self.0.shutting_down.load(Ordering::SeqCst) {
+            return Session(Arc::new(Inner::new(
+                id,
+                false,
+                self.0.backend.clone(),
+                Weak::new(),
+            )));
+        }
+        self.map()
+            .entry(id)
+            .or_insert_with_key(|id| {
+                Session(Arc::new(Inner::new(
+                    id.clone(),
+                    false,
+                    self.0.backend.clone(),
+                    Arc::downgrade(&self.0),
+                )))
+            })
+            .clone()
+    }
+
+    /// The module's `hidden`: always a new session that `session` and
+    /// `find` never return (shutdown still closes it while it lives).
+    pub fn hidden(&self, name: &str, scope: Option<&str>, key: impl std::fmt::Display) -> Session {
+        let id = SessionId::new(name, scope, key.to_string());
+        let inner = Arc::new(Inner::new(
+            id,
+            true,
+            self.0.backend.clone(),
+            Arc::downgrade(&self.0),
+        ));
+        if !self.0.shutting_down.load(Ordering::SeqCst) {
+            let mut hidden = self.0.hidden.lock().unwrap_or_else(|p| p.into_inner());
+            hidden.retain(|w| w.strong_count() > 0);
+            hidden.push(Arc::downgrade(&inner));
+        }
+        Session(inner)
+    }
+
+    /// The module's `find`: the registered session, if any.
+    pub fn find(
+        &self,
+        name: &str,
+        scope: Option<&str>,
+        key: impl std::fmt::Display,
+    ) -> Option<Session> {
+        self.map()
+            .get(&SessionId::new(name, scope, key.to_string()))
+            .cloned()
+    }
+
+    /// Number of registered sessions.
+    pub fn len(&self) -> usize {
+        self.map().len()
+    }
+
+    /// True when no session is registered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every registered session.
+    pub fn sessions(&self) -> Vec<Session> {
+        self.map().values().cloned().collect()
+    }
+
+    /// True once [`shutdown`](Self::shutdown) has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// Bind to close: destroys every live session (saving if SaveOnClose and
+    /// releasing its lock), concurrently, and returns when all are done.
+    pub async fn shutdown(&self) {
+        self.0.shutting_down.store(true, Ordering::SeqCst);
+        let mut all: Vec<Session> = self.map().drain().map(|(_, s)| s).collect();
+        let hidden = std::mem::take(&mut *self.0.hidden.lock().unwrap_or_else(|p| p.into_inner()));
+        all.extend(hidden.iter().filter_map(Weak::upgrade).map(Session));
+        let mut set = tokio::task::JoinSet::new();
+        for s in all {
+            set.spawn(async move { s.destroy().await });
+        }
+        while set.join_next().await.is_some() {}
+    }
+
+    /// Runs [`shutdown`](Self::shutdown) when the process gets SIGINT
+    /// (Ctrl-C) or SIGTERM. Await the handle to know shutdown finished.
+    pub fn shutdown_on_signal(&self) -> tokio::task::JoinHandle<()> {
+        let registry = self.clone();
+        tokio::spawn(async move {
+            wait_for_signal().await;
+            registry.shutdown().await;
+        })
+    }
+}
+
+#[cfg(unix)]
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+#[cfg(not(unix))]
+async fn wait_for_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+}

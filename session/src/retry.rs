@@ -1,0 +1,79 @@
+//! "Every backend call is tried up to 3 times, 1 s apart, before it counts
+//! as failed." Each try is also bounded by a timeout, so a store that hangs
+//! cannot stall a session forever.
+
+use crate::backend::BackendError;
+use std::future::Future;
+use std::time::Duration;
+
+/// How many times a store call is tried.
+pub const ATTEMPTS: u32 = 3;
+/// The pause between two tries.
+pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
+/// The longest one try may take (queue reads add their wait to it).
+pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Runs `call` up to [`ATTEMPTS`] times, [`RETRY_PAUSE`] apart, each try
+/// bounded by `limit`. Invalid arguments are not retried.
+pub(crate) async fn retry<T, F, Fut>(limit: Duration, mut call: F) -> Result<T, BackendError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, BackendError>>,
+{
+    let mut last = BackendError::Other("no attempt made".into());
+    for attempt in 1..=ATTEMPTS {
+        match tokio::time::timeout(limit, call()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e @ BackendError::Invalid(_))) => return Err(e),
+            Ok(Err(e)) => last = e,
+            Err(_) => last = BackendError::Timeout(format!("no answer within {limit:?}")),
+        }
+        if attempt < ATTEMPTS {
+            tokio::time::sleep(RETRY_PAUSE).await;
+        }
+    }
+    Err(last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test(start_paused = true)]
+    async fn every_backend_call_is_tried_three_times_one_second_apart() {
+        let tries = AtomicU32::new(0);
+        let start = tokio::time::Instant::now();
+        let r: Result<(), _> = retry(CALL_TIMEOUT, || {
+            tries.fetch_add(1, Ordering::SeqCst);
+            async { Err(BackendError::Unavailable("down".into())) }
+        })
+        .await;
+        assert_eq!(r, Err(BackendError::Unavailable("down".into())));
+        assert_eq!(tries.load(Ordering::SeqCst), 3);
+        assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_try_succeeding_counts_as_success() {
+        let tries = AtomicU32::new(0);
+        let r = retry(CALL_TIMEOUT, || {
+            let n = tries.fetch_add(1, Ordering::SeqCst);
+            async move {
+                if n < 2 {
+                    Err(BackendError::Timeout("slow".into()))
+                } else {
+                    Ok(n)
+                }
+            }
+        })
+        .await;
+        assert_eq!(r, Ok(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_call_times_out() {
+        let r: Result<(), _> = retry(Duration::from_secs(5), std::future::pending).await;
+        assert!(matches!(r, Err(BackendError::Timeout(_))));
+    }
+}

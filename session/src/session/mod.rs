@@ -1,0 +1,219 @@
+//! The session handle ([`Session`]): one key's data, its lock, its timers
+//! and its events. Operations live in modules named after them (`open`,
+//! `read`, `save`, `close`, `destroy`, `queue`).
+
+pub(crate) mod properties;
+pub(crate) mod state;
+
+use crate::backend::{Backend, SessionId};
+use crate::events::Events;
+use crate::registry::RegistryInner;
+use crate::State;
+use sdm_codec::Value;
+use serde_json::{Map, Value as Json};
+use state::Core;
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+pub use properties::DEFAULT_QUEUE_INVISIBILITY;
+
+/// One session (the module's "DataStore object"): a cheap handle; clones
+/// share the same session. Made by [`Registry::session`](crate::Registry::session)
+/// (or `hidden`).
+#[derive(Clone)]
+pub struct Session(pub(crate) Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub(crate) id: SessionId,
+    pub(crate) id_text: String,
+    pub(crate) unique_id: String,
+    pub(crate) hidden: bool,
+    pub(crate) backend: Arc<dyn Backend>,
+    pub(crate) registry: Weak<RegistryInner>,
+    pub(crate) core: Mutex<Core>,
+    pub(crate) value: Mutex<Value>,
+    pub(crate) events: Events,
+    pub(crate) state_tx: tokio::sync::watch::Sender<State>,
+    /// The runtime of the first operation, for timers started from outside
+    /// a runtime (a property set through the blocking API).
+    pub(crate) runtime: std::sync::OnceLock<tokio::runtime::Handle>,
+}
+
+impl Inner {
+    pub(crate) fn new(
+        id: SessionId,
+        hidden: bool,
+        backend: Arc<dyn Backend>,
+        registry: Weak<RegistryInner>,
+    ) -> Self {
+        Inner {
+            id_text: id.to_string(),
+            id,
+            unique_id: uuid::Uuid::new_v4().to_string(),
+            hidden,
+            backend,
+            registry,
+            core: Mutex::new(Core::new()),
+            value: Mutex::new(Value::Nil),
+            events: Events::default(),
+            state_tx: tokio::sync::watch::Sender::new(State::Closed),
+            runtime: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The state lock (a poisoned lock is still usable: the state is kept
+    /// consistent at every await point).
+    pub(crate) fn core(&self) -> MutexGuard<'_, Core> {
+        self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn value(&self) -> MutexGuard<'_, Value> {
+        self.value.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A runtime to spawn timers on: the current one, else the one of the
+    /// first operation.
+    pub(crate) fn handle(&self) -> Option<tokio::runtime::Handle> {
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                let _ = self.runtime.set(h.clone());
+                Some(h)
+            }
+            Err(_) => self.runtime.get().cloned(),
+        }
+    }
+
+    pub(crate) fn backend_error(
+        &self,
+        operation: &'static str,
+        source: crate::backend::BackendError,
+    ) -> crate::SessionError {
+        crate::SessionError::Backend {
+            id: self.id_text.clone(),
+            operation,
+            source,
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // A dropped session stops its timers (a crash: the lock is not released).
+        self.core().timers.stop_all();
+    }
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.0.id_text)
+            .field("unique_id", &self.0.unique_id)
+            .field("state", &self.state())
+            .finish()
+    }
+}
+
+impl PartialEq for Session {
+    /// Two handles are equal when they are the same session.
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Session {
+    /// Id: `name/scope/key`.
+    pub fn id(&self) -> &SessionId {
+        &self.0.id
+    }
+
+    /// Id as text: `"name/scope/key"`.
+    pub fn id_text(&self) -> &str {
+        &self.0.id_text
+    }
+
+    /// UniqueId: a random GUID (8-4-4-4-12) naming this session object; the
+    /// lock holds it.
+    pub fn unique_id(&self) -> &str {
+        &self.0.unique_id
+    }
+
+    /// Key: the key part of the id.
+    pub fn key(&self) -> &str {
+        &self.0.id.key
+    }
+
+    /// Hidden: true when made by `hidden`.
+    pub fn hidden(&self) -> bool {
+        self.0.hidden
+    }
+
+    /// State: Open, Closed or Destroyed.
+    pub fn state(&self) -> State {
+        self.0.core().state
+    }
+
+    /// AttemptsRemaining: renewals that may still fail before the session
+    /// closes itself (LockAttempts after every successful renewal).
+    pub fn attempts_remaining(&self) -> u32 {
+        self.0.core().attempts
+    }
+
+    /// CreatedTime: ms since the epoch when the key was first written (from
+    /// the last load or save).
+    pub fn created_time(&self) -> i64 {
+        self.0.core().created_ms
+    }
+
+    /// UpdatedTime: ms since the epoch of the key's last write (from the
+    /// last load or save).
+    pub fn updated_time(&self) -> i64 {
+        self.0.core().updated_ms
+    }
+
+    /// Version: the stored version of the last load or save.
+    pub fn version(&self) -> String {
+        self.0.core().version.clone()
+    }
+
+    /// CompressedValue: the compressed text of the last load or save (empty
+    /// without compression).
+    pub fn compressed_value(&self) -> String {
+        self.0.core().compressed.clone()
+    }
+
+    /// Metadata (a JSON object) saved with the key.
+    pub fn metadata(&self) -> Map<String, Json> {
+        self.0.core().metadata.clone()
+    }
+
+    /// Replaces Metadata. `Metadata.Compress = {Level, Decimals, Safety}`
+    /// turns compression on for the next saves.
+    pub fn set_metadata(&self, metadata: Map<String, Json>) {
+        self.0.core().metadata = metadata;
+    }
+
+    /// Changes Metadata in place.
+    pub fn with_metadata<R>(&self, f: impl FnOnce(&mut Map<String, Json>) -> R) -> R {
+        f(&mut self.0.core().metadata)
+    }
+
+    /// UserIds saved with the key.
+    pub fn user_ids(&self) -> Vec<i64> {
+        self.0.core().user_ids.clone()
+    }
+
+    /// Replaces UserIds.
+    pub fn set_user_ids(&self, user_ids: Vec<i64>) {
+        self.0.core().user_ids = user_ids;
+    }
+
+    /// Clone: a deep copy of Value.
+    pub fn clone_value(&self) -> Value {
+        self.0.value().clone()
+    }
+
+    /// Reconcile: fills in what Value lacks from `template` (see
+    /// [`reconcile`](crate::reconcile::reconcile)).
+    pub fn reconcile(&self, template: &Value) {
+        crate::reconcile::reconcile(&mut self.0.value(), template);
+    }
+}

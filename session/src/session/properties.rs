@@ -1,0 +1,162 @@
+//! The settable properties and their rules. A setter given a value outside
+//! its rule returns a [`PropertyError`] naming the property and the rule,
+//! and changes nothing.
+
+use crate::{PropertyError, Session};
+use std::time::Duration;
+
+/// The default invisibility of queue values handed to ProcessQueue.
+pub const DEFAULT_QUEUE_INVISIBILITY: Duration = Duration::from_secs(30);
+
+#[derive(Clone, Debug)]
+pub(crate) struct Properties {
+    pub(crate) save_interval: Duration,
+    pub(crate) save_delay: Duration,
+    pub(crate) lock_interval: Duration,
+    pub(crate) lock_attempts: u32,
+    pub(crate) save_on_close: bool,
+    pub(crate) queue_invisibility: Duration,
+}
+
+impl Default for Properties {
+    fn default() -> Self {
+        Properties {
+            save_interval: Duration::from_secs(30),
+            save_delay: Duration::ZERO,
+            lock_interval: Duration::from_secs(60),
+            lock_attempts: 5,
+            save_on_close: true,
+            queue_invisibility: DEFAULT_QUEUE_INVISIBILITY,
+        }
+    }
+}
+
+impl Properties {
+    /// The lock entry's expiry: LockInterval x LockAttempts + 30 s.
+    pub(crate) fn lock_ttl(&self) -> Duration {
+        self.lock_interval * self.lock_attempts + Duration::from_secs(30)
+    }
+}
+
+fn check(
+    property: &'static str,
+    rule: &'static str,
+    ok: bool,
+    got: impl std::fmt::Debug,
+) -> Result<(), PropertyError> {
+    if ok {
+        Ok(())
+    } else {
+        Err(PropertyError {
+            property,
+            rule,
+            got: format!("{got:?}"),
+        })
+    }
+}
+
+const SECS_10_1000: std::ops::RangeInclusive<Duration> =
+    Duration::from_secs(10)..=Duration::from_secs(1000);
+
+impl Session {
+    /// SaveInterval: how often an open session saves by itself (default
+    /// 30 s; zero disables auto-save).
+    pub fn save_interval(&self) -> Duration {
+        self.0.core().props.save_interval
+    }
+
+    /// Sets SaveInterval: zero, or 10..=1000 s. On an open session the
+    /// auto-save timer restarts (or stops) at once.
+    pub fn set_save_interval(&self, interval: Duration) -> Result<(), PropertyError> {
+        check(
+            "SaveInterval",
+            "0 (disabled) or 10..=1000 seconds",
+            interval.is_zero() || SECS_10_1000.contains(&interval),
+            interval,
+        )?;
+        let mut core = self.0.core();
+        core.props.save_interval = interval;
+        crate::autosave::restart(&self.0, &mut core);
+        Ok(())
+    }
+
+    /// SaveDelay: the least time between two saves (default 0).
+    pub fn save_delay(&self) -> Duration {
+        self.0.core().props.save_delay
+    }
+
+    /// Sets SaveDelay: 0..=10 s.
+    pub fn set_save_delay(&self, delay: Duration) -> Result<(), PropertyError> {
+        check(
+            "SaveDelay",
+            "0..=10 seconds",
+            delay <= Duration::from_secs(10),
+            delay,
+        )?;
+        self.0.core().props.save_delay = delay;
+        Ok(())
+    }
+
+    /// LockInterval: how often the lock is renewed (default 60 s).
+    pub fn lock_interval(&self) -> Duration {
+        self.0.core().props.lock_interval
+    }
+
+    /// Sets LockInterval: 10..=1000 s. Takes effect from the next renewal.
+    pub fn set_lock_interval(&self, interval: Duration) -> Result<(), PropertyError> {
+        check(
+            "LockInterval",
+            "10..=1000 seconds",
+            SECS_10_1000.contains(&interval),
+            interval,
+        )?;
+        self.0.core().props.lock_interval = interval;
+        Ok(())
+    }
+
+    /// LockAttempts: failed renewals in a row before the session closes
+    /// itself (default 5).
+    pub fn lock_attempts(&self) -> u32 {
+        self.0.core().props.lock_attempts
+    }
+
+    /// Sets LockAttempts: 1..=100.
+    pub fn set_lock_attempts(&self, attempts: u32) -> Result<(), PropertyError> {
+        check(
+            "LockAttempts",
+            "1..=100",
+            (1..=100).contains(&attempts),
+            attempts,
+        )?;
+        self.0.core().props.lock_attempts = attempts;
+        Ok(())
+    }
+
+    /// SaveOnClose: save when closing or destroying (default true).
+    pub fn save_on_close(&self) -> bool {
+        self.0.core().props.save_on_close
+    }
+
+    /// Sets SaveOnClose.
+    pub fn set_save_on_close(&self, save: bool) {
+        self.0.core().props.save_on_close = save;
+    }
+
+    /// How long queue values handed to ProcessQueue stay invisible before
+    /// they come back unless removed (default 30 s).
+    pub fn queue_invisibility(&self) -> Duration {
+        self.0.core().props.queue_invisibility
+    }
+
+    /// Sets the queue invisibility: 1..=3600 s.
+    pub fn set_queue_invisibility(&self, invisibility: Duration) -> Result<(), PropertyError> {
+        check(
+            "QueueInvisibility",
+            "1..=3600 seconds",
+            (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&invisibility),
+            invisibility,
+        )?;
+        self.0.core().props.queue_invisibility = invisibility;
+        Ok(())
+    }
+}
