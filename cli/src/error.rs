@@ -29,6 +29,10 @@ pub enum CliError {
     /// The compressed text is malformed; the message names the byte.
     #[error("invalid compressed text: {0}")]
     Decompress(#[source] sdm_codec::Error),
+    /// `sdm demo` could not run, or found a violation (a value lost, a key
+    /// owned twice).
+    #[error("demo failed: {0}")]
+    Demo(String),
 }
 
 impl CliError {

@@ -1,4 +1,4 @@
-//! The player-data example of `README-section.md` (kept compiling here).
+//! The player-data example of the README's session section (kept compiling here).
 
 use sdm_session::{backend::memory::MemoryBackend, Registry, Response, Session, State, Value};
 use std::{sync::Arc, time::Duration};

@@ -4,7 +4,6 @@
 //! end that no coin or item was lost or made up, and that no key was ever
 //! owned by two sessions at once; a violation makes it fail.
 
-use sdm_session::backend::memory::MemoryBackend;
 use sdm_session::backend::{Backend, SessionId};
 use sdm_session::{Registry, Response, Session, State, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -12,11 +11,16 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// The store `sdm demo` uses when none is given: a SQLite file in the
+/// working directory.
+pub const DEFAULT_STORE: &str = "sqlite://sdm-demo.db";
+
 /// Arguments of `sdm demo`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DemoArgs {
-    /// The store: `memory://` (in this process).
-    #[arg(long, default_value = "memory://")]
+    /// The store: `sqlite://FILE` (the embedded default), `redis://HOST:PORT/DB`,
+    /// or `memory://` (this process only).
+    #[arg(long, default_value = DEFAULT_STORE)]
     pub store: String,
     /// Number of players.
     #[arg(long, default_value_t = 8)]
@@ -38,7 +42,7 @@ pub struct DemoArgs {
 impl Default for DemoArgs {
     fn default() -> Self {
         DemoArgs {
-            store: "memory://".into(),
+            store: DEFAULT_STORE.into(),
             players: 8,
             servers: 3,
             seed: 1,
@@ -84,10 +88,15 @@ pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn open_store(url: &str) -> Result<Arc<dyn Backend>, Box<dyn std::error::Error>> {
-    if url == "memory://" || url == "memory" {
-        return Ok(Arc::new(MemoryBackend::new()));
-    }
-    Err(format!("unsupported store {url:?} (this build knows memory://)").into())
+    Ok(sdm_session::backend::connect(url)?)
+}
+
+/// A scope no earlier run used: `demo-<ms since the epoch>-<pid>`.
+fn run_scope() -> String {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    format!("demo-{ms}-{}", std::process::id())
 }
 
 /// A small deterministic generator (xorshift64*).
@@ -118,6 +127,9 @@ struct World {
     /// Sessions that reached Open, per key, to catch double ownership.
     owners: Mutex<HashMap<String, Vec<Session>>>,
     violations: Mutex<Vec<String>>,
+    /// The scope of this run's keys: every run starts from fresh keys, so
+    /// earlier runs left in the same store never change the counts.
+    scope: String,
     in_flight: AtomicI64,
     locked_retries: AtomicU64,
     quiet: bool,
@@ -177,7 +189,7 @@ async fn join(world: &Arc<World>, player: u32, server: usize) {
     }
     if !join_now(world, player, server).await {
         // Leave the registry, so a later join starts from a fresh session.
-        if let Some(s) = world.servers[server].find("Player", None, player) {
+        if let Some(s) = world.servers[server].find("Player", Some(&world.scope), player) {
             s.destroy().await;
         }
     }
@@ -192,7 +204,7 @@ async fn join(world: &Arc<World>, player: u32, server: usize) {
 /// (retrying while the previous server still holds it).
 async fn join_now(world: &Arc<World>, player: u32, server: usize) -> bool {
     let registry = &world.servers[server];
-    let session = registry.session("Player", None, player);
+    let session = registry.session("Player", Some(&world.scope), player);
     let w = world.clone();
     session.on_state_changed(move |state, s| {
         if state != State::Open {
@@ -335,10 +347,12 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
         joining: Mutex::new(std::collections::HashSet::new()),
         owners: Mutex::new(HashMap::new()),
         violations: Mutex::new(Vec::new()),
+        scope: run_scope(),
         in_flight: AtomicI64::new(0),
         locked_retries: AtomicU64::new(0),
         quiet: args.quiet,
     });
+    println!("keys of this run: Player/{}/<player>", world.scope);
     let mut rng = Rng(args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut report = DemoReport {
         coins: (i64::from(players) * 100, 0),
@@ -384,7 +398,7 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
             ));
             let gift = Value::from(serde_json::json!({"from": from, "coins": coins, "item": item}));
             // Sent from the sender's server through a hidden session on the receiver's key.
-            let courier = world.servers[server].hidden("Player", None, to);
+            let courier = world.servers[server].hidden("Player", Some(&world.scope), to);
             let w = world.clone();
             tasks.spawn(async move {
                 let r = courier.queue(gift, None, None).await;
@@ -476,7 +490,7 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
     // Count what the store holds.
     let mut items: Vec<String> = Vec::new();
     for p in 0..players {
-        let id = SessionId::new("Player", None, p.to_string());
+        let id = SessionId::new("Player", Some(&world.scope), p.to_string());
         let record = match store.get(&id).await {
             Ok(Some(r)) => r,
             Ok(None) => {

@@ -6,6 +6,7 @@ use clap::Subcommand;
 use crate::error::CliError;
 
 mod decode;
+pub mod demo;
 mod encode;
 mod options;
 mod usage;
@@ -22,6 +23,10 @@ pub enum Command {
     /// Print how much of a key's 4,194,303-character limit a JSON value uses.
     #[command(long_about = usage::LONG_ABOUT)]
     Usage(usage::Args),
+    /// Simulate several game servers sharing one store: players join, trade
+    /// through queues, hop servers and leave; checks that nothing was lost
+    /// and no key was ever owned twice.
+    Demo(demo::DemoArgs),
 }
 
 impl Command {
@@ -31,6 +36,7 @@ impl Command {
             Command::Encode(args) => encode::run(&args),
             Command::Decode(args) => decode::run(&args),
             Command::Usage(args) => usage::run(&args),
+            Command::Demo(args) => demo::run(&args).map_err(|e| CliError::Demo(e.to_string())),
         }
     }
 }

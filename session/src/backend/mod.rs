@@ -23,7 +23,15 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub mod memory;
+pub mod redis;
+pub mod sqlite;
 pub mod testing;
+
+mod checks;
+mod connect;
+mod wakers;
+
+pub use connect::{connect, connect_async, connect_with, StoreOptions};
 
 /// A boxed future, so that backends can be used as `Arc<dyn Backend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the tests need when it is missing: a redis-server binary (the
+# Redis tests start their own server from PATH) and, with --ffi, cmake for the
+# C++ example. Uses the system's package manager (apt-get, as root or with
+# sudo). Safe to run again: it does nothing when everything is there.
+set -euo pipefail
+
+need=()
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+if [[ " $* " == *" --ffi "* ]]; then
+    command -v cmake >/dev/null 2>&1 || need+=(cmake)
+    command -v g++ >/dev/null 2>&1 || need+=(g++)
+fi
+[[ ${#need[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${need[*]}" >&2
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "setup: no apt-get here; install ${need[*]} with your package manager" >&2
+    exit 1
+fi
+sudo=()
+if [[ $(id -u) -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: need root (or sudo) to install ${need[*]}" >&2; exit 1; }
+    sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts a redis-server service on install; the tests start their own
+# on free ports, so leave it be.

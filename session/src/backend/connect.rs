@@ -1,0 +1,160 @@
+//! Choosing a store by URL.
+
+use std::sync::Arc;
+
+use super::memory::MemoryBackend;
+use super::redis::RedisBackend;
+use super::sqlite::SqliteBackend;
+use super::{Backend, BackendError};
+
+/// Options for [`connect_with`] and [`connect_async`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StoreOptions {
+    /// Prefix of every Redis key (`{prefix:name/scope/key}...`), so that
+    /// several games or environments can share one Redis. Default `sdm`;
+    /// empty for none. Ignored by other stores.
+    pub redis_prefix: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            redis_prefix: RedisBackend::DEFAULT_PREFIX.to_owned(),
+        }
+    }
+}
+
+impl StoreOptions {
+    /// Default options with this Redis key prefix.
+    pub fn with_redis_prefix(prefix: impl Into<String>) -> Self {
+        StoreOptions {
+            redis_prefix: prefix.into(),
+        }
+    }
+}
+
+/// The store a URL names.
+enum Target<'a> {
+    Memory,
+    Sqlite(&'a str),
+    Redis,
+}
+
+fn parse(url: &str) -> Result<Target<'_>, BackendError> {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return Err(BackendError::Invalid(format!(
+            "store URL {url:?} has no scheme; use memory://, sqlite://path/to/file.db, redis://host:port/db or rediss://..."
+        )));
+    };
+    match scheme.to_ascii_lowercase().as_str() {
+        "memory" if rest.is_empty() => Ok(Target::Memory),
+        "memory" => Err(BackendError::Invalid(format!("store URL {url:?}: memory:// takes nothing after the scheme"))),
+        "sqlite" if rest.is_empty() => {
+            Err(BackendError::Invalid(format!("store URL {url:?}: sqlite:// needs a file path (sqlite://data/players.db)")))
+        }
+        "sqlite" => Ok(Target::Sqlite(rest)),
+        "redis" | "rediss" | "redis+unix" | "unix" => Ok(Target::Redis),
+        other => Err(BackendError::Invalid(format!(
+            "store URL {url:?}: unknown scheme {other:?}; use memory://, sqlite://path/to/file.db, redis://host:port/db or rediss://..."
+        ))),
+    }
+}
+
+/// Opens the store a URL names, with default [`StoreOptions`]:
+///
+/// * `memory://`: a store in this process only (tests, one server);
+/// * `sqlite://path/to/file.db` (relative to the working directory) or
+///   `sqlite:///abs/path/file.db`: a SQLite file, created if missing;
+/// * `redis://[user:password@]host:port/db`, `rediss://...` (TLS): Redis.
+///
+/// Redis is connected on first use (the first call also loads the scripts);
+/// use [`connect_async`] to connect and check the server at once.
+///
+/// ```no_run
+/// # fn main() -> Result<(), sdm_session::backend::BackendError> {
+/// let store = sdm_session::backend::connect("sqlite://players.db")?;
+/// assert_eq!(store.kind(), "sqlite");
+/// # Ok(()) }
+/// ```
+pub fn connect(url: &str) -> Result<Arc<dyn Backend>, BackendError> {
+    connect_with(url, &StoreOptions::default())
+}
+
+/// [`connect`] with options (a Redis key prefix).
+pub fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Backend>, BackendError> {
+    Ok(match parse(url)? {
+        Target::Memory => Arc::new(MemoryBackend::new()),
+        Target::Sqlite(path) => Arc::new(SqliteBackend::open(path)?),
+        Target::Redis => Arc::new(RedisBackend::lazy(url, &options.redis_prefix)?),
+    })
+}
+
+/// [`connect_with`], but a Redis store is connected (and its scripts loaded)
+/// before this returns, so an unreachable server fails here.
+pub async fn connect_async(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<Arc<dyn Backend>, BackendError> {
+    Ok(match parse(url)? {
+        Target::Redis => Arc::new(RedisBackend::connect(url, &options.redis_prefix).await?),
+        _ => connect_with(url, options)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_parsed() {
+        assert!(matches!(parse("memory://"), Ok(Target::Memory)));
+        assert!(matches!(
+            parse("sqlite://data/x.db"),
+            Ok(Target::Sqlite("data/x.db"))
+        ));
+        assert!(matches!(
+            parse("sqlite:///abs/x.db"),
+            Ok(Target::Sqlite("/abs/x.db"))
+        ));
+        assert!(matches!(
+            parse("redis://127.0.0.1:6379/0"),
+            Ok(Target::Redis)
+        ));
+        assert!(matches!(parse("rediss://host:6380"), Ok(Target::Redis)));
+    }
+
+    #[test]
+    fn bad_urls_say_what_is_accepted() {
+        for url in ["postgres://x", "players.db", "sqlite://", "memory://x"] {
+            let Err(BackendError::Invalid(message)) = parse(url) else {
+                panic!("{url} should be refused");
+            };
+            assert!(message.contains(url), "{message}");
+        }
+        let Err(BackendError::Invalid(message)) = parse("mysql://h") else {
+            panic!("refused")
+        };
+        assert!(message.contains("sqlite://"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn sqlite_and_redis_urls_open_their_stores() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}/s.db", dir.path().display());
+        let store = connect(&url).expect("sqlite opens");
+        assert_eq!(store.kind(), "sqlite");
+        assert!(dir.path().join("s.db").exists());
+        let store = connect_with(
+            "redis://127.0.0.1:1/0",
+            &StoreOptions::with_redis_prefix("t"),
+        )
+        .expect("lazy");
+        assert_eq!(store.kind(), "redis");
+        assert!(
+            connect_async("redis://127.0.0.1:1/0", &StoreOptions::default())
+                .await
+                .is_err()
+        );
+    }
+}

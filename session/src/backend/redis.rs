@@ -1,0 +1,739 @@
+//! The Redis store: one Redis (or Redis Cluster) shared by a fleet of game
+//! servers on many hosts.
+//!
+//! * **One round trip per step.** Every lock step, conditional write and
+//!   queue step is one Lua script run with `EVALSHA` (the scripts are loaded
+//!   when the connection is made, so the first call is one round trip too);
+//!   a read is one `HGETALL`. Opening a session costs 2 round trips (lock,
+//!   get), a save 1, a close 1 (write and release in one script), a lock
+//!   renewal 1.
+//! * **The server's clock.** Locks expire with `PX`; queue times come from
+//!   `redis.call('TIME')` inside the scripts; queue keys expire with
+//!   `PEXPIREAT` when their last value does. Game server clocks never matter.
+//! * **Redis Cluster.** All keys of one session share the hash tag
+//!   `{prefix:name/scope/key}`, so every script touches one slot.
+//! * **Fencing.** The write script reads the lock in the same step and
+//!   refuses the write when another owner holds it.
+//! * **Connections.** One [`ConnectionManager`] (multiplexed, reconnecting)
+//!   for all calls of a backend, plus one RESP3 connection for pub/sub,
+//!   made on the first queue wait. Share one `RedisBackend` (it is cheap to
+//!   clone) between all sessions of a process.
+//! * **Queue waits without polling.** A push script `PUBLISH`es on the
+//!   session's channel; a waiting reader is subscribed on the shared pub/sub
+//!   connection and woken by the message, then reads again. If the server
+//!   does not speak RESP3 (Redis < 6) or the subscription fails, waiting
+//!   falls back to re-reading every second.
+//!
+//! Keys of session `name/scope/key` with prefix `p` (`{p:name/scope/key}`
+//! written `T`): `T:rec` (hash: value, metadata, user_ids, created_ms,
+//! updated_ms, version), `T:lock` (string, the owner, with `PX` expiry),
+//! and the queue `T:q` (sorted set: score `-priority`, member a zero-padded
+//! sequence number, so equal priorities come out oldest first), `T:qv`
+//! (hash: member → value), `T:qe` (sorted set: member → expiry ms),
+//! `T:qi` (sorted set: member → invisible until ms), `T:qm` (hash: member →
+//! read id), `T:qs` (the sequence counter). Pushes are announced on the
+//! channel `T:push`.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{Client, ProtocolVersion, PushKind, Script, Value};
+
+use super::checks::{
+    check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
+    user_ids_json,
+};
+use super::wakers::Wakers;
+use super::{
+    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
+    WriteOutcome,
+};
+
+/// Lua: the server's time in ms as `now`.
+macro_rules! now_ms {
+    () => {
+        "local t = redis.call('TIME')\n\
+         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    };
+}
+
+/// Lua: drop expired queue values (KEYS 1 q, 2 qv, 3 qe, 5 qi, 6 qm).
+macro_rules! purge {
+    () => {
+        "local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)\n\
+         for _, m in ipairs(dead) do\n\
+           redis.call('ZREM', KEYS[1], m)\n\
+           redis.call('HDEL', KEYS[2], m)\n\
+           redis.call('ZREM', KEYS[5], m)\n\
+           redis.call('HDEL', KEYS[6], m)\n\
+         end\n\
+         if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end\n"
+    };
+}
+
+/// KEYS lock; ARGV owner, ttl ms. Answers 1 (acquired) or the holder.
+const LOCK: &str = "local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return cur end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1";
+
+/// KEYS lock; ARGV owner. Answers 1 when it removed our entry.
+const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0";
+
+/// KEYS rec, lock; ARGV mode (s/r), fence owner ('' = none), release (1/0),
+/// version, value, metadata, user ids. Answers {0, holder} when fenced, else
+/// {1, created, updated, version}.
+const SET: &str = concat!(
+    "local owner = ARGV[2]
+if owner ~= '' then
+  local cur = redis.call('GET', KEYS[2])
+  if cur and cur ~= owner then return {0, cur} end
+end
+local out
+if ARGV[1] == 'r' then
+  redis.call('DEL', KEYS[1])
+  out = {1, 0, 0, ''}
+else
+",
+    now_ms!(),
+    "  local created = tonumber(redis.call('HGET', KEYS[1], 'created_ms')) or now
+  redis.call('HSET', KEYS[1], 'value', ARGV[5], 'metadata', ARGV[6], 'user_ids', ARGV[7],
+    'created_ms', string.format('%d', created), 'updated_ms', string.format('%d', now), 'version', ARGV[4])
+  out = {1, created, now, ARGV[4]}
+end
+if owner ~= '' and ARGV[3] == '1' and redis.call('GET', KEYS[2]) == owner then
+  redis.call('DEL', KEYS[2])
+end
+return out"
+);
+
+/// KEYS q, qv, qe, qs, qi, qm; ARGV value, expiration ms, score (-priority),
+/// channel.
+const PUSH: &str = concat!(
+    now_ms!(),
+    purge!(),
+    "local m = string.format('%016d', redis.call('INCR', KEYS[4]))
+redis.call('ZADD', KEYS[1], ARGV[3], m)
+redis.call('HSET', KEYS[2], m, ARGV[1])
+redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), m)
+local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2]
+for i = 1, 6 do redis.call('PEXPIREAT', KEYS[i], last) end
+redis.call('PUBLISH', ARGV[4], '1')
+return 1"
+);
+
+/// KEYS q, qv, qe, qs, qi, qm; ARGV count, invisibility ms, read id.
+/// Answers the values read (empty when none is visible).
+const READ: &str = concat!(
+    now_ms!(),
+    purge!(),
+    "local count = tonumber(ARGV[1])
+local picked = {}
+local start = 0
+while #picked < count do
+  local batch = redis.call('ZRANGE', KEYS[1], start, start + 99)
+  if #batch == 0 then break end
+  for _, m in ipairs(batch) do
+    local hidden = tonumber(redis.call('ZSCORE', KEYS[5], m))
+    if hidden == nil or hidden <= now then
+      picked[#picked + 1] = m
+      if #picked >= count then break end
+    end
+  end
+  start = start + 100
+end
+local values = {}
+if #picked == 0 then return values end
+local until_ms = now + tonumber(ARGV[2])
+for i, m in ipairs(picked) do
+  values[i] = redis.call('HGET', KEYS[2], m)
+  redis.call('ZADD', KEYS[5], until_ms, m)
+  redis.call('HSET', KEYS[6], m, ARGV[3])
+end
+local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2]
+redis.call('PEXPIREAT', KEYS[5], last)
+redis.call('PEXPIREAT', KEYS[6], last)
+return values"
+);
+
+/// KEYS q, qv, qe, qs, qi, qm; ARGV read id. Answers how many it removed.
+const REMOVE: &str = "local all = redis.call('HGETALL', KEYS[6])
+local n = 0
+for i = 1, #all, 2 do
+  if all[i + 1] == ARGV[1] then
+    local m = all[i]
+    redis.call('ZREM', KEYS[1], m)
+    redis.call('HDEL', KEYS[2], m)
+    redis.call('ZREM', KEYS[3], m)
+    redis.call('ZREM', KEYS[5], m)
+    redis.call('HDEL', KEYS[6], m)
+    n = n + 1
+  end
+end
+return n";
+
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the server may take to answer one call.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a waiting reader re-reads when pub/sub is unavailable.
+const FALLBACK_RECHECK: Duration = Duration::from_secs(1);
+/// How long a channel stays subscribed after its last reader stopped
+/// waiting (a session reads again right after processing a batch).
+const LINGER: Duration = Duration::from_secs(5);
+
+/// The loaded scripts.
+struct Scripts {
+    lock: Script,
+    unlock: Script,
+    set: Script,
+    push: Script,
+    read: Script,
+    remove: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            lock: Script::new(LOCK),
+            unlock: Script::new(UNLOCK),
+            set: Script::new(SET),
+            push: Script::new(PUSH),
+            read: Script::new(READ),
+            remove: Script::new(REMOVE),
+        }
+    }
+}
+
+/// A store in Redis. Cheap to clone; clones share the connections. See the
+/// [module documentation](self).
+#[derive(Clone)]
+pub struct RedisBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client,
+    prefix: String,
+    conn: tokio::sync::OnceCell<ConnectionManager>,
+    pubsub: tokio::sync::OnceCell<ConnectionManager>,
+    /// Channels subscribed on `pubsub`, valid for the connection epoch kept
+    /// with them.
+    subscribed: tokio::sync::Mutex<(u64, HashSet<String>)>,
+    /// Counts pub/sub disconnections; a change forgets the subscriptions.
+    epoch: Arc<AtomicU64>,
+    wakers: Arc<Wakers>,
+    scripts: Scripts,
+}
+
+impl std::fmt::Debug for RedisBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBackend")
+            .field("addr", &self.inner.client.get_connection_info().addr)
+            .field("prefix", &self.inner.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Maps a Redis error, naming the step and the session.
+fn redis_error(what: &str, id: &str, e: &redis::RedisError) -> BackendError {
+    let message = format!("redis {what} {id}: {e}");
+    if e.is_timeout() {
+        BackendError::Timeout(message)
+    } else if e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+    {
+        BackendError::Unavailable(message)
+    } else {
+        BackendError::Other(message)
+    }
+}
+
+fn corrupt(id: &SessionId, message: impl Into<String>) -> BackendError {
+    BackendError::Corrupt {
+        id: id.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A reply as text (bulk or simple string).
+fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// A reply as an integer (integer or numeric text).
+fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(n) => Some(*n),
+        other => text(other).and_then(|t| t.parse().ok()),
+    }
+}
+
+impl RedisBackend {
+    /// The key prefix used when none is given: `sdm`.
+    pub const DEFAULT_PREFIX: &'static str = "sdm";
+
+    /// Connects to the Redis at `url` (`redis://[user:pass@]host:port/db`,
+    /// `rediss://...` for TLS) and loads the scripts. `prefix` starts every
+    /// key (`{prefix:name/scope/key}:...`); empty for none.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), sdm_session::backend::BackendError> {
+    /// use sdm_session::backend::redis::RedisBackend;
+    /// let store = RedisBackend::connect("redis://127.0.0.1:6379/0", "mygame").await?;
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub async fn connect(url: &str, prefix: &str) -> Result<Self, BackendError> {
+        let backend = Self::lazy(url, prefix)?;
+        backend.conn().await?;
+        Ok(backend)
+    }
+
+    /// Like [`connect`](Self::connect) but connects on the first call (which
+    /// then also loads the scripts). Fails only on a malformed URL.
+    pub fn lazy(url: &str, prefix: &str) -> Result<Self, BackendError> {
+        if url.starts_with("rediss://") {
+            // Several rustls crypto providers may be compiled in; pick one.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+        }
+        let client = Client::open(url)
+            .map_err(|e| BackendError::Invalid(format!("redis URL {:?}: {e}", redact(url))))?;
+        Ok(RedisBackend {
+            inner: Arc::new(Inner {
+                client,
+                prefix: prefix.to_owned(),
+                conn: tokio::sync::OnceCell::new(),
+                pubsub: tokio::sync::OnceCell::new(),
+                subscribed: tokio::sync::Mutex::new((0, HashSet::new())),
+                epoch: Arc::new(AtomicU64::new(0)),
+                wakers: Arc::new(Wakers::default()),
+                scripts: Scripts::new(),
+            }),
+        })
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    /// The hash-tagged base of a session's keys: `{prefix:name/scope/key}`.
+    pub fn key_base(&self, id: &SessionId) -> String {
+        if self.inner.prefix.is_empty() {
+            format!("{{{id}}}")
+        } else {
+            format!("{{{}:{id}}}", self.inner.prefix)
+        }
+    }
+
+    /// The command connection, made (and the scripts loaded) on first use.
+    async fn conn(&self) -> Result<ConnectionManager, BackendError> {
+        let inner = &self.inner;
+        inner
+            .conn
+            .get_or_try_init(|| async {
+                let what = |e: redis::RedisError| redis_error("connect", "", &e);
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(CONNECT_TIMEOUT)
+                    .set_response_timeout(RESPONSE_TIMEOUT)
+                    .set_number_of_retries(1);
+                let mut conn = ConnectionManager::new_with_config(inner.client.clone(), config)
+                    .await
+                    .map_err(what)?;
+                let mut pipe = redis::pipe();
+                for source in [LOCK, UNLOCK, SET, PUSH, READ, REMOVE] {
+                    pipe.cmd("SCRIPT").arg("LOAD").arg(source);
+                }
+                let _: Vec<String> = pipe.query_async(&mut conn).await.map_err(what)?;
+                Ok(conn)
+            })
+            .await
+            .cloned()
+    }
+
+    /// The RESP3 pub/sub connection, made on first use; its pushes wake the
+    /// waiting readers.
+    async fn pubsub(&self) -> Result<ConnectionManager, BackendError> {
+        let inner = &self.inner;
+        inner
+            .pubsub
+            .get_or_try_init(|| async {
+                let mut info = inner.client.get_connection_info().clone();
+                info.redis.protocol = ProtocolVersion::RESP3;
+                let client = Client::open(info).map_err(|e| redis_error("pubsub", "", &e))?;
+                let wakers = Arc::clone(&inner.wakers);
+                let epoch = Arc::clone(&inner.epoch);
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(CONNECT_TIMEOUT)
+                    .set_response_timeout(RESPONSE_TIMEOUT)
+                    .set_number_of_retries(1)
+                    .set_push_sender(move |push: redis::PushInfo| {
+                        match push.kind {
+                            PushKind::Message => {
+                                if let Some(channel) = push.data.first().and_then(text) {
+                                    wakers.wake(&channel);
+                                }
+                            }
+                            PushKind::Disconnection => {
+                                epoch.fetch_add(1, Ordering::SeqCst);
+                                wakers.wake_all();
+                            }
+                            _ => {}
+                        }
+                        Ok::<(), std::convert::Infallible>(())
+                    });
+                ConnectionManager::new_with_config(client, config)
+                    .await
+                    .map_err(|e| redis_error("pubsub", "", &e))
+            })
+            .await
+            .cloned()
+    }
+
+    /// Makes sure `channel` is subscribed on the pub/sub connection.
+    async fn ensure_subscribed(&self, channel: &str) -> Result<(), BackendError> {
+        let mut pubsub = self.pubsub().await?;
+        let mut guard = self.inner.subscribed.lock().await;
+        let epoch = self.inner.epoch.load(Ordering::SeqCst);
+        if guard.0 != epoch {
+            *guard = (epoch, HashSet::new());
+        }
+        if guard.1.contains(channel) {
+            return Ok(());
+        }
+        pubsub
+            .subscribe(channel)
+            .await
+            .map_err(|e| redis_error("subscribe", channel, &e))?;
+        guard.1.insert(channel.to_owned());
+        Ok(())
+    }
+
+    /// Unsubscribes `channel` a little later if no reader waits on it then.
+    fn unsubscribe_later(&self, channel: String) {
+        let backend = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(LINGER).await;
+            let mut guard = backend.inner.subscribed.lock().await;
+            if backend.inner.wakers.is_waited(&channel) || !guard.1.contains(&channel) {
+                return;
+            }
+            guard.1.remove(&channel);
+            if let Some(pubsub) = backend.inner.pubsub.get() {
+                let mut pubsub = pubsub.clone();
+                // A failure leaves a harmless subscription until reconnection.
+                let _ = pubsub.unsubscribe(&channel).await;
+            }
+        });
+    }
+
+    /// The queue keys (q, qv, qe, qs, qi, qm) of a session.
+    fn queue_keys(base: &str) -> [String; 6] {
+        ["q", "qv", "qe", "qs", "qi", "qm"].map(|k| format!("{base}:{k}"))
+    }
+
+    /// One read script run.
+    async fn read_once(
+        &self,
+        id: &SessionId,
+        base: &str,
+        count: i64,
+        invisibility: Duration,
+    ) -> Result<Option<QueueBatch>, BackendError> {
+        let mut conn = self.conn().await?;
+        let read_id = new_read_id();
+        let mut call = self.inner.scripts.read.prepare_invoke();
+        for key in Self::queue_keys(base) {
+            call.key(key);
+        }
+        call.arg(count).arg(millis(invisibility)).arg(&read_id);
+        let reply: Value = call
+            .invoke_async(&mut conn)
+            .await
+            .map_err(|e| redis_error("queue_read", base, &e))?;
+        let Value::Array(items) = reply else {
+            return Err(corrupt(id, format!("queue read answered {reply:?}")));
+        };
+        if items.is_empty() {
+            return Ok(None);
+        }
+        let values = items
+            .iter()
+            .map(|v| text(v).ok_or_else(|| corrupt(id, format!("queue value is not text: {v:?}"))))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(QueueBatch { read_id, values }))
+    }
+}
+
+/// A URL with its password hidden, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Backend for RedisBackend {
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn get<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<Record>, BackendError>> {
+        Box::pin(async move {
+            let mut conn = self.conn().await?;
+            let key = format!("{}:rec", self.key_base(id));
+            let mut fields: HashMap<String, String> = redis::cmd("HGETALL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .map_err(|e| redis_error("get", &key, &e))?;
+            if fields.is_empty() {
+                return Ok(None);
+            }
+            let mut take = |name: &str| {
+                fields
+                    .remove(name)
+                    .ok_or_else(|| corrupt(id, format!("field {name} missing")))
+            };
+            let value = take("value")?;
+            let metadata = take("metadata")?;
+            let user_ids = parse_user_ids(id, &take("user_ids")?)?;
+            let number = |name: &str, text: String| {
+                text.parse::<i64>()
+                    .map_err(|_| corrupt(id, format!("field {name} is not an integer: {text:.40}")))
+            };
+            let created_ms = number("created_ms", take("created_ms")?)?;
+            let updated_ms = number("updated_ms", take("updated_ms")?)?;
+            let version = take("version")?;
+            Ok(Some(Record {
+                value,
+                metadata,
+                user_ids,
+                created_ms,
+                updated_ms,
+                version,
+            }))
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move {
+            let mut conn = self.conn().await?;
+            let base = self.key_base(id);
+            let (owner, release) = fence.map_or(("", false), |f| (f.owner, f.release));
+            let mut call = self.inner.scripts.set.prepare_invoke();
+            call.key(format!("{base}:rec")).key(format!("{base}:lock"));
+            match write {
+                Write::Remove => {
+                    call.arg("r")
+                        .arg(owner)
+                        .arg(if release { "1" } else { "0" });
+                }
+                Write::Set {
+                    value,
+                    metadata,
+                    user_ids,
+                } => {
+                    call.arg("s")
+                        .arg(owner)
+                        .arg(if release { "1" } else { "0" })
+                        .arg(new_version())
+                        .arg(value)
+                        .arg(metadata)
+                        .arg(user_ids_json(user_ids));
+                }
+            }
+            let reply: Vec<Value> = call
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| redis_error("set", &base, &e))?;
+            match reply.as_slice() {
+                [flag, holder] if int(flag) == Some(0) => Ok(WriteOutcome::Fenced {
+                    owner: text(holder).ok_or_else(|| corrupt(id, "lock holder is not text"))?,
+                }),
+                [_, created, updated, version] => Ok(WriteOutcome::Written {
+                    created_ms: int(created)
+                        .ok_or_else(|| corrupt(id, "created_ms is not an integer"))?,
+                    updated_ms: int(updated)
+                        .ok_or_else(|| corrupt(id, "updated_ms is not an integer"))?,
+                    version: text(version).unwrap_or_default(),
+                }),
+                other => Err(corrupt(id, format!("write answered {other:?}"))),
+            }
+        })
+    }
+
+    fn lock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
+        Box::pin(async move {
+            let ttl = check_ttl(id, ttl)?;
+            let mut conn = self.conn().await?;
+            let key = format!("{}:lock", self.key_base(id));
+            let reply: Value = self
+                .inner
+                .scripts
+                .lock
+                .key(&key)
+                .arg(owner)
+                .arg(ttl)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| redis_error("lock", &key, &e))?;
+            match reply {
+                Value::Int(1) => Ok(LockOutcome::Acquired),
+                other => match text(&other) {
+                    Some(holder) => Ok(LockOutcome::Held { owner: holder }),
+                    None => Err(corrupt(id, format!("lock answered {other:?}"))),
+                },
+            }
+        })
+    }
+
+    fn unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let mut conn = self.conn().await?;
+            let key = format!("{}:lock", self.key_base(id));
+            let removed: i64 = self
+                .inner
+                .scripts
+                .unlock
+                .key(&key)
+                .arg(owner)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| redis_error("unlock", &key, &e))?;
+            Ok(removed == 1)
+        })
+    }
+
+    fn queue_push<'a>(
+        &'a self,
+        id: &'a SessionId,
+        value: &'a str,
+        expiration: Duration,
+        priority: f64,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let expiration = check_push(id, expiration, priority)?;
+            let mut conn = self.conn().await?;
+            let base = self.key_base(id);
+            let mut call = self.inner.scripts.push.prepare_invoke();
+            for key in Self::queue_keys(&base) {
+                call.key(key);
+            }
+            // `-0.0` and `0.0` must sort alike: add 0.0 to normalise.
+            let score = -priority + 0.0;
+            call.arg(value)
+                .arg(expiration)
+                .arg(score.to_string())
+                .arg(format!("{base}:push"));
+            let _: i64 = call
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| redis_error("queue_push", &base, &e))?;
+            Ok(())
+        })
+    }
+
+    fn queue_read<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        Box::pin(async move {
+            let Some(count) = read_count(count) else {
+                return Ok(None);
+            };
+            let base = self.key_base(id);
+            if let Some(batch) = self.read_once(id, &base, count, invisibility).await? {
+                return Ok(Some(batch));
+            }
+            if wait.is_zero() {
+                return Ok(None);
+            }
+            let deadline = tokio::time::Instant::now() + wait;
+            let channel = format!("{base}:push");
+            let (waiter, _) = self.inner.wakers.register(&channel);
+            let result = loop {
+                let notified = waiter.entry.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                let subscribed = self.ensure_subscribed(&channel).await.is_ok();
+                match self.read_once(id, &base, count, invisibility).await {
+                    Ok(None) => {}
+                    other => break other,
+                }
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    break Ok(None);
+                }
+                let nap = if subscribed {
+                    deadline - now
+                } else {
+                    (deadline - now).min(FALLBACK_RECHECK)
+                };
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep(nap) => {}
+                }
+            };
+            drop(waiter);
+            if !self.inner.wakers.is_waited(&channel) {
+                self.unsubscribe_later(channel);
+            }
+            result
+        })
+    }
+
+    fn queue_remove<'a>(
+        &'a self,
+        id: &'a SessionId,
+        read_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let mut conn = self.conn().await?;
+            let base = self.key_base(id);
+            let mut call = self.inner.scripts.remove.prepare_invoke();
+            for key in Self::queue_keys(&base) {
+                call.key(key);
+            }
+            call.arg(read_id);
+            let _: i64 = call
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| redis_error("queue_remove", &base, &e))?;
+            Ok(())
+        })
+    }
+}

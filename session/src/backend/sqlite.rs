@@ -1,0 +1,537 @@
+//! The SQLite store: one database file, the embedded default.
+//!
+//! * The file is opened in WAL mode with a busy timeout, so several
+//!   processes on one host can share it: each behaves like one game server.
+//! * Every lock, queue and write step is one `BEGIN IMMEDIATE` transaction,
+//!   and every time used in it is SQLite's own clock, read inside that
+//!   transaction. Processes on one file therefore share one clock.
+//! * Fencing: a write reads the lock row in its own transaction and is
+//!   refused when another owner holds an unexpired lock; a write with
+//!   `release` deletes our lock row in the same transaction.
+//! * `rusqlite` is blocking: calls run on tokio's blocking pool, each on a
+//!   connection taken from a small per-backend pool. Writers of one process
+//!   take turns on an async mutex (reads do not), so they never sleep in
+//!   SQLite's busy handler; writers of other processes wait for each other
+//!   through the busy timeout (5 s).
+//! * Queue waits: a reader is woken at once by a push made through the same
+//!   [`SqliteBackend`] (any clone). Values pushed by *other processes* are
+//!   seen by re-checking every [`SqliteBackend::RECHECK`] while waiting:
+//!   SQLite has no server to block on.
+//!
+//! Tables (created when missing): `sdm_records` (id, value, metadata,
+//! user_ids as a JSON array, created_ms, updated_ms, version),
+//! `sdm_locks` (id, owner, expires_at_ms) and `sdm_queue` (item — an
+//! increasing sequence —, session, priority, value, expires_at_ms,
+//! invisible_until_ms, read_id).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use rusqlite::{
+    params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
+};
+
+use super::checks::{
+    check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
+    user_ids_json,
+};
+use super::wakers::Wakers;
+use super::{
+    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
+    WriteOutcome,
+};
+
+/// SQLite's clock in ms since the Unix epoch, as an SQL expression.
+const NOW_MS: &str = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
+
+/// How long a connection waits for another writer before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections kept open when idle.
+const POOL_SIZE: usize = 4;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sdm_records (
+    id TEXT PRIMARY KEY NOT NULL,
+    value TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    user_ids TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    version TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sdm_locks (
+    id TEXT PRIMARY KEY NOT NULL,
+    owner TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sdm_queue (
+    item INTEGER PRIMARY KEY AUTOINCREMENT,
+    session TEXT NOT NULL,
+    priority REAL NOT NULL,
+    value TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    invisible_until_ms INTEGER NOT NULL DEFAULT 0,
+    read_id TEXT
+);
+CREATE INDEX IF NOT EXISTS sdm_queue_order ON sdm_queue (session, priority DESC, item);
+CREATE INDEX IF NOT EXISTS sdm_queue_read ON sdm_queue (session, read_id);
+";
+
+/// A store in one SQLite file. Cheap to clone; clones share connections and
+/// queue wake-ups. See the [module documentation](self).
+#[derive(Clone)]
+pub struct SqliteBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    writer: Arc<tokio::sync::Mutex<()>>,
+    wakers: Wakers,
+}
+
+impl std::fmt::Debug for SqliteBackend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteBackend")
+            .field("path", &self.inner.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteBackend {
+    /// How often a waiting queue reader re-checks the file for values pushed
+    /// by other processes.
+    pub const RECHECK: Duration = Duration::from_millis(500);
+
+    /// Opens (creating if missing) the database file at `path`, switches it
+    /// to WAL mode and creates the tables if missing.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), sdm_session::backend::BackendError> {
+    /// let store = sdm_session::backend::sqlite::SqliteBackend::open("players.db")?;
+    /// # let _ = store; Ok(()) }
+    /// ```
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, BackendError> {
+        let path = path.as_ref().to_path_buf();
+        let mut conn = open_connection(&path)?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| sql_error(&path, "create schema", e))?;
+        tx.execute_batch(SCHEMA)
+            .map_err(|e| sql_error(&path, "create schema", e))?;
+        tx.commit()
+            .map_err(|e| sql_error(&path, "create schema", e))?;
+        Ok(SqliteBackend {
+            inner: Arc::new(Inner {
+                path,
+                idle: Mutex::new(vec![conn]),
+                writer: Arc::default(),
+                wakers: Wakers::default(),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on a pooled connection on tokio's blocking pool.
+    async fn run<T, F>(&self, what: &'static str, f: F) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, BackendError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        // One writer at a time in this process: contending writers would
+        // otherwise meet in SQLite's busy handler, which sleeps in steps of
+        // milliseconds. (Other processes still wait through the busy timeout.)
+        let writer = if what == "get" {
+            None
+        } else {
+            Some(Arc::clone(&inner.writer).lock_owned().await)
+        };
+        let task = tokio::task::spawn_blocking(move || {
+            let _writer = writer;
+            let taken = inner
+                .idle
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .pop();
+            let mut conn = match taken {
+                Some(conn) => conn,
+                None => open_connection(&inner.path)?,
+            };
+            let result = f(&mut conn);
+            let mut idle = inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
+            if idle.len() < POOL_SIZE {
+                idle.push(conn);
+            }
+            result
+        });
+        match task.await {
+            Ok(result) => result,
+            Err(e) => Err(BackendError::Other(format!(
+                "sqlite {what} task failed: {e}"
+            ))),
+        }
+    }
+
+    /// One queue read attempt (no waiting).
+    async fn read_once(
+        &self,
+        id: &SessionId,
+        count: i64,
+        invisibility: Duration,
+    ) -> Result<Option<QueueBatch>, BackendError> {
+        let key = id.to_string();
+        let path = self.inner.path.clone();
+        let inv = millis(invisibility);
+        self.run("queue_read", move |conn| {
+            immediate(conn, &path, "queue_read", &key, |tx, now| {
+                tx.execute(
+                    "DELETE FROM sdm_queue WHERE session = ?1 AND expires_at_ms <= ?2",
+                    params![key, now],
+                )?;
+                let mut stmt = tx.prepare_cached(
+                    "SELECT item, value FROM sdm_queue
+                     WHERE session = ?1 AND invisible_until_ms <= ?2
+                     ORDER BY priority DESC, item ASC LIMIT ?3",
+                )?;
+                let rows = stmt
+                    .query_map(params![key, now, count], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?;
+                drop(stmt);
+                if rows.is_empty() {
+                    return Ok(None);
+                }
+                let read_id = new_read_id();
+                let mut update = tx.prepare_cached(
+                    "UPDATE sdm_queue SET invisible_until_ms = ?1, read_id = ?2 WHERE item = ?3",
+                )?;
+                let mut values = Vec::with_capacity(rows.len());
+                for (item, value) in rows {
+                    update.execute(params![now.saturating_add(inv), read_id, item])?;
+                    values.push(value);
+                }
+                Ok(Some(QueueBatch { read_id, values }))
+            })
+        })
+        .await
+    }
+}
+
+/// Opens one connection with WAL, the busy timeout and full sync.
+fn open_connection(path: &Path) -> Result<Connection, BackendError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        | OpenFlags::SQLITE_OPEN_URI;
+    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, "open", e))?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| sql_error(path, "open", e))?;
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| sql_error(path, "enable WAL", e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(BackendError::Other(format!(
+            "sqlite {}: could not enable WAL mode (journal_mode is {mode})",
+            path.display()
+        )));
+    }
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| sql_error(path, "set synchronous", e))?;
+    Ok(conn)
+}
+
+/// Maps an SQLite error, naming the file and the step.
+fn sql_error(path: &Path, what: &str, e: rusqlite::Error) -> BackendError {
+    let message = format!("sqlite {} ({what}): {e}", path.display());
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => BackendError::Timeout(message),
+        Some(
+            ErrorCode::CannotOpen
+            | ErrorCode::PermissionDenied
+            | ErrorCode::ReadOnly
+            | ErrorCode::SystemIoFailure,
+        ) => BackendError::Unavailable(message),
+        _ => BackendError::Other(message),
+    }
+}
+
+/// Runs `f` in one `BEGIN IMMEDIATE` transaction with SQLite's clock read
+/// once at its start; commits when `f` succeeds.
+fn immediate<T>(
+    conn: &mut Connection,
+    path: &Path,
+    what: &str,
+    key: &str,
+    f: impl FnOnce(&Transaction<'_>, i64) -> rusqlite::Result<T>,
+) -> Result<T, BackendError> {
+    let context = |e| sql_error(path, &format!("{what} {key}"), e);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(context)?;
+    let now: i64 = tx
+        .query_row(&format!("SELECT {NOW_MS}"), [], |r| r.get(0))
+        .map_err(context)?;
+    let out = f(&tx, now).map_err(context)?;
+    tx.commit().map_err(context)?;
+    Ok(out)
+}
+
+/// The unexpired lock owner of `key`, if any.
+fn lock_owner(tx: &Transaction<'_>, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
+    tx.query_row(
+        "SELECT owner FROM sdm_locks WHERE id = ?1 AND expires_at_ms > ?2",
+        params![key, now],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
+impl Backend for SqliteBackend {
+    fn kind(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn get<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<Record>, BackendError>> {
+        Box::pin(async move {
+            let key = id.to_string();
+            let path = self.inner.path.clone();
+            let row = self
+                .run("get", move |conn| {
+                    conn.query_row(
+                        "SELECT value, metadata, user_ids, created_ms, updated_ms, version FROM sdm_records WHERE id = ?1",
+                        params![key],
+                        |r| {
+                            Ok((
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?,
+                                r.get::<_, i64>(3)?,
+                                r.get::<_, i64>(4)?,
+                                r.get::<_, String>(5)?,
+                            ))
+                        },
+                    )
+                    .optional()
+                    .map_err(|e| sql_error(&path, &format!("get {key}"), e))
+                })
+                .await?;
+            let Some((value, metadata, user_ids, created_ms, updated_ms, version)) = row else {
+                return Ok(None);
+            };
+            let user_ids = parse_user_ids(id, &user_ids)?;
+            Ok(Some(Record {
+                value,
+                metadata,
+                user_ids,
+                created_ms,
+                updated_ms,
+                version,
+            }))
+        })
+    }
+
+    fn set<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move {
+            let key = id.to_string();
+            let path = self.inner.path.clone();
+            let write = write.clone();
+            let fence = fence.map(|f| (f.owner.to_owned(), f.release));
+            self.run("set", move |conn| {
+                immediate(conn, &path, "set", &key, |tx, now| {
+                    if let Some((owner, _)) = &fence {
+                        if let Some(current) = lock_owner(tx, &key, now)? {
+                            if &current != owner {
+                                return Ok(WriteOutcome::Fenced { owner: current });
+                            }
+                        }
+                    }
+                    let outcome = match &write {
+                        Write::Remove => {
+                            tx.execute("DELETE FROM sdm_records WHERE id = ?1", params![key])?;
+                            WriteOutcome::Written { created_ms: 0, updated_ms: 0, version: String::new() }
+                        }
+                        Write::Set { value, metadata, user_ids } => {
+                            let version = new_version();
+                            let (created_ms, updated_ms) = tx.query_row(
+                                "INSERT INTO sdm_records (id, value, metadata, user_ids, created_ms, updated_ms, version)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+                                 ON CONFLICT (id) DO UPDATE SET value = excluded.value, metadata = excluded.metadata,
+                                   user_ids = excluded.user_ids, updated_ms = excluded.updated_ms,
+                                   version = excluded.version
+                                 RETURNING created_ms, updated_ms",
+                                params![key, value, metadata, user_ids_json(user_ids), now, version],
+                                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                            )?;
+                            WriteOutcome::Written { created_ms, updated_ms, version }
+                        }
+                    };
+                    if let Some((owner, true)) = &fence {
+                        tx.execute("DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2", params![key, owner])?;
+                    }
+                    Ok(outcome)
+                })
+            })
+            .await
+        })
+    }
+
+    fn lock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
+        Box::pin(async move {
+            let ttl = check_ttl(id, ttl)?;
+            let key = id.to_string();
+            let path = self.inner.path.clone();
+            let owner = owner.to_owned();
+            self.run("lock", move |conn| {
+                immediate(conn, &path, "lock", &key, |tx, now| {
+                    if let Some(current) = lock_owner(tx, &key, now)? {
+                        if current != owner {
+                            return Ok(LockOutcome::Held { owner: current });
+                        }
+                    }
+                    tx.execute(
+                        "INSERT INTO sdm_locks (id, owner, expires_at_ms) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms",
+                        params![key, owner, now.saturating_add(ttl)],
+                    )?;
+                    Ok(LockOutcome::Acquired)
+                })
+            })
+            .await
+        })
+    }
+
+    fn unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let key = id.to_string();
+            let path = self.inner.path.clone();
+            let owner = owner.to_owned();
+            self.run("unlock", move |conn| {
+                immediate(conn, &path, "unlock", &key, |tx, now| {
+                    let expires: Option<i64> = tx
+                        .query_row(
+                            "DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2 RETURNING expires_at_ms",
+                            params![key, owner],
+                            |r| r.get(0),
+                        )
+                        .optional()?;
+                    Ok(expires.is_some_and(|at| at > now))
+                })
+            })
+            .await
+        })
+    }
+
+    fn queue_push<'a>(
+        &'a self,
+        id: &'a SessionId,
+        value: &'a str,
+        expiration: Duration,
+        priority: f64,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let expiration = check_push(id, expiration, priority)?;
+            let key = id.to_string();
+            let path = self.inner.path.clone();
+            let value = value.to_owned();
+            let session = key.clone();
+            self.run("queue_push", move |conn| {
+                immediate(conn, &path, "queue_push", &session, |tx, now| {
+                    tx.execute(
+                        "DELETE FROM sdm_queue WHERE session = ?1 AND expires_at_ms <= ?2",
+                        params![session, now],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO sdm_queue (session, priority, value, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
+                        params![session, priority, value, now.saturating_add(expiration)],
+                    )?;
+                    Ok(())
+                })
+            })
+            .await?;
+            self.inner.wakers.wake(&key);
+            Ok(())
+        })
+    }
+
+    fn queue_read<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        Box::pin(async move {
+            let Some(count) = read_count(count) else {
+                return Ok(None);
+            };
+            if wait.is_zero() {
+                return self.read_once(id, count, invisibility).await;
+            }
+            let deadline = tokio::time::Instant::now() + wait;
+            let key = id.to_string();
+            let (waiter, _) = self.inner.wakers.register(&key);
+            loop {
+                let notified = waiter.entry.notify.notified();
+                tokio::pin!(notified);
+                notified.as_mut().enable();
+                if let Some(batch) = self.read_once(id, count, invisibility).await? {
+                    return Ok(Some(batch));
+                }
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                let recheck = (deadline - now).min(Self::RECHECK);
+                tokio::select! {
+                    () = &mut notified => {}
+                    () = tokio::time::sleep(recheck) => {}
+                }
+            }
+        })
+    }
+
+    fn queue_remove<'a>(
+        &'a self,
+        id: &'a SessionId,
+        read_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let key = id.to_string();
+            let path = self.inner.path.clone();
+            let read_id = read_id.to_owned();
+            self.run("queue_remove", move |conn| {
+                immediate(conn, &path, "queue_remove", &key, |tx, _now| {
+                    tx.execute(
+                        "DELETE FROM sdm_queue WHERE session = ?1 AND read_id = ?2",
+                        params![key, read_id],
+                    )?;
+                    Ok(())
+                })
+            })
+            .await
+        })
+    }
+}

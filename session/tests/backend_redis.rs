@@ -1,0 +1,448 @@
+//! The Redis store: the conformance suite, round trips counted by the server,
+//! and a server restart. Each test starts its own `redis-server` (or uses
+//! `SDM_TEST_REDIS_URL`).
+
+mod conformance;
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sdm_session::backend::redis::RedisBackend;
+use sdm_session::backend::{Backend, Fence, LockOutcome, Write, WriteOutcome};
+
+use redis_server::RedisServer;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_passes_the_conformance_suite() {
+    let server = RedisServer::start();
+    let backend = RedisBackend::connect(server.url(), "conformance")
+        .await
+        .expect("connect");
+    conformance::run_all(Arc::new(backend)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_with_no_prefix_passes_the_conformance_suite() {
+    let server = RedisServer::start();
+    let backend = RedisBackend::connect(server.url(), "")
+        .await
+        .expect("connect");
+    conformance::run_all(Arc::new(backend)).await;
+}
+
+#[tokio::test]
+async fn keys_of_one_session_share_a_hash_tag() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "game")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("tag");
+    assert_eq!(backend.key_base(&id), format!("{{game:{id}}}"));
+    backend
+        .set(
+            &id,
+            &Write::Set {
+                value: "1".into(),
+                metadata: "{}".into(),
+                user_ids: vec![7],
+            },
+            None,
+        )
+        .await
+        .expect("set");
+    backend
+        .lock(&id, "me", Duration::from_secs(60))
+        .await
+        .expect("lock");
+    backend
+        .queue_push(&id, "1", Duration::from_secs(60), 0.0)
+        .await
+        .expect("push");
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert!(keys.len() >= 5, "{keys:?}");
+    let tag = format!("{{game:{id}}}:");
+    for key in &keys {
+        assert!(key.starts_with(&tag), "{key} lacks the hash tag {tag}");
+        // Redis Cluster hashes only the text between the first `{` and the
+        // next `}`: the same for every key of the session.
+        let open = key.find('{').expect("a hash tag");
+        let close = open + key[open..].find('}').expect("a closed hash tag");
+        assert_eq!(&key[open + 1..close], format!("game:{id}"), "{key}");
+    }
+    // The record is a plain hash a person (or a migration) can read.
+    let fields: HashMap<String, String> = redis::cmd("HGETALL")
+        .arg(format!("{tag}rec"))
+        .query_async(&mut conn)
+        .await
+        .expect("hgetall");
+    assert_eq!(fields.get("value").map(String::as_str), Some("1"));
+    assert_eq!(fields.get("user_ids").map(String::as_str), Some("[7]"));
+    assert_eq!(fields.get("metadata").map(String::as_str), Some("{}"));
+}
+
+/// Commands a backend call sends itself; the rest of `INFO commandstats`
+/// counts commands run inside its scripts (Redis counts those too).
+const TOP_LEVEL: &[&str] = &[
+    "evalsha",
+    "eval",
+    "hgetall",
+    "script|load",
+    "subscribe",
+    "unsubscribe",
+];
+
+fn round_trips(
+    before: &HashMap<String, u64>,
+    after: &HashMap<String, u64>,
+) -> HashMap<String, u64> {
+    TOP_LEVEL
+        .iter()
+        .filter_map(|name| {
+            let delta =
+                after.get(*name).copied().unwrap_or(0) - before.get(*name).copied().unwrap_or(0);
+            (delta > 0).then(|| ((*name).to_owned(), delta))
+        })
+        .collect()
+}
+
+async fn counted<T>(
+    server: &RedisServer,
+    call: impl std::future::Future<Output = T>,
+) -> (T, HashMap<String, u64>) {
+    let before = server.command_calls();
+    let out = call.await;
+    let after = server.command_calls();
+    (out, round_trips(&before, &after))
+}
+
+fn one(name: &str) -> HashMap<String, u64> {
+    HashMap::from([(name.to_owned(), 1)])
+}
+
+#[tokio::test]
+async fn open_save_close_and_renewal_cost_the_documented_round_trips() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "rt")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("round_trips");
+    let ttl = Duration::from_secs(330);
+    let write = Write::Set {
+        value: "{\"coins\":5}".into(),
+        metadata: "{}".into(),
+        user_ids: vec![1],
+    };
+
+    // Open = lock + get.
+    let (lock, trips) = counted(&server, backend.lock(&id, "owner", ttl)).await;
+    assert_eq!(lock.expect("lock"), LockOutcome::Acquired);
+    assert_eq!(trips, one("evalsha"), "lock");
+    let (record, trips) = counted(&server, backend.get(&id)).await;
+    assert_eq!(record.expect("get"), None);
+    assert_eq!(trips, one("hgetall"), "get");
+    // Save = one fenced write.
+    let (saved, trips) = counted(
+        &server,
+        backend.set(
+            &id,
+            &write,
+            Some(Fence {
+                owner: "owner",
+                release: false,
+            }),
+        ),
+    )
+    .await;
+    assert!(matches!(saved.expect("save"), WriteOutcome::Written { .. }));
+    assert_eq!(trips, one("evalsha"), "save");
+    // Renewal = one lock call.
+    let (renewed, trips) = counted(&server, backend.lock(&id, "owner", ttl)).await;
+    assert_eq!(renewed.expect("renew"), LockOutcome::Acquired);
+    assert_eq!(trips, one("evalsha"), "renewal");
+    // Close = write and release in one call.
+    let (closed, trips) = counted(
+        &server,
+        backend.set(
+            &id,
+            &write,
+            Some(Fence {
+                owner: "owner",
+                release: true,
+            }),
+        ),
+    )
+    .await;
+    assert!(matches!(
+        closed.expect("close"),
+        WriteOutcome::Written { .. }
+    ));
+    assert_eq!(trips, one("evalsha"), "close");
+    assert_eq!(
+        backend.lock(&id, "other", ttl).await.expect("lock"),
+        LockOutcome::Acquired,
+        "close released"
+    );
+}
+
+#[tokio::test]
+async fn a_lazy_backend_costs_one_round_trip_per_call_after_connecting() {
+    let server = RedisServer::start_own();
+    let backend = sdm_session::backend::connect(server.url()).expect("lazy");
+    let id = conformance::fresh_id("lazy");
+    backend.get(&id).await.expect("first call connects");
+    let (lock, trips) = counted(&server, backend.lock(&id, "owner", Duration::from_secs(30))).await;
+    assert_eq!(lock.expect("lock"), LockOutcome::Acquired);
+    assert_eq!(trips, one("evalsha"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backend_recovers_after_a_server_restart() {
+    let mut server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "fault")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("restart");
+    let write = Write::Set {
+        value: "1".into(),
+        metadata: "{}".into(),
+        user_ids: vec![],
+    };
+    assert_eq!(
+        backend
+            .lock(&id, "owner", Duration::from_secs(60))
+            .await
+            .expect("lock"),
+        LockOutcome::Acquired
+    );
+
+    server.stop();
+    let down = backend.lock(&id, "owner", Duration::from_secs(60)).await;
+    assert!(
+        down.is_err(),
+        "a call while the server is down fails: {down:?}"
+    );
+    assert!(backend.get(&id).await.is_err());
+    assert!(backend.set(&id, &write, None).await.is_err());
+
+    server.restart();
+    // The connection manager reconnects; allow it a few attempts.
+    let mut recovered = None;
+    for _ in 0..50 {
+        match backend.get(&id).await {
+            Ok(record) => {
+                recovered = Some(record);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    assert_eq!(
+        recovered.expect("the backend recovered"),
+        None,
+        "the restarted server is empty (no persistence)"
+    );
+    // Scripts are loaded again on their own (the server forgot them).
+    assert_eq!(
+        backend
+            .lock(&id, "owner", Duration::from_secs(60))
+            .await
+            .expect("lock"),
+        LockOutcome::Acquired
+    );
+    assert!(matches!(
+        backend
+            .set(
+                &id,
+                &write,
+                Some(Fence {
+                    owner: "owner",
+                    release: true
+                })
+            )
+            .await,
+        Ok(WriteOutcome::Written { .. })
+    ));
+    backend
+        .queue_push(&id, "2", Duration::from_secs(60), 0.0)
+        .await
+        .expect("push");
+    let batch = backend
+        .queue_read(&id, 10, Duration::ZERO, Duration::from_secs(30))
+        .await
+        .expect("read");
+    assert_eq!(batch.expect("values").values, ["2"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_reader_is_woken_by_a_push_from_another_connection() {
+    let server = RedisServer::start_own();
+    let reader = RedisBackend::connect(server.url(), "x")
+        .await
+        .expect("connect");
+    let writer = RedisBackend::connect(server.url(), "x")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("cross");
+    let task = {
+        let id = id.clone();
+        tokio::spawn(async move {
+            reader
+                .queue_read(&id, 10, Duration::from_secs(60), Duration::from_secs(30))
+                .await
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = server.command_calls();
+    writer
+        .queue_push(&id, "\"hi\"", Duration::from_secs(60), 0.0)
+        .await
+        .expect("push");
+    let batch = tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("woken by the push, not by the 60 s wait")
+        .expect("task")
+        .expect("read")
+        .expect("values");
+    assert_eq!(batch.values, ["\"hi\""]);
+    let after = server.command_calls();
+    // No polling: the reader ran exactly one read after the push's one script.
+    assert_eq!(
+        round_trips(&before, &after),
+        HashMap::from([("evalsha".to_owned(), 2)])
+    );
+}
+
+#[tokio::test]
+async fn a_tls_url_speaks_tls() {
+    use std::io::Read as _;
+    // A listener that records the first bytes a client sends, then hangs up.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+    let port = listener.local_addr().expect("addr").port();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(2) {
+            let Ok(mut stream) = stream else { return };
+            let mut head = [0u8; 3];
+            if stream.read_exact(&mut head).is_ok() {
+                let _ = tx.send(head);
+            }
+        }
+    });
+    let tls_url = format!("rediss://127.0.0.1:{port}/0");
+    assert!(
+        RedisBackend::connect(&tls_url, "tls").await.is_err(),
+        "no TLS server there"
+    );
+    // A TLS handshake record (0x16), TLS major version 3.
+    let head = rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the client sent something");
+    assert_eq!(
+        &head[..2],
+        &[0x16, 0x03],
+        "the client opened with a TLS handshake, got {head:?}"
+    );
+    let lazy = sdm_session::backend::connect(&tls_url).expect("a rediss URL is accepted");
+    assert!(lazy.get(&conformance::fresh_id("tls")).await.is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_opens_in_two_round_trips_and_saves_and_closes_in_one() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "engine")
+        .await
+        .expect("connect");
+    let registry = sdm_session::Registry::new(Arc::new(backend));
+    let session = registry.session("Player", None, "counted");
+    let (opened, trips) = counted(&server, session.open(None)).await;
+    assert_eq!(opened, sdm_session::Response::Success);
+    assert_eq!(
+        trips,
+        HashMap::from([("evalsha".to_owned(), 1), ("hgetall".to_owned(), 1)]),
+        "open = lock + get"
+    );
+    session.set_value(sdm_session::Value::from(5));
+    let (saved, trips) = counted(&server, session.save()).await;
+    assert!(saved.is_saved(), "{saved:?}");
+    assert_eq!(trips, one("evalsha"), "save");
+    let (closed, trips) = counted(&server, session.close()).await;
+    assert!(closed.is_saved(), "{closed:?}");
+    assert_eq!(trips, one("evalsha"), "close = save and release together");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_readers_survive_a_server_restart() {
+    let mut server = RedisServer::start_own();
+    let reader = RedisBackend::connect(server.url(), "w")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("wait_restart");
+    let long = Duration::from_secs(60);
+    let waiting = {
+        let (reader, id) = (reader.clone(), id.clone());
+        tokio::spawn(async move { reader.queue_read(&id, 10, long, long).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    server.stop();
+    // The lost subscription wakes the reader; its read fails while Redis is down.
+    let outcome = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("a lost connection ends the wait")
+        .expect("task");
+    assert!(outcome.is_err(), "{outcome:?}");
+
+    server.restart();
+    let mut waiting = None;
+    let mut before = HashMap::new();
+    for _ in 0..50 {
+        if reader
+            .queue_read(&id, 10, Duration::ZERO, long)
+            .await
+            .is_ok()
+        {
+            before = server.command_calls();
+            let (reader, id) = (reader.clone(), id.clone());
+            waiting = Some(tokio::spawn(async move {
+                reader.queue_read(&id, 10, long, long).await
+            }));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let waiting = waiting.expect("the backend recovered");
+    // Longer than the 1 s re-read of a reader without a subscription.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let writer = RedisBackend::connect(server.url(), "w")
+        .await
+        .expect("connect");
+    writer
+        .queue_push(&id, "\"after\"", long, 0.0)
+        .await
+        .expect("push");
+    let batch = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("woken through the new subscription")
+        .expect("task")
+        .expect("read")
+        .expect("values");
+    assert_eq!(batch.values, ["\"after\""]);
+    // Read, subscribe, read again, then asleep until the push: no polling.
+    let trips = round_trips(&before, &server.command_calls());
+    assert_eq!(
+        trips.get("evalsha"),
+        Some(&4),
+        "read, read, push, read: {trips:?}"
+    );
+}

@@ -1,0 +1,256 @@
+//! The SQLite store: the conformance suite on a temp file, and several OS
+//! processes on one file.
+
+mod conformance;
+
+use std::sync::Arc;
+
+use sdm_session::backend::sqlite::SqliteBackend;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_conformance_suite() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = SqliteBackend::open(dir.path().join("conformance.db")).expect("open");
+    conformance::run_all(Arc::new(backend)).await;
+}
+
+// ---------------------------------------------------------------------------
+// Several OS processes on one file. The test binary runs itself as a child
+// (`sqlite_child` below) with `SDM_SQLITE_CHILD` naming the role.
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::Duration;
+
+use sdm_session::backend::{Backend, LockOutcome, SessionId, Write, WriteOutcome};
+
+const ROLE: &str = "SDM_SQLITE_CHILD";
+const MARK: &str = "SDM-CHILD ";
+
+fn child_id() -> SessionId {
+    SessionId::new("Player", None, "race")
+}
+
+/// A child process, killed if the test fails before it ends.
+struct Kid(Child);
+
+impl std::ops::Deref for Kid {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Kid {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts this test binary as a child in `role` on the file at `path`.
+fn spawn_child(role: &str, path: &Path, owner: &str, ttl_ms: u64) -> (Kid, BufReader<ChildStdout>) {
+    let exe = std::env::current_exe().expect("test binary");
+    let mut child = Command::new(exe)
+        .args(["--exact", "sqlite_child", "--nocapture", "--test-threads=1"])
+        .env(ROLE, role)
+        .env("SDM_SQLITE_PATH", path)
+        .env("SDM_SQLITE_OWNER", owner)
+        .env("SDM_SQLITE_TTL_MS", ttl_ms.to_string())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn child");
+    let out = BufReader::new(child.stdout.take().expect("piped stdout"));
+    (Kid(child), out)
+}
+
+/// The child's next line of ours (`None` at end of output).
+fn next_line(out: &mut BufReader<ChildStdout>) -> Option<String> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if out.read_line(&mut line).expect("child output") == 0 {
+            return None;
+        }
+        // The harness may have printed `test sqlite_child ... ` first.
+        if let Some(at) = line.find(MARK) {
+            return Some(line[at + MARK.len()..].trim_end().to_owned());
+        }
+    }
+}
+
+fn say(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{MARK}{text}").expect("stdout");
+    stdout.flush().expect("flush");
+}
+
+/// The child side; a no-op in a normal test run.
+#[test]
+fn sqlite_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let var =
+        |name: &str| std::env::var(name).unwrap_or_else(|_| panic!("{name} set by the parent"));
+    let backend = SqliteBackend::open(var("SDM_SQLITE_PATH")).expect("child opens the file");
+    let owner = var("SDM_SQLITE_OWNER");
+    let ttl = Duration::from_millis(var("SDM_SQLITE_TTL_MS").parse().expect("ttl"));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async move {
+        let id = child_id();
+        match role.as_str() {
+            // Race for the lock once; the winner holds on until killed.
+            "lock-once" => match backend.lock(&id, &owner, ttl).await.expect("lock") {
+                LockOutcome::Acquired => {
+                    say("ACQUIRED");
+                    // Killed by the parent long before this ends.
+                    tokio::time::sleep(Duration::from_secs(30)).await;
+                }
+                LockOutcome::Held { owner } => say(&format!("HELD {owner}")),
+            },
+            // Report the first answer, then retry until the lock is ours.
+            "lock-until" => {
+                let mut first = true;
+                loop {
+                    let outcome = backend.lock(&id, &owner, ttl).await.expect("lock");
+                    if first {
+                        say(&format!("FIRST {outcome:?}"));
+                        first = false;
+                    }
+                    if outcome == LockOutcome::Acquired {
+                        say("ACQUIRED");
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+            // Write n = 1, 2, ... reporting each committed write.
+            "write" => {
+                for n in 1u64.. {
+                    let value = format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(2000));
+                    let write = Write::Set {
+                        value,
+                        metadata: "{}".into(),
+                        user_ids: vec![1],
+                    };
+                    let outcome = backend.set(&id, &write, None).await.expect("write");
+                    assert!(matches!(outcome, WriteOutcome::Written { .. }));
+                    say(&format!("WROTE {n}"));
+                }
+            }
+            other => panic!("unknown child role {other}"),
+        }
+    });
+}
+
+#[test]
+fn processes_race_for_one_lock_and_a_killed_holder_expires() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("race.db");
+    SqliteBackend::open(&path).expect("create the file first");
+    let ttl_ms = 2_000;
+    let mut children: Vec<_> = (0..4)
+        .map(|i| spawn_child("lock-once", &path, &format!("owner-{i}"), ttl_ms))
+        .collect();
+    let answers: Vec<String> = children
+        .iter_mut()
+        .map(|(_, out)| next_line(out).expect("an answer"))
+        .collect();
+    let winners: Vec<usize> = (0..answers.len())
+        .filter(|&i| answers[i] == "ACQUIRED")
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one process owns the lock: {answers:?}"
+    );
+    let winner = winners[0];
+    for (i, answer) in answers.iter().enumerate() {
+        if i != winner {
+            assert_eq!(
+                answer,
+                &format!("HELD owner-{winner}"),
+                "the losers name the holder"
+            );
+        }
+    }
+    // kill -9 the holder: its lock stays until the TTL passes.
+    let (mut holder, _) = children.swap_remove(winner);
+    holder.kill().expect("kill -9");
+    holder.wait().expect("reaped");
+    for (mut child, _) in children {
+        child.wait().expect("losers exit");
+    }
+    let (mut next, mut out) = spawn_child("lock-until", &path, "owner-next", ttl_ms);
+    let first = next_line(&mut out).expect("first answer");
+    assert_eq!(
+        first,
+        format!("FIRST Held {{ owner: \"owner-{winner}\" }}"),
+        "still held right after the kill"
+    );
+    assert_eq!(
+        next_line(&mut out).as_deref(),
+        Some("ACQUIRED"),
+        "taken once the TTL passed"
+    );
+    assert!(next.wait().expect("exit").success());
+}
+
+#[test]
+fn a_process_killed_during_writes_leaves_the_last_commit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("crash.db");
+    SqliteBackend::open(&path).expect("create");
+    let (mut child, mut out) = spawn_child("write", &path, "writer", 1_000);
+    let mut last = 0u64;
+    while last < 200 {
+        let line = next_line(&mut out).expect("the writer reports");
+        last = line
+            .strip_prefix("WROTE ")
+            .and_then(|n| n.parse().ok())
+            .expect("WROTE n");
+    }
+    child.kill().expect("kill -9 mid-stream");
+    child.wait().expect("reaped");
+    while let Some(line) = next_line(&mut out) {
+        last = line
+            .strip_prefix("WROTE ")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(last);
+    }
+    let conn = rusqlite::Connection::open(&path).expect("reopen");
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .expect("integrity_check");
+    assert_eq!(check, "ok");
+    drop(conn);
+    let backend = SqliteBackend::open(&path).expect("reopen after the crash");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let record = runtime
+        .block_on(backend.get(&child_id()))
+        .expect("get")
+        .expect("the record survived");
+    let value: serde_json::Value = serde_json::from_str(&record.value).expect("intact JSON");
+    let n = value["n"].as_u64().expect("n");
+    // Reported writes were committed; at most one more committed unreported.
+    assert!(
+        n == last || n == last + 1,
+        "stored n = {n}, last reported {last}"
+    );
+    assert_eq!(record.user_ids, [1]);
+}

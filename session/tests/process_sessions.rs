@@ -1,0 +1,234 @@
+//! Sessions in several real OS processes on one store (a SQLite file, one
+//! Redis): exactly one process owns a key; after a kill -9 of the owner the
+//! key stays locked until the lock expires, then another process opens it
+//! with the owner's last save; values queued by one process reach the
+//! owner's ProcessQueue.
+//!
+//! The test binary runs itself as the child processes (`session_child`,
+//! role in `SDM_PROC_ROLE`). The engine's shortest lock lifetime is 40 s
+//! (LockInterval 10 s x 1 attempt + 30 s); instead of waiting that long the
+//! test ages the lock entry in the store itself, which is what the store's
+//! clock passing would do.
+
+#[path = "support/redis_server.rs"]
+mod redis_server;
+
+use std::io::{BufRead, BufReader, Write as _};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::Duration;
+
+use sdm_session::{Registry, Response, Value};
+
+const ROLE: &str = "SDM_PROC_ROLE";
+const MARK: &str = "SDM-PROC ";
+const KEY: &str = "proc-key";
+
+/// A child process, killed if the test ends before it does.
+struct Kid {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Kid {
+    fn spawn(role: &str, store: &str) -> Kid {
+        let exe = std::env::current_exe().expect("test binary");
+        let mut child = Command::new(exe)
+            .args([
+                "--exact",
+                "session_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(ROLE, role)
+            .env("SDM_PROC_STORE", store)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn child");
+        let out = BufReader::new(child.stdout.take().expect("piped"));
+        let (tx, lines) = channel();
+        std::thread::spawn(move || {
+            for line in out.lines() {
+                let Ok(line) = line else { return };
+                if let Some(at) = line.find(MARK) {
+                    if tx.send(line[at + MARK.len()..].to_owned()).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Kid { child, lines }
+    }
+
+    /// The child's next line, waiting at most 30 s.
+    fn next(&self, what: &str) -> String {
+        self.lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|e| panic!("child gave no {what}: {e}"))
+    }
+
+    fn kill9(&mut self) {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("reaped");
+    }
+}
+
+impl Drop for Kid {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn say(text: &str) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{MARK}{text}").expect("stdout");
+    out.flush().expect("flush");
+}
+
+fn describe(response: &Response) -> String {
+    match response {
+        Response::Locked(owner) => format!("Locked {owner}"),
+        other => format!("{other:?}"),
+    }
+}
+
+/// The child side; a no-op in a normal test run.
+#[test]
+fn session_child() {
+    let Ok(role) = std::env::var(ROLE) else {
+        return;
+    };
+    let store = std::env::var("SDM_PROC_STORE").expect("store URL");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("rt");
+    runtime.block_on(async move {
+        let backend = sdm_session::backend::connect(&store).expect("connect");
+        let registry = Registry::new(backend);
+        let session = registry.session("Player", None, KEY);
+        match role.as_str() {
+            // Open, save a value, then apply queued values until killed.
+            "owner" => {
+                let response = session.open(None).await;
+                say(&format!("OPEN {}", describe(&response)));
+                if response != Response::Success {
+                    return;
+                }
+                say(&format!("UID {}", session.unique_id()));
+                session.set_value(Value::from("saved by the owner"));
+                say(&format!("SAVE {}", describe(&session.save().await)));
+                let _connection = session.on_process_queue(|read_id, values, s| {
+                    let text: Vec<String> = values.iter().map(|v| format!("{v:?}")).collect();
+                    say(&format!("QUEUE {}", text.join(" ")));
+                    let (s, read_id) = (s.clone(), read_id.to_owned());
+                    tokio::spawn(async move { s.remove(&read_id).await });
+                });
+                tokio::time::sleep(Duration::from_secs(120)).await;
+            }
+            // Try to open once; report the answer and the value read.
+            "opener" => {
+                let response = session.open(None).await;
+                say(&format!("OPEN {}", describe(&response)));
+                if response == Response::Success {
+                    say(&format!("VALUE {:?}", session.clone_value()));
+                    session.close().await;
+                }
+            }
+            // Queue three values for the key's owner.
+            "queuer" => {
+                for n in 1..=3 {
+                    let response = session
+                        .queue(Value::from(format!("gift {n}")), None, Some(0.0))
+                        .await;
+                    assert_eq!(response, Response::Success, "queue {n}");
+                }
+                say("QUEUED");
+            }
+            other => panic!("unknown role {other}"),
+        }
+    });
+}
+
+/// The whole scenario on the store at `url`; `expire_lock` ages the lock.
+fn scenario(url: &str, expire_lock: impl FnOnce()) {
+    let mut owner = Kid::spawn("owner", url);
+    assert_eq!(owner.next("open"), "OPEN Success");
+    let uid = owner
+        .next("unique id")
+        .strip_prefix("UID ")
+        .expect("UID line")
+        .to_owned();
+    assert!(owner.next("save").starts_with("SAVE Saved"));
+
+    let other = Kid::spawn("opener", url);
+    assert_eq!(
+        other.next("open"),
+        format!("OPEN Locked {uid}"),
+        "exactly one process owns the key"
+    );
+
+    let queuer = Kid::spawn("queuer", url);
+    assert_eq!(queuer.next("queued"), "QUEUED");
+    let mut all = String::new();
+    while !(1..=3).all(|n| all.contains(&format!("\"gift {n}\""))) {
+        let line = owner.next("queued values");
+        all.push_str(line.strip_prefix("QUEUE ").expect("QUEUE line"));
+    }
+
+    owner.kill9();
+    let after_kill = Kid::spawn("opener", url);
+    assert_eq!(
+        after_kill.next("open"),
+        format!("OPEN Locked {uid}"),
+        "the lock outlives its killed owner"
+    );
+
+    expire_lock();
+    let next = Kid::spawn("opener", url);
+    assert_eq!(
+        next.next("open"),
+        "OPEN Success",
+        "opens once the lock expired"
+    );
+    let value = next.next("value");
+    assert!(
+        value.contains("saved by the owner"),
+        "reads the killed owner's last save: {value}"
+    );
+}
+
+#[test]
+fn processes_share_one_sqlite_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("players.db");
+    let url = format!("sqlite://{}", path.display());
+    scenario(&url, || {
+        let conn = rusqlite::Connection::open(&path).expect("open the file");
+        let aged = conn
+            .execute("UPDATE sdm_locks SET expires_at_ms = 0", [])
+            .expect("age the lock");
+        assert_eq!(aged, 1, "one lock entry");
+    });
+}
+
+#[test]
+fn processes_share_one_redis() {
+    let server = redis_server::RedisServer::start_own();
+    let url = server.url().to_owned();
+    scenario(&url, || {
+        let client = redis::Client::open(url.as_str()).expect("url");
+        let mut conn = client.get_connection().expect("connection");
+        let key = format!("{{sdm:Player/global/{KEY}}}:lock");
+        let aged: i64 = redis::cmd("PEXPIRE")
+            .arg(&key)
+            .arg(1)
+            .query(&mut conn)
+            .expect("age the lock");
+        assert_eq!(aged, 1, "one lock entry");
+        std::thread::sleep(Duration::from_millis(20));
+    });
+}

@@ -1,0 +1,161 @@
+//! A `redis-server` of the test's own, on a free port, killed on drop; or
+//! the server `SDM_TEST_REDIS_URL` names. Neither: the test fails and says
+//! how to install Redis (tests never skip silently).
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The variable naming an existing Redis to test against.
+pub const URL_VAR: &str = "SDM_TEST_REDIS_URL";
+
+const INSTALL: &str = "the Redis tests need `redis-server` on PATH (Debian/Ubuntu: `apt-get install redis-server`, \
+macOS: `brew install redis`) or SDM_TEST_REDIS_URL=redis://host:port/db naming a server they may write to";
+
+/// A Redis for one test.
+pub struct RedisServer {
+    url: String,
+    port: u16,
+    child: Option<Child>,
+    dir: Option<tempfile::TempDir>,
+}
+
+impl RedisServer {
+    /// `SDM_TEST_REDIS_URL` when set, else a server of our own.
+    pub fn start() -> Self {
+        match std::env::var(URL_VAR) {
+            Ok(url) if !url.is_empty() => RedisServer {
+                url,
+                port: 0,
+                child: None,
+                dir: None,
+            },
+            _ => Self::start_own(),
+        }
+    }
+
+    /// Always a server of our own (tests that stop and restart it).
+    pub fn start_own() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+        let port = listener.local_addr().expect("port").port();
+        drop(listener);
+        let dir = tempfile::tempdir().expect("temp dir for redis-server");
+        let mut server = RedisServer {
+            url: format!("redis://127.0.0.1:{port}/0"),
+            port,
+            child: None,
+            dir: Some(dir),
+        };
+        server.spawn();
+        server
+    }
+
+    fn spawn(&mut self) {
+        let dir = self
+            .dir
+            .as_ref()
+            .expect("own server has a dir")
+            .path()
+            .to_path_buf();
+        let child = Command::new("redis-server")
+            .args([
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--bind",
+                "127.0.0.1",
+                "--port",
+            ])
+            .arg(self.port.to_string())
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start redis-server ({e}): {INSTALL}"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
+                panic!(
+                    "redis-server exited at once ({status}) on port {}",
+                    self.port
+                );
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() && self.ping() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server on port {} did not answer within 10 s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn ping(&self) -> bool {
+        redis::Client::open(self.url.as_str())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_millis(200)))
+            .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+            .is_ok()
+    }
+
+    /// The server's URL.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Kills our server (SIGKILL) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts our server again on the same port (empty: no persistence).
+    pub fn restart(&mut self) {
+        self.stop();
+        assert!(
+            self.dir.is_some(),
+            "restart needs a server of our own, not {URL_VAR}: {INSTALL}"
+        );
+        self.spawn();
+    }
+
+    /// `INFO commandstats` as calls per command name.
+    pub fn command_calls(&self) -> HashMap<String, u64> {
+        let client = redis::Client::open(self.url.as_str()).expect("url");
+        let mut conn = client.get_connection().expect("stats connection");
+        let info: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut conn)
+            .expect("INFO commandstats");
+        info.lines()
+            .filter_map(|line| {
+                let rest = line.strip_prefix("cmdstat_")?;
+                let (name, stats) = rest.split_once(':')?;
+                let calls = stats
+                    .split(',')
+                    .find_map(|kv| kv.strip_prefix("calls="))?
+                    .parse()
+                    .ok()?;
+                Some((name.to_owned(), calls))
+            })
+            .collect()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
