@@ -110,7 +110,7 @@ enum sdm_result
    */
   SDM_NOT_FOUND = 13,
   /**
-   * The store URL is malformed or names a store this build cannot use.
+   * The store URL is malformed or names an unknown kind of store.
    */
   SDM_UNSUPPORTED_STORE = 14,
   /**
@@ -400,13 +400,21 @@ sdm_result sdm_decompress_json_len(const char *text,
 struct sdm_context_options sdm_context_options_default(void);
 
 /**
- * Creates a context on the store at `store_url` (NULL: the embedded default
- * store, "memory://"). `options` may be NULL for the defaults.
+ * Creates a context on the store at `store_url`. `options` may be NULL for
+ * the defaults. Store URLs:
+ * - NULL: the embedded default, `sqlite://sdm.db` (a SQLite file in the
+ *   working directory, created if missing);
+ * - `sqlite://path/to/file.db` (relative) or `sqlite:///abs/path/file.db`;
+ * - `redis://[user:password@]host:port/db` or `rediss://...` (TLS),
+ *   connected before this returns;
+ * - `memory://`: a store inside this context only (tests).
  *
  * Ownership: `*out` is owned by the caller; free it with `sdm_context_free`.
  *
  * Errors: `SDM_NULL_ARGUMENT` (out), `SDM_INVALID_UTF8`,
- * `SDM_INVALID_ARGUMENT` (options), `SDM_UNSUPPORTED_STORE`, `SDM_STORE`.
+ * `SDM_INVALID_ARGUMENT` (options), `SDM_UNSUPPORTED_STORE` (malformed URL
+ * or unknown scheme), `SDM_STORE` / `SDM_TIMEOUT` (the store cannot be
+ * opened or reached).
  *
  * # Safety
  * `store_url` is NULL or a NUL-terminated string; `options` is NULL or

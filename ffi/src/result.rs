@@ -39,7 +39,7 @@ pub enum sdm_result {
     SDM_SHUTDOWN = 12,
     /// `sdm_session_find` found no session.
     SDM_NOT_FOUND = 13,
-    /// The store URL is malformed or names a store this build cannot use.
+    /// The store URL is malformed or names an unknown kind of store.
     SDM_UNSUPPORTED_STORE = 14,
     /// The operation failed for another reason (response ERROR).
     SDM_SESSION = 15,

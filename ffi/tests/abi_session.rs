@@ -39,7 +39,7 @@ fn context(mode: sdm_events_mode) -> *mut sdm_context {
     let mut ctx = ptr::null_mut();
     // SAFETY: valid arguments.
     assert_eq!(
-        unsafe { sdm_context_new(ptr::null(), &opts, &mut ctx) },
+        unsafe { sdm_context_new(c"memory://".as_ptr(), &opts, &mut ctx) },
         SDM_OK,
         "{}",
         last_error()
@@ -80,6 +80,8 @@ fn context_errors_have_codes() {
         );
         assert!(ctx.is_null());
         assert!(last_error().contains("ftp://x"));
+        let empty_path = sdm_context_new(c"sqlite://".as_ptr(), ptr::null(), &mut ctx);
+        assert_eq!(empty_path, SDM_UNSUPPORTED_STORE);
         let bad = sdm_context_options {
             events: 9,
             worker_threads: 0,
@@ -369,5 +371,50 @@ fn dispatch_mode_runs_events_only_inside_dispatch_on_the_calling_thread() {
         sdm_connection_free(conn);
         sdm_session_free(s);
         sdm_context_free(ctx);
+    }
+}
+
+#[test]
+fn sqlite_store_keeps_data_across_contexts() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = CString::new(format!(
+        "sqlite://{}",
+        dir.path().join("players.db").display()
+    ))
+    .expect("no NUL");
+    for round in 0..2 {
+        let mut ctx = ptr::null_mut();
+        // SAFETY: valid arguments.
+        assert_eq!(
+            unsafe { sdm_context_new(url.as_ptr(), ptr::null(), &mut ctx) },
+            SDM_OK,
+            "{}",
+            last_error()
+        );
+        let s = session(ctx, "7");
+        // SAFETY: valid handles and arguments.
+        unsafe {
+            assert_eq!(
+                sdm_session_open(s, c"{\"Coins\":1}".as_ptr(), ptr::null_mut()),
+                SDM_OK,
+                "{}",
+                last_error()
+            );
+            if round == 0 {
+                assert_eq!(
+                    sdm_session_set_value_json(s, c"{\"Coins\":99}".as_ptr()),
+                    SDM_OK
+                );
+            } else {
+                assert_eq!(
+                    value(s),
+                    r#"{"Coins":99}"#,
+                    "saved by the first context's shutdown"
+                );
+            }
+            assert_eq!(sdm_context_shutdown(ctx), SDM_OK);
+            sdm_session_free(s);
+            sdm_context_free(ctx);
+        }
     }
 }

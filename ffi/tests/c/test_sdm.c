@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int failures = 0;
 
@@ -187,6 +188,7 @@ static void test_context_errors(void) {
     CHECK_CODE(sdm_context_new("bogus://nowhere", NULL, &ctx), SDM_UNSUPPORTED_STORE);
     CHECK(ctx == NULL);
     CHECK(strstr(sdm_last_error(), "bogus://") != NULL);
+    CHECK_CODE(sdm_context_new("sqlite://", NULL, &ctx), SDM_UNSUPPORTED_STORE);
     CHECK_CODE(sdm_context_new("memory://\xff", NULL, &ctx), SDM_INVALID_UTF8);
     opts.events = 7;
     CHECK_CODE(sdm_context_new(NULL, &opts, &ctx), SDM_INVALID_ARGUMENT);
@@ -282,8 +284,16 @@ static void test_two_sessions(void) {
     const int64_t set_ids[2] = {42, 7};
     sdm_state state = SDM_STATE_DESTROYED;
 
+    char dir[] = "/tmp/sdm-test-XXXXXX";
+    char url[128], path[128];
+    const char *suffixes[3] = {"", "-wal", "-shm"};
+    int i;
+
     memset(&q, 0, sizeof q);
-    CHECK_CODE(sdm_context_new(NULL, NULL, &ctx), SDM_OK);
+    /* the embedded store: a SQLite file in a fresh temporary directory */
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(url, sizeof url, "sqlite://%s/players.db", dir);
+    CHECK_CODE(sdm_context_new(url, NULL, &ctx), SDM_OK);
     if (ctx == NULL) return;
     CHECK(sdm_context_events_mode(ctx) == SDM_EVENTS_CALLBACK);
     CHECK_CODE(sdm_session_new(ctx, "Players", NULL, "1", &s1), SDM_OK);
@@ -469,6 +479,11 @@ static void test_two_sessions(void) {
     sdm_session_free(h2);
     sdm_session_free(r1);
     sdm_context_free(ctx);
+    for (i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/players.db%s", dir, suffixes[i]);
+        unlink(path);
+    }
+    rmdir(dir);
 }
 
 /* ---- many threads at once, callback mode ---- */
@@ -551,7 +566,7 @@ static void test_dispatch_mode(void) {
     sdm_connection *c1 = NULL, *c2 = NULL, *c3 = NULL;
     sdm_context_options opts = sdm_context_options_default();
     opts.events = SDM_EVENTS_DISPATCH;
-    CHECK_CODE(sdm_context_new(NULL, &opts, &ctx), SDM_OK);
+    CHECK_CODE(sdm_context_new("memory://", &opts, &ctx), SDM_OK);
     if (ctx == NULL) return;
     CHECK(sdm_context_events_mode(ctx) == SDM_EVENTS_DISPATCH);
     CHECK_CODE(sdm_session_new(ctx, "Players", NULL, "d", &s), SDM_OK);
