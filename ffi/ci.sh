@@ -44,15 +44,13 @@ gcc "${CFLAGS[@]}" -fsanitize=address,undefined -fno-omit-frame-pointer \
 (cd "$WORK" && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     timeout 600 ./test_sdm_asan)
 
-step "README example (ffi/README-section.md) compiles and runs"
-sed -n '/^```c$/,/^```$/p' ffi/README-section.md | sed '1d;$d' > "$WORK/readme_example.c"
+step "README example (the C section of README.md) compiles and runs"
+sed -n '/^```c$/,/^```$/p' README.md | sed '1d;$d' > "$WORK/readme_example.c"
 gcc "${CFLAGS[@]}" "$WORK/readme_example.c" "$LIBDIR/libsdm.a" "${LINK_LIBS[@]}" -o "$WORK/readme_example"
 (cd "$WORK" && timeout 60 ./readme_example)
 
 step "C++ example (CMake)"
-if ! command -v cmake >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq cmake >/dev/null
-fi
+scripts/setup.sh --ffi   # installs cmake (and g++) when missing
 cmake -S examples/cpp -B "$WORK/cpp-build" -DSDM_LIB_DIR="$LIBDIR" -DSDM_INCLUDE_DIR="$ROOT/include" >/dev/null
 cmake --build "$WORK/cpp-build" -j 2
 (cd "$WORK" && timeout 300 "$WORK/cpp-build/sdm_example_server")
