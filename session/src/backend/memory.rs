@@ -9,7 +9,7 @@
 
 use super::{
     Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
-    WriteOutcome, MAX_QUEUE_EXPIRATION,
+    WriteOutcome,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -134,7 +134,7 @@ impl MemoryBackend {
             } => {
                 let ms = now_ms();
                 let created_ms = s.records.get(id).map_or(ms, |r| r.created_ms);
-                let version = uuid::Uuid::new_v4().to_string();
+                let version = super::checks::new_version();
                 s.records.insert(
                     id.clone(),
                     Record {
@@ -178,7 +178,7 @@ impl MemoryBackend {
             b.priority.total_cmp(&a.priority).then(a.seq.cmp(&b.seq))
         });
         visible.truncate(count);
-        let read_id = uuid::Uuid::new_v4().to_string();
+        let read_id = super::checks::new_read_id();
         let values = visible
             .iter()
             .map(|&i| {
@@ -217,6 +217,7 @@ impl Backend for MemoryBackend {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
         Box::pin(async move {
+            super::checks::check_ttl(id, ttl)?;
             let mut s = self.stores();
             let now = Instant::now();
             if let Some(holder) = s.holder(id, now) {
@@ -254,14 +255,7 @@ impl Backend for MemoryBackend {
         priority: f64,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
-            if expiration > MAX_QUEUE_EXPIRATION {
-                return Err(BackendError::Invalid(format!(
-                    "expiration {expiration:?} is over 45 days"
-                )));
-            }
-            if priority.is_nan() {
-                return Err(BackendError::Invalid("priority is NaN".into()));
-            }
+            super::checks::check_push(id, expiration, priority)?;
             let mut s = self.stores();
             s.next_seq += 1;
             let seq = s.next_seq;
