@@ -2,8 +2,11 @@
 //! stack instead of recursion, so no input can overflow the stack), linear in
 //! time and memory.
 
+use std::cell::Cell;
+
 use crate::digits::{self, Digits};
 use crate::error::{Error, ErrorKind, Found, Result};
+use crate::keyed::SMALL;
 use crate::number::{Number, N};
 use crate::value::{Key, Table, Value};
 use crate::write::{factor, DEL};
@@ -182,30 +185,51 @@ pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<usize> {
     }
 }
 
-/// Capacity hints: the size of the last table closed at each depth (capped,
-/// so memory stays linear), since game saves repeat shapes.
-struct Hints(Vec<u8>);
+/// An open table. Its elements wait on the reader's scratch stacks (shared
+/// by every open table, innermost last) until its DEL, so each table is built
+/// once with exactly the room it needs: one allocation per part, no growth,
+/// no reallocation (game saves are many small records).
+enum Frame {
+    /// A `|` table: its values are `values[start..]`.
+    Seq { start: usize },
+    /// A `*` table: its entries are `entries[start..]`, then a key waiting
+    /// for its value, if any.
+    Star { start: usize, key: Option<Key> },
+}
 
-impl Hints {
-    const CAP: usize = 16;
+/// The reader's stacks: open tables, and the elements waiting for their
+/// tables' DEL.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<Frame>,
+    values: Vec<Value>,
+    entries: Vec<(Key, Value)>,
+}
 
-    #[inline]
-    fn get(&self, depth: usize) -> usize {
-        self.0.get(depth).map_or(0, |&h| usize::from(h))
+impl Scratch {
+    const fn new() -> Self {
+        Scratch {
+            stack: Vec::new(),
+            values: Vec::new(),
+            entries: Vec::new(),
+        }
     }
 
-    #[inline]
-    fn set(&mut self, depth: usize, len: usize) {
-        if depth >= self.0.len() {
-            self.0.resize(depth + 1, 0);
-        }
-        self.0[depth] = len.min(Self::CAP) as u8;
+    /// Small enough to keep for the next read (a few kilobytes at most).
+    fn worth_keeping(&self) -> bool {
+        self.stack.capacity() <= KEEP
+            && self.values.capacity() <= KEEP
+            && self.entries.capacity() <= KEEP
     }
 }
 
-enum Frame {
-    Seq(Vec<Value>),
-    Star(Table, Option<Key>),
+/// Capacity up to which a thread keeps its reader's stacks between reads.
+const KEEP: usize = 64;
+
+thread_local! {
+    /// Each thread's reader stacks, kept between reads so that reading a
+    /// small document allocates only its own strings and tables.
+    static SCRATCH: Cell<Scratch> = const { Cell::new(Scratch::new()) };
 }
 
 /// The iterative reader.
@@ -214,14 +238,37 @@ pub(crate) fn parse<'a, S: Source<'a>>(src: &S, factor: f64, limit: usize) -> Re
     if b.is_empty() {
         return Ok(Value::Nil);
     }
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut seq_hints = Hints(Vec::new());
-    let mut map_hints = Hints(Vec::new());
+    let mut scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    let result = parse_with(src, factor, limit, &mut scratch);
+    if scratch.worth_keeping() {
+        // After an error the stacks may hold values: drop them now.
+        scratch.stack.clear();
+        scratch.values.clear();
+        scratch.entries.clear();
+        // During thread teardown there is nowhere to keep them.
+        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
+    }
+    result
+}
+
+/// The reader proper, on stacks that start empty.
+fn parse_with<'a, S: Source<'a>>(
+    src: &S,
+    factor: f64,
+    limit: usize,
+    scratch: &mut Scratch,
+) -> Result<Value> {
+    let b = src.bytes();
+    let Scratch {
+        stack,
+        values,
+        entries,
+    } = scratch;
     let mut pos = 0usize;
     loop {
         let start = pos;
         let Some(&tag) = b.get(pos) else {
-            return Err(unexpected(b, pos, expected_here(&stack)));
+            return Err(unexpected(b, pos, expected_here(stack)));
         };
         let value = match tag {
             b'+' => {
@@ -244,37 +291,41 @@ pub(crate) fn parse<'a, S: Source<'a>>(src: &S, factor: f64, limit: usize) -> Re
                 Value::String(s.to_owned())
             }
             b'|' | b'*' => {
-                if let Some(Frame::Star(_, None)) = stack.last() {
+                if let Some(Frame::Star { key: None, .. }) = stack.last() {
                     return Err(Error::at(ErrorKind::TableKey, pos));
                 }
                 if stack.len() >= limit {
                     return Err(Error::at(ErrorKind::DepthLimit(limit), pos));
                 }
-                let depth = stack.len();
                 stack.push(if tag == b'|' {
-                    Frame::Seq(Vec::with_capacity(seq_hints.get(depth)))
+                    Frame::Seq {
+                        start: values.len(),
+                    }
                 } else {
-                    Frame::Star(Table::with_keyed_capacity(map_hints.get(depth)), None)
+                    Frame::Star {
+                        start: entries.len(),
+                        key: None,
+                    }
                 });
                 pos += 1;
                 continue;
             }
             DEL => {
                 let value = match stack.pop() {
-                    Some(Frame::Seq(v)) => {
-                        seq_hints.set(stack.len(), v.len());
-                        Value::Table(Table::from_vec_unchecked(v))
+                    Some(Frame::Seq { start }) => {
+                        // Collecting a drain allocates exactly the room needed.
+                        let seq = values.drain(start..).collect();
+                        Value::Table(Table::from_vec_unchecked(seq))
                     }
-                    Some(Frame::Star(t, None)) => {
-                        map_hints.set(stack.len(), t.keyed_len());
-                        Value::Table(t)
+                    Some(Frame::Star { start, key: None }) => {
+                        Value::Table(close_star(entries, start))
                     }
-                    _ => return Err(unexpected(b, pos, expected_here(&stack))),
+                    _ => return Err(unexpected(b, pos, expected_here(stack))),
                 };
                 pos += 1;
                 value
             }
-            _ => return Err(unexpected(b, pos, expected_here(&stack))),
+            _ => return Err(unexpected(b, pos, expected_here(stack))),
         };
         match stack.last_mut() {
             None => {
@@ -283,25 +334,48 @@ pub(crate) fn parse<'a, S: Source<'a>>(src: &S, factor: f64, limit: usize) -> Re
                 }
                 return Ok(value);
             }
-            Some(Frame::Seq(v)) => v.push(value),
-            Some(Frame::Star(t, key)) => match key.take() {
+            Some(Frame::Seq { .. }) => values.push(value),
+            Some(Frame::Star { key, .. }) => match key.take() {
                 None => *key = Some(to_key(value, start)?),
-                Some(k) => {
-                    // Keys are never NaN here, so this cannot refuse.
-                    let _ = t.try_insert(k, value);
-                }
+                Some(k) => entries.push((k, value)),
             },
         }
     }
+}
+
+/// Builds the `*` table whose entries are `entries[start..]`, as inserting
+/// them in order would.
+#[inline]
+fn close_star(entries: &mut Vec<(Key, Value)>, start: usize) -> Table {
+    let own = &entries[start..];
+    if own.len() <= SMALL && plain_keys(own) {
+        // Most records: collecting the drain allocates exactly their room.
+        return Table::from_small_keyed_unchecked(entries.drain(start..).collect());
+    }
+    let mut t = Table::with_keyed_capacity(own.len());
+    for (k, v) in entries.drain(start..) {
+        // Keys are never NaN here, so this cannot refuse.
+        let _ = t.try_insert(k, v);
+    }
+    t
+}
+
+/// True when no key is a number (none can belong in the sequence part) and
+/// no key repeats: inserting such entries just appends them.
+#[inline]
+fn plain_keys(entries: &[(Key, Value)]) -> bool {
+    entries.iter().enumerate().all(|(i, (k, _))| {
+        !matches!(k, Key::Number(_)) && entries[..i].iter().all(|(earlier, _)| earlier != k)
+    })
 }
 
 /// What the reader expects where a value could start.
 fn expected_here(stack: &[Frame]) -> &'static str {
     match stack.last() {
         None => "a value",
-        Some(Frame::Seq(_)) => "a value or DEL",
-        Some(Frame::Star(_, None)) => "a key or DEL",
-        Some(Frame::Star(_, Some(_))) => "a value",
+        Some(Frame::Seq { .. }) => "a value or DEL",
+        Some(Frame::Star { key: None, .. }) => "a key or DEL",
+        Some(Frame::Star { key: Some(_), .. }) => "a value",
     }
 }
 
