@@ -147,17 +147,17 @@ pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
     }
 }
 
-/// The first DEL in `bytes`: eight bytes at a time for the short strings
-/// that are most keys and values, memchr beyond 32 bytes.
+/// The first DEL in `bytes`: the first 32 bytes eight at a time (most keys
+/// and values are short strings, and `bytes` is usually the whole rest of
+/// the input), memchr beyond.
 #[inline]
 pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const DELS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    if bytes.len() > 32 {
-        return memchr::memchr(DEL, bytes);
-    }
-    let mut chunks = bytes.chunks_exact(8);
+    const SHORT: usize = 32;
+    let (head, tail) = bytes.split_at(bytes.len().min(SHORT));
+    let mut chunks = head.chunks_exact(8);
     let mut base = 0;
     for chunk in chunks.by_ref() {
         let mut word = [0u8; 8];
@@ -169,11 +169,10 @@ pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
         }
         base += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == DEL)
-        .map(|i| base + i)
+    if let Some(i) = chunks.remainder().iter().position(|&b| b == DEL) {
+        return Some(base + i);
+    }
+    memchr::memchr(DEL, tail).map(|i| SHORT + i)
 }
 
 /// Finds the DEL ending the string whose bytes start at `start`.
@@ -266,6 +265,17 @@ fn parse_with<'a, S: Source<'a>>(
     } = scratch;
     let mut pos = 0usize;
     loop {
+        if let Some(Frame::Star {
+            key: key @ None, ..
+        }) = stack.last_mut()
+        {
+            // A key: read straight into a `Key` (tables and DEL go below).
+            if let Some((k, end)) = scalar_key(src, pos, factor)? {
+                *key = Some(k);
+                pos = end;
+                continue;
+            }
+        }
         let start = pos;
         let Some(&tag) = b.get(pos) else {
             return Err(unexpected(b, pos, expected_here(stack)));
@@ -369,6 +379,34 @@ fn plain_keys(entries: &[(Key, Value)]) -> bool {
     })
 }
 
+/// The string, number or boolean key at `pos` and the offset after it;
+/// `None` when something else is there.
+#[inline]
+fn scalar_key<'a, S: Source<'a>>(src: &S, pos: usize, factor: f64) -> Result<Option<(Key, usize)>> {
+    let b = src.bytes();
+    let Some(&tag) = b.get(pos) else {
+        return Ok(None);
+    };
+    Ok(Some(match tag {
+        b'#' => {
+            let end = string_end(b, pos + 1)?;
+            let s = src.string(pos + 1, end)?;
+            (Key::String(s.to_owned()), end + 1)
+        }
+        b'>' | b'<' | b')' | b'(' => {
+            let (d, end) = number_digits(b, pos)?;
+            let n = number_of(tag, d, factor);
+            if n.is_nan() {
+                return Err(Error::at(ErrorKind::InvalidKey("NaN"), pos));
+            }
+            (Key::Number(n), end)
+        }
+        b'+' => (Key::Bool(true), pos + 1),
+        b'-' => (Key::Bool(false), pos + 1),
+        _ => return Ok(None),
+    }))
+}
+
 /// What the reader expects where a value could start.
 fn expected_here(stack: &[Frame]) -> &'static str {
     match stack.last() {
@@ -456,6 +494,44 @@ mod tests {
             Decoder::new(16).decode(">1").unwrap_err().kind(),
             &ErrorKind::Decimals(16)
         );
+    }
+
+    #[test]
+    fn find_del_at_every_offset() {
+        for len in 0..80 {
+            let mut bytes = vec![b'a'; len];
+            assert_eq!(find_del(&bytes), None, "{len}");
+            for at in 0..len {
+                bytes.fill(b'a');
+                bytes[at] = DEL;
+                if at + 1 < len {
+                    bytes[at + 1] = DEL;
+                }
+                assert_eq!(find_del(&bytes), Some(at), "{len} {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_place() {
+        // A repeated key keeps its first place and takes the last value,
+        // in small records and in tables past the linear form alike.
+        for n in [3, SMALL, SMALL + 5] {
+            let mut text = String::from("*");
+            for i in 0..n {
+                text.push_str(&format!("#k{i}\u{7f}>{}", i % 10));
+            }
+            text.push_str("#k1\u{7f}+-#y\u{7f}#k0\u{7f}#x\u{7f}\u{7f}");
+            let v = d(&text).unwrap();
+            let t = v.as_table().unwrap();
+            let keys: Vec<String> = t.keyed().map(|(k, _)| k.to_string()).collect();
+            let mut expect: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+            expect.push("[false]".into());
+            assert_eq!(keys, expect, "{n}");
+            assert_eq!(t.get("k1"), Some(&Value::Bool(true)));
+            assert_eq!(t.get("k0"), Some(&Value::from("x")));
+            assert_eq!(t.get(false), Some(&Value::from("y")));
+        }
     }
 
     #[test]
