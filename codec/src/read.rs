@@ -172,6 +172,9 @@ pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
     if let Some(i) = chunks.remainder().iter().position(|&b| b == DEL) {
         return Some(base + i);
     }
+    if tail.is_empty() {
+        return None;
+    }
     memchr::memchr(DEL, tail).map(|i| SHORT + i)
 }
 
@@ -191,9 +194,10 @@ pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<usize> {
 enum Frame {
     /// A `|` table: its values are `values[start..]`.
     Seq { start: usize },
-    /// A `*` table: its entries are `entries[start..]`, then a key waiting
-    /// for its value, if any.
-    Star { start: usize, key: Option<Key> },
+    /// A `*` table: its entries are `entries[start..]`; while `has_key`,
+    /// the last one is a key waiting for its value (nil until it comes, so
+    /// the value is written straight into its place).
+    Star { start: usize, has_key: bool },
 }
 
 /// The reader's stacks: open tables, and the elements waiting for their
@@ -266,17 +270,46 @@ fn parse_with<'a, S: Source<'a>>(
     let mut pos = 0usize;
     loop {
         if let Some(Frame::Star {
-            key: key @ None, ..
+            has_key: has_key @ false,
+            ..
         }) = stack.last_mut()
         {
             // A key: read straight into a `Key` (tables and DEL go below).
-            if let Some((k, end)) = scalar_key(src, pos, factor)? {
-                *key = Some(k);
+            if let Some(end) = push_key(src, pos, factor, entries)? {
+                *has_key = true;
                 pos = end;
                 continue;
             }
         }
         let start = pos;
+        // Places a value in the open table, or returns it at the top level.
+        // Built right where it goes: moving a just-built value through a
+        // temporary costs store-forwarding stalls on the hottest path.
+        macro_rules! place {
+            ($value:expr) => {{
+                match stack.last_mut() {
+                    None => {
+                        if pos != b.len() {
+                            return Err(Error::at(ErrorKind::TrailingBytes, pos));
+                        }
+                        return Ok($value);
+                    }
+                    Some(Frame::Seq { .. }) => values.push($value),
+                    Some(Frame::Star { has_key, .. }) => {
+                        if *has_key {
+                            // Always there: `has_key` says the key is last.
+                            if let Some((_, slot)) = entries.last_mut() {
+                                *slot = $value;
+                            }
+                        } else {
+                            entries.push((to_key($value, start)?, Value::Nil));
+                        }
+                        *has_key = !*has_key;
+                    }
+                }
+                continue;
+            }};
+        }
         let Some(&tag) = b.get(pos) else {
             return Err(unexpected(b, pos, expected_here(stack)));
         };
@@ -292,16 +325,16 @@ fn parse_with<'a, S: Source<'a>>(
             b'>' | b'<' | b')' | b'(' => {
                 let (d, end) = number_digits(b, pos)?;
                 pos = end;
-                Value::Number(number_of(tag, d, factor))
+                place!(Value::Number(number_of(tag, d, factor)))
             }
             b'#' => {
                 let end = string_end(b, pos + 1)?;
                 let s = src.string(pos + 1, end)?;
                 pos = end + 1;
-                Value::String(s.to_owned())
+                place!(Value::String(s.to_owned()))
             }
             b'|' | b'*' => {
-                if let Some(Frame::Star { key: None, .. }) = stack.last() {
+                if let Some(Frame::Star { has_key: false, .. }) = stack.last() {
                     return Err(Error::at(ErrorKind::TableKey, pos));
                 }
                 if stack.len() >= limit {
@@ -314,7 +347,7 @@ fn parse_with<'a, S: Source<'a>>(
                 } else {
                     Frame::Star {
                         start: entries.len(),
-                        key: None,
+                        has_key: false,
                     }
                 });
                 pos += 1;
@@ -327,9 +360,10 @@ fn parse_with<'a, S: Source<'a>>(
                         let seq = values.drain(start..).collect();
                         Value::Table(Table::from_vec_unchecked(seq))
                     }
-                    Some(Frame::Star { start, key: None }) => {
-                        Value::Table(close_star(entries, start))
-                    }
+                    Some(Frame::Star {
+                        start,
+                        has_key: false,
+                    }) => Value::Table(close_star(entries, start)),
                     _ => return Err(unexpected(b, pos, expected_here(stack))),
                 };
                 pos += 1;
@@ -337,19 +371,7 @@ fn parse_with<'a, S: Source<'a>>(
             }
             _ => return Err(unexpected(b, pos, expected_here(stack))),
         };
-        match stack.last_mut() {
-            None => {
-                if pos != b.len() {
-                    return Err(Error::at(ErrorKind::TrailingBytes, pos));
-                }
-                return Ok(value);
-            }
-            Some(Frame::Seq { .. }) => values.push(value),
-            Some(Frame::Star { key, .. }) => match key.take() {
-                None => *key = Some(to_key(value, start)?),
-                Some(k) => entries.push((k, value)),
-            },
-        }
+        place!(value)
     }
 }
 
@@ -379,10 +401,17 @@ fn plain_keys(entries: &[(Key, Value)]) -> bool {
     })
 }
 
-/// The string, number or boolean key at `pos` and the offset after it;
-/// `None` when something else is there.
+/// Reads the string, number or boolean key at `pos` into a new last entry
+/// (with a nil value) and returns the offset after it; `None` when
+/// something else is there. Each key is built right in its entry: moving it
+/// through a temporary costs store-forwarding stalls on the hottest path.
 #[inline]
-fn scalar_key<'a, S: Source<'a>>(src: &S, pos: usize, factor: f64) -> Result<Option<(Key, usize)>> {
+fn push_key<'a, S: Source<'a>>(
+    src: &S,
+    pos: usize,
+    factor: f64,
+    entries: &mut Vec<(Key, Value)>,
+) -> Result<Option<usize>> {
     let b = src.bytes();
     let Some(&tag) = b.get(pos) else {
         return Ok(None);
@@ -391,7 +420,8 @@ fn scalar_key<'a, S: Source<'a>>(src: &S, pos: usize, factor: f64) -> Result<Opt
         b'#' => {
             let end = string_end(b, pos + 1)?;
             let s = src.string(pos + 1, end)?;
-            (Key::String(s.to_owned()), end + 1)
+            entries.push((Key::String(s.to_owned()), Value::Nil));
+            end + 1
         }
         b'>' | b'<' | b')' | b'(' => {
             let (d, end) = number_digits(b, pos)?;
@@ -399,10 +429,13 @@ fn scalar_key<'a, S: Source<'a>>(src: &S, pos: usize, factor: f64) -> Result<Opt
             if n.is_nan() {
                 return Err(Error::at(ErrorKind::InvalidKey("NaN"), pos));
             }
-            (Key::Number(n), end)
+            entries.push((Key::Number(n), Value::Nil));
+            end
         }
-        b'+' => (Key::Bool(true), pos + 1),
-        b'-' => (Key::Bool(false), pos + 1),
+        b'+' | b'-' => {
+            entries.push((Key::Bool(tag == b'+'), Value::Nil));
+            pos + 1
+        }
         _ => return Ok(None),
     }))
 }
@@ -412,8 +445,8 @@ fn expected_here(stack: &[Frame]) -> &'static str {
     match stack.last() {
         None => "a value",
         Some(Frame::Seq { .. }) => "a value or DEL",
-        Some(Frame::Star { key: None, .. }) => "a key or DEL",
-        Some(Frame::Star { key: Some(_), .. }) => "a value",
+        Some(Frame::Star { has_key: false, .. }) => "a key or DEL",
+        Some(Frame::Star { has_key: true, .. }) => "a value",
     }
 }
 
