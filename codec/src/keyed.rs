@@ -13,8 +13,11 @@ type KeyHasher = foldhash::fast::RandomState;
 /// The map of a large keyed part.
 type Map = IndexMap<Key, Value, KeyHasher>;
 
-/// Entries kept in the linear form.
-pub(crate) const SMALL: usize = 8;
+/// Entries kept in the linear form. Sixteen covers the top level of a
+/// typical save (a dozen or so fields): one allocation of the exact size
+/// instead of three (box, index table, entries) plus a hash per key, while
+/// a lookup still scans at most sixteen keys, comparing lengths first.
+pub(crate) const SMALL: usize = 16;
 
 /// The keyed part, in insertion order.
 #[derive(Clone)]

@@ -2,8 +2,11 @@
 //! stack instead of recursion, so no input can overflow the stack), linear in
 //! time and memory.
 
+use std::cell::Cell;
+
 use crate::digits::{self, Digits};
 use crate::error::{Error, ErrorKind, Found, Result};
+use crate::keyed::SMALL;
 use crate::number::{Number, N};
 use crate::value::{Key, Table, Value};
 use crate::write::{factor, DEL};
@@ -144,17 +147,17 @@ pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
     }
 }
 
-/// The first DEL in `bytes`: eight bytes at a time for the short strings
-/// that are most keys and values, memchr beyond 32 bytes.
+/// The first DEL in `bytes`: the first 32 bytes eight at a time (most keys
+/// and values are short strings, and `bytes` is usually the whole rest of
+/// the input), memchr beyond.
 #[inline]
 pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGHS: u64 = 0x8080_8080_8080_8080;
     const DELS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    if bytes.len() > 32 {
-        return memchr::memchr(DEL, bytes);
-    }
-    let mut chunks = bytes.chunks_exact(8);
+    const SHORT: usize = 32;
+    let (head, tail) = bytes.split_at(bytes.len().min(SHORT));
+    let mut chunks = head.chunks_exact(8);
     let mut base = 0;
     for chunk in chunks.by_ref() {
         let mut word = [0u8; 8];
@@ -166,11 +169,13 @@ pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
         }
         base += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == DEL)
-        .map(|i| base + i)
+    if let Some(i) = chunks.remainder().iter().position(|&b| b == DEL) {
+        return Some(base + i);
+    }
+    if tail.is_empty() {
+        return None;
+    }
+    memchr::memchr(DEL, tail).map(|i| SHORT + i)
 }
 
 /// Finds the DEL ending the string whose bytes start at `start`.
@@ -182,30 +187,52 @@ pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<usize> {
     }
 }
 
-/// Capacity hints: the size of the last table closed at each depth (capped,
-/// so memory stays linear), since game saves repeat shapes.
-struct Hints(Vec<u8>);
+/// An open table. Its elements wait on the reader's scratch stacks (shared
+/// by every open table, innermost last) until its DEL, so each table is built
+/// once with exactly the room it needs: one allocation per part, no growth,
+/// no reallocation (game saves are many small records).
+enum Frame {
+    /// A `|` table: its values are `values[start..]`.
+    Seq { start: usize },
+    /// A `*` table: its entries are `entries[start..]`; while `has_key`,
+    /// the last one is a key waiting for its value (nil until it comes, so
+    /// the value is written straight into its place).
+    Star { start: usize, has_key: bool },
+}
 
-impl Hints {
-    const CAP: usize = 16;
+/// The reader's stacks: open tables, and the elements waiting for their
+/// tables' DEL.
+#[derive(Default)]
+struct Scratch {
+    stack: Vec<Frame>,
+    values: Vec<Value>,
+    entries: Vec<(Key, Value)>,
+}
 
-    #[inline]
-    fn get(&self, depth: usize) -> usize {
-        self.0.get(depth).map_or(0, |&h| usize::from(h))
+impl Scratch {
+    const fn new() -> Self {
+        Scratch {
+            stack: Vec::new(),
+            values: Vec::new(),
+            entries: Vec::new(),
+        }
     }
 
-    #[inline]
-    fn set(&mut self, depth: usize, len: usize) {
-        if depth >= self.0.len() {
-            self.0.resize(depth + 1, 0);
-        }
-        self.0[depth] = len.min(Self::CAP) as u8;
+    /// Small enough to keep for the next read (a few kilobytes at most).
+    fn worth_keeping(&self) -> bool {
+        self.stack.capacity() <= KEEP
+            && self.values.capacity() <= KEEP
+            && self.entries.capacity() <= KEEP
     }
 }
 
-enum Frame {
-    Seq(Vec<Value>),
-    Star(Table, Option<Key>),
+/// Capacity up to which a thread keeps its reader's stacks between reads.
+const KEEP: usize = 64;
+
+thread_local! {
+    /// Each thread's reader stacks, kept between reads so that reading a
+    /// small document allocates only its own strings and tables.
+    static SCRATCH: Cell<Scratch> = const { Cell::new(Scratch::new()) };
 }
 
 /// The iterative reader.
@@ -214,14 +241,77 @@ pub(crate) fn parse<'a, S: Source<'a>>(src: &S, factor: f64, limit: usize) -> Re
     if b.is_empty() {
         return Ok(Value::Nil);
     }
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut seq_hints = Hints(Vec::new());
-    let mut map_hints = Hints(Vec::new());
+    let mut scratch = SCRATCH.try_with(Cell::take).unwrap_or_default();
+    let result = parse_with(src, factor, limit, &mut scratch);
+    if scratch.worth_keeping() {
+        // After an error the stacks may hold values: drop them now.
+        scratch.stack.clear();
+        scratch.values.clear();
+        scratch.entries.clear();
+        // During thread teardown there is nowhere to keep them.
+        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
+    }
+    result
+}
+
+/// The reader proper, on stacks that start empty.
+fn parse_with<'a, S: Source<'a>>(
+    src: &S,
+    factor: f64,
+    limit: usize,
+    scratch: &mut Scratch,
+) -> Result<Value> {
+    let b = src.bytes();
+    let Scratch {
+        stack,
+        values,
+        entries,
+    } = scratch;
     let mut pos = 0usize;
     loop {
+        if let Some(Frame::Star {
+            has_key: has_key @ false,
+            ..
+        }) = stack.last_mut()
+        {
+            // A key: read straight into a `Key` (tables and DEL go below).
+            if let Some(end) = push_key(src, pos, factor, entries)? {
+                *has_key = true;
+                pos = end;
+                continue;
+            }
+        }
         let start = pos;
+        // Places a value in the open table, or returns it at the top level.
+        // Built right where it goes: moving a just-built value through a
+        // temporary costs store-forwarding stalls on the hottest path.
+        macro_rules! place {
+            ($value:expr) => {{
+                match stack.last_mut() {
+                    None => {
+                        if pos != b.len() {
+                            return Err(Error::at(ErrorKind::TrailingBytes, pos));
+                        }
+                        return Ok($value);
+                    }
+                    Some(Frame::Seq { .. }) => values.push($value),
+                    Some(Frame::Star { has_key, .. }) => {
+                        if *has_key {
+                            // Always there: `has_key` says the key is last.
+                            if let Some((_, slot)) = entries.last_mut() {
+                                *slot = $value;
+                            }
+                        } else {
+                            entries.push((to_key($value, start)?, Value::Nil));
+                        }
+                        *has_key = !*has_key;
+                    }
+                }
+                continue;
+            }};
+        }
         let Some(&tag) = b.get(pos) else {
-            return Err(unexpected(b, pos, expected_here(&stack)));
+            return Err(unexpected(b, pos, expected_here(stack)));
         };
         let value = match tag {
             b'+' => {
@@ -235,73 +325,128 @@ pub(crate) fn parse<'a, S: Source<'a>>(src: &S, factor: f64, limit: usize) -> Re
             b'>' | b'<' | b')' | b'(' => {
                 let (d, end) = number_digits(b, pos)?;
                 pos = end;
-                Value::Number(number_of(tag, d, factor))
+                place!(Value::Number(number_of(tag, d, factor)))
             }
             b'#' => {
                 let end = string_end(b, pos + 1)?;
                 let s = src.string(pos + 1, end)?;
                 pos = end + 1;
-                Value::String(s.to_owned())
+                place!(Value::String(s.to_owned()))
             }
             b'|' | b'*' => {
-                if let Some(Frame::Star(_, None)) = stack.last() {
+                if let Some(Frame::Star { has_key: false, .. }) = stack.last() {
                     return Err(Error::at(ErrorKind::TableKey, pos));
                 }
                 if stack.len() >= limit {
                     return Err(Error::at(ErrorKind::DepthLimit(limit), pos));
                 }
-                let depth = stack.len();
                 stack.push(if tag == b'|' {
-                    Frame::Seq(Vec::with_capacity(seq_hints.get(depth)))
+                    Frame::Seq {
+                        start: values.len(),
+                    }
                 } else {
-                    Frame::Star(Table::with_keyed_capacity(map_hints.get(depth)), None)
+                    Frame::Star {
+                        start: entries.len(),
+                        has_key: false,
+                    }
                 });
                 pos += 1;
                 continue;
             }
             DEL => {
                 let value = match stack.pop() {
-                    Some(Frame::Seq(v)) => {
-                        seq_hints.set(stack.len(), v.len());
-                        Value::Table(Table::from_vec_unchecked(v))
+                    Some(Frame::Seq { start }) => {
+                        // Collecting a drain allocates exactly the room needed.
+                        let seq = values.drain(start..).collect();
+                        Value::Table(Table::from_vec_unchecked(seq))
                     }
-                    Some(Frame::Star(t, None)) => {
-                        map_hints.set(stack.len(), t.keyed_len());
-                        Value::Table(t)
-                    }
-                    _ => return Err(unexpected(b, pos, expected_here(&stack))),
+                    Some(Frame::Star {
+                        start,
+                        has_key: false,
+                    }) => Value::Table(close_star(entries, start)),
+                    _ => return Err(unexpected(b, pos, expected_here(stack))),
                 };
                 pos += 1;
                 value
             }
-            _ => return Err(unexpected(b, pos, expected_here(&stack))),
+            _ => return Err(unexpected(b, pos, expected_here(stack))),
         };
-        match stack.last_mut() {
-            None => {
-                if pos != b.len() {
-                    return Err(Error::at(ErrorKind::TrailingBytes, pos));
-                }
-                return Ok(value);
-            }
-            Some(Frame::Seq(v)) => v.push(value),
-            Some(Frame::Star(t, key)) => match key.take() {
-                None => *key = Some(to_key(value, start)?),
-                Some(k) => {
-                    // Keys are never NaN here, so this cannot refuse.
-                    let _ = t.try_insert(k, value);
-                }
-            },
-        }
+        place!(value)
     }
+}
+
+/// Builds the `*` table whose entries are `entries[start..]`, as inserting
+/// them in order would.
+#[inline]
+fn close_star(entries: &mut Vec<(Key, Value)>, start: usize) -> Table {
+    let own = &entries[start..];
+    if own.len() <= SMALL && plain_keys(own) {
+        // Most records: collecting the drain allocates exactly their room.
+        return Table::from_small_keyed_unchecked(entries.drain(start..).collect());
+    }
+    let mut t = Table::with_keyed_capacity(own.len());
+    for (k, v) in entries.drain(start..) {
+        // Keys are never NaN here, so this cannot refuse.
+        let _ = t.try_insert(k, v);
+    }
+    t
+}
+
+/// True when no key is a number (none can belong in the sequence part) and
+/// no key repeats: inserting such entries just appends them.
+#[inline]
+fn plain_keys(entries: &[(Key, Value)]) -> bool {
+    entries.iter().enumerate().all(|(i, (k, _))| {
+        !matches!(k, Key::Number(_)) && entries[..i].iter().all(|(earlier, _)| earlier != k)
+    })
+}
+
+/// Reads the string, number or boolean key at `pos` into a new last entry
+/// (with a nil value) and returns the offset after it; `None` when
+/// something else is there. Each key is built right in its entry: moving it
+/// through a temporary costs store-forwarding stalls on the hottest path.
+#[inline]
+fn push_key<'a, S: Source<'a>>(
+    src: &S,
+    pos: usize,
+    factor: f64,
+    entries: &mut Vec<(Key, Value)>,
+) -> Result<Option<usize>> {
+    let b = src.bytes();
+    let Some(&tag) = b.get(pos) else {
+        return Ok(None);
+    };
+    Ok(Some(match tag {
+        b'#' => {
+            let end = string_end(b, pos + 1)?;
+            let s = src.string(pos + 1, end)?;
+            entries.push((Key::String(s.to_owned()), Value::Nil));
+            end + 1
+        }
+        b'>' | b'<' | b')' | b'(' => {
+            let (d, end) = number_digits(b, pos)?;
+            let n = number_of(tag, d, factor);
+            if n.is_nan() {
+                return Err(Error::at(ErrorKind::InvalidKey("NaN"), pos));
+            }
+            entries.push((Key::Number(n), Value::Nil));
+            end
+        }
+        b'+' | b'-' => {
+            entries.push((Key::Bool(tag == b'+'), Value::Nil));
+            pos + 1
+        }
+        _ => return Ok(None),
+    }))
 }
 
 /// What the reader expects where a value could start.
 fn expected_here(stack: &[Frame]) -> &'static str {
     match stack.last() {
         None => "a value",
-        Some(Frame::Seq(_)) => "a value or DEL",
-        Some(Frame::Star(_, None)) => "a key or DEL",
-        Some(Frame::Star(_, Some(_))) => "a value",
+        Some(Frame::Seq { .. }) => "a value or DEL",
+        Some(Frame::Star { has_key: false, .. }) => "a key or DEL",
+        Some(Frame::Star { has_key: true, .. }) => "a value",
     }
 }
 
@@ -382,6 +527,44 @@ mod tests {
             Decoder::new(16).decode(">1").unwrap_err().kind(),
             &ErrorKind::Decimals(16)
         );
+    }
+
+    #[test]
+    fn find_del_at_every_offset() {
+        for len in 0..80 {
+            let mut bytes = vec![b'a'; len];
+            assert_eq!(find_del(&bytes), None, "{len}");
+            for at in 0..len {
+                bytes.fill(b'a');
+                bytes[at] = DEL;
+                if at + 1 < len {
+                    bytes[at + 1] = DEL;
+                }
+                assert_eq!(find_del(&bytes), Some(at), "{len} {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn repeated_keys_keep_their_first_place() {
+        // A repeated key keeps its first place and takes the last value,
+        // in small records and in tables past the linear form alike.
+        for n in [3, SMALL, SMALL + 5] {
+            let mut text = String::from("*");
+            for i in 0..n {
+                text.push_str(&format!("#k{i}\u{7f}>{}", i % 10));
+            }
+            text.push_str("#k1\u{7f}+-#y\u{7f}#k0\u{7f}#x\u{7f}\u{7f}");
+            let v = d(&text).unwrap();
+            let t = v.as_table().unwrap();
+            let keys: Vec<String> = t.keyed().map(|(k, _)| k.to_string()).collect();
+            let mut expect: Vec<String> = (0..n).map(|i| format!("k{i}")).collect();
+            expect.push("[false]".into());
+            assert_eq!(keys, expect, "{n}");
+            assert_eq!(t.get("k1"), Some(&Value::Bool(true)));
+            assert_eq!(t.get("k0"), Some(&Value::from("x")));
+            assert_eq!(t.get(false), Some(&Value::from("y")));
+        }
     }
 
     #[test]

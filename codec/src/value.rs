@@ -269,6 +269,18 @@ impl Table {
         }
     }
 
+    /// A table of at most [`keyed::SMALL`] entries with distinct keys that
+    /// are not numbers (so none belongs in the sequence part), without
+    /// checks: what inserting them in order would build.
+    #[inline]
+    pub(crate) fn from_small_keyed_unchecked(entries: Vec<(Key, Value)>) -> Self {
+        debug_assert!(entries.len() <= keyed::SMALL);
+        Table {
+            seq: Vec::new(),
+            map: Keyed::Small(entries),
+        }
+    }
+
     /// An empty table with room for `n` keyed entries.
     #[inline]
     pub(crate) fn with_keyed_capacity(n: usize) -> Self {
