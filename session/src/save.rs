@@ -61,8 +61,10 @@ pub(crate) async fn run(inner: &Arc<Inner>) -> Response {
     }
     let response = save_now(inner, false).await;
     if let Response::Error(SessionError::Fenced { .. }) = response {
-        crate::tasks::answer(inner, &response);
+        // Closed (and StateChanged fired) before any caller sees the answer,
+        // so a caller that checks the state after `Error` finds it Closed.
         close_lost(inner);
+        crate::tasks::answer(inner, &response);
     }
     response
 }
