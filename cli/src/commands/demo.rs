@@ -15,6 +15,10 @@ use std::time::Duration;
 /// working directory.
 pub const DEFAULT_STORE: &str = "sqlite://sdm-demo.db";
 
+/// How long the end of the demo waits for gifts still in flight: longer than
+/// the queue's invisibility time (30 s).
+const GIFT_WAIT: Duration = Duration::from_secs(40);
+
 /// Arguments of `sdm demo`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct DemoArgs {
@@ -473,9 +477,18 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
             join(&world, p, 0).await;
         }
     }
-    for _ in 0..2000 {
-        if world.in_flight.load(Ordering::SeqCst) == 0 {
-            break;
+    // A gift read by a session that closed before it could fire ProcessQueue
+    // (a hop racing the read) stays invisible for the queue's invisibility
+    // time (30 s), then comes back: wait that long before calling it lost.
+    let started = tokio::time::Instant::now();
+    let mut told = false;
+    while world.in_flight.load(Ordering::SeqCst) != 0 && started.elapsed() < GIFT_WAIT {
+        if !told && started.elapsed() > Duration::from_secs(1) {
+            told = true;
+            println!(
+                "-- waiting for gifts hidden by an interrupted read to come back (up to {} s)",
+                GIFT_WAIT.as_secs()
+            );
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
