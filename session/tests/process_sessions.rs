@@ -2,7 +2,8 @@
 //! Redis): exactly one process owns a key; after a kill -9 of the owner the
 //! key stays locked until the lock expires, then another process opens it
 //! with the owner's last save; values queued by one process reach the
-//! owner's ProcessQueue.
+//! owner's ProcessQueue; a kill -9 in the middle of a stream of saves
+//! leaves the SQLite file whole, holding the last committed save.
 //!
 //! The test binary runs itself as the child processes (`session_child`,
 //! role in `SDM_PROC_ROLE`). The engine's shortest lock lifetime is 40 s
@@ -138,6 +139,26 @@ fn session_child() {
                     session.close().await;
                 }
             }
+            // Open, then save an increasing counter in a tight loop,
+            // reporting each one the store acknowledged, until killed.
+            "saver" => {
+                let response = session.open(None).await;
+                say(&format!("OPEN {}", describe(&response)));
+                if response != Response::Success {
+                    return;
+                }
+                for n in 1i64.. {
+                    session.set_value(Value::from(n));
+                    let response = session.save().await;
+                    if !response.is_saved() {
+                        say(&format!("FAILED {n} {}", describe(&response)));
+                        return;
+                    }
+                    // The trailing dot marks a whole line: a kill can cut
+                    // the last one short.
+                    say(&format!("SAVED {n} ."));
+                }
+            }
             // Queue three values for the key's owner.
             "queuer" => {
                 for n in 1..=3 {
@@ -231,4 +252,66 @@ fn processes_share_one_redis() {
         assert_eq!(aged, 1, "one lock entry");
         std::thread::sleep(Duration::from_millis(20));
     });
+}
+
+/// How many acknowledged saves the parent waits for before the kill.
+const SAVES_BEFORE_KILL: i64 = 200;
+
+#[test]
+fn kill_9_during_engine_saves_on_sqlite_keeps_the_last_committed_save() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("players.db");
+    let url = format!("sqlite://{}", path.display());
+    let mut saver = Kid::spawn("saver", &url);
+    assert_eq!(saver.next("open"), "OPEN Success");
+
+    // Every counter the child reports was answered `Saved`; they come in
+    // order, one after the other.
+    let mut last = 0i64;
+    let take = |line: String, last: &mut i64| {
+        let n: i64 = line
+            .strip_prefix("SAVED ")
+            .and_then(|rest| rest.strip_suffix(" ."))
+            .unwrap_or_else(|| panic!("not a whole SAVED line: {line}"))
+            .parse()
+            .expect("a counter");
+        assert_eq!(n, *last + 1, "saves are reported in order");
+        *last = n;
+    };
+    while last < SAVES_BEFORE_KILL {
+        take(saver.next("save"), &mut last);
+    }
+    // Kill -9 mid-stream, then take the lines the child had written.
+    saver.child.kill().expect("kill -9");
+    saver.child.wait().expect("reaped");
+    while let Ok(line) = saver.lines.recv_timeout(Duration::from_secs(30)) {
+        if line.ends_with(" .") {
+            take(line, &mut last);
+        }
+    }
+    assert!(last >= SAVES_BEFORE_KILL);
+
+    let conn = rusqlite::Connection::open(&path).expect("open the file");
+    let check: String = conn
+        .query_row("PRAGMA integrity_check", [], |row| row.get(0))
+        .expect("integrity check");
+    assert_eq!(check, "ok", "the file is whole after the kill");
+    drop(conn);
+
+    // Read needs no lock (the killed child's lock has not expired).
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("rt");
+    let stored = runtime.block_on(async {
+        let backend = sdm_session::backend::connect(&url).expect("connect");
+        let registry = Registry::new(backend);
+        let reader = registry.hidden("Player", None, KEY);
+        assert_eq!(reader.read(None).await, Response::Success);
+        reader.clone_value().as_i64().expect("a counter is stored")
+    });
+    assert!(
+        stored == last || stored == last + 1,
+        "stored {stored}: the last acknowledged save was {last} (one more may have committed unreported)"
+    );
 }

@@ -20,6 +20,7 @@ pub struct RedisServer {
     port: u16,
     child: Option<Child>,
     dir: Option<tempfile::TempDir>,
+    durable: bool,
 }
 
 impl RedisServer {
@@ -31,13 +32,26 @@ impl RedisServer {
                 port: 0,
                 child: None,
                 dir: None,
+                durable: false,
             },
             _ => Self::start_own(),
         }
     }
 
-    /// Always a server of our own (tests that stop and restart it).
+    /// Always a server of our own (tests that stop and restart it); it
+    /// keeps nothing across a restart.
     pub fn start_own() -> Self {
+        Self::own(false)
+    }
+
+    /// A server of our own that keeps its data across a restart: an
+    /// append-only file fsynced on every write, so every write it
+    /// acknowledged (and every key's expiry time) is there after a kill.
+    pub fn start_own_durable() -> Self {
+        Self::own(true)
+    }
+
+    fn own(durable: bool) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("port").port();
         drop(listener);
@@ -47,6 +61,7 @@ impl RedisServer {
             port,
             child: None,
             dir: Some(dir),
+            durable,
         };
         server.spawn();
         server
@@ -59,12 +74,15 @@ impl RedisServer {
             .expect("own server has a dir")
             .path()
             .to_path_buf();
+        let appendonly = if self.durable { "yes" } else { "no" };
         let child = Command::new("redis-server")
             .args([
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                appendonly,
+                "--appendfsync",
+                "always",
                 "--bind",
                 "127.0.0.1",
                 "--port",
@@ -121,7 +139,8 @@ impl RedisServer {
         }
     }
 
-    /// Starts our server again on the same port (empty: no persistence).
+    /// Starts our server again on the same port: empty, or for a durable
+    /// server with everything it had acknowledged.
     pub fn restart(&mut self) {
         self.stop();
         assert!(
