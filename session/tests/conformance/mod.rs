@@ -16,11 +16,11 @@ use sdm_session::backend::{
 };
 
 /// A short lock TTL for expiry tests.
-const SHORT: Duration = Duration::from_millis(600);
+const SHORT: Duration = Duration::from_millis(1200);
 /// Long enough for anything not meant to expire during a test.
 const LONG: Duration = Duration::from_secs(60);
 /// Sleep a bit more than `SHORT` to see it expire.
-const PAST_SHORT: Duration = Duration::from_millis(900);
+const PAST_SHORT: Duration = Duration::from_millis(1800);
 
 /// A session id unique to this test run (tests may share one store).
 pub fn fresh_id(test: &str) -> SessionId {
@@ -96,14 +96,14 @@ pub async fn lock_contention_and_expiry(b: Arc<dyn Backend>) {
 pub async fn renew_by_owner(b: Arc<dyn Backend>) {
     let id = fresh_id("renew");
     assert_eq!(lock(&b, &id, "owner-a", SHORT).await, LockOutcome::Acquired);
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
     assert_eq!(
         lock(&b, &id, "owner-a", SHORT).await,
         LockOutcome::Acquired,
         "renewal by the owner"
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    // 800 ms after the first take: only the renewal keeps it.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // 1600 ms after the first take: only the renewal keeps it.
     assert_eq!(
         lock(&b, &id, "owner-b", SHORT).await,
         held("owner-a"),
@@ -292,13 +292,13 @@ pub async fn queue_count_limit(b: Arc<dyn Backend>) {
 /// Each value expires on its own.
 pub async fn queue_per_value_expiry(b: Arc<dyn Backend>) {
     let id = fresh_id("queue_expiry");
-    b.queue_push(&id, "\"short\"", Duration::from_millis(400), 9.0)
+    b.queue_push(&id, "\"short\"", Duration::from_millis(800), 9.0)
         .await
         .expect("push");
     b.queue_push(&id, "\"long\"", LONG, 0.0)
         .await
         .expect("push");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1400)).await;
     let batch = read_now(&b, &id, 10, LONG).await.expect("values");
     assert_eq!(batch.values, ["\"long\""]);
 }
@@ -325,7 +325,7 @@ pub async fn queue_arguments_checked(b: Arc<dyn Backend>) {
 pub async fn queue_invisibility_and_return(b: Arc<dyn Backend>) {
     let id = fresh_id("queue_invisible");
     b.queue_push(&id, "\"x\"", LONG, 0.0).await.expect("push");
-    let first = read_now(&b, &id, 10, Duration::from_millis(500))
+    let first = read_now(&b, &id, 10, Duration::from_millis(1000))
         .await
         .expect("values");
     assert_eq!(first.values, ["\"x\""]);
@@ -339,7 +339,7 @@ pub async fn queue_invisibility_and_return(b: Arc<dyn Backend>) {
         .await
         .expect("new values are visible");
     assert_eq!(other.values, ["\"y\""]);
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let again = read_now(&b, &id, 10, LONG).await.expect("came back");
     assert_eq!(again.values, ["\"x\""]);
     assert_ne!(again.read_id, first.read_id);
@@ -348,7 +348,7 @@ pub async fn queue_invisibility_and_return(b: Arc<dyn Backend>) {
 /// Removing by read id drops exactly the values handed out under it.
 pub async fn queue_removal_by_read_id(b: Arc<dyn Backend>) {
     let id = fresh_id("queue_remove");
-    let short = Duration::from_millis(400);
+    let short = Duration::from_millis(800);
     b.queue_push(&id, "1", LONG, 0.0).await.expect("push");
     b.queue_push(&id, "2", LONG, 0.0).await.expect("push");
     let first = read_now(&b, &id, 1, short).await.expect("values");
@@ -361,7 +361,7 @@ pub async fn queue_removal_by_read_id(b: Arc<dyn Backend>) {
     b.queue_remove(&id, "no-such-read-id")
         .await
         .expect("remove of an unknown id is fine");
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    tokio::time::sleep(Duration::from_millis(1400)).await;
     let back = read_now(&b, &id, 10, LONG)
         .await
         .expect("the unremoved value comes back");
