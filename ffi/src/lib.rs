@@ -15,13 +15,14 @@
 //!
 //! ```
 //! use std::ffi::{CStr, CString};
-//! let json = CString::new(r#"{"Coins":250}"#).unwrap();
+//! let json = CString::new(r#"{"Coins":250}"#)?;
 //! let mut out = std::ptr::null_mut();
 //! // SAFETY: valid C string and out-pointer.
 //! let code = unsafe { sdm::sdm_compress_json(json.as_ptr(), 2, 3, true, &mut out) };
 //! # let _ = code;
 //! // SAFETY: `out` is NULL or came from the library.
 //! unsafe { sdm::sdm_string_free(out) };
+//! # Ok::<(), std::ffi::NulError>(())
 //! ```
 #![warn(missing_docs)]
 #![allow(non_camel_case_types)]
