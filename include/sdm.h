@@ -118,6 +118,12 @@ enum sdm_result
    */
   SDM_SESSION = 15,
   /**
+   * A write was refused by fencing: the key was locked again by a newer
+   * owner after this session's lock lapsed (response ERROR). The session
+   * closed itself without saving; the store keeps the newer owner's data.
+   */
+  SDM_FENCED = 16,
+  /**
    * A Rust panic was caught at the ABI boundary (a bug in sdm; please
    * report it). The library never unwinds into C.
    */
@@ -573,6 +579,108 @@ bool sdm_connection_is_connected(const struct sdm_connection *connection);
 void sdm_connection_free(struct sdm_connection *connection);
 
 /**
+ * Gets the session's id, "name/scope/key".
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_id(struct sdm_session *session, char **out);
+
+/**
+ * Gets the session's UniqueId (the lock owner id other servers see).
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_unique_id(struct sdm_session *session, char **out);
+
+/**
+ * Gets the session's key.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_key(struct sdm_session *session, char **out);
+
+/**
+ * Gets the version of the stored record last loaded or saved.
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_version(struct sdm_session *session, char **out);
+
+/**
+ * Gets the compressed text of the last save when compression is on (else empty).
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_compressed_value(struct sdm_session *session, char **out);
+
+/**
+ * Gets whether the session is hidden.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_hidden(struct sdm_session *session, bool *out);
+
+/**
+ * Gets the session's state.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_state(struct sdm_session *session, sdm_state *out);
+
+/**
+ * Gets AttemptsRemaining: lock renewals left before the session closes itself.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_attempts_remaining(struct sdm_session *session, uint32_t *out);
+
+/**
+ * Gets CreatedTime of the stored record, in ms since the Unix epoch.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_created_time(struct sdm_session *session, int64_t *out);
+
+/**
+ * Gets UpdatedTime of the stored record, in ms since the Unix epoch.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_updated_time(struct sdm_session *session, int64_t *out);
+
+/**
+ * Gets the session's fencing token (LockToken): the token of its lock
+ * while open, of its last lock after a close, 0 before the first open.
+ * Every acquisition of a key's lock gets a larger token than any before,
+ * and the store refuses writes made under an older one; fence the game's
+ * own side effects (receipts, rows in its own database) with it.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_lock_token(struct sdm_session *session, uint64_t *out);
+
+/**
  * The message of the most recent failed call on the calling thread, or ""
  * when the most recent fallible call succeeded. Never NULL.
  *
@@ -735,96 +843,6 @@ sdm_result sdm_session_get_user_ids(struct sdm_session *session,
 sdm_result sdm_session_set_user_ids(struct sdm_session *session, const int64_t *ids, size_t count);
 
 /**
- * Gets the session's id, "name/scope/key".
- *
- * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_id(struct sdm_session *session, char **out);
-
-/**
- * Gets the session's UniqueId (the lock owner id other servers see).
- *
- * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_unique_id(struct sdm_session *session, char **out);
-
-/**
- * Gets the session's key.
- *
- * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_key(struct sdm_session *session, char **out);
-
-/**
- * Gets the version of the stored record last loaded or saved.
- *
- * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_version(struct sdm_session *session, char **out);
-
-/**
- * Gets the compressed text of the last save when compression is on (else empty).
- *
- * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_compressed_value(struct sdm_session *session, char **out);
-
-/**
- * Gets whether the session is hidden.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_hidden(struct sdm_session *session, bool *out);
-
-/**
- * Gets the session's state.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_state(struct sdm_session *session, sdm_state *out);
-
-/**
- * Gets AttemptsRemaining: lock renewals left before the session closes itself.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_attempts_remaining(struct sdm_session *session, uint32_t *out);
-
-/**
- * Gets CreatedTime of the stored record, in ms since the Unix epoch.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_created_time(struct sdm_session *session, int64_t *out);
-
-/**
- * Gets UpdatedTime of the stored record, in ms since the Unix epoch.
- *
- * # Safety
- * `session` NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_get_updated_time(struct sdm_session *session, int64_t *out);
-
-/**
  * Frees the data of a response and sets it to NULL. NULL is accepted.
  *
  * # Safety
@@ -898,7 +916,7 @@ void sdm_session_free(struct sdm_session *session);
  *
  * `out` (NULL if not wanted) receives the response. Returns `SDM_OK` for
  * SUCCESS/SAVED responses, `SDM_LOCKED`, `SDM_STATE`, or `SDM_STORE` /
- * `SDM_TIMEOUT` / `SDM_SESSION` for ERROR; `*out` is filled in all these
+ * `SDM_TIMEOUT` / `SDM_FENCED` / `SDM_SESSION` for ERROR; `*out` is filled in all these
  * cases. Argument errors (`SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`,
  * `SDM_INVALID_JSON`, `SDM_SHUTDOWN`) leave `*out` SUCCESS with NULL data.
  *

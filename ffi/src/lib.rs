@@ -33,6 +33,7 @@ pub mod codec;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod facts;
 pub mod json;
 pub mod last_error;
 pub mod properties;

@@ -1,5 +1,5 @@
-//! Session properties: getters and setters with the engine's validation,
-//! and the read-only facts of a session.
+//! Session properties: getters and setters with the engine's validation
+//! (the read-only facts of a session are in [`facts`](crate::facts)).
 
 use std::ffi::c_char;
 use std::time::Duration;
@@ -9,12 +9,12 @@ use ::sdm_session::{PropertyError, Session};
 use crate::boundary::{self, out_arg, str_arg};
 use crate::error::{Error, Result};
 use crate::result::sdm_result;
-use crate::session::{sdm_session, sdm_state, session_arg};
+use crate::session::{sdm_session, session_arg};
 use crate::strings;
 
 /// # Safety
 /// `session` NULL or live; `out` NULL or writable.
-unsafe fn get<T>(
+pub(crate) unsafe fn get<T>(
     session: *mut sdm_session,
     out: *mut T,
     zero: T,
@@ -30,7 +30,7 @@ unsafe fn get<T>(
 
 /// # Safety
 /// `session` NULL or live; `out` NULL or writable.
-unsafe fn get_text(
+pub(crate) unsafe fn get_text(
     session: *mut sdm_session,
     out: *mut *mut c_char,
     f: impl FnOnce(&Session) -> String,
@@ -393,148 +393,4 @@ pub unsafe extern "C" fn sdm_session_set_user_ids(
             Ok(())
         })
     }
-}
-
-/// Gets the session's id, "name/scope/key".
-///
-/// Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_id(
-    session: *mut sdm_session,
-    out: *mut *mut c_char,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get_text(session, out, |s| s.id().to_string()) }
-}
-
-/// Gets the session's UniqueId (the lock owner id other servers see).
-///
-/// Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_unique_id(
-    session: *mut sdm_session,
-    out: *mut *mut c_char,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get_text(session, out, |s| s.unique_id().to_owned()) }
-}
-
-/// Gets the session's key.
-///
-/// Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_key(
-    session: *mut sdm_session,
-    out: *mut *mut c_char,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get_text(session, out, |s| s.key().to_owned()) }
-}
-
-/// Gets the version of the stored record last loaded or saved.
-///
-/// Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_version(
-    session: *mut sdm_session,
-    out: *mut *mut c_char,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get_text(session, out, |s| s.version()) }
-}
-
-/// Gets the compressed text of the last save when compression is on (else empty).
-///
-/// Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_compressed_value(
-    session: *mut sdm_session,
-    out: *mut *mut c_char,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get_text(session, out, |s| s.compressed_value()) }
-}
-
-/// Gets whether the session is hidden.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_hidden(
-    session: *mut sdm_session,
-    out: *mut bool,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get(session, out, false, |s| s.hidden()) }
-}
-
-/// Gets the session's state.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_state(
-    session: *mut sdm_session,
-    out: *mut sdm_state,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe {
-        get(session, out, sdm_state::SDM_STATE_CLOSED, |s| {
-            sdm_state::from(s.state())
-        })
-    }
-}
-
-/// Gets AttemptsRemaining: lock renewals left before the session closes itself.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_attempts_remaining(
-    session: *mut sdm_session,
-    out: *mut u32,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get(session, out, 0, |s| s.attempts_remaining()) }
-}
-
-/// Gets CreatedTime of the stored record, in ms since the Unix epoch.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_created_time(
-    session: *mut sdm_session,
-    out: *mut i64,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get(session, out, 0, |s| s.created_time()) }
-}
-
-/// Gets UpdatedTime of the stored record, in ms since the Unix epoch.
-///
-/// # Safety
-/// `session` NULL or live; `out` NULL or writable.
-#[no_mangle]
-pub unsafe extern "C" fn sdm_session_get_updated_time(
-    session: *mut sdm_session,
-    out: *mut i64,
-) -> sdm_result {
-    // SAFETY: forwarded contract.
-    unsafe { get(session, out, 0, |s| s.updated_time()) }
 }

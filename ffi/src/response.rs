@@ -74,6 +74,7 @@ pub fn error_code(e: &SessionError) -> sdm_result {
         } => sdm_result::SDM_TIMEOUT,
         SessionError::Backend { .. } => sdm_result::SDM_STORE,
         SessionError::Cancelled { .. } => sdm_result::SDM_SHUTDOWN,
+        SessionError::Fenced { .. } => sdm_result::SDM_FENCED,
         _ => sdm_result::SDM_SESSION,
     }
 }

@@ -43,6 +43,10 @@ pub enum sdm_result {
     SDM_UNSUPPORTED_STORE = 14,
     /// The operation failed for another reason (response ERROR).
     SDM_SESSION = 15,
+    /// A write was refused by fencing: the key was locked again by a newer
+    /// owner after this session's lock lapsed (response ERROR). The session
+    /// closed itself without saving; the store keeps the newer owner's data.
+    SDM_FENCED = 16,
     /// A Rust panic was caught at the ABI boundary (a bug in sdm; please
     /// report it). The library never unwinds into C.
     SDM_PANIC = 100,

@@ -269,7 +269,7 @@ unsafe fn queue_args(
 ///
 /// `out` (NULL if not wanted) receives the response. Returns `SDM_OK` for
 /// SUCCESS/SAVED responses, `SDM_LOCKED`, `SDM_STATE`, or `SDM_STORE` /
-/// `SDM_TIMEOUT` / `SDM_SESSION` for ERROR; `*out` is filled in all these
+/// `SDM_TIMEOUT` / `SDM_FENCED` / `SDM_SESSION` for ERROR; `*out` is filled in all these
 /// cases. Argument errors (`SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`,
 /// `SDM_INVALID_JSON`, `SDM_SHUTDOWN`) leave `*out` SUCCESS with NULL data.
 ///

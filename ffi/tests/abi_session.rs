@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use sdm::context::*;
 use sdm::events::*;
+use sdm::facts::*;
 use sdm::properties::*;
 use sdm::response::*;
 use sdm::sdm_result::{self, *};

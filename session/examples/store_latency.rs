@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use sdm_session::backend::redis::RedisBackend;
 use sdm_session::backend::sqlite::SqliteBackend;
-use sdm_session::backend::{Backend, Fence, SessionId, Write};
+use sdm_session::backend::{Backend, Fence, LockOutcome, SessionId, Write};
 
 type Error = Box<dyn std::error::Error>;
 
@@ -63,7 +63,7 @@ async fn measure(store: &str, backend: Arc<dyn Backend>, iterations: usize) -> R
     for i in 0..iterations {
         let id = SessionId::new("Bench", None, format!("player-{}", i % 64));
         let (r, t) = time(backend.lock(&id, "bench", ttl)).await;
-        r?;
+        let token = token_of(r?)?;
         lock.push(t);
         let (r, t) = time(backend.get(&id)).await;
         r?;
@@ -73,6 +73,7 @@ async fn measure(store: &str, backend: Arc<dyn Backend>, iterations: usize) -> R
             &write,
             Some(Fence {
                 owner: "bench",
+                token,
                 release: false,
             }),
         ))
@@ -84,6 +85,7 @@ async fn measure(store: &str, backend: Arc<dyn Backend>, iterations: usize) -> R
             &write,
             Some(Fence {
                 owner: "bench",
+                token,
                 release: true,
             }),
         ))
@@ -105,8 +107,20 @@ async fn measure(store: &str, backend: Arc<dyn Backend>, iterations: usize) -> R
         let (backend, write) = (Arc::clone(&backend), write.clone());
         tasks.push(tokio::spawn(async move {
             let id = SessionId::new("Bench", Some("concurrent"), format!("player-{c}"));
+            let owner = format!("caller-{c}");
+            let lock = backend.lock(&id, &owner, Duration::from_secs(330)).await?;
+            let LockOutcome::Acquired { token } = lock else {
+                return Err(sdm_session::backend::BackendError::Other(format!(
+                    "{lock:?}"
+                )));
+            };
+            let fence = Fence {
+                owner: &owner,
+                token,
+                release: false,
+            };
             for _ in 0..per {
-                backend.set(&id, &write, None).await?;
+                backend.set(&id, &write, Some(fence.clone())).await?;
             }
             Ok::<_, sdm_session::backend::BackendError>(())
         }));
@@ -277,27 +291,35 @@ async fn main() -> Result<(), Error> {
         metadata: "{}".into(),
         user_ids: vec![],
     };
+    let mut counts = Vec::new();
+    let (lock, b) = before_after(&url, redis.lock(&id, "counter", ttl)).await?;
+    let token = token_of(lock)?;
     let fence = |release| {
         Some(Fence {
             owner: "counter",
+            token,
             release,
         })
     };
-    let mut counts = Vec::new();
-    let b = before_after(&url, redis.lock(&id, "counter", ttl)).await?;
     counts.push(("lock (open)", b));
-    counts.push(("get (open)", before_after(&url, redis.get(&id)).await?));
+    counts.push(("get (open)", before_after(&url, redis.get(&id)).await?.1));
     counts.push((
         "save",
-        before_after(&url, redis.set(&id, &write, fence(false))).await?,
+        before_after(&url, redis.set(&id, &write, fence(false)))
+            .await?
+            .1,
     ));
     counts.push((
         "renewal",
-        before_after(&url, redis.lock(&id, "counter", ttl)).await?,
+        before_after(&url, redis.renew(&id, "counter", token, ttl))
+            .await?
+            .1,
     ));
     counts.push((
         "save+release (close)",
-        before_after(&url, redis.set(&id, &write, fence(true))).await?,
+        before_after(&url, redis.set(&id, &write, fence(true)))
+            .await?
+            .1,
     ));
     for (step, n) in counts {
         println!("  {step:<22} {n}");
@@ -305,11 +327,20 @@ async fn main() -> Result<(), Error> {
     Ok(())
 }
 
+/// A call's answer and the round trips it cost.
 async fn before_after<T, E: std::error::Error + 'static>(
     url: &str,
     call: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<u64, Error> {
+) -> Result<(T, u64), Error> {
     let before = command_calls(url)?;
-    call.await.map_err(|e| Box::new(e) as Error)?;
-    Ok(trips(&before, &command_calls(url)?))
+    let out = call.await.map_err(|e| Box::new(e) as Error)?;
+    Ok((out, trips(&before, &command_calls(url)?)))
+}
+
+/// The token of a lock that must have been free.
+fn token_of(outcome: LockOutcome) -> Result<u64, Error> {
+    match outcome {
+        LockOutcome::Acquired { token } => Ok(token),
+        LockOutcome::Held { owner } => Err(format!("lock held by {owner}").into()),
+    }
 }

@@ -44,14 +44,20 @@ pub enum SessionError {
         /// What is wrong.
         message: String,
     },
-    /// A write was refused because another session owns the lock now; the
-    /// session closed itself without saving.
-    #[error("{id} is owned by {owner}: write refused, session closed")]
+    /// A write was refused by fencing: a lock on the key was granted after
+    /// this session's (it was paused, partitioned or too slow and its lock
+    /// lapsed). The session closed itself without saving; its value is
+    /// still in memory, but the store keeps the newer owner's data.
+    #[error("{id}: write under fencing token {ours} refused, the key was locked again under token {token}{}; session closed", owner.as_deref().map(|o| format!(" (held by {o})")).unwrap_or_default())]
     Fenced {
         /// The session id.
         id: String,
-        /// The UniqueId of the owner.
-        owner: String,
+        /// The newest token issued for the key.
+        token: u64,
+        /// This session's token.
+        ours: u64,
+        /// The UniqueId holding the lock now, if anyone does.
+        owner: Option<String>,
     },
     /// A queue argument outside its rule (expiration over 45 days, ...).
     #[error("invalid queue argument for {id}: {message}")]

@@ -1,18 +1,20 @@
 //! The lock schedule.
 //!
-//! Taking or renewing is one atomic step on the store: if the entry is
-//! absent or ours, write our UniqueId with expiry LockInterval x
-//! LockAttempts + 30 s (kept by the store's clock); else it is held. After
+//! Taking is one atomic step on the store: if the entry is absent or ours,
+//! write our UniqueId under a new fencing token with expiry LockInterval x
+//! LockAttempts + 30 s (kept by the store's clock); else it is held.
+//! Renewing keeps the token and is refused once any lock on the key was
+//! granted after it (see [fencing tokens](crate::backend#fencing-tokens)):
+//! the session then closes at once, without saving. After
 //! a successful take or renewal at time t, AttemptsRemaining = LockAttempts
 //! and the next renewal is due at t + LockInterval (on tokio's monotonic
 //! clock). A failed renewal takes one from AttemptsRemaining (firing
 //! AttemptsChanged) and the next is due one LockInterval later on the same
 //! schedule. At zero the session closes itself (saving if SaveOnClose):
 //! since the entry outlives the last renewal by 30 s, it has closed before
-//! any other server can take the lock. A renewal that finds another owner
-//! closes the session at once, without saving.
+//! any other server can take the lock.
 
-use crate::backend::LockOutcome;
+use crate::backend::{LockOutcome, RenewOutcome};
 use crate::retry::retry;
 use crate::session::state::Core;
 use crate::session::Inner;
@@ -25,7 +27,7 @@ use tokio::time::Instant;
 /// pauses stay well inside the 30 s margin of the lock's expiry.
 pub const LOCK_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Takes (or renews) the lock once, with retries.
+/// Takes the lock once (a new fencing token), with retries.
 pub(crate) async fn take(inner: &Inner, ttl: Duration) -> Result<LockOutcome, SessionError> {
     let backend = &*inner.backend;
     retry(LOCK_CALL_TIMEOUT, || {
@@ -33,6 +35,20 @@ pub(crate) async fn take(inner: &Inner, ttl: Duration) -> Result<LockOutcome, Se
     })
     .await
     .map_err(|e| inner.backend_error("lock", e))
+}
+
+/// Renews the lock taken under `token` once, with retries.
+async fn renew_once(
+    inner: &Inner,
+    token: u64,
+    ttl: Duration,
+) -> Result<RenewOutcome, SessionError> {
+    let backend = &*inner.backend;
+    retry(LOCK_CALL_TIMEOUT, || {
+        backend.renew(&inner.id, &inner.unique_id, token, ttl)
+    })
+    .await
+    .map_err(|e| inner.backend_error("renew", e))
 }
 
 /// Releases the lock if it is ours, with retries.
@@ -62,11 +78,11 @@ async fn renew(session: Weak<Inner>, mut due: Instant) {
         let Some(inner) = session.upgrade() else {
             return;
         };
-        let (ttl, interval) = {
+        let (ttl, interval, token) = {
             let core = inner.core();
-            (core.props.lock_ttl(), core.props.lock_interval)
+            (core.props.lock_ttl(), core.props.lock_interval, core.token)
         };
-        let outcome = take(&inner, ttl).await;
+        let outcome = renew_once(&inner, token, ttl).await;
         let (changed, remaining) = {
             let mut core = inner.core();
             if !core.stays_open() {
@@ -74,11 +90,11 @@ async fn renew(session: Weak<Inner>, mut due: Instant) {
             }
             let before = core.attempts;
             match outcome {
-                Ok(LockOutcome::Acquired) => {
+                Ok(RenewOutcome::Renewed) => {
                     core.attempts = core.props.lock_attempts;
                     due = Instant::now() + interval;
                 }
-                Ok(LockOutcome::Held { .. }) => {
+                Ok(RenewOutcome::Superseded { .. }) => {
                     core.attempts = 0;
                     core.lock_lost = true;
                 }

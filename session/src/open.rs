@@ -60,11 +60,12 @@ pub(crate) async fn run(inner: &Arc<Inner>) -> Response {
             State::Closed => core.props.lock_ttl(),
         }
     };
-    match crate::lock::take(inner, ttl).await {
-        Ok(LockOutcome::Acquired) => {}
+    let token = match crate::lock::take(inner, ttl).await {
+        Ok(LockOutcome::Acquired { token }) => token,
         Ok(LockOutcome::Held { owner }) => return Response::Locked(owner),
         Err(e) => return Response::Error(e),
-    }
+    };
+    inner.core().token = token;
     let locked_at = tokio::time::Instant::now();
     let loaded = match crate::read::load(inner).await {
         Ok(l) => l,

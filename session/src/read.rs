@@ -96,6 +96,7 @@ pub(crate) async fn load(inner: &Inner) -> Result<Loaded, SessionError> {
         created_ms,
         updated_ms,
         version,
+        ..
     }) = record
     else {
         return Ok(Loaded {

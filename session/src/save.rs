@@ -11,8 +11,10 @@
 //! CompressedValue) as a JSON string; else the value as JSON. A value that
 //! cannot be written fails with `Error` and the stored data stays as it was.
 //! Saved(response) fires after every attempt, and the auto-save timer
-//! restarts. A write refused by fencing (another server owns the key)
-//! answers `Error` naming the owner and closes the session without saving.
+//! restarts. Every write carries the session's fencing token; a write
+//! refused by fencing (a lock on the key was granted after ours) answers
+//! `Error` naming the key and the newer token, fires Saved with it, closes
+//! the session (before any caller sees the answer) and is never retried.
 
 use crate::backend::{Fence, Write, WriteOutcome};
 use crate::events::{fire_saved, fire_state_changed};
@@ -104,9 +106,9 @@ pub(crate) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
             f(&snapshot, &s);
         }
     }
-    let (metadata, user_ids) = {
+    let (metadata, user_ids, token) = {
         let core = inner.core();
-        (core.metadata.clone(), core.user_ids.clone())
+        (core.metadata.clone(), core.user_ids.clone(), core.token)
     };
     let unwritable = |message: String| SessionError::Unwritable {
         id: inner.id_text.clone(),
@@ -137,6 +139,7 @@ pub(crate) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
             let backend = &*inner.backend;
             let fence = Fence {
                 owner: &inner.unique_id,
+                token,
                 release,
             };
             let outcome = retry(CALL_TIMEOUT, || {
@@ -148,6 +151,7 @@ pub(crate) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
                     created_ms,
                     updated_ms,
                     version,
+                    ..
                 }) => {
                     let mut core = inner.core();
                     if write == Write::Remove {
@@ -165,8 +169,13 @@ pub(crate) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
                     }
                     Response::Saved(value)
                 }
-                Ok(WriteOutcome::Fenced { owner }) => Response::Error(SessionError::Fenced {
+                Ok(WriteOutcome::Fenced {
+                    token: newer,
+                    owner,
+                }) => Response::Error(SessionError::Fenced {
                     id: inner.id_text.clone(),
+                    token: newer,
+                    ours: token,
                     owner,
                 }),
                 Err(e) => Response::Error(inner.backend_error("set", e)),

@@ -2,7 +2,6 @@
 //! and a server restart. Each test starts its own `redis-server` (or uses
 //! `SDM_TEST_REDIS_URL`).
 
-mod conformance;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
@@ -10,8 +9,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sdm_session::backend::conformance::{self, Control};
 use sdm_session::backend::redis::RedisBackend;
-use sdm_session::backend::{Backend, Fence, LockOutcome, Write, WriteOutcome};
+use sdm_session::backend::{Backend, Fence, LockOutcome, RenewOutcome, Write, WriteOutcome};
 
 use redis_server::RedisServer;
 
@@ -21,7 +21,8 @@ async fn redis_passes_the_conformance_suite() {
     let backend = RedisBackend::connect(server.url(), "conformance")
         .await
         .expect("connect");
-    conformance::run_all(Arc::new(backend)).await;
+    let control = forget_counter(server.url(), backend.clone());
+    conformance::run_all(Arc::new(backend), control).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,7 +31,30 @@ async fn redis_with_no_prefix_passes_the_conformance_suite() {
     let backend = RedisBackend::connect(server.url(), "")
         .await
         .expect("connect");
-    conformance::run_all(Arc::new(backend)).await;
+    let control = forget_counter(server.url(), backend.clone());
+    conformance::run_all(Arc::new(backend), control).await;
+}
+
+/// Deletes a key's fencing counter (`T:tok`), as a restart without
+/// persistence (or an eviction) would.
+fn forget_counter(url: &str, backend: RedisBackend) -> Control {
+    let client = redis::Client::open(url).expect("url");
+    Control::new(move |id| {
+        let key = format!("{}:tok", backend.key_base(&id));
+        let client = client.clone();
+        async move {
+            let mut conn = client
+                .get_multiplexed_async_connection()
+                .await
+                .expect("conn");
+            let deleted: i64 = redis::cmd("DEL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .expect("del");
+            assert_eq!(deleted, 1, "{key} existed");
+        }
+    })
 }
 
 #[tokio::test]
@@ -147,7 +171,9 @@ async fn open_save_close_and_renewal_cost_the_documented_round_trips() {
 
     // Open = lock + get.
     let (lock, trips) = counted(&server, backend.lock(&id, "owner", ttl)).await;
-    assert_eq!(lock.expect("lock"), LockOutcome::Acquired);
+    let LockOutcome::Acquired { token } = lock.expect("lock") else {
+        panic!("lock held");
+    };
     assert_eq!(trips, one("evalsha"), "lock");
     let (record, trips) = counted(&server, backend.get(&id)).await;
     assert_eq!(record.expect("get"), None);
@@ -160,6 +186,7 @@ async fn open_save_close_and_renewal_cost_the_documented_round_trips() {
             &write,
             Some(Fence {
                 owner: "owner",
+                token,
                 release: false,
             }),
         ),
@@ -167,9 +194,9 @@ async fn open_save_close_and_renewal_cost_the_documented_round_trips() {
     .await;
     assert!(matches!(saved.expect("save"), WriteOutcome::Written { .. }));
     assert_eq!(trips, one("evalsha"), "save");
-    // Renewal = one lock call.
-    let (renewed, trips) = counted(&server, backend.lock(&id, "owner", ttl)).await;
-    assert_eq!(renewed.expect("renew"), LockOutcome::Acquired);
+    // Renewal = one call.
+    let (renewed, trips) = counted(&server, backend.renew(&id, "owner", token, ttl)).await;
+    assert_eq!(renewed.expect("renew"), RenewOutcome::Renewed);
     assert_eq!(trips, one("evalsha"), "renewal");
     // Close = write and release in one call.
     let (closed, trips) = counted(
@@ -179,6 +206,7 @@ async fn open_save_close_and_renewal_cost_the_documented_round_trips() {
             &write,
             Some(Fence {
                 owner: "owner",
+                token,
                 release: true,
             }),
         ),
@@ -191,7 +219,7 @@ async fn open_save_close_and_renewal_cost_the_documented_round_trips() {
     assert_eq!(trips, one("evalsha"), "close");
     assert_eq!(
         backend.lock(&id, "other", ttl).await.expect("lock"),
-        LockOutcome::Acquired,
+        LockOutcome::Acquired { token: token + 1 },
         "close released"
     );
 }
@@ -203,7 +231,7 @@ async fn a_lazy_backend_costs_one_round_trip_per_call_after_connecting() {
     let id = conformance::fresh_id("lazy");
     backend.get(&id).await.expect("first call connects");
     let (lock, trips) = counted(&server, backend.lock(&id, "owner", Duration::from_secs(30))).await;
-    assert_eq!(lock.expect("lock"), LockOutcome::Acquired);
+    assert!(matches!(lock.expect("lock"), LockOutcome::Acquired { .. }));
     assert_eq!(trips, one("evalsha"));
 }
 
@@ -219,13 +247,13 @@ async fn the_backend_recovers_after_a_server_restart() {
         metadata: "{}".into(),
         user_ids: vec![],
     };
-    assert_eq!(
+    assert!(matches!(
         backend
             .lock(&id, "owner", Duration::from_secs(60))
             .await
             .expect("lock"),
-        LockOutcome::Acquired
-    );
+        LockOutcome::Acquired { .. }
+    ));
 
     server.stop();
     let down = backend.lock(&id, "owner", Duration::from_secs(60)).await;
@@ -254,13 +282,13 @@ async fn the_backend_recovers_after_a_server_restart() {
         "the restarted server is empty (no persistence)"
     );
     // Scripts are loaded again on their own (the server forgot them).
-    assert_eq!(
-        backend
-            .lock(&id, "owner", Duration::from_secs(60))
-            .await
-            .expect("lock"),
-        LockOutcome::Acquired
-    );
+    let LockOutcome::Acquired { token } = backend
+        .lock(&id, "owner", Duration::from_secs(60))
+        .await
+        .expect("lock")
+    else {
+        panic!("lock held");
+    };
     assert!(matches!(
         backend
             .set(
@@ -268,6 +296,7 @@ async fn the_backend_recovers_after_a_server_restart() {
                 &write,
                 Some(Fence {
                     owner: "owner",
+                    token,
                     release: true
                 })
             )

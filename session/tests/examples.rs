@@ -103,7 +103,7 @@ async fn player_data_example_reopens_until_it_gets_the_lock() {
     assert_eq!(session.value()["Coins"].as_f64(), Some(40.0));
     // The session loses its lock (store trouble): it closes itself and the loop re-opens it.
     rig.faulty
-        .fail_method(sdm_session::backend::testing::Method::Lock, true);
+        .fail_method(sdm_session::backend::testing::Method::Renew, true);
     tokio::time::sleep(secs(5 * 60 + 5)).await;
     rig.faulty.heal();
     tokio::time::sleep(secs(60)).await;

@@ -36,11 +36,11 @@ async fn lock_is_renewed_every_lock_interval() {
     s.open(None).await;
     rig.counting.reset();
     tokio::time::sleep(secs(59)).await;
-    assert_eq!(rig.counting.count(Method::Lock), 0);
+    assert_eq!(rig.counting.count(Method::Renew), 0);
     tokio::time::sleep(secs(2)).await;
-    assert_eq!(rig.counting.count(Method::Lock), 1);
+    assert_eq!(rig.counting.count(Method::Renew), 1);
     tokio::time::sleep(secs(60)).await;
-    assert_eq!(rig.counting.count(Method::Lock), 2);
+    assert_eq!(rig.counting.count(Method::Renew), 2);
     assert_eq!(rig.counting.total(), 2, "an idle open session only renews");
 }
 
@@ -53,13 +53,13 @@ async fn lock_renewal_failure_counts_down_attempts_remaining() {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let seen2 = seen.clone();
     s.on_attempts_changed(move |n, _| seen2.lock().unwrap().push(n));
-    rig.faulty.fail_method(Method::Lock, true);
+    rig.faulty.fail_method(Method::Renew, true);
     tokio::time::sleep(secs(60 * 3 + 10)).await;
     assert_eq!(*seen.lock().unwrap(), vec![4, 3, 2]);
     assert_eq!(s.attempts_remaining(), 2);
     assert_eq!(s.state(), State::Open);
     // A successful renewal resets AttemptsRemaining to LockAttempts.
-    rig.faulty.fail_method(Method::Lock, false);
+    rig.faulty.fail_method(Method::Renew, false);
     tokio::time::sleep(secs(60)).await;
     assert_eq!(s.attempts_remaining(), 5);
     assert_eq!(*seen.lock().unwrap(), vec![4, 3, 2, 5]);
@@ -79,7 +79,7 @@ async fn self_close_at_zero_attempts_before_the_lock_entry_can_expire() {
             *c2.lock().unwrap() = Some(Instant::now());
         }
     });
-    rig.faulty.fail_method(Method::Lock, true);
+    rig.faulty.fail_method(Method::Renew, true);
     tokio::time::sleep(secs(400)).await;
     assert_eq!(s.state(), State::Closed);
     assert_eq!(s.attempts_remaining(), 0);

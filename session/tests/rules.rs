@@ -519,7 +519,9 @@ async fn fenced_save_reports_the_owner_and_closes_without_another_save() {
         r,
         Response::Error(SessionError::Fenced {
             id: "Player/global/1".into(),
-            owner: "intruder".into()
+            token: s.lock_token() + 1,
+            ours: s.lock_token(),
+            owner: Some("intruder".into())
         })
     );
     assert_eq!(s.state(), State::Closed);

@@ -41,7 +41,13 @@ async fn a_stale_owners_save_is_refused_and_closes_it() {
     // A wakes up and saves: refused, and A closes itself.
     a.set_value(Value::from("stale A"));
     match a.save().await {
-        Response::Error(SessionError::Fenced { owner, .. }) => assert_eq!(owner, b.unique_id()),
+        Response::Error(SessionError::Fenced {
+            owner, token, ours, ..
+        }) => {
+            assert_eq!(owner.as_deref(), Some(b.unique_id()));
+            assert_eq!((ours, token), (a.lock_token(), b.lock_token()));
+            assert!(token > ours);
+        }
         other => panic!("a stale save must be fenced, got {other:?}"),
     }
     assert_eq!(a.state(), State::Closed);

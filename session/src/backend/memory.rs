@@ -7,9 +7,10 @@
 //! [`tokio::sync::Notify`] until a value is pushed, an invisible value comes
 //! back, or the wait ends: no polling.
 
+use super::fencing::Tokens;
 use super::{
-    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
-    WriteOutcome,
+    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
+    SessionId, Write, WriteOutcome,
 };
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -25,7 +26,7 @@ use tokio::time::Instant;
 /// let store = MemoryBackend::new();
 /// let id = SessionId::new("Player", None, "1");
 /// let ttl = std::time::Duration::from_secs(330);
-/// assert_eq!(store.lock(&id, "a", ttl).await, Ok(LockOutcome::Acquired));
+/// assert_eq!(store.lock(&id, "a", ttl).await, Ok(LockOutcome::Acquired { token: 1 }));
 /// assert_eq!(store.lock(&id, "b", ttl).await, Ok(LockOutcome::Held { owner: "a".into() }));
 /// # }
 /// ```
@@ -37,9 +38,18 @@ pub struct MemoryBackend {
 #[derive(Default)]
 struct Stores {
     records: HashMap<SessionId, Record>,
-    locks: HashMap<SessionId, (String, Instant)>,
+    locks: HashMap<SessionId, Lock>,
+    /// The last token issued per key (the counter).
+    issued: HashMap<SessionId, u64>,
     queues: HashMap<SessionId, Queue>,
     next_seq: u64,
+}
+
+/// A lock entry: owner, token, and when it expires.
+struct Lock {
+    owner: String,
+    token: u64,
+    expires: Instant,
 }
 
 #[derive(Default)]
@@ -58,12 +68,27 @@ struct Item {
 }
 
 impl Stores {
-    /// The live lock holder (an expired entry is removed).
-    fn holder(&mut self, id: &SessionId, now: Instant) -> Option<&str> {
-        if self.locks.get(id).is_some_and(|(_, exp)| *exp <= now) {
+    /// The live lock entry (an expired entry is removed).
+    fn live_lock(&mut self, id: &SessionId, now: Instant) -> Option<&Lock> {
+        if self.locks.get(id).is_some_and(|l| l.expires <= now) {
             self.locks.remove(id);
         }
-        self.locks.get(id).map(|(o, _)| o.as_str())
+        self.locks.get(id)
+    }
+
+    /// What the fencing rule needs to know about `id`.
+    fn tokens(&mut self, id: &SessionId, now: Instant) -> Tokens {
+        Tokens {
+            entry: self.live_lock(id, now).map(|l| (l.owner.clone(), l.token)),
+            counter: self.issued.get(id).copied().unwrap_or(0),
+            record: self.records.get(id).map_or(0, |r| r.token),
+        }
+    }
+
+    /// Remembers `token` as issued (never lowers the counter).
+    fn issue(&mut self, id: &SessionId, token: u64) {
+        let counter = self.issued.entry(id.clone()).or_insert(0);
+        *counter = (*counter).max(token);
     }
 }
 
@@ -86,7 +111,23 @@ impl MemoryBackend {
 
     /// The current lock holder of `id`, if the entry has not expired.
     pub fn lock_holder(&self, id: &SessionId) -> Option<String> {
-        self.stores().holder(id, Instant::now()).map(str::to_owned)
+        self.stores()
+            .live_lock(id, Instant::now())
+            .map(|l| l.owner.clone())
+    }
+
+    /// Ends the life of `id`'s lock entry now, as the store's expiry would
+    /// (for tests of what happens after a lock lapses while its owner is
+    /// paused). The fencing counter is kept.
+    pub fn expire_lock(&self, id: &SessionId) {
+        self.stores().locks.remove(id);
+    }
+
+    /// Forgets `id`'s fencing counter, as a Redis restart without
+    /// persistence or an evicted key would (for tests that the next token
+    /// still comes out above the one recorded on the data record).
+    pub fn forget_token_counter(&self, id: &SessionId) {
+        self.stores().issued.remove(id);
     }
 
     /// Number of values in `id`'s queue that have not expired (visible or not).
@@ -105,19 +146,23 @@ impl MemoryBackend {
 
     fn set_now(&self, id: &SessionId, write: &Write, fence: Option<&Fence<'_>>) -> WriteOutcome {
         let mut s = self.stores();
-        let now = Instant::now();
-        if let Some(f) = fence {
-            if let Some(holder) = s.holder(id, now) {
-                if holder != f.owner {
+        let tokens = s.tokens(id, Instant::now());
+        let token = match fence {
+            Some(f) => {
+                if let Err(refused) = tokens.admit(f.owner, f.token) {
                     return WriteOutcome::Fenced {
-                        owner: holder.to_owned(),
+                        token: refused.token,
+                        owner: refused.owner,
                     };
                 }
-                if f.release {
+                s.issue(id, f.token);
+                if f.release && tokens.entry.is_some() {
                     s.locks.remove(id);
                 }
+                f.token
             }
-        }
+            None => tokens.latest(),
+        };
         match write {
             Write::Remove => {
                 s.records.remove(id);
@@ -125,6 +170,7 @@ impl MemoryBackend {
                     created_ms: 0,
                     updated_ms: 0,
                     version: String::new(),
+                    token,
                 }
             }
             Write::Set {
@@ -144,12 +190,14 @@ impl MemoryBackend {
                         created_ms,
                         updated_ms: ms,
                         version: version.clone(),
+                        token,
                     },
                 );
                 WriteOutcome::Written {
                     created_ms,
                     updated_ms: ms,
                     version,
+                    token,
                 }
             }
         }
@@ -220,15 +268,53 @@ impl Backend for MemoryBackend {
             super::checks::check_ttl(id, ttl)?;
             let mut s = self.stores();
             let now = Instant::now();
-            if let Some(holder) = s.holder(id, now) {
-                if holder != owner {
-                    return Ok(LockOutcome::Held {
-                        owner: holder.to_owned(),
-                    });
-                }
+            let tokens = s.tokens(id, now);
+            if let Some((holder, _)) = tokens.entry.as_ref().filter(|(o, _)| o != owner) {
+                return Ok(LockOutcome::Held {
+                    owner: holder.clone(),
+                });
             }
-            s.locks.insert(id.clone(), (owner.to_owned(), now + ttl));
-            Ok(LockOutcome::Acquired)
+            let token = tokens.next();
+            s.issue(id, token);
+            s.locks.insert(
+                id.clone(),
+                Lock {
+                    owner: owner.to_owned(),
+                    token,
+                    expires: now + ttl,
+                },
+            );
+            Ok(LockOutcome::Acquired { token })
+        })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
+        Box::pin(async move {
+            super::checks::check_ttl(id, ttl)?;
+            let mut s = self.stores();
+            let now = Instant::now();
+            if let Err(refused) = s.tokens(id, now).admit(owner, token) {
+                return Ok(RenewOutcome::Superseded {
+                    token: refused.token,
+                    owner: refused.owner,
+                });
+            }
+            s.issue(id, token);
+            s.locks.insert(
+                id.clone(),
+                Lock {
+                    owner: owner.to_owned(),
+                    token,
+                    expires: now + ttl,
+                },
+            );
+            Ok(RenewOutcome::Renewed)
         })
     }
 
@@ -239,7 +325,9 @@ impl Backend for MemoryBackend {
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         Box::pin(async move {
             let mut s = self.stores();
-            if s.holder(id, Instant::now()) == Some(owner) {
+            if s.live_lock(id, Instant::now())
+                .is_some_and(|l| l.owner == owner)
+            {
                 s.locks.remove(id);
                 return Ok(true);
             }

@@ -11,9 +11,43 @@
 //!   ([`Backend::queue_push`], [`Backend::queue_read`],
 //!   [`Backend::queue_remove`]).
 //!
-//! Keeping both in one store is what makes *fencing* atomic: a write names
-//! the lock owner it was made under ([`Fence`]) and the store refuses it, in
-//! the same step, if another owner holds the lock now.
+//! Keeping both in one store is what makes *fencing* atomic; see below.
+//!
+//! # Fencing tokens
+//!
+//! Every lock **acquisition** ([`Backend::lock`]) gets a fencing token: a
+//! 64-bit integer strictly greater than every token ever issued for that
+//! key. The store keeps the last issued token in a counter that survives
+//! the lock's expiry, its release and the record's removal, and it derives
+//! the next token from both that counter and the token recorded on the data
+//! record ([`Record::token`]), so a lost counter (a Redis restart without
+//! persistence, an evicted key) can never hand out a token that already
+//! wrote. A renewal ([`Backend::renew`]) keeps the token.
+//!
+//! Every write carries its writer's token ([`Fence`]) and is refused, in the
+//! same atomic step, when any lock on that key was granted after that token
+//! ([`WriteOutcome::Fenced`]), whether or not the later owner still holds
+//! the lock or ever wrote. The rule every store applies, with `latest` the
+//! larger of the counter and the record's token:
+//!
+//! * a write or renewal with token `t` by `owner` is accepted when the live
+//!   lock entry is exactly (`owner`, `t`), or when there is no live entry
+//!   and `latest <= t` (nobody acquired since `t`, even if our lock lapsed);
+//! * anything else is refused: a live entry of another acquisition, or a
+//!   newer token issued after the lock lapsed (even if released again).
+//!
+//! A store that loses *everything* (a Redis restart without persistence)
+//! forgets the tokens with the data; the rule then lets the owner from
+//! before the loss keep saving, so what it holds in memory is written back
+//! rather than lost. Anything short of that (a lost counter, an evicted
+//! lock) keeps the full guarantee; run Redis with persistence for it to
+//! hold through a restart too.
+//!
+//! So a server that was paused (a GC pause, a stopped VM), partitioned or
+//! slow can never overwrite what a newer owner saved, nor remove it.
+//! Liveness (how soon a key frees) may use any timing; safety rests on the
+//! token alone. An accepted write records its token on the record
+//! ([`WriteOutcome::Written::token`]).
 //!
 //! Every method is one round trip to the store (one script or one
 //! transaction), so the engine can count them.
@@ -22,6 +56,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+pub mod conformance;
 pub mod memory;
 pub mod redis;
 pub mod sqlite;
@@ -29,6 +64,7 @@ pub mod testing;
 
 mod checks;
 mod connect;
+mod fencing;
 mod wakers;
 
 pub use connect::{connect, connect_async, connect_with, StoreOptions};
@@ -80,6 +116,10 @@ pub struct Record {
     pub updated_ms: i64,
     /// A string that changes on every write.
     pub version: String,
+    /// The fencing token of the write that made this record (0 for a
+    /// record written before fencing tokens existed, or by an unfenced
+    /// write on a key never locked).
+    pub token: u64,
 }
 
 /// What a write stores.
@@ -98,13 +138,16 @@ pub enum Write {
     Remove,
 }
 
-/// The lock a write is made under.
+/// The lock a write is made under: the writer's UniqueId and the fencing
+/// token of its acquisition. See [fencing tokens](self#fencing-tokens).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fence<'a> {
-    /// The UniqueId of the writing session. The write is refused when the
-    /// lock entry holds another UniqueId (an absent entry does not refuse).
+    /// The UniqueId of the writing session (the lock entry's owner).
     pub owner: &'a str,
-    /// Also release the lock (if it holds `owner`) in the same step: a
+    /// The token [`Backend::lock`] gave this owner. The write is refused
+    /// when a lock on the key was granted after it.
+    pub token: u64,
+    /// Also release the lock (if it is this owner's) in the same step: a
     /// close costs one round trip.
     pub release: bool,
 }
@@ -121,23 +164,49 @@ pub enum WriteOutcome {
         updated_ms: i64,
         /// The new version.
         version: String,
+        /// The fencing token recorded with the write (the writer's token;
+        /// for an unfenced write, the key's latest token).
+        token: u64,
     },
-    /// Refused by fencing: this UniqueId holds the lock now. Nothing changed.
+    /// Refused by fencing: a lock on the key was granted after the writer's
+    /// token. Nothing changed.
     Fenced {
-        /// The current owner.
-        owner: String,
+        /// The newest token issued for the key.
+        token: u64,
+        /// The UniqueId holding the lock now, if anyone does.
+        owner: Option<String>,
     },
 }
 
-/// The result of taking or renewing a lock.
+/// The result of taking a lock ([`Backend::lock`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LockOutcome {
-    /// The entry now holds our UniqueId with a fresh expiry.
-    Acquired,
+    /// The entry now holds our UniqueId with a fresh expiry, under a new
+    /// fencing token.
+    Acquired {
+        /// The fencing token of this acquisition: greater than every token
+        /// issued for this key before.
+        token: u64,
+    },
     /// Another session holds it.
     Held {
         /// Its UniqueId.
         owner: String,
+    },
+}
+
+/// The result of renewing a lock ([`Backend::renew`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RenewOutcome {
+    /// The entry holds our UniqueId and token with a fresh expiry.
+    Renewed,
+    /// A lock was granted after our token (whether or not it is still
+    /// held): ours is gone for good, and so is the right to write.
+    Superseded {
+        /// The newest token issued for the key.
+        token: u64,
+        /// The UniqueId holding the lock now, if anyone does.
+        owner: Option<String>,
     },
 }
 
@@ -192,9 +261,12 @@ pub trait Backend: Send + Sync + 'static {
     /// removed.
     fn get<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Option<Record>, BackendError>>;
 
-    /// Writes (or removes) a record, refused if `fence` names an owner and
-    /// another owner holds the lock. With `fence.release`, also releases our
-    /// lock in the same step.
+    /// Writes (or removes) a record. With a `fence`, the write is refused
+    /// ([`WriteOutcome::Fenced`]) when a lock on the key was granted after
+    /// `fence.token` (see [fencing tokens](self#fencing-tokens)), and with
+    /// `fence.release` our lock is released in the same step. Without a
+    /// fence the write is unconditional: the session engine never makes
+    /// one; it is for tools that write keys nobody owns.
     fn set<'a>(
         &'a self,
         id: &'a SessionId,
@@ -202,15 +274,28 @@ pub trait Backend: Send + Sync + 'static {
         fence: Option<Fence<'a>>,
     ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>>;
 
-    /// Takes or renews the lock: if the entry is absent or holds `owner`,
-    /// write `owner` with expiry `ttl` (kept by the store's own clock) and
-    /// answer `Acquired`; else answer `Held` with the holder.
+    /// Takes the lock: if the entry is absent (or expired) or holds
+    /// `owner`, issue a new fencing token, write `owner` and the token with
+    /// expiry `ttl` (kept by the store's own clock) and answer `Acquired`
+    /// with the token; else answer `Held` with the holder.
     fn lock<'a>(
         &'a self,
         id: &'a SessionId,
         owner: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<LockOutcome, BackendError>>;
+
+    /// Renews the lock taken under `token`, keeping the token: accepted
+    /// when the live entry is (`owner`, `token`), or when no entry is live
+    /// and no lock was granted after `token` (the entry is written again);
+    /// else [`RenewOutcome::Superseded`] with the newest token.
+    fn renew<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>>;
 
     /// Removes the lock entry only if it holds `owner`; answers whether it
     /// did.

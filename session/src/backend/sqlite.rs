@@ -5,9 +5,10 @@
 //! * Every lock, queue and write step is one `BEGIN IMMEDIATE` transaction,
 //!   and every time used in it is SQLite's own clock, read inside that
 //!   transaction. Processes on one file therefore share one clock.
-//! * Fencing: a write reads the lock row in its own transaction and is
-//!   refused when another owner holds an unexpired lock; a write with
-//!   `release` deletes our lock row in the same transaction.
+//! * Fencing: a write reads the lock row, the token counter and the
+//!   record's token in its own transaction and applies the
+//!   [fencing rule](super#fencing-tokens); a write with `release` deletes
+//!   our lock row in the same transaction.
 //! * `rusqlite` is blocking: calls run on tokio's blocking pool, each on a
 //!   connection taken from a small per-backend pool. Writers of one process
 //!   take turns on an async mutex (reads do not), so they never sleep in
@@ -19,10 +20,19 @@
 //!   SQLite has no server to block on.
 //!
 //! Tables (created when missing): `sdm_records` (id, value, metadata,
-//! user_ids as a JSON array, created_ms, updated_ms, version),
-//! `sdm_locks` (id, owner, expires_at_ms) and `sdm_queue` (item — an
+//! user_ids as a JSON array, created_ms, updated_ms, version, token),
+//! `sdm_locks` (id, owner, expires_at_ms, token), `sdm_tokens` (id, issued:
+//! the last fencing token issued for the key) and `sdm_queue` (item — an
 //! increasing sequence —, session, priority, value, expires_at_ms,
 //! invisible_until_ms, read_id).
+//!
+//! **Storage change for fencing tokens (schema 2).** A file made by an
+//! earlier version is migrated in place when it is opened, in one
+//! transaction: `token INTEGER NOT NULL DEFAULT 0` is added to
+//! `sdm_records` and `sdm_locks`, and `sdm_tokens` is created. Existing
+//! records keep working and count as written under token 0. The schema
+//! version is kept in `PRAGMA user_version`. Upgrade every process that
+//! shares a file together: an older process does not check tokens.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -36,10 +46,11 @@ use super::checks::{
     check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
     user_ids_json,
 };
+use super::fencing::Tokens;
 use super::wakers::Wakers;
 use super::{
-    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
-    WriteOutcome,
+    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
+    SessionId, Write, WriteOutcome,
 };
 
 /// SQLite's clock in ms since the Unix epoch, as an SQL expression.
@@ -59,12 +70,18 @@ CREATE TABLE IF NOT EXISTS sdm_records (
     user_ids TEXT NOT NULL,
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
-    version TEXT NOT NULL
+    version TEXT NOT NULL,
+    token INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sdm_locks (
     id TEXT PRIMARY KEY NOT NULL,
     owner TEXT NOT NULL,
-    expires_at_ms INTEGER NOT NULL
+    expires_at_ms INTEGER NOT NULL,
+    token INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sdm_tokens (
+    id TEXT PRIMARY KEY NOT NULL,
+    issued INTEGER NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sdm_queue (
     item INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -121,6 +138,7 @@ impl SqliteBackend {
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(|e| sql_error(&path, "create schema", e))?;
         tx.execute_batch(SCHEMA)
+            .and_then(|()| migrate(&tx))
             .map_err(|e| sql_error(&path, "create schema", e))?;
         tx.commit()
             .map_err(|e| sql_error(&path, "create schema", e))?;
@@ -285,14 +303,90 @@ fn immediate<T>(
     Ok(out)
 }
 
-/// The unexpired lock owner of `key`, if any.
-fn lock_owner(tx: &Transaction<'_>, key: &str, now: i64) -> rusqlite::Result<Option<String>> {
-    tx.query_row(
-        "SELECT owner FROM sdm_locks WHERE id = ?1 AND expires_at_ms > ?2",
-        params![key, now],
-        |r| r.get(0),
-    )
-    .optional()
+/// The schema version this code writes (`PRAGMA user_version`): 1 was the
+/// first release, 2 added fencing tokens.
+const SCHEMA_VERSION: i64 = 2;
+
+/// Brings a file of an earlier schema up to [`SCHEMA_VERSION`] in place
+/// (inside the schema transaction, so concurrent openers take turns).
+fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    for table in ["sdm_records", "sdm_locks"] {
+        let has_token: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = 'token')",
+            params![table],
+            |r| r.get(0),
+        )?;
+        if !has_token {
+            tx.execute_batch(&format!(
+                "ALTER TABLE {table} ADD COLUMN token INTEGER NOT NULL DEFAULT 0"
+            ))?;
+        }
+    }
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < SCHEMA_VERSION {
+        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    }
+    Ok(())
+}
+
+/// A token as SQLite stores it (tokens stay far below `i64::MAX`).
+fn to_sql(token: u64) -> i64 {
+    i64::try_from(token).unwrap_or(i64::MAX)
+}
+
+/// A stored token (a negative one, which this code never writes, reads as 0).
+fn from_sql(token: i64) -> u64 {
+    u64::try_from(token).unwrap_or(0)
+}
+
+/// What the fencing rule needs to know about `key`, in one statement.
+fn tokens(tx: &Transaction<'_>, key: &str, now: i64) -> rusqlite::Result<Tokens> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT l.owner, l.token,
+                COALESCE((SELECT issued FROM sdm_tokens WHERE id = ?1), 0),
+                COALESCE((SELECT token FROM sdm_records WHERE id = ?1), 0)
+         FROM (SELECT 1) LEFT JOIN sdm_locks l ON l.id = ?1 AND l.expires_at_ms > ?2",
+    )?;
+    stmt.query_row(params![key, now], |r| {
+        let owner: Option<String> = r.get(0)?;
+        let token: Option<i64> = r.get(1)?;
+        Ok(Tokens {
+            entry: owner.map(|o| (o, from_sql(token.unwrap_or(0)))),
+            counter: from_sql(r.get(2)?),
+            record: from_sql(r.get(3)?),
+        })
+    })
+}
+
+/// Raises `key`'s counter to `token` when it is below (a lost counter is
+/// repaired by the next write or renewal).
+fn issue(tx: &Transaction<'_>, key: &str, known: &Tokens, token: u64) -> rusqlite::Result<()> {
+    if known.counter >= token {
+        return Ok(());
+    }
+    tx.prepare_cached(
+        "INSERT INTO sdm_tokens (id, issued) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET issued = MAX(issued, excluded.issued)",
+    )?
+    .execute(params![key, to_sql(token)])?;
+    Ok(())
+}
+
+/// Writes `owner`'s lock entry under `token` with its expiry.
+fn put_lock(
+    tx: &Transaction<'_>,
+    key: &str,
+    owner: &str,
+    token: u64,
+    expires: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO sdm_locks (id, owner, expires_at_ms, token) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (id) DO UPDATE SET owner = excluded.owner,
+           expires_at_ms = excluded.expires_at_ms, token = excluded.token",
+    )?
+    .execute(params![key, owner, expires, to_sql(token)])?;
+    Ok(())
 }
 
 impl Backend for SqliteBackend {
@@ -307,7 +401,7 @@ impl Backend for SqliteBackend {
             let row = self
                 .run("get", move |conn| {
                     conn.query_row(
-                        "SELECT value, metadata, user_ids, created_ms, updated_ms, version FROM sdm_records WHERE id = ?1",
+                        "SELECT value, metadata, user_ids, created_ms, updated_ms, version, token FROM sdm_records WHERE id = ?1",
                         params![key],
                         |r| {
                             Ok((
@@ -317,6 +411,7 @@ impl Backend for SqliteBackend {
                                 r.get::<_, i64>(3)?,
                                 r.get::<_, i64>(4)?,
                                 r.get::<_, String>(5)?,
+                                r.get::<_, i64>(6)?,
                             ))
                         },
                     )
@@ -324,7 +419,8 @@ impl Backend for SqliteBackend {
                     .map_err(|e| sql_error(&path, &format!("get {key}"), e))
                 })
                 .await?;
-            let Some((value, metadata, user_ids, created_ms, updated_ms, version)) = row else {
+            let Some((value, metadata, user_ids, created_ms, updated_ms, version, token)) = row
+            else {
                 return Ok(None);
             };
             let user_ids = parse_user_ids(id, &user_ids)?;
@@ -335,6 +431,7 @@ impl Backend for SqliteBackend {
                 created_ms,
                 updated_ms,
                 version,
+                token: from_sql(token),
             }))
         })
     }
@@ -349,37 +446,42 @@ impl Backend for SqliteBackend {
             let key = id.to_string();
             let path = self.inner.path.clone();
             let write = write.clone();
-            let fence = fence.map(|f| (f.owner.to_owned(), f.release));
+            let fence = fence.map(|f| (f.owner.to_owned(), f.token, f.release));
             self.run("set", move |conn| {
                 immediate(conn, &path, "set", &key, |tx, now| {
-                    if let Some((owner, _)) = &fence {
-                        if let Some(current) = lock_owner(tx, &key, now)? {
-                            if &current != owner {
-                                return Ok(WriteOutcome::Fenced { owner: current });
+                    let known = tokens(tx, &key, now)?;
+                    let token = match &fence {
+                        Some((owner, token, _)) => {
+                            if let Err(refused) = known.admit(owner, *token) {
+                                return Ok(WriteOutcome::Fenced { token: refused.token, owner: refused.owner });
                             }
+                            issue(tx, &key, &known, *token)?;
+                            *token
                         }
-                    }
+                        None => known.latest(),
+                    };
                     let outcome = match &write {
                         Write::Remove => {
                             tx.execute("DELETE FROM sdm_records WHERE id = ?1", params![key])?;
-                            WriteOutcome::Written { created_ms: 0, updated_ms: 0, version: String::new() }
+                            WriteOutcome::Written { created_ms: 0, updated_ms: 0, version: String::new(), token }
                         }
                         Write::Set { value, metadata, user_ids } => {
                             let version = new_version();
-                            let (created_ms, updated_ms) = tx.query_row(
-                                "INSERT INTO sdm_records (id, value, metadata, user_ids, created_ms, updated_ms, version)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6)
+                            let (created_ms, updated_ms) = tx.prepare_cached(
+                                "INSERT INTO sdm_records (id, value, metadata, user_ids, created_ms, updated_ms, version, token)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)
                                  ON CONFLICT (id) DO UPDATE SET value = excluded.value, metadata = excluded.metadata,
                                    user_ids = excluded.user_ids, updated_ms = excluded.updated_ms,
-                                   version = excluded.version
+                                   version = excluded.version, token = excluded.token
                                  RETURNING created_ms, updated_ms",
-                                params![key, value, metadata, user_ids_json(user_ids), now, version],
+                            )?.query_row(
+                                params![key, value, metadata, user_ids_json(user_ids), now, version, to_sql(token)],
                                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
                             )?;
-                            WriteOutcome::Written { created_ms, updated_ms, version }
+                            WriteOutcome::Written { created_ms, updated_ms, version, token }
                         }
                     };
-                    if let Some((owner, true)) = &fence {
+                    if let Some((owner, _, true)) = &fence {
                         tx.execute("DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2", params![key, owner])?;
                     }
                     Ok(outcome)
@@ -402,17 +504,46 @@ impl Backend for SqliteBackend {
             let owner = owner.to_owned();
             self.run("lock", move |conn| {
                 immediate(conn, &path, "lock", &key, |tx, now| {
-                    if let Some(current) = lock_owner(tx, &key, now)? {
-                        if current != owner {
-                            return Ok(LockOutcome::Held { owner: current });
-                        }
+                    let known = tokens(tx, &key, now)?;
+                    if let Some((holder, _)) = known.entry.as_ref().filter(|(o, _)| *o != owner) {
+                        return Ok(LockOutcome::Held {
+                            owner: holder.clone(),
+                        });
                     }
-                    tx.execute(
-                        "INSERT INTO sdm_locks (id, owner, expires_at_ms) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms",
-                        params![key, owner, now.saturating_add(ttl)],
-                    )?;
-                    Ok(LockOutcome::Acquired)
+                    let token = known.next();
+                    issue(tx, &key, &known, token)?;
+                    put_lock(tx, &key, &owner, token, now.saturating_add(ttl))?;
+                    Ok(LockOutcome::Acquired { token })
+                })
+            })
+            .await
+        })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
+        Box::pin(async move {
+            let ttl = check_ttl(id, ttl)?;
+            let key = id.to_string();
+            let path = self.inner.path.clone();
+            let owner = owner.to_owned();
+            self.run("renew", move |conn| {
+                immediate(conn, &path, "renew", &key, |tx, now| {
+                    let known = tokens(tx, &key, now)?;
+                    if let Err(refused) = known.admit(&owner, token) {
+                        return Ok(RenewOutcome::Superseded {
+                            token: refused.token,
+                            owner: refused.owner,
+                        });
+                    }
+                    issue(tx, &key, &known, token)?;
+                    put_lock(tx, &key, &owner, token, now.saturating_add(ttl))?;
+                    Ok(RenewOutcome::Renewed)
                 })
             })
             .await

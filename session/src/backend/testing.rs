@@ -16,8 +16,8 @@
 //! ```
 
 use super::{
-    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
-    WriteOutcome,
+    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
+    SessionId, Write, WriteOutcome,
 };
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +33,8 @@ pub enum Method {
     Set,
     /// [`Backend::lock`].
     Lock,
+    /// [`Backend::renew`].
+    Renew,
     /// [`Backend::unlock`].
     Unlock,
     /// [`Backend::queue_push`].
@@ -45,10 +47,11 @@ pub enum Method {
 
 impl Method {
     /// Every method.
-    pub const ALL: [Method; 7] = [
+    pub const ALL: [Method; 8] = [
         Method::Get,
         Method::Set,
         Method::Lock,
+        Method::Renew,
         Method::Unlock,
         Method::QueuePush,
         Method::QueueRead,
@@ -241,6 +244,17 @@ impl Backend for FaultyBackend {
     ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
         self.call(Method::Lock, move || self.inner.lock(id, owner, ttl))
     }
+    fn renew<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
+        self.call(Method::Renew, move || {
+            self.inner.renew(id, owner, token, ttl)
+        })
+    }
     fn unlock<'a>(
         &'a self,
         id: &'a SessionId,
@@ -284,7 +298,7 @@ impl Backend for FaultyBackend {
 /// A backend that counts calls per method, wrapping a real one.
 pub struct CountingBackend {
     inner: Arc<dyn Backend>,
-    counts: [AtomicU64; 7],
+    counts: [AtomicU64; 8],
 }
 
 impl CountingBackend {
@@ -352,6 +366,16 @@ impl Backend for CountingBackend {
     ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
         self.bump(Method::Lock);
         self.inner.lock(id, owner, ttl)
+    }
+    fn renew<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
+        self.bump(Method::Renew);
+        self.inner.renew(id, owner, token, ttl)
     }
     fn unlock<'a>(
         &'a self,

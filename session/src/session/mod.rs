@@ -157,6 +157,18 @@ impl Session {
         self.0.core().attempts
     }
 
+    /// LockToken: the fencing token of this session's lock (beyond the
+    /// module). Every acquisition of a key's lock gets a token greater than
+    /// any before it, and the store refuses a write made under an older
+    /// one, so a game can fence its own side effects (a purchase receipt, a
+    /// row in its own database) with the same number: accept a side effect
+    /// only with a token at least as large as the last one it saw for this
+    /// key. While open, the token of the lock held; after a close, that of
+    /// the last lock; 0 before the first open.
+    pub fn lock_token(&self) -> u64 {
+        self.0.core().token
+    }
+
     /// CreatedTime: ms since the epoch when the key was first written (from
     /// the last load or save).
     pub fn created_time(&self) -> i64 {

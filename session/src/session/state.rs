@@ -39,6 +39,8 @@ pub(crate) struct Core {
     pub(crate) version: String,
     pub(crate) compressed: String,
     pub(crate) attempts: u32,
+    /// The fencing token of the session's lock (of its last acquisition).
+    pub(crate) token: u64,
     pub(crate) last_save: Option<Instant>,
     /// Set when the lock is lost to another owner: the next close must not
     /// save (the write would be refused anyway).
@@ -59,6 +61,7 @@ impl Core {
             version: String::new(),
             compressed: String::new(),
             attempts: 0,
+            token: 0,
             last_save: None,
             lock_lost: false,
             timers: Timers::default(),

@@ -10,14 +10,20 @@ fn id() -> SessionId {
 async fn lock_expires_on_the_store_clock() {
     let m = MemoryBackend::new();
     let ttl = Duration::from_secs(330);
-    assert_eq!(m.lock(&id(), "a", ttl).await, Ok(LockOutcome::Acquired));
+    assert_eq!(
+        m.lock(&id(), "a", ttl).await,
+        Ok(LockOutcome::Acquired { token: 1 })
+    );
     tokio::time::sleep(Duration::from_secs(329)).await;
     assert_eq!(
         m.lock(&id(), "b", ttl).await,
         Ok(LockOutcome::Held { owner: "a".into() })
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert_eq!(m.lock(&id(), "b", ttl).await, Ok(LockOutcome::Acquired));
+    assert_eq!(
+        m.lock(&id(), "b", ttl).await,
+        Ok(LockOutcome::Acquired { token: 2 })
+    );
     assert_eq!(m.unlock(&id(), "a").await, Ok(false));
     assert_eq!(m.unlock(&id(), "b").await, Ok(true));
 }
@@ -37,12 +43,19 @@ async fn fenced_write_names_the_owner_and_changes_nothing() {
             &w,
             Some(Fence {
                 owner: "b",
+                token: 1,
                 release: false,
             }),
         )
         .await
         .unwrap();
-    assert_eq!(r, WriteOutcome::Fenced { owner: "a".into() });
+    assert_eq!(
+        r,
+        WriteOutcome::Fenced {
+            token: 1,
+            owner: Some("a".into())
+        }
+    );
     assert_eq!(m.get(&id()).await.unwrap(), None);
     let r = m
         .set(
@@ -50,6 +63,7 @@ async fn fenced_write_names_the_owner_and_changes_nothing() {
             &w,
             Some(Fence {
                 owner: "a",
+                token: 1,
                 release: true,
             }),
         )

@@ -4,7 +4,15 @@
 //! * **One round trip per step.** Every lock step, conditional write and
 //!   queue step is one Lua script run with `EVALSHA` (the scripts are loaded
 //!   when the connection is made, so the first call is one round trip too);
-//!   a read is one `HGETALL`. Opening a session costs 2 round trips (lock,
+//!   a read is one `HGETALL`.
+//!
+//! **Storage change for fencing tokens.** Keys written by an earlier
+//! version keep working: a record without `token` counts as token 0, and
+//! a lock entry holding a bare owner (the earlier format) as token 0, so
+//! it still keeps others out until it expires. Upgrade every server of a
+//! fleet together: an older server does not check tokens. Run Redis with
+//! `maxmemory-policy noeviction`: an evicted lock or counter is survived
+//! safely (tokens still only grow) but fences out the sessions it held. Opening a session costs 2 round trips (lock,
 //!   get), a save 1, a close 1 (write and release in one script), a lock
 //!   renewal 1.
 //! * **The server's clock.** Locks expire with `PX`; queue times come from
@@ -12,8 +20,10 @@
 //!   `PEXPIREAT` when their last value does. Game server clocks never matter.
 //! * **Redis Cluster.** All keys of one session share the hash tag
 //!   `{prefix:name/scope/key}`, so every script touches one slot.
-//! * **Fencing.** The write script reads the lock in the same step and
-//!   refuses the write when another owner holds it.
+//! * **Fencing.** The lock, renew and write scripts read the lock entry,
+//!   the token counter and the record's token in the same step and apply
+//!   the [fencing rule](super#fencing-tokens). The scripts are the `.lua`
+//!   files beside this module.
 //! * **Connections.** One [`ConnectionManager`] (multiplexed, reconnecting)
 //!   for all calls of a backend, plus one RESP3 connection for pub/sub,
 //!   made on the first queue wait. Share one `RedisBackend` (it is cheap to
@@ -26,8 +36,9 @@
 //!
 //! Keys of session `name/scope/key` with prefix `p` (`{p:name/scope/key}`
 //! written `T`): `T:rec` (hash: value, metadata, user_ids, created_ms,
-//! updated_ms, version), `T:lock` (string, the owner, with `PX` expiry),
-//! and the queue `T:q` (sorted set: score `-priority`, member a zero-padded
+//! updated_ms, version, token; after a removal a tombstone holding only
+//! `token`), `T:lock` (string `token:owner`, with `PX` expiry), `T:tok` (the
+//! fencing counter: the last token issued), and the queue `T:q` (sorted set: score `-priority`, member a zero-padded
 //! sequence number, so equal priorities come out oldest first), `T:qv`
 //! (hash: member → value), `T:qe` (sorted set: member → expiry ms),
 //! `T:qi` (sorted set: member → invisible until ms), `T:qm` (hash: member →
@@ -40,7 +51,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ProtocolVersion, PushKind, Script, Value};
+use redis::{Client, ProtocolVersion, PushKind, Value};
 
 use super::checks::{
     check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
@@ -48,136 +59,12 @@ use super::checks::{
 };
 use super::wakers::Wakers;
 use super::{
-    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
-    WriteOutcome,
+    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
+    SessionId, Write, WriteOutcome,
 };
 
-/// Lua: the server's time in ms as `now`.
-macro_rules! now_ms {
-    () => {
-        "local t = redis.call('TIME')\n\
-         local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    };
-}
-
-/// Lua: drop expired queue values (KEYS 1 q, 2 qv, 3 qe, 5 qi, 6 qm).
-macro_rules! purge {
-    () => {
-        "local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now)\n\
-         for _, m in ipairs(dead) do\n\
-           redis.call('ZREM', KEYS[1], m)\n\
-           redis.call('HDEL', KEYS[2], m)\n\
-           redis.call('ZREM', KEYS[5], m)\n\
-           redis.call('HDEL', KEYS[6], m)\n\
-         end\n\
-         if #dead > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end\n"
-    };
-}
-
-/// KEYS lock; ARGV owner, ttl ms. Answers 1 (acquired) or the holder.
-const LOCK: &str = "local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return cur end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1";
-
-/// KEYS lock; ARGV owner. Answers 1 when it removed our entry.
-const UNLOCK: &str = "if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0";
-
-/// KEYS rec, lock; ARGV mode (s/r), fence owner ('' = none), release (1/0),
-/// version, value, metadata, user ids. Answers {0, holder} when fenced, else
-/// {1, created, updated, version}.
-const SET: &str = concat!(
-    "local owner = ARGV[2]
-if owner ~= '' then
-  local cur = redis.call('GET', KEYS[2])
-  if cur and cur ~= owner then return {0, cur} end
-end
-local out
-if ARGV[1] == 'r' then
-  redis.call('DEL', KEYS[1])
-  out = {1, 0, 0, ''}
-else
-",
-    now_ms!(),
-    "  local created = tonumber(redis.call('HGET', KEYS[1], 'created_ms')) or now
-  redis.call('HSET', KEYS[1], 'value', ARGV[5], 'metadata', ARGV[6], 'user_ids', ARGV[7],
-    'created_ms', string.format('%d', created), 'updated_ms', string.format('%d', now), 'version', ARGV[4])
-  out = {1, created, now, ARGV[4]}
-end
-if owner ~= '' and ARGV[3] == '1' and redis.call('GET', KEYS[2]) == owner then
-  redis.call('DEL', KEYS[2])
-end
-return out"
-);
-
-/// KEYS q, qv, qe, qs, qi, qm; ARGV value, expiration ms, score (-priority),
-/// channel.
-const PUSH: &str = concat!(
-    now_ms!(),
-    purge!(),
-    "local m = string.format('%016d', redis.call('INCR', KEYS[4]))
-redis.call('ZADD', KEYS[1], ARGV[3], m)
-redis.call('HSET', KEYS[2], m, ARGV[1])
-redis.call('ZADD', KEYS[3], now + tonumber(ARGV[2]), m)
-local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2]
-for i = 1, 6 do redis.call('PEXPIREAT', KEYS[i], last) end
-redis.call('PUBLISH', ARGV[4], '1')
-return 1"
-);
-
-/// KEYS q, qv, qe, qs, qi, qm; ARGV count, invisibility ms, read id.
-/// Answers the values read (empty when none is visible).
-const READ: &str = concat!(
-    now_ms!(),
-    purge!(),
-    "local count = tonumber(ARGV[1])
-local picked = {}
-local start = 0
-while #picked < count do
-  local batch = redis.call('ZRANGE', KEYS[1], start, start + 99)
-  if #batch == 0 then break end
-  for _, m in ipairs(batch) do
-    local hidden = tonumber(redis.call('ZSCORE', KEYS[5], m))
-    if hidden == nil or hidden <= now then
-      picked[#picked + 1] = m
-      if #picked >= count then break end
-    end
-  end
-  start = start + 100
-end
-local values = {}
-if #picked == 0 then return values end
-local until_ms = now + tonumber(ARGV[2])
-for i, m in ipairs(picked) do
-  values[i] = redis.call('HGET', KEYS[2], m)
-  redis.call('ZADD', KEYS[5], until_ms, m)
-  redis.call('HSET', KEYS[6], m, ARGV[3])
-end
-local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2]
-redis.call('PEXPIREAT', KEYS[5], last)
-redis.call('PEXPIREAT', KEYS[6], last)
-return values"
-);
-
-/// KEYS q, qv, qe, qs, qi, qm; ARGV read id. Answers how many it removed.
-const REMOVE: &str = "local all = redis.call('HGETALL', KEYS[6])
-local n = 0
-for i = 1, #all, 2 do
-  if all[i + 1] == ARGV[1] then
-    local m = all[i]
-    redis.call('ZREM', KEYS[1], m)
-    redis.call('HDEL', KEYS[2], m)
-    redis.call('ZREM', KEYS[3], m)
-    redis.call('ZREM', KEYS[5], m)
-    redis.call('HDEL', KEYS[6], m)
-    n = n + 1
-  end
-end
-return n";
+mod scripts;
+use scripts::Scripts;
 
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
@@ -188,29 +75,6 @@ const FALLBACK_RECHECK: Duration = Duration::from_secs(1);
 /// How long a channel stays subscribed after its last reader stopped
 /// waiting (a session reads again right after processing a batch).
 const LINGER: Duration = Duration::from_secs(5);
-
-/// The loaded scripts.
-struct Scripts {
-    lock: Script,
-    unlock: Script,
-    set: Script,
-    push: Script,
-    read: Script,
-    remove: Script,
-}
-
-impl Scripts {
-    fn new() -> Self {
-        Scripts {
-            lock: Script::new(LOCK),
-            unlock: Script::new(UNLOCK),
-            set: Script::new(SET),
-            push: Script::new(PUSH),
-            read: Script::new(READ),
-            remove: Script::new(REMOVE),
-        }
-    }
-}
 
 /// A store in Redis. Cheap to clone; clones share the connections. See the
 /// [module documentation](self).
@@ -355,7 +219,7 @@ impl RedisBackend {
                     .await
                     .map_err(what)?;
                 let mut pipe = redis::pipe();
-                for source in [LOCK, UNLOCK, SET, PUSH, READ, REMOVE] {
+                for source in scripts::ALL {
                     pipe.cmd("SCRIPT").arg("LOAD").arg(source);
                 }
                 let _: Vec<String> = pipe.query_async(&mut conn).await.map_err(what)?;
@@ -441,6 +305,13 @@ impl RedisBackend {
         });
     }
 
+    /// Adds the keys the fencing scripts read (rec, lock, tok) to `call`.
+    fn token_keys(&self, call: &mut redis::ScriptInvocation<'_>, base: &str) {
+        call.key(format!("{base}:rec"))
+            .key(format!("{base}:lock"))
+            .key(format!("{base}:tok"));
+    }
+
     /// The queue keys (q, qv, qe, qs, qi, qm) of a session.
     fn queue_keys(base: &str) -> [String; 6] {
         ["q", "qv", "qe", "qs", "qi", "qm"].map(|k| format!("{base}:{k}"))
@@ -479,6 +350,11 @@ impl RedisBackend {
     }
 }
 
+/// A token from a script's integer reply (never negative).
+fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
 /// A URL with its password hidden, for messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
@@ -503,15 +379,15 @@ impl Backend for RedisBackend {
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| redis_error("get", &key, &e))?;
-            if fields.is_empty() {
+            // Absent, or a removal's tombstone (only `token`).
+            let Some(value) = fields.remove("value") else {
                 return Ok(None);
-            }
+            };
             let mut take = |name: &str| {
                 fields
                     .remove(name)
                     .ok_or_else(|| corrupt(id, format!("field {name} missing")))
             };
-            let value = take("value")?;
             let metadata = take("metadata")?;
             let user_ids = parse_user_ids(id, &take("user_ids")?)?;
             let number = |name: &str, text: String| {
@@ -521,6 +397,12 @@ impl Backend for RedisBackend {
             let created_ms = number("created_ms", take("created_ms")?)?;
             let updated_ms = number("updated_ms", take("updated_ms")?)?;
             let version = take("version")?;
+            let token = match fields.remove("token") {
+                None => 0,
+                Some(t) => t
+                    .parse::<u64>()
+                    .map_err(|_| corrupt(id, format!("field token is not an integer: {t:.40}")))?,
+            };
             Ok(Some(Record {
                 value,
                 metadata,
@@ -528,6 +410,7 @@ impl Backend for RedisBackend {
                 created_ms,
                 updated_ms,
                 version,
+                token,
             }))
         })
     }
@@ -541,43 +424,46 @@ impl Backend for RedisBackend {
         Box::pin(async move {
             let mut conn = self.conn().await?;
             let base = self.key_base(id);
-            let (owner, release) = fence.map_or(("", false), |f| (f.owner, f.release));
             let mut call = self.inner.scripts.set.prepare_invoke();
-            call.key(format!("{base}:rec")).key(format!("{base}:lock"));
-            match write {
-                Write::Remove => {
-                    call.arg("r")
-                        .arg(owner)
-                        .arg(if release { "1" } else { "0" });
+            self.token_keys(&mut call, &base);
+            call.arg(if *write == Write::Remove { "r" } else { "s" });
+            match &fence {
+                Some(f) => {
+                    call.arg("1")
+                        .arg(f.owner)
+                        .arg(f.token)
+                        .arg(if f.release { "1" } else { "0" })
                 }
-                Write::Set {
-                    value,
-                    metadata,
-                    user_ids,
-                } => {
-                    call.arg("s")
-                        .arg(owner)
-                        .arg(if release { "1" } else { "0" })
-                        .arg(new_version())
-                        .arg(value)
-                        .arg(metadata)
-                        .arg(user_ids_json(user_ids));
-                }
+                None => call.arg("0").arg("").arg(0).arg("0"),
+            };
+            if let Write::Set {
+                value,
+                metadata,
+                user_ids,
+            } = write
+            {
+                call.arg(new_version())
+                    .arg(value)
+                    .arg(metadata)
+                    .arg(user_ids_json(user_ids));
             }
             let reply: Vec<Value> = call
                 .invoke_async(&mut conn)
                 .await
                 .map_err(|e| redis_error("set", &base, &e))?;
+            let number = |v: &Value, what: &str| {
+                int(v).ok_or_else(|| corrupt(id, format!("{what} is not an integer: {v:?}")))
+            };
             match reply.as_slice() {
-                [flag, holder] if int(flag) == Some(0) => Ok(WriteOutcome::Fenced {
-                    owner: text(holder).ok_or_else(|| corrupt(id, "lock holder is not text"))?,
+                [flag, token, holder] if int(flag) == Some(0) => Ok(WriteOutcome::Fenced {
+                    token: unsigned(number(token, "token")?),
+                    owner: text(holder).filter(|h| !h.is_empty()),
                 }),
-                [_, created, updated, version] => Ok(WriteOutcome::Written {
-                    created_ms: int(created)
-                        .ok_or_else(|| corrupt(id, "created_ms is not an integer"))?,
-                    updated_ms: int(updated)
-                        .ok_or_else(|| corrupt(id, "updated_ms is not an integer"))?,
+                [_, created, updated, version, token] => Ok(WriteOutcome::Written {
+                    created_ms: number(created, "created_ms")?,
+                    updated_ms: number(updated, "updated_ms")?,
                     version: text(version).unwrap_or_default(),
+                    token: unsigned(number(token, "token")?),
                 }),
                 other => Err(corrupt(id, format!("write answered {other:?}"))),
             }
@@ -593,23 +479,58 @@ impl Backend for RedisBackend {
         Box::pin(async move {
             let ttl = check_ttl(id, ttl)?;
             let mut conn = self.conn().await?;
-            let key = format!("{}:lock", self.key_base(id));
-            let reply: Value = self
-                .inner
-                .scripts
-                .lock
-                .key(&key)
+            let base = self.key_base(id);
+            let mut call = self.inner.scripts.lock.prepare_invoke();
+            self.token_keys(&mut call, &base);
+            let reply: Vec<Value> = call
                 .arg(owner)
                 .arg(ttl)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(|e| redis_error("lock", &key, &e))?;
-            match reply {
-                Value::Int(1) => Ok(LockOutcome::Acquired),
-                other => match text(&other) {
-                    Some(holder) => Ok(LockOutcome::Held { owner: holder }),
-                    None => Err(corrupt(id, format!("lock answered {other:?}"))),
-                },
+                .map_err(|e| redis_error("lock", &base, &e))?;
+            match reply.as_slice() {
+                [flag, token] if int(flag) == Some(1) => Ok(LockOutcome::Acquired {
+                    token: int(token)
+                        .map(unsigned)
+                        .ok_or_else(|| corrupt(id, format!("lock token {token:?}")))?,
+                }),
+                [_, holder] => Ok(LockOutcome::Held {
+                    owner: text(holder).ok_or_else(|| corrupt(id, "lock holder is not text"))?,
+                }),
+                other => Err(corrupt(id, format!("lock answered {other:?}"))),
+            }
+        })
+    }
+
+    fn renew<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
+        Box::pin(async move {
+            let ttl = check_ttl(id, ttl)?;
+            let mut conn = self.conn().await?;
+            let base = self.key_base(id);
+            let mut call = self.inner.scripts.renew.prepare_invoke();
+            self.token_keys(&mut call, &base);
+            let reply: Vec<Value> = call
+                .arg(owner)
+                .arg(token)
+                .arg(ttl)
+                .invoke_async(&mut conn)
+                .await
+                .map_err(|e| redis_error("renew", &base, &e))?;
+            match reply.as_slice() {
+                [flag] if int(flag) == Some(1) => Ok(RenewOutcome::Renewed),
+                [_, token, holder] => Ok(RenewOutcome::Superseded {
+                    token: int(token)
+                        .map(unsigned)
+                        .ok_or_else(|| corrupt(id, format!("renew token {token:?}")))?,
+                    owner: text(holder).filter(|h| !h.is_empty()),
+                }),
+                other => Err(corrupt(id, format!("renew answered {other:?}"))),
             }
         })
     }

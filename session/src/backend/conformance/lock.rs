@@ -1,0 +1,104 @@
+//! Lock cases: one owner at a time, expiry by the store's clock, renewal,
+//! release only by the owner, a close in one step.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{
+    acquire, fence, get, held, lock, ok, read_now, record, set_value, written, LONG, PAST_SHORT,
+    SHORT,
+};
+use crate::backend::{Backend, LockOutcome, RenewOutcome, SessionId, Write};
+
+/// One owner holds the lock; another is told who; it expires by the store.
+pub async fn contention_and_expiry(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("lock_contention");
+    acquire(&b, &id, "owner-a", SHORT).await;
+    assert_eq!(lock(&b, &id, "owner-b", SHORT).await, held("owner-a"));
+    assert_eq!(
+        lock(&b, &id, "owner-b", LONG).await,
+        held("owner-a"),
+        "a longer ttl does not help"
+    );
+    tokio::time::sleep(PAST_SHORT).await;
+    acquire(&b, &id, "owner-b", LONG).await;
+    assert_eq!(lock(&b, &id, "owner-a", LONG).await, held("owner-b"));
+}
+
+/// The owner renews its lock under its token, pushing the expiry out.
+pub async fn renew_by_owner(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("renew");
+    let token = acquire(&b, &id, "owner-a", SHORT).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(
+        ok(b.renew(&id, "owner-a", token, SHORT).await, "renew"),
+        RenewOutcome::Renewed,
+        "renewal by the owner"
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // 1600 ms after the first take: only the renewal keeps it.
+    assert_eq!(
+        lock(&b, &id, "owner-b", SHORT).await,
+        held("owner-a"),
+        "renewal extended the expiry"
+    );
+    tokio::time::sleep(PAST_SHORT).await;
+    let next = acquire(&b, &id, "owner-b", SHORT).await;
+    assert!(
+        next > token,
+        "renewal kept token {token}, the next is {next}"
+    );
+}
+
+/// Only the owner's release removes the lock.
+pub async fn release_only_by_owner(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("release");
+    acquire(&b, &id, "owner-a", LONG).await;
+    assert!(
+        !ok(b.unlock(&id, "owner-b").await, "unlock"),
+        "a stranger cannot release"
+    );
+    assert_eq!(lock(&b, &id, "owner-b", LONG).await, held("owner-a"));
+    assert!(
+        ok(b.unlock(&id, "owner-a").await, "unlock"),
+        "the owner releases"
+    );
+    assert!(
+        !ok(b.unlock(&id, "owner-a").await, "unlock"),
+        "nothing left to release"
+    );
+    acquire(&b, &id, "owner-b", LONG).await;
+    let never = super::fresh_id("release_never_locked");
+    assert!(!ok(
+        b.unlock(&never, "owner-a").await,
+        "unlock of an absent lock"
+    ));
+}
+
+/// A close is one call: the write and the release together.
+pub async fn close_writes_and_releases(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("close");
+    let a = acquire(&b, &id, "owner-a", LONG).await;
+    written(&b, &id, &set_value("\"closed\""), fence("owner-a", a, true)).await;
+    assert_eq!(record(&b, &id).await.value, "\"closed\"");
+    let t = acquire(&b, &id, "owner-b", LONG).await;
+    // Closing with a removal also releases.
+    written(&b, &id, &Write::Remove, fence("owner-b", t, true)).await;
+    assert_eq!(get(&b, &id).await, None);
+    assert!(matches!(
+        lock(&b, &id, "owner-c", LONG).await,
+        LockOutcome::Acquired { .. }
+    ));
+}
+
+/// Sessions do not see each other's records, locks or queues.
+pub async fn sessions_are_independent(b: Arc<dyn Backend>) {
+    let one = super::fresh_id("independent");
+    let two = SessionId::new(one.name.clone(), Some(&one.scope), "independent-2");
+    written(&b, &one, &set_value("1"), None).await;
+    assert_eq!(get(&b, &two).await, None);
+    acquire(&b, &one, "owner-a", LONG).await;
+    acquire(&b, &two, "owner-b", LONG).await;
+    ok(b.queue_push(&one, "1", LONG, 0.0).await, "push");
+    assert_eq!(read_now(&b, &two, 10, LONG).await, None);
+}

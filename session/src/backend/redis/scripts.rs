@@ -1,0 +1,70 @@
+//! The Lua scripts of the Redis store, one `.lua` file each (readable and
+//! testable alone), with the preludes they share prepended at compile time.
+//! Every script touches the keys of one session only (one hash slot).
+
+use redis::Script;
+
+/// The fencing prelude: `tokens`, `admits`, `issue`, `put_lock`.
+macro_rules! with_tokens {
+    ($file:literal) => {
+        concat!(include_str!("tokens.lua"), include_str!($file))
+    };
+}
+
+/// The queue prelude: `now` and the purge of expired values.
+macro_rules! with_queue {
+    ($file:literal) => {
+        concat!(
+            include_str!("now.lua"),
+            include_str!("purge.lua"),
+            include_str!($file)
+        )
+    };
+}
+
+/// Take the lock under a new token.
+pub(crate) const LOCK: &str = with_tokens!("lock.lua");
+/// Renew the lock under its token.
+pub(crate) const RENEW: &str = with_tokens!("renew.lua");
+/// Release our lock.
+pub(crate) const UNLOCK: &str = include_str!("unlock.lua");
+/// Write or remove the record, fenced.
+pub(crate) const SET: &str = concat!(
+    include_str!("now.lua"),
+    include_str!("tokens.lua"),
+    include_str!("set.lua")
+);
+/// Push a queue value.
+pub(crate) const PUSH: &str = with_queue!("push.lua");
+/// Read queue values.
+pub(crate) const READ: &str = with_queue!("read.lua");
+/// Remove the values of a read id.
+pub(crate) const REMOVE: &str = include_str!("remove.lua");
+
+/// Every script source, for loading them all when connecting.
+pub(crate) const ALL: [&str; 7] = [LOCK, RENEW, UNLOCK, SET, PUSH, READ, REMOVE];
+
+/// The scripts, ready to invoke (by SHA, loading on NOSCRIPT).
+pub(crate) struct Scripts {
+    pub(crate) lock: Script,
+    pub(crate) renew: Script,
+    pub(crate) unlock: Script,
+    pub(crate) set: Script,
+    pub(crate) push: Script,
+    pub(crate) read: Script,
+    pub(crate) remove: Script,
+}
+
+impl Scripts {
+    pub(crate) fn new() -> Self {
+        Scripts {
+            lock: Script::new(LOCK),
+            renew: Script::new(RENEW),
+            unlock: Script::new(UNLOCK),
+            set: Script::new(SET),
+            push: Script::new(PUSH),
+            read: Script::new(READ),
+            remove: Script::new(REMOVE),
+        }
+    }
+}
