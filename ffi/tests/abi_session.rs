@@ -419,3 +419,73 @@ fn sqlite_store_keeps_data_across_contexts() {
         }
     }
 }
+
+/// A context on a SQLite file (`sqlite://path`).
+fn file_context(path: &std::path::Path) -> *mut sdm_context {
+    let url = CString::new(format!("sqlite://{}", path.display())).expect("no NUL");
+    let mut ctx = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_context_new(url.as_ptr(), ptr::null(), &mut ctx) },
+        SDM_OK,
+        "{}",
+        last_error()
+    );
+    ctx
+}
+
+#[test]
+fn a_stale_save_is_fenced_with_its_own_code_and_the_tokens_are_readable() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("fenced.db");
+    let (ctx_a, ctx_b) = (file_context(&path), file_context(&path));
+    let (a, b) = (session(ctx_a, "7"), session(ctx_b, "7"));
+    let mut resp = empty();
+    let (mut token_a, mut token_b) = (0u64, 0u64);
+    // SAFETY: valid handles and arguments throughout.
+    unsafe {
+        assert_eq!(sdm_session_get_lock_token(a, &mut token_a), SDM_OK);
+        assert_eq!(token_a, 0, "never opened");
+        assert_eq!(sdm_session_get_lock_token(a, ptr::null_mut()), SDM_NULL_ARGUMENT);
+        assert_eq!(sdm_session_open(a, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(sdm_session_get_lock_token(a, &mut token_a), SDM_OK);
+        assert!(token_a > 0);
+
+        // A's lock lapses while it is paused (aged in the file); B opens.
+        let conn = rusqlite::Connection::open(&path).expect("open the file");
+        conn.execute("UPDATE sdm_locks SET expires_at_ms = 0", [])
+            .expect("age the lock");
+        assert_eq!(sdm_session_open(b, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(sdm_session_get_lock_token(b, &mut token_b), SDM_OK);
+        assert!(token_b > token_a);
+        assert_eq!(sdm_session_set_value_json(b, c"\"B\"".as_ptr()), SDM_OK);
+        assert_eq!(sdm_session_close(b, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+
+        assert_eq!(sdm_session_set_value_json(a, c"\"stale\"".as_ptr()), SDM_OK);
+        assert_eq!(sdm_session_save(a, &mut resp), SDM_FENCED);
+        assert_eq!(resp.code, sdm_response_code::SDM_RESPONSE_ERROR);
+        let message = CStr::from_ptr(resp.data).to_string_lossy().into_owned();
+        assert!(
+            message.contains("Players/global/7") && message.contains(&token_b.to_string()),
+            "{message}"
+        );
+        sdm_response_clear(&mut resp);
+        let mut state = sdm_state::SDM_STATE_OPEN;
+        assert_eq!(sdm_session_get_state(a, &mut state), SDM_OK);
+        assert_eq!(state, sdm_state::SDM_STATE_CLOSED);
+
+        let mut h = ptr::null_mut();
+        assert_eq!(
+            sdm_session_hidden(ctx_a, c"Players".as_ptr(), ptr::null(), c"7".as_ptr(), &mut h),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_read(h, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(value(h), "\"B\"");
+        sdm_session_free(h);
+        sdm_session_free(a);
+        sdm_session_free(b);
+        sdm_context_free(ctx_a);
+        sdm_context_free(ctx_b);
+    }
+}

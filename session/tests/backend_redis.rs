@@ -475,3 +475,80 @@ async fn waiting_readers_survive_a_server_restart() {
         "read, read, push, read: {trips:?}"
     );
 }
+
+/// A removal leaves a tombstone with its token: with the counter lost
+/// too, the next token is still above the removal's.
+#[tokio::test]
+async fn a_removal_keeps_its_token_for_a_lost_counter() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "tomb")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("tombstone");
+    let ttl = Duration::from_secs(60);
+    let mut last = 0;
+    for _ in 0..3 {
+        let LockOutcome::Acquired { token } = backend.lock(&id, "a", ttl).await.expect("lock") else {
+            panic!("held");
+        };
+        last = token;
+    }
+    let fence = Fence {
+        owner: "a",
+        token: last,
+        release: true,
+    };
+    let removed = backend.set(&id, &Write::Remove, Some(fence)).await;
+    assert!(matches!(removed, Ok(WriteOutcome::Written { token, .. }) if token == last));
+    assert_eq!(backend.get(&id).await.expect("get"), None, "removed");
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let base = backend.key_base(&id);
+    let _: i64 = redis::cmd("DEL")
+        .arg(format!("{base}:tok"))
+        .query_async(&mut conn)
+        .await
+        .expect("del");
+    let LockOutcome::Acquired { token } = backend.lock(&id, "b", ttl).await.expect("lock") else {
+        panic!("held");
+    };
+    assert!(token > last, "token {token} after the removal's {last}");
+}
+
+/// A lock entry written by the first release (a bare owner, no token)
+/// still keeps others out and can be released by its owner.
+#[tokio::test]
+async fn an_old_lock_entry_counts_as_token_0() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "old")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("old_lock");
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let _: () = redis::cmd("SET")
+        .arg(format!("{}:lock", backend.key_base(&id)))
+        .arg("old-server")
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    assert_eq!(
+        backend.lock(&id, "new", Duration::from_secs(60)).await,
+        Ok(LockOutcome::Held {
+            owner: "old-server".into()
+        })
+    );
+    assert_eq!(backend.unlock(&id, "old-server").await, Ok(true));
+    assert!(matches!(
+        backend.lock(&id, "new", Duration::from_secs(60)).await,
+        Ok(LockOutcome::Acquired { token: 1 })
+    ));
+}

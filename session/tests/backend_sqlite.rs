@@ -265,3 +265,89 @@ fn a_process_killed_during_writes_leaves_the_last_commit() {
     );
     assert_eq!(record.user_ids, [1]);
 }
+
+// ---------------------------------------------------------------------------
+// A file written before fencing tokens (schema 1) is migrated in place.
+
+/// The schema of the first release, as it was.
+const SCHEMA_1: &str = "
+CREATE TABLE sdm_records (
+    id TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, metadata TEXT NOT NULL,
+    user_ids TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    version TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE sdm_locks (
+    id TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE sdm_queue (
+    item INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, priority REAL NOT NULL,
+    value TEXT NOT NULL, expires_at_ms INTEGER NOT NULL,
+    invisible_until_ms INTEGER NOT NULL DEFAULT 0, read_id TEXT
+);
+INSERT INTO sdm_records VALUES ('Player/global/old', '{\"Coins\":5}', '{}', '[7]', 1000, 2000, 'v1');
+INSERT INTO sdm_locks VALUES ('Player/global/held', 'old-server', 9999999999999);
+";
+
+#[tokio::test]
+async fn a_file_of_the_first_schema_is_migrated_in_place() {
+    use sdm_session::backend::{Fence, RenewOutcome};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("old.db");
+    rusqlite::Connection::open(&path)
+        .expect("create")
+        .execute_batch(SCHEMA_1)
+        .expect("old schema");
+
+    let backend = SqliteBackend::open(&path).expect("open migrates");
+    // Two openers in a row: the second finds the file migrated.
+    let backend2 = SqliteBackend::open(&path).expect("open again");
+    let old = SessionId::new("Player", None, "old");
+    let record = backend.get(&old).await.expect("get").expect("old record");
+    assert_eq!(
+        (record.value.as_str(), record.user_ids.as_slice(), record.token),
+        ("{\"Coins\":5}", &[7][..], 0),
+        "an old record reads as written under token 0"
+    );
+    // An old lock entry still keeps others out (as token 0).
+    let held = SessionId::new("Player", None, "held");
+    assert_eq!(
+        backend2.lock(&held, "new-server", Duration::from_secs(60)).await,
+        Ok(LockOutcome::Held {
+            owner: "old-server".into()
+        })
+    );
+    // The old key takes fenced writes.
+    let LockOutcome::Acquired { token } = backend
+        .lock(&old, "new-server", Duration::from_secs(60))
+        .await
+        .expect("lock")
+    else {
+        panic!("old key is free");
+    };
+    assert!(token > 0);
+    assert_eq!(
+        backend
+            .renew(&old, "new-server", token, Duration::from_secs(60))
+            .await,
+        Ok(RenewOutcome::Renewed)
+    );
+    let fence = Fence {
+        owner: "new-server",
+        token,
+        release: true,
+    };
+    let write = Write::Set {
+        value: "{\"Coins\":6}".into(),
+        metadata: "{}".into(),
+        user_ids: vec![7],
+    };
+    let outcome = backend2.set(&old, &write, Some(fence)).await.expect("write");
+    assert!(matches!(outcome, WriteOutcome::Written { token: t, .. } if t == token));
+    let record = backend.get(&old).await.expect("get").expect("record");
+    assert_eq!((record.created_ms, record.token), (1000, token));
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(version, 2);
+}

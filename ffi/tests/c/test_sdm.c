@@ -329,6 +329,13 @@ static void test_two_sessions(void) {
     CHECK_CODE(sdm_session_get_state(s1, &state), SDM_OK);
     CHECK(state == SDM_STATE_OPEN);
     CHECK(wait_for(&state_events[SDM_STATE_OPEN], 1, NULL));
+    {
+        /* each open gets a fencing token; games fence their own side effects with it */
+        uint64_t token = 0;
+        CHECK_CODE(sdm_session_get_lock_token(s1, &token), SDM_OK);
+        CHECK(token > 0);
+        CHECK_CODE(sdm_session_get_lock_token(s1, NULL), SDM_NULL_ARGUMENT);
+    }
 
     /* a second server (hidden session, other UniqueId) finds key 1 locked */
     CHECK_CODE(sdm_session_hidden(ctx, "Players", NULL, "1", &h1), SDM_OK);
