@@ -446,7 +446,10 @@ fn a_stale_save_is_fenced_with_its_own_code_and_the_tokens_are_readable() {
     unsafe {
         assert_eq!(sdm_session_get_lock_token(a, &mut token_a), SDM_OK);
         assert_eq!(token_a, 0, "never opened");
-        assert_eq!(sdm_session_get_lock_token(a, ptr::null_mut()), SDM_NULL_ARGUMENT);
+        assert_eq!(
+            sdm_session_get_lock_token(a, ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
         assert_eq!(sdm_session_open(a, ptr::null(), &mut resp), SDM_OK);
         assert_eq!(sdm_session_get_lock_token(a, &mut token_a), SDM_OK);
         assert!(token_a > 0);
@@ -477,7 +480,13 @@ fn a_stale_save_is_fenced_with_its_own_code_and_the_tokens_are_readable() {
 
         let mut h = ptr::null_mut();
         assert_eq!(
-            sdm_session_hidden(ctx_a, c"Players".as_ptr(), ptr::null(), c"7".as_ptr(), &mut h),
+            sdm_session_hidden(
+                ctx_a,
+                c"Players".as_ptr(),
+                ptr::null(),
+                c"7".as_ptr(),
+                &mut h
+            ),
             SDM_OK
         );
         assert_eq!(sdm_session_read(h, ptr::null(), &mut resp), SDM_OK);

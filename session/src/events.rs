@@ -134,7 +134,7 @@ impl Connection {
             EventKind::AttemptsChanged => drop(e.attempts_changed.disconnect(self.id)),
             EventKind::ProcessQueue => {
                 if e.process_queue.disconnect(self.id) == Some(0) {
-                    crate::queue::stop_reading(&inner);
+                    crate::session::state::stop_queue_reading(&inner);
                 }
             }
         }
@@ -212,7 +212,7 @@ impl Session {
         f: impl Fn(&str, &[Value], &Session) + Send + Sync + 'static,
     ) -> Connection {
         let id = self.0.events.process_queue.connect(Arc::new(f));
-        crate::queue::start_reading(&self.0);
+        crate::session::state::start_queue_reading(&self.0);
         self.connection(EventKind::ProcessQueue, id)
     }
 

@@ -57,38 +57,64 @@
 //! ```
 //!
 //! Every operation runs through the session's task queue with task
-//! batching; see [`Session`] and the modules named after the rules
-//! ([`open`], [`save`], [`lock`], [`queue`], ...). A complete blocking API
-//! is in [`blocking`].
+//! batching; see [`Session`]. A complete blocking API is in [`blocking`];
+//! the stores are in [`backend`].
+//!
+//! # Module map
+//!
+//! Each rule of the session spec (`spec/session.md`) lives in one file,
+//! named for it:
+//!
+//! | module | what it holds |
+//! | --- | --- |
+//! | `ops/` | **the one door for operations**: admit and run Open, Read, Save, Close, Destroy (`ops/open.rs` … `ops/destroy.rs`: each operation's rules) |
+//! | `tasks.rs` | the per-session task queue and **task batching** (joining a queued operation of the same kind) |
+//! | `session/state.rs` | **the one owner of state and timers**: every transition (open, close, lose the lock, destroy), every timer start and stop |
+//! | `session/properties.rs` | **properties** and their rules (SaveInterval, SaveDelay, LockInterval, LockAttempts, SaveOnClose, queue invisibility) |
+//! | `session/mod.rs`, `session/id.rs` | the [`Session`] handle, its read-only facts, [`SessionId`] |
+//! | `lock.rs` | **lock renewal**: the renewal timer, AttemptsRemaining, closing at zero |
+//! | `autosave.rs` | **auto-save**: the SaveInterval timer |
+//! | `queue.rs` | **the queue**: Queue, Remove and the ProcessQueue reading loop (**queue invisibility** is the store's, see `backend/`) |
+//! | `store.rs` | one wrapper for every store call a session makes: **retries** (3 tries, 1 s apart) and errors naming the key |
+//! | `retry.rs` | the retry rule itself |
+//! | `record.rs` | **saving and loading**: JSON or compressed text, what a load or save leaves known ([`Session::metadata`], times, version, token) |
+//! | `reconcile.rs` | **template and reconcile** |
+//! | `events.rs` | **events**: StateChanged, Saving, Saved, AttemptsChanged, ProcessQueue |
+//! | `registry.rs` | the registry (`new`, `hidden`, `find`) and **shutdown** ("bind to close") |
+//! | `usage.rs`, `value_access.rs` | Usage(), direct and typed value access |
+//! | `response.rs`, `error.rs` | responses, states and errors |
+//! | `blocking.rs` | the blocking API |
+//! | `backend/` | the stores: the [`backend::Backend`] trait, **fencing tokens** (`backend/fencing.rs`, `backend/mod.rs`), memory, SQLite, Redis (its Lua scripts in `backend/redis/*.lua`), the public conformance suite and fault-injecting wrappers |
 #![warn(missing_docs)]
 
-pub mod autosave;
+mod autosave;
 pub mod backend;
 pub mod blocking;
-pub mod close;
-pub mod destroy;
 mod error;
-pub mod events;
-pub mod lock;
-pub mod open;
-pub mod queue;
-pub mod read;
-pub mod reconcile;
+mod events;
+mod lock;
+mod ops;
+mod queue;
+mod reconcile;
 mod record;
-pub mod registry;
+mod registry;
 mod response;
-pub mod retry;
-pub mod save;
+mod retry;
 mod session;
-pub mod tasks;
-pub mod usage;
-pub mod value_access;
+mod store;
+mod tasks;
+mod usage;
+mod value_access;
 
 pub use error::{PropertyError, SessionError};
 pub use events::{Connection, EventKind};
+pub use lock::LOCK_CALL_TIMEOUT;
+pub use queue::{DEFAULT_QUEUE_EXPIRATION, QUEUE_BATCH, QUEUE_WAIT};
+pub use reconcile::reconcile;
 pub use registry::Registry;
 pub use response::{Response, State, StateKind};
+pub use retry::{ATTEMPTS, CALL_TIMEOUT, RETRY_PAUSE};
 pub use sdm_codec::{Key, Table, Value};
-pub use session::{Session, DEFAULT_QUEUE_INVISIBILITY};
+pub use session::{Session, SessionId, DEFAULT_QUEUE_INVISIBILITY};
 pub use usage::Usage;
 pub use value_access::ValueGuard;

@@ -11,11 +11,11 @@
 //! session closes or the last listener disconnects, and starts again when
 //! one connects.
 
-use crate::retry::{retry, CALL_TIMEOUT, RETRY_PAUSE};
-use crate::session::Inner;
+use crate::retry::RETRY_PAUSE;
+use crate::session::{state, Inner};
 use crate::{Response, Session, SessionError};
 use sdm_codec::Value;
-use std::sync::{Arc, Weak};
+use std::sync::Weak;
 use std::time::Duration;
 
 /// The default expiration of a queued value: 7 days.
@@ -36,22 +36,6 @@ impl Session {
         priority: Option<f64>,
     ) -> Response {
         let inner = &self.0;
-        let expiration = expiration.unwrap_or(DEFAULT_QUEUE_EXPIRATION);
-        let invalid = |message: String| {
-            Response::Error(SessionError::InvalidArgument {
-                id: inner.id_text.clone(),
-                message,
-            })
-        };
-        if expiration.is_zero() || expiration > crate::backend::MAX_QUEUE_EXPIRATION {
-            return invalid(format!(
-                "expiration must be 1 s..=45 days, got {expiration:?}"
-            ));
-        }
-        let priority = priority.unwrap_or(0.0);
-        if !priority.is_finite() {
-            return invalid(format!("priority must be a finite number, got {priority}"));
-        }
         let text = match crate::record::to_json_text(&value) {
             Ok(t) => t,
             Err(message) => {
@@ -61,71 +45,40 @@ impl Session {
                 })
             }
         };
-        let backend = &*inner.backend;
-        match retry(CALL_TIMEOUT, || {
-            backend.queue_push(&inner.id, &text, expiration, priority)
-        })
-        .await
+        let expiration = expiration.unwrap_or(DEFAULT_QUEUE_EXPIRATION);
+        let store = inner.store();
+        match store
+            .queue_push(&text, expiration, priority.unwrap_or(0.0))
+            .await
         {
             Ok(()) => Response::Success,
-            Err(e) => Response::Error(inner.backend_error("queue_push", e)),
+            Err(e) => Response::Error(e),
         }
     }
 
     /// Remove: removes the values handed to ProcessQueue under `read_id`,
     /// so they do not come back.
     pub async fn remove(&self, read_id: &str) -> Response {
-        let inner = &self.0;
-        let backend = &*inner.backend;
-        match retry(CALL_TIMEOUT, || backend.queue_remove(&inner.id, read_id)).await {
+        match self.0.store().queue_remove(read_id).await {
             Ok(()) => Response::Success,
-            Err(e) => Response::Error(inner.backend_error("queue_remove", e)),
+            Err(e) => Response::Error(e),
         }
     }
 }
 
-/// Starts the reading task if the session is open, someone listens and no
-/// reader runs yet.
-pub(crate) fn start_reading(inner: &Arc<Inner>) {
-    let mut core = inner.core();
-    if core.timers.queue.is_some() || !core.stays_open() || inner.events.process_queue.len() == 0 {
-        return;
-    }
-    if let Some(rt) = inner.handle() {
-        core.timers.queue = Some(rt.spawn(read_loop(Arc::downgrade(inner))).abort_handle());
-    }
-}
-
-/// Stops the reading task (the last listener left).
-pub(crate) fn stop_reading(inner: &Arc<Inner>) {
-    if let Some(h) = inner.core().timers.queue.take() {
-        h.abort();
-    }
-}
-
-fn keep_reading(inner: &Inner) -> bool {
-    let mut core = inner.core();
-    if core.stays_open() && inner.events.process_queue.len() > 0 {
-        return true;
-    }
-    core.timers.queue = None;
-    false
-}
-
-async fn read_loop(session: Weak<Inner>) {
+/// The reading task: reads and fires ProcessQueue while the session stays
+/// open and someone listens ([`state`](crate::session::state) starts and
+/// stops it).
+pub(crate) async fn read_loop(session: Weak<Inner>) {
     loop {
         let Some(inner) = session.upgrade() else {
             return;
         };
-        if !keep_reading(&inner) {
+        if !state::keep_reading(&inner) {
             return;
         }
         let invisibility = inner.core().props.queue_invisibility;
-        let backend = &*inner.backend;
-        let read = retry(QUEUE_WAIT + CALL_TIMEOUT, || {
-            backend.queue_read(&inner.id, QUEUE_BATCH, QUEUE_WAIT, invisibility)
-        })
-        .await;
+        let read = inner.store().queue_read(invisibility).await;
         match read {
             Ok(Some(batch)) => {
                 let values: Vec<Value> = batch
@@ -137,7 +90,7 @@ async fn read_loop(session: Weak<Inner>) {
                             .unwrap_or_else(|_| Value::from(t.as_str()))
                     })
                     .collect();
-                if !keep_reading(&inner) {
+                if !state::keep_reading(&inner) {
                     return;
                 }
                 let s = Session(inner.clone());

@@ -1,8 +1,75 @@
 //! How a value is stored: JSON text, or with `Metadata.Compress` a JSON
 //! string holding the compressed text (see the codec). Loading reverses it.
+//! [`Stored`] is what a load or a save leaves known about the key.
 
+use crate::backend::{Record, WriteOutcome};
 use sdm_codec::{Key, KeyRef, Level, Options, Value};
 use serde_json::{Map, Value as Json};
+
+/// What a load or a save leaves known about a stored key besides its
+/// value: its metadata and user ids (which the next save writes), times,
+/// version, compressed text and the fencing token of the write that made
+/// it. A key never written (or removed) is the default.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Stored {
+    pub(crate) metadata: Map<String, Json>,
+    pub(crate) user_ids: Vec<i64>,
+    pub(crate) created_ms: i64,
+    pub(crate) updated_ms: i64,
+    pub(crate) version: String,
+    pub(crate) compressed: String,
+    pub(crate) token: u64,
+}
+
+impl Stored {
+    /// Reads a stored record (an absent one loads as nil): the value,
+    /// decompressed when the metadata has `Compress`, and the rest.
+    pub(crate) fn load(record: Option<Record>) -> Result<(Value, Stored), String> {
+        let Some(r) = record else {
+            return Ok((Value::Nil, Stored::default()));
+        };
+        let metadata = parse_metadata(&r.metadata)?;
+        let (value, compressed) = decode(&r.value, &metadata)?;
+        let stored = Stored {
+            metadata,
+            user_ids: r.user_ids,
+            created_ms: r.created_ms,
+            updated_ms: r.updated_ms,
+            version: r.version,
+            compressed: compressed.unwrap_or_default(),
+            token: r.token,
+        };
+        Ok((value, stored))
+    }
+
+    /// Takes in what an accepted write answered: a removal forgets the key
+    /// (metadata, user ids, times, version), a write keeps its times,
+    /// version, compressed text and token.
+    pub(crate) fn saved(
+        &mut self,
+        outcome: WriteOutcome,
+        removed: bool,
+        compressed: Option<String>,
+    ) {
+        if removed {
+            *self = Stored::default();
+            return;
+        }
+        if let WriteOutcome::Written {
+            created_ms,
+            updated_ms,
+            version,
+            token,
+        } = outcome
+        {
+            self.created_ms = created_ms;
+            self.updated_ms = updated_ms;
+            self.version = version;
+            self.token = token;
+            self.compressed = compressed.unwrap_or_default();
+        }
+    }
+}
 
 /// The compression settings in `Metadata.Compress`, when present.
 ///

@@ -58,6 +58,11 @@ impl TaskQueue {
     pub(crate) fn running(&self, kind: TaskKind) -> bool {
         self.running.as_ref().is_some_and(|t| t.kind == kind)
     }
+
+    /// An operation of this kind is queued or running.
+    pub(crate) fn pending(&self, kind: TaskKind) -> bool {
+        self.queued(kind) || self.running(kind)
+    }
 }
 
 /// What a call does after looking at the session.
@@ -187,13 +192,7 @@ async fn worker(inner: Arc<Inner>) {
                 }
             }
         };
-        let response = match kind {
-            TaskKind::Open => crate::open::run(&inner).await,
-            TaskKind::Read => crate::read::run(&inner).await,
-            TaskKind::Save => crate::save::run(&inner).await,
-            TaskKind::Close => crate::close::run(&inner).await,
-            TaskKind::Destroy => crate::destroy::run(&inner).await,
-        };
+        let response = crate::ops::run(&inner, kind).await;
         answer(&inner, &response);
     }
 }

@@ -17,7 +17,7 @@ impl Session {
     /// Usage: the size a save would write now. Fails (naming the problem) if
     /// the value cannot be written.
     pub fn usage(&self) -> Result<Usage, SessionError> {
-        let metadata = self.0.core().metadata.clone();
+        let metadata = self.0.core().stored.metadata.clone();
         let unwritable = |message: String| SessionError::Unwritable {
             id: self.0.id_text.clone(),
             message,

@@ -488,7 +488,8 @@ async fn a_removal_keeps_its_token_for_a_lost_counter() {
     let ttl = Duration::from_secs(60);
     let mut last = 0;
     for _ in 0..3 {
-        let LockOutcome::Acquired { token } = backend.lock(&id, "a", ttl).await.expect("lock") else {
+        let LockOutcome::Acquired { token } = backend.lock(&id, "a", ttl).await.expect("lock")
+        else {
             panic!("held");
         };
         last = token;

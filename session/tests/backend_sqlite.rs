@@ -304,14 +304,20 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
     let old = SessionId::new("Player", None, "old");
     let record = backend.get(&old).await.expect("get").expect("old record");
     assert_eq!(
-        (record.value.as_str(), record.user_ids.as_slice(), record.token),
+        (
+            record.value.as_str(),
+            record.user_ids.as_slice(),
+            record.token
+        ),
         ("{\"Coins\":5}", &[7][..], 0),
         "an old record reads as written under token 0"
     );
     // An old lock entry still keeps others out (as token 0).
     let held = SessionId::new("Player", None, "held");
     assert_eq!(
-        backend2.lock(&held, "new-server", Duration::from_secs(60)).await,
+        backend2
+            .lock(&held, "new-server", Duration::from_secs(60))
+            .await,
         Ok(LockOutcome::Held {
             owner: "old-server".into()
         })
@@ -341,7 +347,10 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
         metadata: "{}".into(),
         user_ids: vec![7],
     };
-    let outcome = backend2.set(&old, &write, Some(fence)).await.expect("write");
+    let outcome = backend2
+        .set(&old, &write, Some(fence))
+        .await
+        .expect("write");
     assert!(matches!(outcome, WriteOutcome::Written { token: t, .. } if t == token));
     let record = backend.get(&old).await.expect("get").expect("record");
     assert_eq!((record.created_ms, record.token), (1000, token));

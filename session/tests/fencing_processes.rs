@@ -46,7 +46,8 @@ fn fence_child() {
     runtime.block_on(async move {
         let registry = Registry::new(sdm_session::backend::connect(&store).expect("connect"));
         let s = registry.session("Player", None, KEY);
-        s.set_lock_interval(Duration::from_secs(10)).expect("interval");
+        s.set_lock_interval(Duration::from_secs(10))
+            .expect("interval");
         s.set_lock_attempts(1).expect("attempts");
         s.set_save_interval(Duration::ZERO).expect("no auto-save");
         s.on_state_changed(|state, _| say(&format!("EVENT StateChanged {state:?}")));
@@ -67,7 +68,9 @@ fn fence_child() {
                         ("set", value) => s.set_value(Value::from(value)),
                         ("save", _) => say(&format!("SAVE {}", describe(&s.save().await))),
                         ("close", _) => say(&format!("CLOSE {}", describe(&s.close().await))),
-                        ("state", _) => say(&format!("STATE {:?} {:?}", s.state(), s.clone_value())),
+                        ("state", _) => {
+                            say(&format!("STATE {:?} {:?}", s.state(), s.clone_value()))
+                        }
                         _ => return,
                     }
                 }
@@ -80,7 +83,10 @@ fn fence_child() {
                     if r == Response::Success {
                         break;
                     }
-                    assert!(tokio::time::Instant::now() < deadline, "never opened: {r:?}");
+                    assert!(
+                        tokio::time::Instant::now() < deadline,
+                        "never opened: {r:?}"
+                    );
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
                 say(&format!("TOKEN {}", s.lock_token()));
@@ -95,8 +101,14 @@ fn fence_child() {
 fn scenario(url: &str, backend: std::sync::Arc<dyn Backend>) {
     let env = [(ROLE, "owner"), (STORE, url)];
     let mut owner = Kid::spawn("fence_child", &env);
-    assert_eq!(owner.expect_line("OPEN", Duration::from_secs(30)), "OPEN Success");
-    assert_eq!(owner.expect_line("SAVE", Duration::from_secs(30)), "SAVE Saved");
+    assert_eq!(
+        owner.expect_line("OPEN", Duration::from_secs(30)),
+        "OPEN Success"
+    );
+    assert_eq!(
+        owner.expect_line("SAVE", Duration::from_secs(30)),
+        "SAVE Saved"
+    );
     let token_a: u64 = owner.expect_line("TOKEN", Duration::from_secs(30))[6..]
         .parse()
         .expect("token");
@@ -108,14 +120,20 @@ fn scenario(url: &str, backend: std::sync::Arc<dyn Backend>) {
         .parse()
         .expect("token");
     assert!(token_b > token_a, "token {token_b} after {token_a}");
-    assert_eq!(taker.expect_line("CLOSE", Duration::from_secs(30)), "CLOSE Saved");
+    assert_eq!(
+        taker.expect_line("CLOSE", Duration::from_secs(30)),
+        "CLOSE Saved"
+    );
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let id = SessionId::new("Player", None, KEY);
     let stored_b = runtime
         .block_on(backend.get(&id))
         .expect("get")
         .expect("record");
-    assert_eq!((stored_b.value.as_str(), stored_b.token), ("\"B\"", token_b));
+    assert_eq!(
+        (stored_b.value.as_str(), stored_b.token),
+        ("\"B\"", token_b)
+    );
 
     // The owner wakes: its overdue renewal and its save race; either way
     // nothing it does may land.

@@ -31,9 +31,9 @@ pub(crate) fn check_push(
     expiration: Duration,
     priority: f64,
 ) -> Result<i64, BackendError> {
-    if expiration > MAX_QUEUE_EXPIRATION {
+    if expiration.is_zero() || expiration > MAX_QUEUE_EXPIRATION {
         return Err(BackendError::Invalid(format!(
-            "queue expiration for {id} must be at most 45 days (3888000 s), got {expiration:?}"
+            "queue expiration for {id} must be positive and at most 45 days (3888000 s), got {expiration:?}"
         )));
     }
     if !priority.is_finite() {

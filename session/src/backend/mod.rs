@@ -67,38 +67,12 @@ mod connect;
 mod fencing;
 mod wakers;
 
+pub use crate::session::SessionId;
+pub(crate) use checks::check_push;
 pub use connect::{connect, connect_async, connect_with, StoreOptions};
 
 /// A boxed future, so that backends can be used as `Arc<dyn Backend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
-
-/// The identity of a session: `name/scope/key`.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId {
-    /// The data store name (`"Player"`).
-    pub name: String,
-    /// The scope; `"global"` when none is given.
-    pub scope: String,
-    /// The key (`"1234"`, a player's user id).
-    pub key: String,
-}
-
-impl SessionId {
-    /// A session id; `scope` defaults to `global`.
-    pub fn new(name: impl Into<String>, scope: Option<&str>, key: impl Into<String>) -> Self {
-        SessionId {
-            name: name.into(),
-            scope: scope.unwrap_or("global").to_owned(),
-            key: key.into(),
-        }
-    }
-}
-
-impl std::fmt::Display for SessionId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}/{}", self.name, self.scope, self.key)
-    }
-}
 
 /// A stored key as the data store holds it.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,19 +1,23 @@
 //! The session handle ([`Session`]): one key's data, its lock, its timers
-//! and its events. Operations live in modules named after them (`open`,
-//! `read`, `save`, `close`, `destroy`, `queue`).
+//! and its events. What a session *does* is in [`ops`](crate::ops) (the
+//! one door for operations); what it *is* (state, timers) is owned by
+//! [`state`].
 
+mod id;
 pub(crate) mod properties;
 pub(crate) mod state;
 
-use crate::backend::{Backend, SessionId};
+use crate::backend::Backend;
 use crate::events::Events;
 use crate::registry::RegistryInner;
+use crate::store::SessionStore;
 use crate::State;
 use sdm_codec::Value;
 use serde_json::{Map, Value as Json};
 use state::Core;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
+pub use id::SessionId;
 pub use properties::DEFAULT_QUEUE_INVISIBILITY;
 
 /// One session (the module's "DataStore object"): a cheap handle; clones
@@ -70,6 +74,11 @@ impl Inner {
         self.value.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// The store, as this session calls it (retries, error naming).
+    pub(crate) fn store(&self) -> SessionStore<'_> {
+        SessionStore::new(self)
+    }
+
     /// A runtime to spawn timers on: the current one, else the one of the
     /// first operation.
     pub(crate) fn handle(&self) -> Option<tokio::runtime::Handle> {
@@ -81,24 +90,12 @@ impl Inner {
             Err(_) => self.runtime.get().cloned(),
         }
     }
-
-    pub(crate) fn backend_error(
-        &self,
-        operation: &'static str,
-        source: crate::backend::BackendError,
-    ) -> crate::SessionError {
-        crate::SessionError::Backend {
-            id: self.id_text.clone(),
-            operation,
-            source,
-        }
-    }
 }
 
 impl Drop for Inner {
     fn drop(&mut self) {
         // A dropped session stops its timers (a crash: the lock is not released).
-        self.core().timers.stop_all();
+        state::stop_timers(&mut self.core());
     }
 }
 
@@ -172,50 +169,50 @@ impl Session {
     /// CreatedTime: ms since the epoch when the key was first written (from
     /// the last load or save).
     pub fn created_time(&self) -> i64 {
-        self.0.core().created_ms
+        self.0.core().stored.created_ms
     }
 
     /// UpdatedTime: ms since the epoch of the key's last write (from the
     /// last load or save).
     pub fn updated_time(&self) -> i64 {
-        self.0.core().updated_ms
+        self.0.core().stored.updated_ms
     }
 
     /// Version: the stored version of the last load or save.
     pub fn version(&self) -> String {
-        self.0.core().version.clone()
+        self.0.core().stored.version.clone()
     }
 
     /// CompressedValue: the compressed text of the last load or save (empty
     /// without compression).
     pub fn compressed_value(&self) -> String {
-        self.0.core().compressed.clone()
+        self.0.core().stored.compressed.clone()
     }
 
     /// Metadata (a JSON object) saved with the key.
     pub fn metadata(&self) -> Map<String, Json> {
-        self.0.core().metadata.clone()
+        self.0.core().stored.metadata.clone()
     }
 
     /// Replaces Metadata. `Metadata.Compress = {Level, Decimals, Safety}`
     /// turns compression on for the next saves.
     pub fn set_metadata(&self, metadata: Map<String, Json>) {
-        self.0.core().metadata = metadata;
+        self.0.core().stored.metadata = metadata;
     }
 
     /// Changes Metadata in place.
     pub fn with_metadata<R>(&self, f: impl FnOnce(&mut Map<String, Json>) -> R) -> R {
-        f(&mut self.0.core().metadata)
+        f(&mut self.0.core().stored.metadata)
     }
 
     /// UserIds saved with the key.
     pub fn user_ids(&self) -> Vec<i64> {
-        self.0.core().user_ids.clone()
+        self.0.core().stored.user_ids.clone()
     }
 
     /// Replaces UserIds.
     pub fn set_user_ids(&self, user_ids: Vec<i64>) {
-        self.0.core().user_ids = user_ids;
+        self.0.core().stored.user_ids = user_ids;
     }
 
     /// Clone: a deep copy of Value.
@@ -224,7 +221,7 @@ impl Session {
     }
 
     /// Reconcile: fills in what Value lacks from `template` (see
-    /// [`reconcile`](crate::reconcile::reconcile)).
+    /// [`reconcile`](crate::reconcile())).
     pub fn reconcile(&self, template: &Value) {
         crate::reconcile::reconcile(&mut self.0.value(), template);
     }

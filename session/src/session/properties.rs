@@ -76,7 +76,7 @@ impl Session {
         )?;
         let mut core = self.0.core();
         core.props.save_interval = interval;
-        crate::autosave::restart(&self.0, &mut core);
+        super::state::restart_autosave(&self.0, &mut core);
         Ok(())
     }
 

@@ -1,0 +1,73 @@
+//! Open(template?): take the lock, load, start the timers.
+//!
+//! Rules, in order: Destroyed answers `State Destroyed`; an Open already
+//! queued or running is joined; a queued Destroy answers `State
+//! Destroying`; an open session with no Close queued applies the template
+//! and answers `Success`; otherwise an Open is queued. Running it takes the
+//! lock under a new fencing token (`Locked owner` or `Error` if that
+//! fails), loads (on failure the lock is released and the answer is
+//! `Error`), sets State Open, starts the auto-save and lock timers unless a
+//! Close or Destroy is queued, applies each waiter's template, answers
+//! `Success`, starts queue processing if anyone listens and fires
+//! StateChanged(Open).
+
+use crate::backend::LockOutcome;
+use crate::record::Stored;
+use crate::session::state::{self, Core};
+use crate::session::Inner;
+use crate::tasks::{answer, enqueue, join, Admission, TaskKind};
+use crate::{Response, SessionError, State, StateKind};
+use sdm_codec::Value;
+use std::sync::Arc;
+
+pub(super) fn admit(inner: &Arc<Inner>, core: &mut Core, mut template: Option<Value>) -> Admission {
+    if core.state == State::Destroyed {
+        return Admission::Answer(Response::State(StateKind::Destroyed));
+    }
+    if let Some(a) = join(core, TaskKind::Open, &mut template, true) {
+        return a;
+    }
+    if core.tasks.pending(TaskKind::Destroy) {
+        return Admission::Answer(Response::State(StateKind::Destroying));
+    }
+    if core.state == State::Open && !core.tasks.pending(TaskKind::Close) {
+        return Admission::ApplyTemplate(template);
+    }
+    enqueue(inner, core, TaskKind::Open, template)
+}
+
+pub(super) async fn run(inner: &Arc<Inner>) -> Response {
+    let ttl = {
+        let core = inner.core();
+        match core.state {
+            State::Destroyed => return Response::State(StateKind::Destroyed),
+            State::Open => return Response::Success,
+            State::Closed => core.props.lock_ttl(),
+        }
+    };
+    let store = inner.store();
+    let token = match store.lock(ttl).await {
+        Ok(LockOutcome::Acquired { token }) => token,
+        Ok(LockOutcome::Held { owner }) => return Response::Locked(owner),
+        Err(e) => return Response::Error(e),
+    };
+    let locked_at = tokio::time::Instant::now();
+    let loaded = store.get().await.and_then(|record| {
+        Stored::load(record).map_err(|message| SessionError::Corrupt {
+            id: inner.id_text.clone(),
+            message,
+        })
+    });
+    let (value, stored) = match loaded {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let _ = store.unlock().await;
+            return Response::Error(e);
+        }
+    };
+    let attempts_changed = state::open(inner, value, stored, token, locked_at);
+    let response = Response::Success;
+    answer(inner, &response);
+    state::opened_events(inner, attempts_changed);
+    response
+}

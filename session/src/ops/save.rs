@@ -1,0 +1,156 @@
+//! Save(): write the value under the lock (fenced).
+//!
+//! Closed answers `State Closed`, Destroyed `State Destroyed`; a queued Save
+//! is joined (a running one is not: later calls may carry newer changes); a
+//! queued Close answers `State Closing`, a queued Destroy `State
+//! Destroying`; otherwise a Save is queued.
+//!
+//! A save waits out SaveDelay since the last save, fires Saving(value),
+//! then writes: a nil value removes the key (resetting Metadata, UserIds,
+//! times and Version); with `Metadata.Compress` the compressed text (kept in
+//! CompressedValue) as a JSON string; else the value as JSON. A value that
+//! cannot be written fails with `Error` and the stored data stays as it was.
+//! Saved(response) fires after every attempt, and the auto-save timer
+//! restarts. Every write carries the session's fencing token; a write
+//! refused by fencing (a lock on the key was granted after ours) answers
+//! `Error` naming the key and the newer token, fires Saved with it, closes
+//! the session (before any caller sees the answer) and is never retried.
+
+use crate::backend::{Write, WriteOutcome};
+use crate::events::fire_saved;
+use crate::session::state::{self, Core};
+use crate::session::Inner;
+use crate::tasks::{enqueue, join, Admission, TaskKind};
+use crate::{Response, Session, SessionError, State, StateKind};
+use sdm_codec::Value;
+use std::sync::Arc;
+
+pub(super) fn admit(inner: &Arc<Inner>, core: &mut Core) -> Admission {
+    match core.state {
+        State::Closed => return Admission::Answer(Response::State(StateKind::Closed)),
+        State::Destroyed => return Admission::Answer(Response::State(StateKind::Destroyed)),
+        State::Open => {}
+    }
+    if let Some(a) = join(core, TaskKind::Save, &mut None, false) {
+        return a;
+    }
+    if core.tasks.pending(TaskKind::Close) {
+        return Admission::Answer(Response::State(StateKind::Closing));
+    }
+    if core.tasks.pending(TaskKind::Destroy) {
+        return Admission::Answer(Response::State(StateKind::Destroying));
+    }
+    enqueue(inner, core, TaskKind::Save, None)
+}
+
+pub(super) async fn run(inner: &Arc<Inner>) -> Response {
+    match inner.core().state {
+        State::Closed => return Response::State(StateKind::Closed),
+        State::Destroyed => return Response::State(StateKind::Destroyed),
+        State::Open => {}
+    }
+    let response = save_now(inner, false).await;
+    if let Response::Error(SessionError::Fenced { .. }) = response {
+        // Closed (and StateChanged fired) before any caller sees the answer,
+        // so a caller that checks the state after `Error` finds it Closed.
+        state::lose_lock(inner);
+        crate::tasks::answer(inner, &response);
+    }
+    response
+}
+
+/// What a save writes, encoded from the value and metadata now.
+struct Encoded {
+    write: Write,
+    compressed: Option<String>,
+    value: Value,
+}
+
+/// Encodes the value and metadata; a message naming what cannot be written.
+fn encode(inner: &Inner) -> Result<Encoded, String> {
+    let value = inner.value().clone();
+    if value.is_nil() {
+        return Ok(Encoded {
+            write: Write::Remove,
+            compressed: None,
+            value,
+        });
+    }
+    let (metadata, user_ids) = {
+        let core = inner.core();
+        (core.stored.metadata.clone(), core.stored.user_ids.clone())
+    };
+    let options = crate::record::compress_options(&metadata)?;
+    let (text, compressed) = crate::record::encode(&value, options.as_ref())?;
+    let metadata = serde_json::to_string(&metadata).map_err(|e| format!("metadata: {e}"))?;
+    Ok(Encoded {
+        write: Write::Set {
+            value: text,
+            metadata,
+            user_ids,
+        },
+        compressed,
+        value,
+    })
+}
+
+/// Waits out SaveDelay, fires Saving, encodes and writes the value once
+/// (with retries); `release` also releases the lock in the same step (a
+/// close). Fires Saved and restarts the auto-save timer.
+pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
+    let due = {
+        let core = inner.core();
+        core.last_save.map(|t| t + core.props.save_delay)
+    };
+    if let Some(due) = due.filter(|due| *due > tokio::time::Instant::now()) {
+        tokio::time::sleep_until(due).await;
+    }
+    let saving = inner.events.saving.listeners();
+    if !saving.is_empty() {
+        let snapshot = inner.value().clone();
+        let s = Session(inner.clone());
+        for f in saving {
+            f(&snapshot, &s);
+        }
+    }
+    let response = match encode(inner) {
+        Err(message) => Response::Error(SessionError::Unwritable {
+            id: inner.id_text.clone(),
+            message,
+        }),
+        Ok(encoded) => write(inner, encoded, release).await,
+    };
+    {
+        let mut core = inner.core();
+        core.last_save = Some(tokio::time::Instant::now());
+        state::restart_autosave(inner, &mut core);
+    }
+    fire_saved(inner, &response);
+    response
+}
+
+/// Writes under the session's token; an accepted write updates what is
+/// known of the stored key.
+async fn write(inner: &Arc<Inner>, encoded: Encoded, release: bool) -> Response {
+    let token = inner.core().token;
+    match inner.store().write(&encoded.write, token, release).await {
+        Ok(outcome @ WriteOutcome::Written { .. }) => {
+            let removed = encoded.write == Write::Remove;
+            inner
+                .core()
+                .stored
+                .saved(outcome, removed, encoded.compressed);
+            Response::Saved(encoded.value)
+        }
+        Ok(WriteOutcome::Fenced {
+            token: newer,
+            owner,
+        }) => Response::Error(SessionError::Fenced {
+            id: inner.id_text.clone(),
+            token: newer,
+            ours: token,
+            owner,
+        }),
+        Err(e) => Response::Error(e),
+    }
+}
