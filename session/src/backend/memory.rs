@@ -4,18 +4,18 @@
 //! Expiry runs on tokio's clock ([`tokio::time::Instant`]), so tests on a
 //! paused clock see locks and queue values expire in virtual time. A
 //! [`Backend::queue_read`] with nothing visible parks on a
-//! [`tokio::sync::Notify`] until a value is pushed, an invisible value comes
+//! wake-up until a value is pushed, an invisible value comes
 //! back, or the wait ends: no polling.
 
 use super::fencing::Tokens;
+use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
     Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
     SessionId, Write, WriteOutcome,
 };
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// Both stores in memory. Cheap to share as `Arc<dyn Backend>`.
@@ -33,6 +33,7 @@ use tokio::time::Instant;
 #[derive(Default)]
 pub struct MemoryBackend {
     state: Mutex<Stores>,
+    wakers: Wakers,
 }
 
 #[derive(Default)]
@@ -55,7 +56,6 @@ struct Lock {
 #[derive(Default)]
 struct Queue {
     items: Vec<Item>,
-    notify: Arc<Notify>,
 }
 
 struct Item {
@@ -209,7 +209,7 @@ impl MemoryBackend {
         id: &SessionId,
         count: usize,
         invisibility: Duration,
-    ) -> Result<QueueBatch, (Arc<Notify>, Option<Instant>)> {
+    ) -> Attempt<QueueBatch> {
         let mut s = self.stores();
         let now = Instant::now();
         let q = s.queues.entry(id.clone()).or_default();
@@ -219,7 +219,7 @@ impl MemoryBackend {
             .collect();
         if visible.is_empty() || count == 0 {
             let next = q.items.iter().filter_map(|i| i.invisible_until).min();
-            return Err((q.notify.clone(), next));
+            return Attempt::Empty { next };
         }
         visible.sort_by(|&a, &b| {
             let (a, b) = (&q.items[a], &q.items[b]);
@@ -236,7 +236,7 @@ impl MemoryBackend {
                 item.value.clone()
             })
             .collect();
-        Ok(QueueBatch { read_id, values })
+        Attempt::Got(QueueBatch { read_id, values })
     }
 }
 
@@ -356,7 +356,8 @@ impl Backend for MemoryBackend {
                 invisible_until: None,
                 read_id: None,
             });
-            q.notify.notify_waiters();
+            drop(s);
+            self.wakers.wake(&id.to_string());
             Ok(())
         })
     }
@@ -369,32 +370,11 @@ impl Backend for MemoryBackend {
         invisibility: Duration,
     ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
         Box::pin(async move {
-            let deadline = Instant::now() + wait;
-            loop {
-                // Register interest before looking, so a push in between is not missed.
-                let notify = match self.try_read(id, count, invisibility) {
-                    Ok(batch) => return Ok(Some(batch)),
-                    Err((notify, _)) => notify,
-                };
-                let notified = notify.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                let wake = match self.try_read(id, count, invisibility) {
-                    Ok(batch) => return Ok(Some(batch)),
-                    Err((_, next_visible)) => next_visible.map_or(deadline, |t| t.min(deadline)),
-                };
-                if Instant::now() >= deadline {
-                    return Ok(None);
-                }
-                tokio::select! {
-                    _ = &mut notified => {}
-                    _ = tokio::time::sleep_until(wake) => {
-                        if Instant::now() >= deadline {
-                            return Ok(self.try_read(id, count, invisibility).ok());
-                        }
-                    }
-                }
-            }
+            let key = id.to_string();
+            wait_for(&self.wakers, &key, wait, || async {
+                Ok(self.try_read(id, count, invisibility))
+            })
+            .await
         })
     }
 

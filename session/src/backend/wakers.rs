@@ -1,11 +1,67 @@
-//! In-process wake-ups for queue readers: one [`Notify`] per session id that
-//! has a reader waiting, woken when a value is pushed (by this process, or
-//! announced by the store).
+//! Waiting queue reads, once for every store: in-process wake-ups (one
+//! [`Notify`] per session id that has a reader waiting, woken when a value
+//! is pushed by this process or announced by the store) and the loop that
+//! reads, then sleeps until woken or until it should look again
+//! ([`wait_for`]).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio::time::Instant;
+
+use super::BackendError;
+
+/// One attempt of a waiting read.
+pub(crate) enum Attempt<T> {
+    /// Values were read.
+    Got(T),
+    /// Nothing visible; look again at `next` (when a value comes back, or
+    /// when a store that cannot announce pushes should be re-read) or when
+    /// woken.
+    Empty {
+        /// When to look again without a wake-up, if ever.
+        next: Option<Instant>,
+    },
+}
+
+/// Reads with `attempt` until it gets values or `wait` has passed (at
+/// least one attempt). Between attempts it sleeps until a wake-up of `key`
+/// on `wakers`, the attempt's `next`, or the end of the wait: no polling
+/// where the store announces pushes. Interest is registered before each
+/// attempt, so a push in between is never missed.
+pub(crate) async fn wait_for<T, F, Fut>(
+    wakers: &Wakers,
+    key: &str,
+    wait: Duration,
+    mut attempt: F,
+) -> Result<Option<T>, BackendError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Attempt<T>, BackendError>>,
+{
+    let deadline = Instant::now() + wait;
+    let (waiter, _) = wakers.register(key);
+    loop {
+        let notified = waiter.entry.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let next = match attempt().await? {
+            Attempt::Got(values) => return Ok(Some(values)),
+            Attempt::Empty { next } => next,
+        };
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        let wake = next.map_or(deadline, |t| t.min(deadline));
+        tokio::select! {
+            () = &mut notified => {}
+            () = tokio::time::sleep_until(wake) => {}
+        }
+    }
+}
 
 /// The waiting readers of one backend, by session id text.
 #[derive(Default)]

@@ -46,24 +46,26 @@
 //! channel `T:push`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{Client, ProtocolVersion, PushKind, Value};
+use redis::{Client, Value};
 
 use super::checks::{
-    check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
-    user_ids_json,
+    check_push, check_ttl, millis, new_read_id, new_version, read_count, user_ids_json,
 };
-use super::wakers::Wakers;
+use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
     Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
     SessionId, Write, WriteOutcome,
 };
 
+mod pubsub;
+mod reply;
 mod scripts;
+use reply::{corrupt, int, record, redact, redis_error, text, unsigned};
 use scripts::Scripts;
 
 /// How long a connection attempt may take.
@@ -103,47 +105,6 @@ impl std::fmt::Debug for RedisBackend {
             .field("addr", &self.inner.client.get_connection_info().addr)
             .field("prefix", &self.inner.prefix)
             .finish_non_exhaustive()
-    }
-}
-
-/// Maps a Redis error, naming the step and the session.
-fn redis_error(what: &str, id: &str, e: &redis::RedisError) -> BackendError {
-    let message = format!("redis {what} {id}: {e}");
-    if e.is_timeout() {
-        BackendError::Timeout(message)
-    } else if e.is_io_error()
-        || e.is_connection_dropped()
-        || e.is_connection_refusal()
-        || e.is_unrecoverable_error()
-    {
-        BackendError::Unavailable(message)
-    } else {
-        BackendError::Other(message)
-    }
-}
-
-fn corrupt(id: &SessionId, message: impl Into<String>) -> BackendError {
-    BackendError::Corrupt {
-        id: id.to_string(),
-        message: message.into(),
-    }
-}
-
-/// A reply as text (bulk or simple string).
-fn text(value: &Value) -> Option<String> {
-    match value {
-        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
-        Value::SimpleString(s) => Some(s.clone()),
-        Value::VerbatimString { text, .. } => Some(text.clone()),
-        _ => None,
-    }
-}
-
-/// A reply as an integer (integer or numeric text).
-fn int(value: &Value) -> Option<i64> {
-    match value {
-        Value::Int(n) => Some(*n),
-        other => text(other).and_then(|t| t.parse().ok()),
     }
 }
 
@@ -229,82 +190,6 @@ impl RedisBackend {
             .cloned()
     }
 
-    /// The RESP3 pub/sub connection, made on first use; its pushes wake the
-    /// waiting readers.
-    async fn pubsub(&self) -> Result<ConnectionManager, BackendError> {
-        let inner = &self.inner;
-        inner
-            .pubsub
-            .get_or_try_init(|| async {
-                let mut info = inner.client.get_connection_info().clone();
-                info.redis.protocol = ProtocolVersion::RESP3;
-                let client = Client::open(info).map_err(|e| redis_error("pubsub", "", &e))?;
-                let wakers = Arc::clone(&inner.wakers);
-                let epoch = Arc::clone(&inner.epoch);
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(CONNECT_TIMEOUT)
-                    .set_response_timeout(RESPONSE_TIMEOUT)
-                    .set_number_of_retries(1)
-                    .set_push_sender(move |push: redis::PushInfo| {
-                        match push.kind {
-                            PushKind::Message => {
-                                if let Some(channel) = push.data.first().and_then(text) {
-                                    wakers.wake(&channel);
-                                }
-                            }
-                            PushKind::Disconnection => {
-                                epoch.fetch_add(1, Ordering::SeqCst);
-                                wakers.wake_all();
-                            }
-                            _ => {}
-                        }
-                        Ok::<(), std::convert::Infallible>(())
-                    });
-                ConnectionManager::new_with_config(client, config)
-                    .await
-                    .map_err(|e| redis_error("pubsub", "", &e))
-            })
-            .await
-            .cloned()
-    }
-
-    /// Makes sure `channel` is subscribed on the pub/sub connection.
-    async fn ensure_subscribed(&self, channel: &str) -> Result<(), BackendError> {
-        let mut pubsub = self.pubsub().await?;
-        let mut guard = self.inner.subscribed.lock().await;
-        let epoch = self.inner.epoch.load(Ordering::SeqCst);
-        if guard.0 != epoch {
-            *guard = (epoch, HashSet::new());
-        }
-        if guard.1.contains(channel) {
-            return Ok(());
-        }
-        pubsub
-            .subscribe(channel)
-            .await
-            .map_err(|e| redis_error("subscribe", channel, &e))?;
-        guard.1.insert(channel.to_owned());
-        Ok(())
-    }
-
-    /// Unsubscribes `channel` a little later if no reader waits on it then.
-    fn unsubscribe_later(&self, channel: String) {
-        let backend = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(LINGER).await;
-            let mut guard = backend.inner.subscribed.lock().await;
-            if backend.inner.wakers.is_waited(&channel) || !guard.1.contains(&channel) {
-                return;
-            }
-            guard.1.remove(&channel);
-            if let Some(pubsub) = backend.inner.pubsub.get() {
-                let mut pubsub = pubsub.clone();
-                // A failure leaves a harmless subscription until reconnection.
-                let _ = pubsub.unsubscribe(&channel).await;
-            }
-        });
-    }
-
     /// Adds the keys the fencing scripts read (rec, lock, tok) to `call`.
     fn token_keys(&self, call: &mut redis::ScriptInvocation<'_>, base: &str) {
         call.key(format!("{base}:rec"))
@@ -350,21 +235,6 @@ impl RedisBackend {
     }
 }
 
-/// A token from a script's integer reply (never negative).
-fn unsigned(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-/// A URL with its password hidden, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://***{}", &url[..scheme], &url[at..])
-        }
-        _ => url.to_owned(),
-    }
-}
-
 impl Backend for RedisBackend {
     fn kind(&self) -> &'static str {
         "redis"
@@ -374,44 +244,12 @@ impl Backend for RedisBackend {
         Box::pin(async move {
             let mut conn = self.conn().await?;
             let key = format!("{}:rec", self.key_base(id));
-            let mut fields: HashMap<String, String> = redis::cmd("HGETALL")
+            let fields: HashMap<String, String> = redis::cmd("HGETALL")
                 .arg(&key)
                 .query_async(&mut conn)
                 .await
                 .map_err(|e| redis_error("get", &key, &e))?;
-            // Absent, or a removal's tombstone (only `token`).
-            let Some(value) = fields.remove("value") else {
-                return Ok(None);
-            };
-            let mut take = |name: &str| {
-                fields
-                    .remove(name)
-                    .ok_or_else(|| corrupt(id, format!("field {name} missing")))
-            };
-            let metadata = take("metadata")?;
-            let user_ids = parse_user_ids(id, &take("user_ids")?)?;
-            let number = |name: &str, text: String| {
-                text.parse::<i64>()
-                    .map_err(|_| corrupt(id, format!("field {name} is not an integer: {text:.40}")))
-            };
-            let created_ms = number("created_ms", take("created_ms")?)?;
-            let updated_ms = number("updated_ms", take("updated_ms")?)?;
-            let version = take("version")?;
-            let token = match fields.remove("token") {
-                None => 0,
-                Some(t) => t
-                    .parse::<u64>()
-                    .map_err(|_| corrupt(id, format!("field token is not an integer: {t:.40}")))?,
-            };
-            Ok(Some(Record {
-                value,
-                metadata,
-                user_ids,
-                created_ms,
-                updated_ms,
-                version,
-                token,
-            }))
+            record(id, fields)
         })
     }
 
@@ -603,33 +441,22 @@ impl Backend for RedisBackend {
             if wait.is_zero() {
                 return Ok(None);
             }
-            let deadline = tokio::time::Instant::now() + wait;
+            // Subscribed before each read that may lead to sleep, so a push
+            // announced in between wakes us; without pub/sub, re-read.
             let channel = format!("{base}:push");
-            let (waiter, _) = self.inner.wakers.register(&channel);
-            let result = loop {
-                let notified = waiter.entry.notify.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
+            let result = wait_for(&self.inner.wakers, &channel, wait, || async {
                 let subscribed = self.ensure_subscribed(&channel).await.is_ok();
-                match self.read_once(id, &base, count, invisibility).await {
-                    Ok(None) => {}
-                    other => break other,
-                }
-                let now = tokio::time::Instant::now();
-                if now >= deadline {
-                    break Ok(None);
-                }
-                let nap = if subscribed {
-                    deadline - now
-                } else {
-                    (deadline - now).min(FALLBACK_RECHECK)
-                };
-                tokio::select! {
-                    () = &mut notified => {}
-                    () = tokio::time::sleep(nap) => {}
-                }
-            };
-            drop(waiter);
+                Ok(
+                    match self.read_once(id, &base, count, invisibility).await? {
+                        Some(batch) => Attempt::Got(batch),
+                        None => Attempt::Empty {
+                            next: (!subscribed)
+                                .then(|| tokio::time::Instant::now() + FALLBACK_RECHECK),
+                        },
+                    },
+                )
+            })
+            .await;
             if !self.inner.wakers.is_waited(&channel) {
                 self.unsubscribe_later(channel);
             }

@@ -1,6 +1,7 @@
 //! Unit tests of `memory.rs`.
 
 use super::*;
+use std::sync::Arc;
 
 fn id() -> SessionId {
     SessionId::new("Player", None, "1")

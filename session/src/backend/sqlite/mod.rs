@@ -38,63 +38,28 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use rusqlite::{
-    params, Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, TransactionBehavior,
-};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+
+mod conn;
+mod schema;
+mod tokens;
+
+use conn::{immediate, open_connection, sql_error};
+use schema::{migrate, SCHEMA};
+use tokens::{from_sql, issue, put_lock, to_sql, tokens};
 
 use super::checks::{
     check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
     user_ids_json,
 };
-use super::fencing::Tokens;
-use super::wakers::Wakers;
+use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
     Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
     SessionId, Write, WriteOutcome,
 };
 
-/// SQLite's clock in ms since the Unix epoch, as an SQL expression.
-const NOW_MS: &str = "CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)";
-
-/// How long a connection waits for another writer before failing.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
 /// Connections kept open when idle.
 const POOL_SIZE: usize = 4;
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS sdm_records (
-    id TEXT PRIMARY KEY NOT NULL,
-    value TEXT NOT NULL,
-    metadata TEXT NOT NULL,
-    user_ids TEXT NOT NULL,
-    created_ms INTEGER NOT NULL,
-    updated_ms INTEGER NOT NULL,
-    version TEXT NOT NULL,
-    token INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sdm_locks (
-    id TEXT PRIMARY KEY NOT NULL,
-    owner TEXT NOT NULL,
-    expires_at_ms INTEGER NOT NULL,
-    token INTEGER NOT NULL DEFAULT 0
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sdm_tokens (
-    id TEXT PRIMARY KEY NOT NULL,
-    issued INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS sdm_queue (
-    item INTEGER PRIMARY KEY AUTOINCREMENT,
-    session TEXT NOT NULL,
-    priority REAL NOT NULL,
-    value TEXT NOT NULL,
-    expires_at_ms INTEGER NOT NULL,
-    invisible_until_ms INTEGER NOT NULL DEFAULT 0,
-    read_id TEXT
-);
-CREATE INDEX IF NOT EXISTS sdm_queue_order ON sdm_queue (session, priority DESC, item);
-CREATE INDEX IF NOT EXISTS sdm_queue_read ON sdm_queue (session, read_id);
-";
 
 /// A store in one SQLite file. Cheap to clone; clones share connections and
 /// queue wake-ups. See the [module documentation](self).
@@ -242,151 +207,6 @@ impl SqliteBackend {
         })
         .await
     }
-}
-
-/// Opens one connection with WAL, the busy timeout and full sync.
-fn open_connection(path: &Path) -> Result<Connection, BackendError> {
-    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
-        | OpenFlags::SQLITE_OPEN_CREATE
-        | OpenFlags::SQLITE_OPEN_NO_MUTEX
-        | OpenFlags::SQLITE_OPEN_URI;
-    let conn = Connection::open_with_flags(path, flags).map_err(|e| sql_error(path, "open", e))?;
-    conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(|e| sql_error(path, "open", e))?;
-    let mode: String = conn
-        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-        .map_err(|e| sql_error(path, "enable WAL", e))?;
-    if !mode.eq_ignore_ascii_case("wal") {
-        return Err(BackendError::Other(format!(
-            "sqlite {}: could not enable WAL mode (journal_mode is {mode})",
-            path.display()
-        )));
-    }
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(|e| sql_error(path, "set synchronous", e))?;
-    Ok(conn)
-}
-
-/// Maps an SQLite error, naming the file and the step.
-fn sql_error(path: &Path, what: &str, e: rusqlite::Error) -> BackendError {
-    let message = format!("sqlite {} ({what}): {e}", path.display());
-    match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => BackendError::Timeout(message),
-        Some(
-            ErrorCode::CannotOpen
-            | ErrorCode::PermissionDenied
-            | ErrorCode::ReadOnly
-            | ErrorCode::SystemIoFailure,
-        ) => BackendError::Unavailable(message),
-        _ => BackendError::Other(message),
-    }
-}
-
-/// Runs `f` in one `BEGIN IMMEDIATE` transaction with SQLite's clock read
-/// once at its start; commits when `f` succeeds.
-fn immediate<T>(
-    conn: &mut Connection,
-    path: &Path,
-    what: &str,
-    key: &str,
-    f: impl FnOnce(&Transaction<'_>, i64) -> rusqlite::Result<T>,
-) -> Result<T, BackendError> {
-    let context = |e| sql_error(path, &format!("{what} {key}"), e);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(context)?;
-    let now: i64 = tx
-        .query_row(&format!("SELECT {NOW_MS}"), [], |r| r.get(0))
-        .map_err(context)?;
-    let out = f(&tx, now).map_err(context)?;
-    tx.commit().map_err(context)?;
-    Ok(out)
-}
-
-/// The schema version this code writes (`PRAGMA user_version`): 1 was the
-/// first release, 2 added fencing tokens.
-const SCHEMA_VERSION: i64 = 2;
-
-/// Brings a file of an earlier schema up to [`SCHEMA_VERSION`] in place
-/// (inside the schema transaction, so concurrent openers take turns).
-fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    for table in ["sdm_records", "sdm_locks"] {
-        let has_token: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = 'token')",
-            params![table],
-            |r| r.get(0),
-        )?;
-        if !has_token {
-            tx.execute_batch(&format!(
-                "ALTER TABLE {table} ADD COLUMN token INTEGER NOT NULL DEFAULT 0"
-            ))?;
-        }
-    }
-    let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version < SCHEMA_VERSION {
-        tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-    }
-    Ok(())
-}
-
-/// A token as SQLite stores it (tokens stay far below `i64::MAX`).
-fn to_sql(token: u64) -> i64 {
-    i64::try_from(token).unwrap_or(i64::MAX)
-}
-
-/// A stored token (a negative one, which this code never writes, reads as 0).
-fn from_sql(token: i64) -> u64 {
-    u64::try_from(token).unwrap_or(0)
-}
-
-/// What the fencing rule needs to know about `key`, in one statement.
-fn tokens(tx: &Transaction<'_>, key: &str, now: i64) -> rusqlite::Result<Tokens> {
-    let mut stmt = tx.prepare_cached(
-        "SELECT l.owner, l.token,
-                COALESCE((SELECT issued FROM sdm_tokens WHERE id = ?1), 0),
-                COALESCE((SELECT token FROM sdm_records WHERE id = ?1), 0)
-         FROM (SELECT 1) LEFT JOIN sdm_locks l ON l.id = ?1 AND l.expires_at_ms > ?2",
-    )?;
-    stmt.query_row(params![key, now], |r| {
-        let owner: Option<String> = r.get(0)?;
-        let token: Option<i64> = r.get(1)?;
-        Ok(Tokens {
-            entry: owner.map(|o| (o, from_sql(token.unwrap_or(0)))),
-            counter: from_sql(r.get(2)?),
-            record: from_sql(r.get(3)?),
-        })
-    })
-}
-
-/// Raises `key`'s counter to `token` when it is below (a lost counter is
-/// repaired by the next write or renewal).
-fn issue(tx: &Transaction<'_>, key: &str, known: &Tokens, token: u64) -> rusqlite::Result<()> {
-    if known.counter >= token {
-        return Ok(());
-    }
-    tx.prepare_cached(
-        "INSERT INTO sdm_tokens (id, issued) VALUES (?1, ?2)
-         ON CONFLICT (id) DO UPDATE SET issued = MAX(issued, excluded.issued)",
-    )?
-    .execute(params![key, to_sql(token)])?;
-    Ok(())
-}
-
-/// Writes `owner`'s lock entry under `token` with its expiry.
-fn put_lock(
-    tx: &Transaction<'_>,
-    key: &str,
-    owner: &str,
-    token: u64,
-    expires: i64,
-) -> rusqlite::Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO sdm_locks (id, owner, expires_at_ms, token) VALUES (?1, ?2, ?3, ?4)
-         ON CONFLICT (id) DO UPDATE SET owner = excluded.owner,
-           expires_at_ms = excluded.expires_at_ms, token = excluded.token",
-    )?
-    .execute(params![key, owner, expires, to_sql(token)])?;
-    Ok(())
 }
 
 impl Backend for SqliteBackend {
@@ -618,29 +438,18 @@ impl Backend for SqliteBackend {
             let Some(count) = read_count(count) else {
                 return Ok(None);
             };
-            if wait.is_zero() {
-                return self.read_once(id, count, invisibility).await;
-            }
-            let deadline = tokio::time::Instant::now() + wait;
+            // Pushes by this process wake the reader; other processes' are
+            // seen by re-reading every RECHECK.
             let key = id.to_string();
-            let (waiter, _) = self.inner.wakers.register(&key);
-            loop {
-                let notified = waiter.entry.notify.notified();
-                tokio::pin!(notified);
-                notified.as_mut().enable();
-                if let Some(batch) = self.read_once(id, count, invisibility).await? {
-                    return Ok(Some(batch));
-                }
-                let now = tokio::time::Instant::now();
-                if now >= deadline {
-                    return Ok(None);
-                }
-                let recheck = (deadline - now).min(Self::RECHECK);
-                tokio::select! {
-                    () = &mut notified => {}
-                    () = tokio::time::sleep(recheck) => {}
-                }
-            }
+            wait_for(&self.inner.wakers, &key, wait, || async {
+                Ok(match self.read_once(id, count, invisibility).await? {
+                    Some(batch) => Attempt::Got(batch),
+                    None => Attempt::Empty {
+                        next: Some(tokio::time::Instant::now() + Self::RECHECK),
+                    },
+                })
+            })
+            .await
         })
     }
 

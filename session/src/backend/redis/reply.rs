@@ -1,0 +1,105 @@
+//! Reading Redis replies: errors named by step, text and integers, the
+//! record hash.
+
+use std::collections::HashMap;
+
+use redis::Value;
+
+use super::super::checks::parse_user_ids;
+use super::super::{BackendError, Record, SessionId};
+
+/// Maps a Redis error, naming the step and the session.
+pub(super) fn redis_error(what: &str, id: &str, e: &redis::RedisError) -> BackendError {
+    let message = format!("redis {what} {id}: {e}");
+    if e.is_timeout() {
+        BackendError::Timeout(message)
+    } else if e.is_io_error()
+        || e.is_connection_dropped()
+        || e.is_connection_refusal()
+        || e.is_unrecoverable_error()
+    {
+        BackendError::Unavailable(message)
+    } else {
+        BackendError::Other(message)
+    }
+}
+
+pub(super) fn corrupt(id: &SessionId, message: impl Into<String>) -> BackendError {
+    BackendError::Corrupt {
+        id: id.to_string(),
+        message: message.into(),
+    }
+}
+
+/// A reply as text (bulk or simple string).
+pub(super) fn text(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        Value::SimpleString(s) => Some(s.clone()),
+        Value::VerbatimString { text, .. } => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// A reply as an integer (integer or numeric text).
+pub(super) fn int(value: &Value) -> Option<i64> {
+    match value {
+        Value::Int(n) => Some(*n),
+        other => text(other).and_then(|t| t.parse().ok()),
+    }
+}
+
+/// A token from a script's integer reply (never negative).
+pub(super) fn unsigned(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// A URL with its password hidden, for messages.
+pub(super) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***{}", &url[..scheme], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The record in a `HGETALL` of `T:rec`: `None` when absent, or a
+/// removal's tombstone (only `token`).
+pub(super) fn record(
+    id: &SessionId,
+    mut fields: HashMap<String, String>,
+) -> Result<Option<Record>, BackendError> {
+    let Some(value) = fields.remove("value") else {
+        return Ok(None);
+    };
+    let mut take = |name: &str| {
+        fields
+            .remove(name)
+            .ok_or_else(|| corrupt(id, format!("field {name} missing")))
+    };
+    let metadata = take("metadata")?;
+    let user_ids = parse_user_ids(id, &take("user_ids")?)?;
+    let number = |name: &str, text: String| {
+        text.parse::<i64>()
+            .map_err(|_| corrupt(id, format!("field {name} is not an integer: {text:.40}")))
+    };
+    let created_ms = number("created_ms", take("created_ms")?)?;
+    let updated_ms = number("updated_ms", take("updated_ms")?)?;
+    let version = take("version")?;
+    let token = match fields.remove("token") {
+        None => 0,
+        Some(t) => t
+            .parse::<u64>()
+            .map_err(|_| corrupt(id, format!("field token is not an integer: {t:.40}")))?,
+    };
+    Ok(Some(Record {
+        value,
+        metadata,
+        user_ids,
+        created_ms,
+        updated_ms,
+        version,
+        token,
+    }))
+}
