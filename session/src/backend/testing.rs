@@ -19,7 +19,7 @@ use super::{
     Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
     SessionId, Write, WriteOutcome,
 };
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -78,6 +78,7 @@ struct Faults {
     mode: FaultMode,
     fail_next: u64,
     failing: HashSet<Method>,
+    slow: HashMap<Method, Duration>,
 }
 
 /// A backend that fails on demand, wrapping a real one. Switches apply to
@@ -98,6 +99,7 @@ impl FaultyBackend {
                 mode: FaultMode::Healthy,
                 fail_next: 0,
                 failing: HashSet::new(),
+                slow: HashMap::new(),
             }),
             injected: AtomicU64::new(0),
         }
@@ -150,12 +152,24 @@ impl FaultyBackend {
         }
     }
 
-    /// Heals everything: healthy mode, no pending or per-method failures.
+    /// Makes every call of `method` wait `delay` (on tokio's clock) before
+    /// it reaches the store, while `delay` is `Some`: a slow store.
+    pub fn slow_method(&self, method: Method, delay: Option<Duration>) {
+        let mut f = self.faults();
+        match delay {
+            Some(d) => f.slow.insert(method, d),
+            None => f.slow.remove(&method),
+        };
+    }
+
+    /// Heals everything: healthy mode, no pending, per-method or slow
+    /// failures.
     pub fn heal(&self) {
         let mut f = self.faults();
         f.mode = FaultMode::Healthy;
         f.fail_next = 0;
         f.failing.clear();
+        f.slow.clear();
     }
 
     /// How many calls were failed on purpose so far.
@@ -209,7 +223,14 @@ impl FaultyBackend {
         method: Method,
         pass: impl FnOnce() -> BoxFuture<'a, Result<T, BackendError>> + Send + 'a,
     ) -> BoxFuture<'a, Result<T, BackendError>> {
+        let slow = self.faults().slow.get(&method).copied();
         match self.check(method) {
+            None if slow.is_some() => Box::pin(async move {
+                if let Some(d) = slow {
+                    tokio::time::sleep(d).await;
+                }
+                pass().await
+            }),
             None => pass(),
             Some((hang, e)) => Box::pin(async move {
                 if let Some(d) = hang {
