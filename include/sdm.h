@@ -690,6 +690,186 @@ sdm_result sdm_session_get_lock_token(struct sdm_session *session, uint64_t *out
 const char *sdm_last_error(void);
 
 /**
+ * Open(template): takes the session's lock and loads its value; a template
+ * (JSON, NULL for none) fills in what the value lacks. Blocking.
+ *
+ * `out` (NULL if not wanted) receives the response. Returns `SDM_OK` for
+ * SUCCESS/SAVED responses, `SDM_LOCKED`, `SDM_STATE`, or `SDM_STORE` /
+ * `SDM_TIMEOUT` / `SDM_FENCED` / `SDM_SESSION` for ERROR; `*out` is filled in all these
+ * cases. Argument errors (`SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`,
+ * `SDM_INVALID_JSON`, `SDM_SHUTDOWN`) leave `*out` SUCCESS with NULL data.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * `session` is NULL or live; `template_json` NULL or NUL-terminated; `out`
+ * NULL or writable.
+ */
+sdm_result sdm_session_open(struct sdm_session *session,
+                            const char *template_json,
+                            struct sdm_response *out);
+
+/**
+ * Open(template) without blocking: returns at once (argument errors are
+ * returned and `callback` is not called); the response goes to `callback`
+ * (NULL: none) with `user_data`, on the library's callback thread or inside
+ * `sdm_context_dispatch` (per the context's events mode).
+ *
+ * # Safety
+ * As `sdm_session_open`; `callback` is NULL or a valid function.
+ */
+sdm_result sdm_session_open_async(struct sdm_session *session,
+                                  const char *template_json,
+                                  sdm_completion_fn callback,
+                                  void *user_data);
+
+/**
+ * Read(template): loads the value without taking the lock. Blocking; see
+ * `sdm_session_open` for `out` and the result.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * As `sdm_session_open`.
+ */
+sdm_result sdm_session_read(struct sdm_session *session,
+                            const char *template_json,
+                            struct sdm_response *out);
+
+/**
+ * Read(template) without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_open_async`.
+ */
+sdm_result sdm_session_read_async(struct sdm_session *session,
+                                  const char *template_json,
+                                  sdm_completion_fn callback,
+                                  void *user_data);
+
+/**
+ * Save(): writes the value now (response SAVED with the value). Blocking;
+ * see `sdm_session_open` for `out` and the result.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * `session` is NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_save(struct sdm_session *session, struct sdm_response *out);
+
+/**
+ * Save() without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_open_async`.
+ */
+sdm_result sdm_session_save_async(struct sdm_session *session,
+                                  sdm_completion_fn callback,
+                                  void *user_data);
+
+/**
+ * Close(): saves if SaveOnClose, releases the lock (response SAVED if it
+ * saved, else SUCCESS). Blocking; see `sdm_session_open`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * `session` is NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_close(struct sdm_session *session, struct sdm_response *out);
+
+/**
+ * Close() without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_open_async`.
+ */
+sdm_result sdm_session_close_async(struct sdm_session *session,
+                                   sdm_completion_fn callback,
+                                   void *user_data);
+
+/**
+ * Destroy(): closes (saving if SaveOnClose), removes the session from the
+ * context and disconnects its listeners; it never opens again. Blocking;
+ * see `sdm_session_open`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * `session` is NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_destroy(struct sdm_session *session, struct sdm_response *out);
+
+/**
+ * Destroy() without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_open_async`.
+ */
+sdm_result sdm_session_destroy_async(struct sdm_session *session,
+                                     sdm_completion_fn callback,
+                                     void *user_data);
+
+/**
+ * Queue(value, expiration, priority): adds a JSON value to this key's
+ * queue, for the server that has it open (works in any state, no lock
+ * needed). `expiration_seconds` NULL: 7 days (at most 45 days);
+ * `priority` NULL: 0 (higher is read first). Blocking; see
+ * `sdm_session_open`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * `session` is NULL or live; `value_json` NULL or NUL-terminated; the
+ * number pointers NULL or readable; `out` NULL or writable.
+ */
+sdm_result sdm_session_queue(struct sdm_session *session,
+                             const char *value_json,
+                             const double *expiration_seconds,
+                             const double *priority,
+                             struct sdm_response *out);
+
+/**
+ * Queue(...) without blocking; see `sdm_session_queue` and
+ * `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_queue`; `callback` NULL or valid.
+ */
+sdm_result sdm_session_queue_async(struct sdm_session *session,
+                                   const char *value_json,
+                                   const double *expiration_seconds,
+                                   const double *priority,
+                                   sdm_completion_fn callback,
+                                   void *user_data);
+
+/**
+ * Remove(read_id): removes the queue values handed to ProcessQueue under
+ * `read_id`, so they do not come back. Blocking; see `sdm_session_open`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * `session` is NULL or live; `read_id` NULL or NUL-terminated; `out` NULL
+ * or writable.
+ */
+sdm_result sdm_session_remove(struct sdm_session *session,
+                              const char *read_id,
+                              struct sdm_response *out);
+
+/**
+ * Remove(read_id) without blocking; see `sdm_session_open_async`.
+ *
+ * # Safety
+ * As `sdm_session_remove`; `callback` NULL or valid.
+ */
+sdm_result sdm_session_remove_async(struct sdm_session *session,
+                                    const char *read_id,
+                                    sdm_completion_fn callback,
+                                    void *user_data);
+
+/**
  * Gets SaveInterval: how often an open session saves by itself, in seconds (default 30; 0 disables).
  *
  * # Safety
@@ -909,186 +1089,6 @@ sdm_result sdm_session_find(struct sdm_context *ctx,
  * `session` is NULL or a live handle, not used after this call.
  */
 void sdm_session_free(struct sdm_session *session);
-
-/**
- * Open(template): takes the session's lock and loads its value; a template
- * (JSON, NULL for none) fills in what the value lacks. Blocking.
- *
- * `out` (NULL if not wanted) receives the response. Returns `SDM_OK` for
- * SUCCESS/SAVED responses, `SDM_LOCKED`, `SDM_STATE`, or `SDM_STORE` /
- * `SDM_TIMEOUT` / `SDM_FENCED` / `SDM_SESSION` for ERROR; `*out` is filled in all these
- * cases. Argument errors (`SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`,
- * `SDM_INVALID_JSON`, `SDM_SHUTDOWN`) leave `*out` SUCCESS with NULL data.
- *
- * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
- *
- * # Safety
- * `session` is NULL or live; `template_json` NULL or NUL-terminated; `out`
- * NULL or writable.
- */
-sdm_result sdm_session_open(struct sdm_session *session,
-                            const char *template_json,
-                            struct sdm_response *out);
-
-/**
- * Open(template) without blocking: returns at once (argument errors are
- * returned and `callback` is not called); the response goes to `callback`
- * (NULL: none) with `user_data`, on the library's callback thread or inside
- * `sdm_context_dispatch` (per the context's events mode).
- *
- * # Safety
- * As `sdm_session_open`; `callback` is NULL or a valid function.
- */
-sdm_result sdm_session_open_async(struct sdm_session *session,
-                                  const char *template_json,
-                                  sdm_completion_fn callback,
-                                  void *user_data);
-
-/**
- * Read(template): loads the value without taking the lock. Blocking; see
- * `sdm_session_open` for `out` and the result.
- *
- * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
- *
- * # Safety
- * As `sdm_session_open`.
- */
-sdm_result sdm_session_read(struct sdm_session *session,
-                            const char *template_json,
-                            struct sdm_response *out);
-
-/**
- * Read(template) without blocking; see `sdm_session_open_async`.
- *
- * # Safety
- * As `sdm_session_open_async`.
- */
-sdm_result sdm_session_read_async(struct sdm_session *session,
-                                  const char *template_json,
-                                  sdm_completion_fn callback,
-                                  void *user_data);
-
-/**
- * Save(): writes the value now (response SAVED with the value). Blocking;
- * see `sdm_session_open` for `out` and the result.
- *
- * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
- *
- * # Safety
- * `session` is NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_save(struct sdm_session *session, struct sdm_response *out);
-
-/**
- * Save() without blocking; see `sdm_session_open_async`.
- *
- * # Safety
- * As `sdm_session_open_async`.
- */
-sdm_result sdm_session_save_async(struct sdm_session *session,
-                                  sdm_completion_fn callback,
-                                  void *user_data);
-
-/**
- * Close(): saves if SaveOnClose, releases the lock (response SAVED if it
- * saved, else SUCCESS). Blocking; see `sdm_session_open`.
- *
- * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
- *
- * # Safety
- * `session` is NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_close(struct sdm_session *session, struct sdm_response *out);
-
-/**
- * Close() without blocking; see `sdm_session_open_async`.
- *
- * # Safety
- * As `sdm_session_open_async`.
- */
-sdm_result sdm_session_close_async(struct sdm_session *session,
-                                   sdm_completion_fn callback,
-                                   void *user_data);
-
-/**
- * Destroy(): closes (saving if SaveOnClose), removes the session from the
- * context and disconnects its listeners; it never opens again. Blocking;
- * see `sdm_session_open`.
- *
- * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
- *
- * # Safety
- * `session` is NULL or live; `out` NULL or writable.
- */
-sdm_result sdm_session_destroy(struct sdm_session *session, struct sdm_response *out);
-
-/**
- * Destroy() without blocking; see `sdm_session_open_async`.
- *
- * # Safety
- * As `sdm_session_open_async`.
- */
-sdm_result sdm_session_destroy_async(struct sdm_session *session,
-                                     sdm_completion_fn callback,
-                                     void *user_data);
-
-/**
- * Queue(value, expiration, priority): adds a JSON value to this key's
- * queue, for the server that has it open (works in any state, no lock
- * needed). `expiration_seconds` NULL: 7 days (at most 45 days);
- * `priority` NULL: 0 (higher is read first). Blocking; see
- * `sdm_session_open`.
- *
- * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
- *
- * # Safety
- * `session` is NULL or live; `value_json` NULL or NUL-terminated; the
- * number pointers NULL or readable; `out` NULL or writable.
- */
-sdm_result sdm_session_queue(struct sdm_session *session,
-                             const char *value_json,
-                             const double *expiration_seconds,
-                             const double *priority,
-                             struct sdm_response *out);
-
-/**
- * Queue(...) without blocking; see `sdm_session_queue` and
- * `sdm_session_open_async`.
- *
- * # Safety
- * As `sdm_session_queue`; `callback` NULL or valid.
- */
-sdm_result sdm_session_queue_async(struct sdm_session *session,
-                                   const char *value_json,
-                                   const double *expiration_seconds,
-                                   const double *priority,
-                                   sdm_completion_fn callback,
-                                   void *user_data);
-
-/**
- * Remove(read_id): removes the queue values handed to ProcessQueue under
- * `read_id`, so they do not come back. Blocking; see `sdm_session_open`.
- *
- * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
- *
- * # Safety
- * `session` is NULL or live; `read_id` NULL or NUL-terminated; `out` NULL
- * or writable.
- */
-sdm_result sdm_session_remove(struct sdm_session *session,
-                              const char *read_id,
-                              struct sdm_response *out);
-
-/**
- * Remove(read_id) without blocking; see `sdm_session_open_async`.
- *
- * # Safety
- * As `sdm_session_remove`; `callback` NULL or valid.
- */
-sdm_result sdm_session_remove_async(struct sdm_session *session,
-                                    const char *read_id,
-                                    sdm_completion_fn callback,
-                                    void *user_data);
 
 /**
  * Frees a string returned by the library (every `char *` it hands out).

@@ -36,6 +36,7 @@ pub mod events;
 pub mod facts;
 pub mod json;
 pub mod last_error;
+pub mod ops;
 pub mod properties;
 pub mod response;
 pub mod result;

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use sdm::context::*;
 use sdm::events::*;
 use sdm::facts::*;
+use sdm::ops::*;
 use sdm::properties::*;
 use sdm::response::*;
 use sdm::sdm_result::{self, *};
