@@ -65,33 +65,48 @@
 //! Each rule of the session spec (`spec/session.md`) lives in one file,
 //! named for it:
 //!
-//! | module | what it holds |
+//! | file | rule of the spec it holds |
 //! | --- | --- |
-//! | `ops/` | **the one door for operations**: admit and run Open, Read, Save, Close, Destroy (`ops/open.rs` … `ops/destroy.rs`: each operation's rules) |
-//! | `tasks.rs` | the per-session task queue and **task batching** (joining a queued operation of the same kind) |
-//! | `session/state.rs` | **the one owner of state and timers**: every transition (open, close, lose the lock, destroy), every timer start and stop |
-//! | `session/properties.rs` | **properties** and their rules (SaveInterval, SaveDelay, LockInterval, LockAttempts, SaveOnClose, queue invisibility) |
-//! | `session/mod.rs`, `session/id.rs` | the [`Session`] handle, its read-only facts, [`SessionId`] |
-//! | `lock.rs` | **lock renewal**: the renewal timer, AttemptsRemaining, closing at zero |
+//! | `ops/mod.rs` | **the one door for operations**: every Open, Read, Save, Close and Destroy is admitted and run here (public API, task worker and timers alike) |
+//! | `ops/open.rs`, `ops/read.rs`, `ops/save.rs`, `ops/close.rs`, `ops/destroy.rs` | **Operations**: each operation's admission rules and what running it does (**Saving** is `ops/save.rs`) |
+//! | `ops/timers.rs` | starting the timers; SaveInterval's setter and ProcessQueue listeners (which start them) |
+//! | `tasks.rs` | **task batching**: joining a queued operation of the same kind, the per-session worker |
+//! | `session/task_queue.rs` | the data of the task queue |
+//! | `session/state.rs` | **the one owner of state and timers**: every transition (open, close, lose the lock, destroy) and every timer held or stopped |
+//! | `session/properties.rs` | **Properties** and their rules |
+//! | `session/events.rs` | **Events**: StateChanged, Saving, Saved, AttemptsChanged, ProcessQueue |
+//! | `session/mod.rs` | the [`Session`] handle and its read-only facts |
+//! | `id.rs` | [`SessionId`]: `name/scope/key` |
+//! | `lock.rs` | **lock renewal** (the lock schedule): the renewal timer, AttemptsRemaining, closing at zero |
 //! | `autosave.rs` | **auto-save**: the SaveInterval timer |
-//! | `queue.rs` | **the queue**: Queue, Remove and the ProcessQueue reading loop (**queue invisibility** is the store's, see `backend/`) |
-//! | `store.rs` | one wrapper for every store call a session makes: **retries** (3 tries, 1 s apart) and errors naming the key |
-//! | `retry.rs` | the retry rule itself |
-//! | `record.rs` | **saving and loading**: JSON or compressed text, what a load or save leaves known ([`Session::metadata`], times, version, token) |
+//! | `queue/mod.rs` | **the queue**: Queue and Remove |
+//! | `queue/reader.rs` | the ProcessQueue reading loop |
+//! | `queue/invisibility.rs` | **queue invisibility** |
+//! | `shutdown.rs` | **shutdown** ("bind to close") and the signal helper |
+//! | `registry.rs` | **constructors and the registry**: `new`, `hidden`, `find` |
+//! | `store.rs` | one wrapper for every store call of a session: retries, errors naming the key, the queue's argument rules |
+//! | `retry.rs` | "every backend call is tried up to 3 times, 1 s apart" |
+//! | `record.rs` | how a value is stored and loaded (JSON or compressed) and what a load or save leaves known |
 //! | `reconcile.rs` | **template and reconcile** |
-//! | `events.rs` | **events**: StateChanged, Saving, Saved, AttemptsChanged, ProcessQueue |
-//! | `registry.rs` | the registry (`new`, `hidden`, `find`) and **shutdown** ("bind to close") |
 //! | `usage.rs`, `value_access.rs` | Usage(), direct and typed value access |
-//! | `response.rs`, `error.rs` | responses, states and errors |
+//! | `response.rs`, `error.rs` | **responses**, states and errors |
 //! | `blocking.rs` | the blocking API |
-//! | `backend/` | the stores: the [`backend::Backend`] trait, **fencing tokens** (`backend/fencing.rs`, `backend/mod.rs`), memory, SQLite, Redis (its Lua scripts in `backend/redis/*.lua`), the public conformance suite and fault-injecting wrappers |
+//! | `backend/mod.rs`, `backend/fencing.rs` | **the two stores behind a session** (the [`backend::Backend`] trait) and **fencing tokens** |
+//! | `backend/memory.rs`, `backend/sqlite/`, `backend/redis/` | the stores (Redis's Lua scripts in `backend/redis/*.lua`) |
+//! | `backend/wakers.rs` | waiting queue reads, once for every store |
+//! | `backend/conformance/` | the conformance suite every store passes (public) |
+//! | `backend/testing.rs` | fault-injecting and counting wrappers for tests |
+//!
+//! Imports go one way: everything uses `session/`; `ops/` uses the timer
+//! bodies and `tasks.rs`, which is the one module that calls back into
+//! `ops/` (the task worker runs what the door admitted).
 #![warn(missing_docs)]
 
 mod autosave;
 pub mod backend;
 pub mod blocking;
 mod error;
-mod events;
+mod id;
 mod lock;
 mod ops;
 mod queue;
@@ -101,20 +116,20 @@ mod registry;
 mod response;
 mod retry;
 mod session;
+mod shutdown;
 mod store;
 mod tasks;
 mod usage;
 mod value_access;
 
 pub use error::{PropertyError, SessionError};
-pub use events::{Connection, EventKind};
-pub use lock::LOCK_CALL_TIMEOUT;
-pub use queue::{DEFAULT_QUEUE_EXPIRATION, QUEUE_BATCH, QUEUE_WAIT};
+pub use queue::{DEFAULT_QUEUE_EXPIRATION, DEFAULT_QUEUE_INVISIBILITY, QUEUE_BATCH, QUEUE_WAIT};
 pub use reconcile::reconcile;
 pub use registry::Registry;
 pub use response::{Response, State, StateKind};
-pub use retry::{ATTEMPTS, CALL_TIMEOUT, RETRY_PAUSE};
+pub use retry::{ATTEMPTS, CALL_TIMEOUT, LOCK_CALL_TIMEOUT, RETRY_PAUSE};
 pub use sdm_codec::{Key, Table, Value};
-pub use session::{Session, SessionId, DEFAULT_QUEUE_INVISIBILITY};
+pub use session::events::{Connection, EventKind};
+pub use session::{Session, SessionId};
 pub use usage::Usage;
 pub use value_access::ValueGuard;

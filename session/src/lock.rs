@@ -14,28 +14,24 @@
 //! the last renewal by 30 s, it has closed before any other server can take
 //! the lock.
 //!
-//! This module is the timer's body; [`state`](crate::session::state)
-//! starts and stops it, and the close it asks for goes through the door.
+//! This module is the timer's body; the close it asks for goes through
+//! the door.
 
 use crate::backend::RenewOutcome;
+use crate::session::events::fire_attempts_changed;
 use crate::session::state::{self, Renewal};
+use crate::session::task_queue::TaskKind;
 use crate::session::Inner;
-use crate::tasks::TaskKind;
 use std::sync::Weak;
-use std::time::Duration;
 use tokio::time::Instant;
 
-/// The longest one try of a lock call may take: three tries and their
-/// pauses stay well inside the 30 s margin of the lock's expiry.
-pub const LOCK_CALL_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Renews the lock every LockInterval until the session stops staying open.
-pub(crate) async fn renew_loop(session: Weak<Inner>, mut due: Instant) {
+/// Renews the lock every LockInterval until the session stops staying
+/// open; answers a Close when AttemptsRemaining reaches zero (or the lock
+/// was superseded).
+pub(crate) async fn renew_loop(session: Weak<Inner>, mut due: Instant) -> Option<TaskKind> {
     loop {
         tokio::time::sleep_until(due).await;
-        let Some(inner) = session.upgrade() else {
-            return;
-        };
+        let inner = session.upgrade()?;
         let (ttl, interval, token) = {
             let core = inner.core();
             (core.props.lock_ttl(), core.props.lock_interval, core.token)
@@ -51,15 +47,12 @@ pub(crate) async fn renew_loop(session: Weak<Inner>, mut due: Instant) {
                 Renewal::Failed
             }
         };
-        let Some((changed, close)) = state::renewal(&mut inner.core(), outcome) else {
-            return;
-        };
+        let (changed, close) = state::renewal(&mut inner.core(), outcome)?;
         if let Some(remaining) = changed {
-            crate::events::fire_attempts_changed(&inner, remaining);
+            fire_attempts_changed(&inner, remaining);
         }
         if close {
-            crate::ops::request(&inner, TaskKind::Close);
-            return;
+            return Some(TaskKind::Close);
         }
     }
 }

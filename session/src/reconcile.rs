@@ -8,7 +8,12 @@
 
 use sdm_codec::{Key, KeyRef, Value};
 
-/// Applies `template` to `value` in place (see the [module docs](self)).
+/// Applies `template` to `value` in place: a nil value becomes a deep copy
+/// of the template; if both are tables, every non-integer key of the
+/// template that the value lacks is copied in, and tables under the same
+/// key are reconciled in turn. Integer keys of the template are skipped
+/// (arrays in a template are defaults for a new player, not items to
+/// merge).
 pub fn reconcile(value: &mut Value, template: &Value) {
     if value.is_nil() {
         *value = template.clone();

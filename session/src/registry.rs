@@ -3,7 +3,7 @@
 //! session ("multiple script support"), and it shuts them all down.
 
 use crate::backend::{Backend, SessionId};
-use crate::session::Inner;
+use crate::session::{Inner, Registered};
 use crate::Session;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,9 +20,8 @@ pub(crate) struct RegistryInner {
     shutting_down: AtomicBool,
 }
 
-impl RegistryInner {
-    /// Removes `inner` from the registry (Destroy), if it is the registered one.
-    pub(crate) fn forget(&self, inner: &Arc<Inner>) {
+impl Registered for RegistryInner {
+    fn forget(&self, inner: &Arc<Inner>) {
         let mut map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
         if map.get(&inner.id).is_some_and(|s| Arc::ptr_eq(&s.0, inner)) {
             map.remove(&inner.id);
@@ -69,7 +68,7 @@ impl Registry {
                 id,
                 false,
                 self.0.backend.clone(),
-                Weak::new(),
+                Weak::<RegistryInner>::new(),
             )));
         }
         self.map()
@@ -79,7 +78,7 @@ impl Registry {
                     id.clone(),
                     false,
                     self.0.backend.clone(),
-                    Arc::downgrade(&self.0),
+                    Arc::downgrade(&self.0) as Weak<dyn Registered>,
                 )))
             })
             .clone()
@@ -93,7 +92,7 @@ impl Registry {
             id,
             true,
             self.0.backend.clone(),
-            Arc::downgrade(&self.0),
+            Arc::downgrade(&self.0) as Weak<dyn Registered>,
         ));
         if !self.0.shutting_down.load(Ordering::SeqCst) {
             let mut hidden = self.0.hidden.lock().unwrap_or_else(|p| p.into_inner());
@@ -130,53 +129,18 @@ impl Registry {
         self.map().values().cloned().collect()
     }
 
-    /// True once [`shutdown`](Self::shutdown) has begun.
-    pub fn is_shutting_down(&self) -> bool {
-        self.0.shutting_down.load(Ordering::SeqCst)
-    }
-
-    /// Bind to close: destroys every live session (saving if SaveOnClose and
-    /// releasing its lock), concurrently, and returns when all are done.
-    pub async fn shutdown(&self) {
+    /// Takes every live session out of the registry (the registered and
+    /// the hidden ones) and stops tracking new ones: shutdown has begun.
+    pub(crate) fn take_all(&self) -> Vec<Session> {
         self.0.shutting_down.store(true, Ordering::SeqCst);
         let mut all: Vec<Session> = self.map().drain().map(|(_, s)| s).collect();
         let hidden = std::mem::take(&mut *self.0.hidden.lock().unwrap_or_else(|p| p.into_inner()));
         all.extend(hidden.iter().filter_map(Weak::upgrade).map(Session));
-        let mut set = tokio::task::JoinSet::new();
-        for s in all {
-            set.spawn(async move { s.destroy().await });
-        }
-        while set.join_next().await.is_some() {}
+        all
     }
 
-    /// Runs [`shutdown`](Self::shutdown) when the process gets SIGINT
-    /// (Ctrl-C) or SIGTERM. Await the handle to know shutdown finished.
-    pub fn shutdown_on_signal(&self) -> tokio::task::JoinHandle<()> {
-        let registry = self.clone();
-        tokio::spawn(async move {
-            wait_for_signal().await;
-            registry.shutdown().await;
-        })
+    /// True once [`shutdown`](Self::shutdown) has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.0.shutting_down.load(Ordering::SeqCst)
     }
-}
-
-#[cfg(unix)]
-async fn wait_for_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    match signal(SignalKind::terminate()) {
-        Ok(mut term) => {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-        }
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-#[cfg(not(unix))]
-async fn wait_for_signal() {
-    let _ = tokio::signal::ctrl_c().await;
 }

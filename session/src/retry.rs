@@ -12,6 +12,9 @@ pub const ATTEMPTS: u32 = 3;
 pub const RETRY_PAUSE: Duration = Duration::from_secs(1);
 /// The longest one try may take (queue reads add their wait to it).
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
+/// The longest one try of a lock call may take: three tries and their
+/// pauses stay well inside the 30 s margin of the lock's expiry.
+pub const LOCK_CALL_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Runs `call` up to [`ATTEMPTS`] times, [`RETRY_PAUSE`] apart, each try
 /// bounded by `limit`. Invalid arguments are not retried.

@@ -9,11 +9,8 @@ use crate::backend::{
     Backend, BackendError, Fence, LockOutcome, QueueBatch, Record, RenewOutcome, SessionId, Write,
     WriteOutcome,
 };
-use crate::lock::LOCK_CALL_TIMEOUT;
-use crate::queue::{QUEUE_BATCH, QUEUE_WAIT};
-use crate::retry::{retry, CALL_TIMEOUT};
-use crate::session::Inner;
-use crate::SessionError;
+use crate::error::SessionError;
+use crate::retry::{retry, CALL_TIMEOUT, LOCK_CALL_TIMEOUT};
 
 /// The store as one session calls it.
 pub(crate) struct SessionStore<'a> {
@@ -24,12 +21,19 @@ pub(crate) struct SessionStore<'a> {
 }
 
 impl<'a> SessionStore<'a> {
-    pub(crate) fn new(inner: &'a Inner) -> Self {
+    /// The store of the session `id` (`id_text` for messages) whose
+    /// UniqueId is `owner`.
+    pub(crate) fn new(
+        backend: &'a dyn Backend,
+        id: &'a SessionId,
+        id_text: &'a str,
+        owner: &'a str,
+    ) -> Self {
         SessionStore {
-            backend: &*inner.backend,
-            id: &inner.id,
-            id_text: &inner.id_text,
-            owner: &inner.unique_id,
+            backend,
+            id,
+            id_text,
+            owner,
         }
     }
 
@@ -126,14 +130,15 @@ impl<'a> SessionStore<'a> {
         .map_err(|e| self.error("queue_push", e))
     }
 
-    /// Reads up to [`QUEUE_BATCH`] values, waiting up to [`QUEUE_WAIT`].
+    /// Reads up to `count` values, waiting up to `wait` for the first.
     pub(crate) async fn queue_read(
         &self,
+        count: usize,
+        wait: Duration,
         invisibility: Duration,
     ) -> Result<Option<QueueBatch>, SessionError> {
-        retry(QUEUE_WAIT + CALL_TIMEOUT, || {
-            self.backend
-                .queue_read(self.id, QUEUE_BATCH, QUEUE_WAIT, invisibility)
+        retry(wait + CALL_TIMEOUT, || {
+            self.backend.queue_read(self.id, count, wait, invisibility)
         })
         .await
         .map_err(|e| self.error("queue_read", e))

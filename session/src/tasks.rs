@@ -11,69 +11,13 @@
 //! gone when the queue is empty: an idle session has no task running.
 
 use crate::session::state::Core;
+pub(crate) use crate::session::task_queue::{Admission, TaskKind};
+use crate::session::task_queue::{Task, Waiter};
 use crate::session::Inner;
 use crate::{Response, SessionError};
 use sdm_codec::Value;
-use std::collections::VecDeque;
 use std::sync::Arc;
 use tokio::sync::oneshot;
-
-/// The kinds of queued operations.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum TaskKind {
-    Open,
-    Read,
-    Save,
-    Close,
-    Destroy,
-}
-
-/// One caller waiting for a task's answer (with its template for Open/Read).
-pub(crate) struct Waiter {
-    template: Option<Value>,
-    tx: oneshot::Sender<Response>,
-}
-
-/// A queued or running operation and everyone waiting on it.
-pub(crate) struct Task {
-    kind: TaskKind,
-    waiters: Vec<Waiter>,
-}
-
-/// The queue of one session.
-#[derive(Default)]
-pub(crate) struct TaskQueue {
-    queue: VecDeque<Task>,
-    running: Option<Task>,
-    worker: bool,
-}
-
-impl TaskQueue {
-    /// An operation of this kind is waiting (not started).
-    pub(crate) fn queued(&self, kind: TaskKind) -> bool {
-        self.queue.iter().any(|t| t.kind == kind)
-    }
-
-    /// An operation of this kind is running.
-    pub(crate) fn running(&self, kind: TaskKind) -> bool {
-        self.running.as_ref().is_some_and(|t| t.kind == kind)
-    }
-
-    /// An operation of this kind is queued or running.
-    pub(crate) fn pending(&self, kind: TaskKind) -> bool {
-        self.queued(kind) || self.running(kind)
-    }
-}
-
-/// What a call does after looking at the session.
-pub(crate) enum Admission {
-    /// Answer now.
-    Answer(Response),
-    /// Answer `Success` after applying the template (Open on an open session).
-    ApplyTemplate(Option<Value>),
-    /// Wait for a queued operation's answer.
-    Wait(oneshot::Receiver<Response>),
-}
 
 /// Joins the waiting operation of `kind` (and the running one if
 /// `running_too`); `None` when there is none.

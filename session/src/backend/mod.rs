@@ -67,7 +67,7 @@ mod connect;
 mod fencing;
 mod wakers;
 
-pub use crate::session::SessionId;
+pub use crate::id::SessionId;
 pub(crate) use checks::check_push;
 pub use connect::{connect, connect_async, connect_with, StoreOptions};
 

@@ -33,7 +33,7 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
     };
     let response = save_and_release(inner, save).await;
     crate::tasks::answer(inner, &response);
-    crate::events::fire_state_changed(inner, State::Closed);
+    crate::session::events::fire_state_changed(inner, State::Closed);
     response
 }
 

@@ -36,7 +36,7 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
     };
     state::destroyed(inner);
     crate::tasks::answer(inner, &response);
-    crate::events::fire_state_changed(inner, State::Destroyed);
+    crate::session::events::fire_state_changed(inner, State::Destroyed);
     inner.events.disconnect_all();
     response
 }

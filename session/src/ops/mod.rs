@@ -9,6 +9,7 @@ mod destroy;
 mod open;
 mod read;
 mod save;
+pub(crate) mod timers;
 
 use crate::session::Inner;
 use crate::tasks::{Admission, TaskKind};

@@ -11,8 +11,10 @@
 //! `Success`, starts queue processing if anyone listens and fires
 //! StateChanged(Open).
 
+use super::timers;
 use crate::backend::LockOutcome;
 use crate::record::Stored;
+use crate::session::events::{fire_attempts_changed, fire_state_changed};
 use crate::session::state::{self, Core};
 use crate::session::Inner;
 use crate::tasks::{answer, enqueue, join, Admission, TaskKind};
@@ -65,9 +67,21 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
             return Response::Error(e);
         }
     };
-    let attempts_changed = state::open(inner, value, stored, token, locked_at);
+    let attempts_changed = state::open(inner, value, stored, token);
+    {
+        let mut core = inner.core();
+        if core.stays_open() {
+            let due = locked_at + core.props.lock_interval;
+            timers::start_lock_renewal(inner, &mut core, due);
+            timers::restart_autosave(inner, &mut core);
+        }
+    }
     let response = Response::Success;
     answer(inner, &response);
-    state::opened_events(inner, attempts_changed);
+    timers::start_queue_reading(inner);
+    if let Some(n) = attempts_changed {
+        fire_attempts_changed(inner, n);
+    }
+    fire_state_changed(inner, State::Open);
     response
 }

@@ -17,7 +17,7 @@
 //! the session (before any caller sees the answer) and is never retried.
 
 use crate::backend::{Write, WriteOutcome};
-use crate::events::fire_saved;
+use crate::session::events::{fire_saved, fire_state_changed};
 use crate::session::state::{self, Core};
 use crate::session::Inner;
 use crate::tasks::{enqueue, join, Admission, TaskKind};
@@ -53,7 +53,9 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
     if let Response::Error(SessionError::Fenced { .. }) = response {
         // Closed (and StateChanged fired) before any caller sees the answer,
         // so a caller that checks the state after `Error` finds it Closed.
-        state::lose_lock(inner);
+        if state::lose_lock(inner) {
+            fire_state_changed(inner, State::Closed);
+        }
         crate::tasks::answer(inner, &response);
     }
     response
@@ -123,7 +125,7 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
     {
         let mut core = inner.core();
         core.last_save = Some(tokio::time::Instant::now());
-        state::restart_autosave(inner, &mut core);
+        super::timers::restart_autosave(inner, &mut core);
     }
     fire_saved(inner, &response);
     response

@@ -3,22 +3,21 @@
 //! one door for operations); what it *is* (state, timers) is owned by
 //! [`state`].
 
-mod id;
+pub(crate) mod events;
 pub(crate) mod properties;
 pub(crate) mod state;
+pub(crate) mod task_queue;
 
 use crate::backend::Backend;
-use crate::events::Events;
-use crate::registry::RegistryInner;
 use crate::store::SessionStore;
 use crate::State;
+use events::Events;
 use sdm_codec::Value;
 use serde_json::{Map, Value as Json};
 use state::Core;
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
-pub use id::SessionId;
-pub use properties::DEFAULT_QUEUE_INVISIBILITY;
+pub use crate::id::SessionId;
 
 /// One session (the module's "DataStore object"): a cheap handle; clones
 /// share the same session. Made by [`Registry::session`](crate::Registry::session)
@@ -32,7 +31,8 @@ pub(crate) struct Inner {
     pub(crate) unique_id: String,
     pub(crate) hidden: bool,
     pub(crate) backend: Arc<dyn Backend>,
-    pub(crate) registry: Weak<RegistryInner>,
+    /// The registry this session is registered in (Destroy leaves it).
+    pub(crate) registry: Weak<dyn Registered>,
     pub(crate) core: Mutex<Core>,
     pub(crate) value: Mutex<Value>,
     pub(crate) events: Events,
@@ -47,7 +47,7 @@ impl Inner {
         id: SessionId,
         hidden: bool,
         backend: Arc<dyn Backend>,
-        registry: Weak<RegistryInner>,
+        registry: Weak<dyn Registered>,
     ) -> Self {
         Inner {
             id_text: id.to_string(),
@@ -76,7 +76,7 @@ impl Inner {
 
     /// The store, as this session calls it (retries, error naming).
     pub(crate) fn store(&self) -> SessionStore<'_> {
-        SessionStore::new(self)
+        SessionStore::new(&*self.backend, &self.id, &self.id_text, &self.unique_id)
     }
 
     /// A runtime to spawn timers on: the current one, else the one of the
@@ -90,6 +90,13 @@ impl Inner {
             Err(_) => self.runtime.get().cloned(),
         }
     }
+}
+
+/// What a session asks of the registry that made it.
+pub(crate) trait Registered: Send + Sync {
+    /// Removes `inner` from the registry (Destroy), if it is the registered
+    /// one.
+    fn forget(&self, inner: &Arc<Inner>);
 }
 
 impl Drop for Inner {

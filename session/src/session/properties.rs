@@ -5,7 +5,8 @@
 use crate::{PropertyError, Session};
 use std::time::Duration;
 
-/// The default invisibility of queue values handed to ProcessQueue.
+/// The default invisibility of queue values handed to ProcessQueue (the
+/// rule is in `queue/invisibility.rs`).
 pub const DEFAULT_QUEUE_INVISIBILITY: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Debug)]
@@ -38,7 +39,7 @@ impl Properties {
     }
 }
 
-fn check(
+pub(crate) fn check(
     property: &'static str,
     rule: &'static str,
     ok: bool,
@@ -55,6 +56,17 @@ fn check(
     }
 }
 
+/// The rule of SaveInterval: zero, or 10..=1000 s (its setter, which also
+/// restarts the timer, is with the timers in `ops/timers.rs`).
+pub(crate) fn check_save_interval(interval: Duration) -> Result<(), PropertyError> {
+    check(
+        "SaveInterval",
+        "0 (disabled) or 10..=1000 seconds",
+        interval.is_zero() || SECS_10_1000.contains(&interval),
+        interval,
+    )
+}
+
 const SECS_10_1000: std::ops::RangeInclusive<Duration> =
     Duration::from_secs(10)..=Duration::from_secs(1000);
 
@@ -63,21 +75,6 @@ impl Session {
     /// 30 s; zero disables auto-save).
     pub fn save_interval(&self) -> Duration {
         self.0.core().props.save_interval
-    }
-
-    /// Sets SaveInterval: zero, or 10..=1000 s. On an open session the
-    /// auto-save timer restarts (or stops) at once.
-    pub fn set_save_interval(&self, interval: Duration) -> Result<(), PropertyError> {
-        check(
-            "SaveInterval",
-            "0 (disabled) or 10..=1000 seconds",
-            interval.is_zero() || SECS_10_1000.contains(&interval),
-            interval,
-        )?;
-        let mut core = self.0.core();
-        core.props.save_interval = interval;
-        super::state::restart_autosave(&self.0, &mut core);
-        Ok(())
     }
 
     /// SaveDelay: the least time between two saves (default 0).
@@ -140,23 +137,5 @@ impl Session {
     /// Sets SaveOnClose.
     pub fn set_save_on_close(&self, save: bool) {
         self.0.core().props.save_on_close = save;
-    }
-
-    /// How long queue values handed to ProcessQueue stay invisible before
-    /// they come back unless removed (default 30 s).
-    pub fn queue_invisibility(&self) -> Duration {
-        self.0.core().props.queue_invisibility
-    }
-
-    /// Sets the queue invisibility: 1..=3600 s.
-    pub fn set_queue_invisibility(&self, invisibility: Duration) -> Result<(), PropertyError> {
-        check(
-            "QueueInvisibility",
-            "1..=3600 seconds",
-            (Duration::from_secs(1)..=Duration::from_secs(3600)).contains(&invisibility),
-            invisibility,
-        )?;
-        self.0.core().props.queue_invisibility = invisibility;
-        Ok(())
     }
 }

@@ -1,20 +1,18 @@
 //! The one owner of a session's state and timers.
 //!
-//! Every transition (open, close, lose the lock, destroy) and every start
-//! or stop of a timer (lock renewal, auto-save, queue reading) is written
-//! here and only here; the operations in [`ops`](crate::ops) and the timer
-//! bodies ([`lock`](crate::lock), [`autosave`](crate::autosave),
-//! [`queue`](crate::queue)) ask for them. The timers never run an
-//! operation themselves: they ask the door (`ops::request`).
+//! Every transition (open, close, lose the lock, destroy) writes `State`
+//! here and only here, and every timer (lock renewal, auto-save, queue
+//! reading) is held, replaced and stopped here and only here. The
+//! operations (`ops/`) ask for the transitions; `ops/timers.rs` makes the
+//! timer tasks and hands them to [`set_timer`]; the timer bodies (`lock.rs`,
+//! `autosave.rs`, `queue.rs`) ask this module what to do next.
 
 use super::properties::Properties;
+use super::task_queue::{TaskKind, TaskQueue};
 use super::Inner;
-use crate::events::{fire_attempts_changed, fire_state_changed};
 use crate::record::Stored;
-use crate::tasks::{TaskKind, TaskQueue};
 use crate::State;
 use sdm_codec::Value;
-use std::sync::Arc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -24,6 +22,27 @@ pub(crate) struct Timers {
     autosave: Option<AbortHandle>,
     lock: Option<AbortHandle>,
     queue: Option<AbortHandle>,
+}
+
+/// Which timer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Timer {
+    /// Auto-save (SaveInterval).
+    Autosave,
+    /// Lock renewal (LockInterval).
+    Lock,
+    /// Queue reading (ProcessQueue).
+    Queue,
+}
+
+impl Timers {
+    fn slot(&mut self, timer: Timer) -> &mut Option<AbortHandle> {
+        match timer {
+            Timer::Autosave => &mut self.autosave,
+            Timer::Lock => &mut self.lock,
+            Timer::Queue => &mut self.queue,
+        }
+    }
 }
 
 /// Everything about a session but its value.
@@ -69,54 +88,26 @@ impl Core {
 
 /// Stops every timer (and queue reading).
 pub(crate) fn stop_timers(core: &mut Core) {
-    let t = &mut core.timers;
-    for h in [t.autosave.take(), t.lock.take(), t.queue.take()]
-        .into_iter()
-        .flatten()
-    {
-        h.abort();
+    for timer in [Timer::Autosave, Timer::Lock, Timer::Queue] {
+        set_timer(core, timer, None);
     }
 }
 
-/// Spawns a timer body on the session's runtime.
-fn spawn(
-    inner: &Inner,
-    body: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Option<AbortHandle> {
-    inner.handle().map(|rt| rt.spawn(body).abort_handle())
+/// Replaces a timer (stopping the one it replaces), or stops it (`None`).
+pub(crate) fn set_timer(core: &mut Core, timer: Timer, task: Option<AbortHandle>) {
+    if let Some(old) = std::mem::replace(core.timers.slot(timer), task) {
+        old.abort();
+    }
 }
 
-/// (Re)starts the auto-save timer from now, or stops it when the session
-/// is not staying open or SaveInterval is zero.
-pub(crate) fn restart_autosave(inner: &Arc<Inner>, core: &mut Core) {
-    if let Some(h) = core.timers.autosave.take() {
-        h.abort();
-    }
-    let interval = core.props.save_interval;
-    if interval.is_zero() || !core.stays_open() {
-        return;
-    }
-    core.timers.autosave = spawn(
-        inner,
-        crate::autosave::tick(Arc::downgrade(inner), interval),
-    );
-}
-
-/// Starts queue reading if the session stays open, someone listens and no
-/// reader runs yet.
-pub(crate) fn start_queue_reading(inner: &Arc<Inner>) {
-    let mut core = inner.core();
-    if core.timers.queue.is_some() || !core.stays_open() || inner.events.process_queue.len() == 0 {
-        return;
-    }
-    core.timers.queue = spawn(inner, crate::queue::read_loop(Arc::downgrade(inner)));
+/// Whether a timer runs.
+pub(crate) fn has_timer(core: &mut Core, timer: Timer) -> bool {
+    core.timers.slot(timer).is_some()
 }
 
 /// Stops queue reading (the last listener left).
 pub(crate) fn stop_queue_reading(inner: &Inner) {
-    if let Some(h) = inner.core().timers.queue.take() {
-        h.abort();
-    }
+    set_timer(&mut inner.core(), Timer::Queue, None);
 }
 
 /// Whether the queue reader should go on; forgets it when not.
@@ -129,17 +120,10 @@ pub(crate) fn keep_reading(inner: &Inner) -> bool {
     false
 }
 
-/// Open: the lock was taken under `token` at `locked_at` and the record
-/// loaded. Sets the value and State Open, starts the lock and auto-save
-/// timers (unless a Close or Destroy is queued); the caller answers and
-/// then calls [`opened_events`].
-pub(crate) fn open(
-    inner: &Arc<Inner>,
-    value: Value,
-    stored: Stored,
-    token: u64,
-    locked_at: Instant,
-) -> Option<u32> {
+/// Open: the lock was taken under `token` and the record loaded. Sets the
+/// value and State Open; answers the new AttemptsRemaining if it changed.
+/// The caller starts the timers (unless a Close or Destroy is queued).
+pub(crate) fn open(inner: &Inner, value: Value, stored: Stored, token: u64) -> Option<u32> {
     *inner.value() = value;
     let mut core = inner.core();
     core.stored = stored;
@@ -150,24 +134,7 @@ pub(crate) fn open(
     let attempts = core.props.lock_attempts;
     let changed = (core.attempts != attempts).then_some(attempts);
     core.attempts = attempts;
-    if core.stays_open() {
-        let due = locked_at + core.props.lock_interval;
-        if let Some(h) = core.timers.lock.take() {
-            h.abort();
-        }
-        core.timers.lock = spawn(inner, crate::lock::renew_loop(Arc::downgrade(inner), due));
-        restart_autosave(inner, &mut core);
-    }
     changed
-}
-
-/// After an open answered: queue reading starts and the events fire.
-pub(crate) fn opened_events(inner: &Arc<Inner>, attempts_changed: Option<u32>) {
-    start_queue_reading(inner);
-    if let Some(n) = attempts_changed {
-        fire_attempts_changed(inner, n);
-    }
-    fire_state_changed(inner, State::Open);
 }
 
 /// Close begins: Open becomes Closed and the timers stop. Answers whether
@@ -203,18 +170,17 @@ pub(crate) fn destroyed(inner: &Inner) {
 }
 
 /// The lock belongs to a newer owner (a write was fenced): close at once,
-/// without saving, and fire StateChanged(Closed).
-pub(crate) fn lose_lock(inner: &Arc<Inner>) {
-    {
-        let mut core = inner.core();
-        if core.state != State::Open {
-            return;
-        }
-        core.state = State::Closed;
-        core.lock_lost = false;
-        stop_timers(&mut core);
+/// without saving. Answers whether it closed (the caller fires
+/// StateChanged).
+pub(crate) fn lose_lock(inner: &Inner) -> bool {
+    let mut core = inner.core();
+    if core.state != State::Open {
+        return false;
     }
-    fire_state_changed(inner, State::Closed);
+    core.state = State::Closed;
+    core.lock_lost = false;
+    stop_timers(&mut core);
+    true
 }
 
 /// What a lock renewal found, applied to AttemptsRemaining. Answers the

@@ -11,11 +11,14 @@
 //! session closes or the last listener disconnects, and starts again when
 //! one connects.
 
-use crate::retry::RETRY_PAUSE;
-use crate::session::{state, Inner};
+mod invisibility;
+mod reader;
+
+pub use invisibility::DEFAULT_QUEUE_INVISIBILITY;
+pub(crate) use reader::read_loop;
+
 use crate::{Response, Session, SessionError};
 use sdm_codec::Value;
-use std::sync::Weak;
 use std::time::Duration;
 
 /// The default expiration of a queued value: 7 days.
@@ -62,44 +65,6 @@ impl Session {
         match self.0.store().queue_remove(read_id).await {
             Ok(()) => Response::Success,
             Err(e) => Response::Error(e),
-        }
-    }
-}
-
-/// The reading task: reads and fires ProcessQueue while the session stays
-/// open and someone listens ([`state`](crate::session::state) starts and
-/// stops it).
-pub(crate) async fn read_loop(session: Weak<Inner>) {
-    loop {
-        let Some(inner) = session.upgrade() else {
-            return;
-        };
-        if !state::keep_reading(&inner) {
-            return;
-        }
-        let invisibility = inner.core().props.queue_invisibility;
-        let read = inner.store().queue_read(invisibility).await;
-        match read {
-            Ok(Some(batch)) => {
-                let values: Vec<Value> = batch
-                    .values
-                    .iter()
-                    .map(|t| {
-                        serde_json::from_str::<serde_json::Value>(t)
-                            .map(Value::from)
-                            .unwrap_or_else(|_| Value::from(t.as_str()))
-                    })
-                    .collect();
-                if !state::keep_reading(&inner) {
-                    return;
-                }
-                let s = Session(inner.clone());
-                for f in inner.events.process_queue.listeners() {
-                    f(&batch.read_id, &values, &s);
-                }
-            }
-            Ok(None) => {}
-            Err(_) => tokio::time::sleep(RETRY_PAUSE).await,
         }
     }
 }

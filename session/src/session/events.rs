@@ -114,7 +114,7 @@ pub enum EventKind {
 /// the module); call [`Connection::disconnect`] to remove it.
 #[derive(Clone, Debug)]
 pub struct Connection {
-    pub(crate) session: Weak<crate::session::Inner>,
+    pub(crate) session: Weak<super::Inner>,
     pub(crate) kind: EventKind,
     pub(crate) id: u64,
 }
@@ -134,7 +134,7 @@ impl Connection {
             EventKind::AttemptsChanged => drop(e.attempts_changed.disconnect(self.id)),
             EventKind::ProcessQueue => {
                 if e.process_queue.disconnect(self.id) == Some(0) {
-                    crate::session::state::stop_queue_reading(&inner);
+                    super::state::stop_queue_reading(&inner);
                 }
             }
         }
@@ -162,7 +162,7 @@ impl Connection {
 }
 
 impl Session {
-    fn connection(&self, kind: EventKind, id: u64) -> Connection {
+    pub(crate) fn connection(&self, kind: EventKind, id: u64) -> Connection {
         Connection {
             session: Arc::downgrade(&self.0),
             kind,
@@ -202,20 +202,6 @@ impl Session {
         self.connection(EventKind::AttemptsChanged, id)
     }
 
-    /// Connects a ProcessQueue listener: called with a read id and up to 100
-    /// queued values while the session is open. Call
-    /// [`Session::remove`] with the id once the values are applied, or they
-    /// come back after the invisibility time. Connecting the first listener
-    /// of an open session starts queue reading.
-    pub fn on_process_queue(
-        &self,
-        f: impl Fn(&str, &[Value], &Session) + Send + Sync + 'static,
-    ) -> Connection {
-        let id = self.0.events.process_queue.connect(Arc::new(f));
-        crate::session::state::start_queue_reading(&self.0);
-        self.connection(EventKind::ProcessQueue, id)
-    }
-
     /// Waits for the next StateChanged and answers the new state (the
     /// module's `StateChanged:Wait()`). It starts listening when first
     /// polled: a change before that is not seen.
@@ -229,7 +215,7 @@ impl Session {
 }
 
 /// Fires an event's listeners outside every lock.
-pub(crate) fn fire_state_changed(inner: &Arc<crate::session::Inner>, state: State) {
+pub(crate) fn fire_state_changed(inner: &Arc<super::Inner>, state: State) {
     inner.state_tx.send_replace(state);
     let s = Session(inner.clone());
     for f in inner.events.state_changed.listeners() {
@@ -237,14 +223,14 @@ pub(crate) fn fire_state_changed(inner: &Arc<crate::session::Inner>, state: Stat
     }
 }
 
-pub(crate) fn fire_attempts_changed(inner: &Arc<crate::session::Inner>, remaining: u32) {
+pub(crate) fn fire_attempts_changed(inner: &Arc<super::Inner>, remaining: u32) {
     let s = Session(inner.clone());
     for f in inner.events.attempts_changed.listeners() {
         f(remaining, &s);
     }
 }
 
-pub(crate) fn fire_saved(inner: &Arc<crate::session::Inner>, response: &Response) {
+pub(crate) fn fire_saved(inner: &Arc<super::Inner>, response: &Response) {
     let s = Session(inner.clone());
     for f in inner.events.saved.listeners() {
         f(response, &s);

@@ -1,0 +1,50 @@
+//! The ProcessQueue reading loop: while the session stays open and at
+//! least one listener is connected, read up to [`QUEUE_BATCH`] values at a
+//! time (waiting up to [`QUEUE_WAIT`] on the store) and fire ProcessQueue.
+
+use super::{QUEUE_BATCH, QUEUE_WAIT};
+use crate::retry::RETRY_PAUSE;
+use crate::session::task_queue::TaskKind;
+use crate::session::{state, Inner};
+use crate::Session;
+use sdm_codec::Value;
+use std::sync::Weak;
+
+/// The reading task: reads and fires ProcessQueue while the session stays
+/// open and someone listens ([`state`](crate::session::state) starts and
+/// stops it).
+pub(crate) async fn read_loop(session: Weak<Inner>) -> Option<TaskKind> {
+    loop {
+        let inner = session.upgrade()?;
+        if !state::keep_reading(&inner) {
+            return None;
+        }
+        let invisibility = inner.core().props.queue_invisibility;
+        let read = inner
+            .store()
+            .queue_read(QUEUE_BATCH, QUEUE_WAIT, invisibility)
+            .await;
+        match read {
+            Ok(Some(batch)) => {
+                let values: Vec<Value> = batch
+                    .values
+                    .iter()
+                    .map(|t| {
+                        serde_json::from_str::<serde_json::Value>(t)
+                            .map(Value::from)
+                            .unwrap_or_else(|_| Value::from(t.as_str()))
+                    })
+                    .collect();
+                if !state::keep_reading(&inner) {
+                    return None;
+                }
+                let s = Session(inner.clone());
+                for f in inner.events.process_queue.listeners() {
+                    f(&batch.read_id, &values, &s);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => tokio::time::sleep(RETRY_PAUSE).await,
+        }
+    }
+}
