@@ -85,6 +85,17 @@ impl Stores {
         }
     }
 
+    /// Writes `owner`'s lock entry under `token` (remembered as issued).
+    fn put_lock(&mut self, id: &SessionId, owner: &str, token: u64, expires: Instant) {
+        self.issue(id, token);
+        let lock = Lock {
+            owner: owner.to_owned(),
+            token,
+            expires,
+        };
+        self.locks.insert(id.clone(), lock);
+    }
+
     /// Remembers `token` as issued (never lowers the counter).
     fn issue(&mut self, id: &SessionId, token: u64) {
         let counter = self.issued.entry(id.clone()).or_insert(0);
@@ -275,15 +286,7 @@ impl Backend for MemoryBackend {
                 });
             }
             let token = tokens.next();
-            s.issue(id, token);
-            s.locks.insert(
-                id.clone(),
-                Lock {
-                    owner: owner.to_owned(),
-                    token,
-                    expires: now + ttl,
-                },
-            );
+            s.put_lock(id, owner, token, now + ttl);
             Ok(LockOutcome::Acquired { token })
         })
     }
@@ -305,15 +308,7 @@ impl Backend for MemoryBackend {
                     owner: refused.owner,
                 });
             }
-            s.issue(id, token);
-            s.locks.insert(
-                id.clone(),
-                Lock {
-                    owner: owner.to_owned(),
-                    token,
-                    expires: now + ttl,
-                },
-            );
+            s.put_lock(id, owner, token, now + ttl);
             Ok(RenewOutcome::Renewed)
         })
     }
