@@ -29,10 +29,11 @@
  *    so a late call (the C API may run an event already queued after a
  *    disconnect) finds nothing and does nothing. A completion's state is
  *    freed when it runs; a listener's when it is disconnected through the
- *    wrapper, when the wrapper finds it disconnected (its session was
- *    destroyed; checked as listeners are added), or at the latest when its
- *    Context is destroyed (after sdm_context_free, no callback runs any more,
- *    so what never ran is freed then).
+ *    wrapper, when the wrapper finds it disconnected by the library (its
+ *    session was destroyed; checked now and then as listeners are added, at
+ *    amortised constant cost), or at the latest when its Context is
+ *    destroyed (after sdm_context_free no callback runs any more, so what
+ *    never ran is freed then).
  *  - Callbacks run on the context's callback thread (EventsMode::Callback)
  *    or inside Context::dispatch() (EventsMode::Dispatch). An exception
  *    leaving a callback cannot cross the C library: it is caught and handed
@@ -41,8 +42,6 @@
  */
 #ifndef SDM_HPP
 #define SDM_HPP
-
-#include "sdm.h"
 
 #include <atomic>
 #include <chrono>
@@ -64,6 +63,11 @@
 #include <utility>
 #include <variant>
 #include <vector>
+
+// After the standard headers: an sdm.h generated before ffi/cbindgen.toml
+// excluded `free` declares free() in a way that clashes with <cstdlib>
+// included after it in C++.
+#include "sdm.h"
 
 /** The C++ API of sdm. */
 namespace sdm {
@@ -413,12 +417,10 @@ public:
         std::lock_guard<std::mutex> lock(m_);
         std::uint64_t id = next_id_++;
         entries_.emplace(id, Entry{ctx, std::move(fn), nullptr, listener});
-        if (listener) {
-            Count &c = listeners_[ctx];
-            if (++c.live >= c.sweep_at) {
-                sweep_locked(ctx, garbage);
-                c.sweep_at = 2 * c.live + 64;
-            }
+        if (listener && ++listeners_[ctx].live >= listeners_[ctx].sweep_at) {
+            sweep_locked(ctx, garbage);
+            Count &c = listeners_[ctx];  // looked up again: the sweep may erase counts
+            c.sweep_at = 2 * c.live + 64;
         }
         return id;
     }
@@ -552,7 +554,7 @@ private:
     void erase_locked(std::unordered_map<std::uint64_t, Entry>::iterator it) {
         if (it->second.listener) {
             auto c = listeners_.find(it->second.ctx);
-            if (c != listeners_.end() && c->second.live > 0) --c->second.live;
+            if (c != listeners_.end() && --c->second.live == 0) listeners_.erase(c);
         }
         entries_.erase(it);
     }
