@@ -18,8 +18,12 @@ WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 LINK_LIBS=(-lpthread -ldl -lm)
 STEP_START=$SECONDS
+STEP_NAME=""
+# Starts a step; prints how long the previous one took.
 step() {
-    printf '   (%d s)\n\n== ffi: %s\n' "$((SECONDS - STEP_START))" "$*"
+    if [ -n "$STEP_NAME" ]; then printf -- '-- ffi: %s: %d s\n' "$STEP_NAME" "$((SECONDS - STEP_START))"; fi
+    printf '\n== ffi: %s\n' "$*"
+    STEP_NAME="$*"
     STEP_START=$SECONDS
 }
 

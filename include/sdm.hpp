@@ -34,6 +34,9 @@
  *    amortised constant cost), or at the latest when its Context is
  *    destroyed (after sdm_context_free no callback runs any more, so what
  *    never ran is freed then).
+ *  - Threads: every method may be called from any thread, and a handle may
+ *    be used by several threads at once, but not while one of them moves or
+ *    destroys it.
  *  - Callbacks run on the context's callback thread (EventsMode::Callback)
  *    or inside Context::dispatch() (EventsMode::Dispatch). An exception
  *    leaving a callback cannot cross the C library: it is caught and handed
