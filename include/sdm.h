@@ -1100,8 +1100,6 @@ void sdm_session_free(struct sdm_session *session);
  */
 void sdm_string_free(char *s);
 
-extern void free(void *ptr);
-
 /**
  * The session's value as JSON (`null` when nil).
  *

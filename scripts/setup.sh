@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need when it is missing: a redis-server binary (the
-# Redis tests start their own server from PATH) and, with --ffi, cmake for the
-# C++ example. Uses the system's package manager (apt-get, as root or with
-# sudo). Safe to run again: it does nothing when everything is there.
+# Redis tests start their own server from PATH) and, with --ffi, cmake, g++ and
+# pkg-config for the C/C++ checks. Uses the system's package manager (apt-get,
+# as root or with sudo). Safe to run again: it does nothing when everything is
+# there.
 set -euo pipefail
 
 need=()
@@ -10,6 +11,7 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 if [[ " $* " == *" --ffi "* ]]; then
     command -v cmake >/dev/null 2>&1 || need+=(cmake)
     command -v g++ >/dev/null 2>&1 || need+=(g++)
+    command -v pkg-config >/dev/null 2>&1 || need+=(pkg-config)
 fi
 [[ ${#need[@]} -eq 0 ]] && exit 0
 

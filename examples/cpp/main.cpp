@@ -1,153 +1,115 @@
-// Example C++17 game server using libsdm through include/sdm.h.
+// Example C++17 game server using libsdm through the C++ API, include/sdm.hpp.
 //
 // Two players join; player 1 sends 40 coins to player 2 through player 2's
 // queue (as another server would); the game loop takes events with
-// sdm_context_dispatch on its own thread; both are saved, the server shuts
+// Context::dispatch() on its own thread; both are saved, the server shuts
 // down, and the stored values are checked. Exit code 0 when all is well.
-#include "sdm.h"
+#include <sdm.hpp>
 
 #include <chrono>
 #include <cstdio>
-#include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
-
-namespace sdm {
-
-// A string returned by libsdm, freed on scope exit.
-struct String {
-    char *ptr = nullptr;
-    String() = default;
-    String(const String &) = delete;
-    String &operator=(const String &) = delete;
-    ~String() { sdm_string_free(ptr); }
-    std::string str() const { return ptr ? std::string(ptr) : std::string(); }
-};
-
-// Throws with the library's message when a call fails.
-void check(sdm_result r, const char *what) {
-    if (r != SDM_OK) {
-        throw std::runtime_error(std::string(what) + " failed (" + std::to_string(r) + "): " + sdm_last_error());
-    }
-}
-
-struct ContextDeleter {
-    void operator()(sdm_context *c) const { sdm_context_free(c); }
-};
-struct SessionDeleter {
-    void operator()(sdm_session *s) const { sdm_session_free(s); }
-};
-struct ConnectionDeleter {
-    void operator()(sdm_connection *c) const { sdm_connection_free(c); }
-};
-using Context = std::unique_ptr<sdm_context, ContextDeleter>;
-using Session = std::unique_ptr<sdm_session, SessionDeleter>;
-using Connection = std::unique_ptr<sdm_connection, ConnectionDeleter>;
-
-Context make_context(const char *url, sdm_events_mode mode) {
-    sdm_context_options opts = sdm_context_options_default();
-    opts.events = mode;
-    sdm_context *raw = nullptr;
-    check(sdm_context_new(url, &opts, &raw), "sdm_context_new");
-    return Context(raw);
-}
-
-Session session(sdm_context *ctx, const char *name, const char *key, bool hidden = false) {
-    sdm_session *raw = nullptr;
-    check(hidden ? sdm_session_hidden(ctx, name, nullptr, key, &raw) : sdm_session_new(ctx, name, nullptr, key, &raw),
-          "sdm_session_new");
-    return Session(raw);
-}
-
-std::string value(sdm_session *s) {
-    String json;
-    check(sdm_session_get_value_json(s, &json.ptr), "sdm_session_get_value_json");
-    return json.str();
-}
-
-}  // namespace sdm
 
 namespace {
 
-struct Player2Inbox {
-    sdm_session *session = nullptr;
+// Player 2's inbox: gifts applied by the ProcessQueue handler.
+struct Inbox {
     int coins_received = 0;
     std::thread::id thread;
 };
 
-// ProcessQueue handler of player 2: applies "{"Coins":N}" gifts.
-void on_queue(void *user_data, const char *read_id, const char *values_json) {
-    auto *inbox = static_cast<Player2Inbox *>(user_data);
-    inbox->thread = std::this_thread::get_id();
-    std::string values(values_json);
-    // Tiny parser for the example's fixed shape: [{"Coins":40}, ...]
-    std::size_t pos = 0;
-    while ((pos = values.find("\"Coins\":", pos)) != std::string::npos) {
+// Tiny parser for the example's fixed shape: [{"Coins":40}, ...]
+int sum_coins(std::string_view values) {
+    int sum = 0;
+    for (std::size_t pos = 0; (pos = values.find("\"Coins\":", pos)) != std::string_view::npos;) {
         pos += 8;
-        inbox->coins_received += std::stoi(values.substr(pos));
+        sum += std::stoi(std::string(values.substr(pos)));
     }
-    sdm::check(sdm_session_remove(inbox->session, read_id, nullptr), "sdm_session_remove");
+    return sum;
+}
+
+void expect(bool ok, const char *what) {
+    if (!ok) throw std::runtime_error(what);
 }
 
 }  // namespace
 
 int main() {
     try {
-        std::printf("sdm %s\n", sdm_version());
-        auto ctx = sdm::make_context(nullptr, SDM_EVENTS_DISPATCH);  // embedded default store
+        std::printf("sdm %s\n", std::string(sdm::version()).c_str());
+        sdm::ContextOptions options;
+        options.events = sdm::EventsMode::Dispatch;  // callbacks only inside ctx.dispatch()
+        sdm::Context ctx("", options);               // "": the embedded default store (sqlite://sdm.db)
 
-        auto p1 = sdm::session(ctx.get(), "Players", "1");
-        auto p2 = sdm::session(ctx.get(), "Players", "2");
+        // Players join: DataStoreModule.new("Players", key), then Open(template).
+        sdm::Session p1 = ctx.session("Players", "1");
+        sdm::Session p2 = ctx.session("Players", "2");
         const char *tmpl = R"({"Coins":100,"Level":1})";
-        sdm::check(sdm_session_open(p1.get(), tmpl, nullptr), "open player 1");
-        sdm::check(sdm_session_open(p2.get(), tmpl, nullptr), "open player 2");
+        p1.open(tmpl);  // throws sdm::Error (e.g. Status::Locked) when it cannot open
+        if (auto r = p2.open(sdm::nothrow, tmpl); !r) {
+            // the non-throwing form, for a game loop: r.status(), r.error().what()
+            std::fprintf(stderr, "open player 2: %s (%s)\n", sdm::to_string(r.status()), r.error().what());
+            return 1;
+        }
 
-        Player2Inbox inbox;
-        inbox.session = p2.get();
-        sdm_connection *raw = nullptr;
-        sdm::check(sdm_session_on_process_queue(p2.get(), on_queue, &inbox, &raw), "on_process_queue");
-        sdm::Connection conn(raw);
+        Inbox inbox;
+        sdm::ScopedConnection gifts =
+            p2.on_process_queue([&inbox, &p2](std::string_view read_id, std::string_view values) {
+                inbox.thread = std::this_thread::get_id();
+                inbox.coins_received += sum_coins(values);
+                p2.remove(read_id);  // applied: do not hand them out again
+            });
 
-        // Player 1 pays 40 coins; the gift travels through player 2's queue.
-        sdm::check(sdm_session_set_value_json(p1.get(), R"({"Coins":60,"Level":1})"), "set player 1");
-        auto sender = sdm::session(ctx.get(), "Players", "2", /*hidden=*/true);
-        sdm::check(sdm_session_queue(sender.get(), R"({"Coins":40})", nullptr, nullptr, nullptr), "queue");
+        // Player 1 pays 40 coins; the gift travels through player 2's queue,
+        // sent by "another server" (a hidden session of the same key).
+        p1.set_value(R"({"Coins":60,"Level":1})");
+        sdm::Session sender = ctx.hidden("Players", "2");
+        sender.queue(R"({"Coins":40})");
 
         // Game loop: take events on this thread until the gift arrived.
         for (int frame = 0; frame < 2000 && inbox.coins_received == 0; ++frame) {
-            sdm_context_dispatch(ctx.get());
+            ctx.dispatch();
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
-        if (inbox.coins_received != 40 || inbox.thread != std::this_thread::get_id()) {
-            throw std::runtime_error("the queued gift did not arrive on the game thread");
-        }
-        sdm::check(sdm_session_set_value_json(p2.get(), R"({"Coins":140,"Level":1})"), "set player 2");
+        expect(inbox.coins_received == 40 && inbox.thread == std::this_thread::get_id(),
+               "the queued gift did not arrive on the game thread");
+        p2.mutate([&](std::string_view) -> std::optional<std::string> {
+            return R"({"Coins":)" + std::to_string(100 + inbox.coins_received) + R"(,"Level":1})";
+        });
 
-        sdm_response resp{};
-        sdm::check(sdm_session_save(p1.get(), &resp), "save player 1");
-        bool saved = resp.code == SDM_RESPONSE_SAVED;
-        sdm_response_clear(&resp);
-        if (!saved) throw std::runtime_error("save did not answer SAVED");
+        // Save() answers Saved with the value written (the developer-products pattern).
+        sdm::Response saved = p1.save();
+        expect(saved.code == sdm::ResponseCode::Saved, "save did not answer Saved");
 
         // Read both back through hidden sessions (as another server would).
-        auto check1 = sdm::session(ctx.get(), "Players", "1", true);
-        sdm::check(sdm_session_read(check1.get(), nullptr, nullptr), "read player 1");
-        if (sdm::value(check1.get()) != R"({"Coins":60,"Level":1})") throw std::runtime_error("player 1 not saved");
+        sdm::Session check1 = ctx.hidden("Players", "1");
+        check1.read();
+        expect(check1.value() == R"({"Coins":60,"Level":1})", "player 1 not saved");
 
-        sdm::check(sdm_session_close(p2.get(), nullptr), "close player 2");  // saves (SaveOnClose)
-        auto check2 = sdm::session(ctx.get(), "Players", "2", true);
-        sdm::check(sdm_session_read(check2.get(), nullptr, nullptr), "read player 2");
-        if (sdm::value(check2.get()) != R"({"Coins":140,"Level":1})") throw std::runtime_error("player 2 not saved");
+        p2.close();  // saves (SaveOnClose)
+        sdm::Session check2 = ctx.hidden("Players", "2");
+        check2.read();
+        expect(check2.value() == R"({"Coins":140,"Level":1})", "player 2 not saved");
 
-        sdm::check(sdm_context_shutdown(ctx.get()), "shutdown");
-        if (sdm_context_shutdown(ctx.get()) != SDM_SHUTDOWN) throw std::runtime_error("second shutdown accepted");
-        sdm_context_dispatch(ctx.get());
+        // Bind to close: destroys every session, saving and releasing locks.
+        ctx.shutdown();
+        try {
+            ctx.shutdown();
+            expect(false, "second shutdown accepted");
+        } catch (const sdm::Error &e) {
+            expect(e.status() == sdm::Status::Shutdown, "second shutdown: wrong status");
+        }
+        ctx.dispatch();
 
-        std::printf("example server: player 1 has %s, player 2 has %s\n", sdm::value(p1.get()).c_str(),
-                    sdm::value(p2.get()).c_str());
+        std::printf("example server: player 1 has %s, player 2 has %s\n", p1.value().c_str(), p2.value().c_str());
         std::printf("example server: all checks passed\n");
         return 0;
+    } catch (const sdm::Error &e) {
+        std::fprintf(stderr, "example server: sdm error %s: %s\n", sdm::to_string(e.status()), e.what());
+        return 1;
     } catch (const std::exception &e) {
         std::fprintf(stderr, "example server: %s\n", e.what());
         return 1;
