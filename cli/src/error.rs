@@ -33,6 +33,9 @@ pub enum CliError {
     /// owned twice).
     #[error("demo failed: {0}")]
     Demo(String),
+    /// `sdm bench` could not run, or operations failed during it.
+    #[error("bench failed: {0}")]
+    Bench(String),
 }
 
 impl CliError {

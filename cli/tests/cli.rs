@@ -265,3 +265,56 @@ fn bad_arguments_exit_with_two() {
     let out = sdm(&["decode", "--decimals", "16"], "");
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn bench_runs_a_small_fleet_and_reports_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let args = [
+        "bench",
+        "--store",
+        &store,
+        "--servers",
+        "2",
+        "--sessions",
+        "20",
+        "--duration",
+        "2",
+        "--idle",
+        "0.5",
+        "--concurrency",
+        "4",
+        "--json",
+    ];
+    let out = ok(&args, "");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("the report is JSON");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert!(report["operations"].as_u64().unwrap_or(0) > 0, "{report}");
+    for op in ["open", "save", "queue", "read", "close", "hop"] {
+        let row = &report["per_operation"][op];
+        assert!(row["p50_us"].as_f64().is_some(), "{op}: {row}");
+    }
+    assert!(
+        report["per_operation"]["save"]["count"]
+            .as_u64()
+            .unwrap_or(0)
+            > 0
+    );
+    assert_eq!(
+        report["per_operation"]["open"]["count"]
+            .as_u64()
+            .map(|n| n >= 40),
+        Some(true)
+    );
+    assert!(
+        report["ceiling"]["per_second"].as_f64().unwrap_or(0.0) > 0.0,
+        "{report}"
+    );
+    assert!(report["cpu_cores_per_process"].as_array().map(Vec::len) == Some(2));
+}
+
+#[test]
+fn bench_refuses_bad_arguments() {
+    let err = fails(&["bench", "--servers", "0", "--store", "memory://"], "");
+    assert!(err.contains("--servers"), "{err}");
+}

@@ -5,6 +5,7 @@ use clap::Subcommand;
 
 use crate::error::CliError;
 
+pub mod bench;
 mod decode;
 pub mod demo;
 mod encode;
@@ -27,6 +28,11 @@ pub enum Command {
     /// through queues, hop servers and leave; checks that nothing was lost
     /// and no key was ever owned twice.
     Demo(demo::DemoArgs),
+    /// Fleet benchmark: N server processes with M sessions each play the
+    /// player lifecycle on one store; prints rates, latency percentiles,
+    /// store calls per operation, CPU and memory, and the store's raw
+    /// ceiling measured in the same run.
+    Bench(bench::BenchArgs),
 }
 
 impl Command {
@@ -37,6 +43,7 @@ impl Command {
             Command::Decode(args) => decode::run(&args),
             Command::Usage(args) => usage::run(&args),
             Command::Demo(args) => demo::run(&args).map_err(|e| CliError::Demo(e.to_string())),
+            Command::Bench(args) => bench::run(&args).map_err(|e| CliError::Bench(e.to_string())),
         }
     }
 }

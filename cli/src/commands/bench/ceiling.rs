@@ -1,0 +1,112 @@
+//! The raw ceiling of a store, measured in the same run as sdm: what the
+//! store does with no library in the way, for the step a save is.
+//!
+//! * Redis: a plain conditional write script (`EVAL`: check a lock key,
+//!   then `SET`), from 32 concurrent callers on one connection.
+//! * SQLite: an empty-but-durable write transaction (`BEGIN IMMEDIATE`,
+//!   one `UPDATE`, `COMMIT`, WAL with `synchronous = FULL`), back to back:
+//!   SQLite has one writer per file.
+
+use std::time::{Duration, Instant};
+
+/// The ceiling: writes per second and what was measured.
+pub struct Ceiling {
+    /// Writes per second.
+    pub per_second: f64,
+    /// What one write was.
+    pub what: &'static str,
+}
+
+/// Measures the ceiling of the store at `url` for about `seconds`; `None`
+/// for a store without one (memory).
+pub fn measure(url: &str, seconds: f64) -> Result<Option<Ceiling>, Box<dyn std::error::Error>> {
+    let span = Duration::from_secs_f64(seconds);
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        return Ok(Some(sqlite(path, span)?));
+    }
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()?;
+        return Ok(Some(rt.block_on(redis(url, span))?));
+    }
+    Ok(None)
+}
+
+fn sqlite(path: &str, span: Duration) -> Result<Ceiling, Box<dyn std::error::Error>> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS sdm_bench_ceiling (id INTEGER PRIMARY KEY, n INTEGER);
+         INSERT OR IGNORE INTO sdm_bench_ceiling VALUES (1, 0);",
+    )?;
+    let started = Instant::now();
+    let mut n = 0u64;
+    while started.elapsed() < span {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE; UPDATE sdm_bench_ceiling SET n = n + 1 WHERE id = 1; COMMIT;",
+        )?;
+        n += 1;
+    }
+    conn.execute_batch("DROP TABLE sdm_bench_ceiling")?;
+    Ok(Ceiling {
+        per_second: n as f64 / started.elapsed().as_secs_f64(),
+        what: "an empty durable transaction (BEGIN IMMEDIATE, one UPDATE, COMMIT)",
+    })
+}
+
+/// The conditional write: refuse unless the lock key holds the owner.
+const SCRIPT: &str = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[2], ARGV[2])
+return 1";
+
+async fn redis(url: &str, span: Duration) -> Result<Ceiling, Box<dyn std::error::Error>> {
+    let client = redis::Client::open(url)?;
+    let conn = client.get_multiplexed_async_connection().await?;
+    let mut tasks = tokio::task::JoinSet::new();
+    let deadline = Instant::now() + span;
+    let started = Instant::now();
+    for c in 0..32 {
+        let mut conn = conn.clone();
+        tasks.spawn(async move {
+            let (lock, rec) = (
+                format!("{{ceiling:{c}}}:lock"),
+                format!("{{ceiling:{c}}}:rec"),
+            );
+            redis::cmd("SET")
+                .arg(&lock)
+                .arg("me")
+                .query_async::<()>(&mut conn)
+                .await?;
+            let script = redis::Script::new(SCRIPT);
+            let mut n = 0u64;
+            while Instant::now() < deadline {
+                let _: i64 = script
+                    .key(&lock)
+                    .key(&rec)
+                    .arg("me")
+                    .arg("value")
+                    .invoke_async(&mut conn)
+                    .await?;
+                n += 1;
+            }
+            redis::cmd("DEL")
+                .arg(&lock)
+                .arg(&rec)
+                .query_async::<()>(&mut conn)
+                .await?;
+            Ok::<u64, redis::RedisError>(n)
+        });
+    }
+    let mut total = 0;
+    while let Some(done) = tasks.join_next().await {
+        total += done??;
+    }
+    Ok(Ceiling {
+        per_second: total as f64 / started.elapsed().as_secs_f64(),
+        what: "a conditional write script (EVALSHA: GET the lock, SET) from 32 callers",
+    })
+}
