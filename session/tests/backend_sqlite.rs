@@ -360,3 +360,71 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
         .expect("user_version");
     assert_eq!(version, 2);
 }
+
+// ---------------------------------------------------------------------------
+// Group commit: concurrent saves of one process share transactions, each
+// fenced and answered on its own.
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn group_commit_fences_only_the_stale_writer_among_64() {
+    use sdm_session::{Registry, Response, SessionError, Value};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("group.db");
+    let backend = Arc::new(SqliteBackend::open(&path).expect("open"));
+    let server = Registry::new(backend.clone());
+    let mut sessions = Vec::new();
+    for k in 0..64 {
+        let s = server.session("Player", None, k);
+        assert_eq!(s.open(None).await, Response::Success);
+        s.set_value(Value::from(format!("mine {k}")));
+        sessions.push(s);
+    }
+    // Key 7's lock lapses and another server takes it and saves.
+    let conn = rusqlite::Connection::open(&path).expect("open the file");
+    conn.execute(
+        "UPDATE sdm_locks SET expires_at_ms = 0 WHERE id = 'Player/global/7'",
+        [],
+    )
+    .expect("age one lock");
+    let other = Registry::new(Arc::new(SqliteBackend::open(&path).expect("open")));
+    let taker = other.session("Player", None, 7);
+    assert_eq!(taker.open(None).await, Response::Success);
+    taker.set_value(Value::from("the new owner's"));
+    assert!(taker.save().await.is_saved());
+
+    let (steps0, commits0) = backend.write_stats();
+    let mut saves = tokio::task::JoinSet::new();
+    for s in sessions.clone() {
+        saves.spawn(async move { (s.key().to_owned(), s.save().await) });
+    }
+    let mut refused = Vec::new();
+    while let Some(done) = saves.join_next().await {
+        let (key, answer) = done.expect("save task");
+        match answer {
+            Response::Saved(_) => {}
+            Response::Error(SessionError::Fenced { .. }) => refused.push(key),
+            other => panic!("save of {key} answered {other:?}"),
+        }
+    }
+    assert_eq!(refused, ["7"], "only the stale writer is refused");
+    let (steps, commits) = backend.write_stats();
+    assert_eq!(steps - steps0, 64);
+    assert!(
+        commits - commits0 < 64,
+        "64 concurrent saves shared transactions ({} commits)",
+        commits - commits0
+    );
+    for k in 0..64 {
+        let record = backend
+            .get(&SessionId::new("Player", None, k.to_string()))
+            .await
+            .expect("get")
+            .expect("record");
+        let want = if k == 7 {
+            "\"the new owner's\"".to_owned()
+        } else {
+            format!("\"mine {k}\"")
+        };
+        assert_eq!(record.value, want);
+    }
+}

@@ -1,10 +1,10 @@
-//! Connections: opening one (WAL, busy timeout, full sync), running one
-//! `BEGIN IMMEDIATE` step on SQLite's own clock, naming errors.
+//! Connections: opening one (WAL, busy timeout, full sync), SQLite's
+//! clock, naming errors.
 
 use std::path::Path;
 use std::time::Duration;
 
-use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::backend::BackendError;
 
@@ -51,25 +51,4 @@ pub(super) fn sql_error(path: &Path, what: &str, e: rusqlite::Error) -> BackendE
         ) => BackendError::Unavailable(message),
         _ => BackendError::Other(message),
     }
-}
-
-/// Runs `f` in one `BEGIN IMMEDIATE` transaction with SQLite's clock read
-/// once at its start; commits when `f` succeeds.
-pub(super) fn immediate<T>(
-    conn: &mut Connection,
-    path: &Path,
-    what: &str,
-    key: &str,
-    f: impl FnOnce(&Transaction<'_>, i64) -> rusqlite::Result<T>,
-) -> Result<T, BackendError> {
-    let context = |e| sql_error(path, &format!("{what} {key}"), e);
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(context)?;
-    let now: i64 = tx
-        .query_row(&format!("SELECT {NOW_MS}"), [], |r| r.get(0))
-        .map_err(context)?;
-    let out = f(&tx, now).map_err(context)?;
-    tx.commit().map_err(context)?;
-    Ok(out)
 }

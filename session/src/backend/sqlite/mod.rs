@@ -2,18 +2,23 @@
 //!
 //! * The file is opened in WAL mode with a busy timeout, so several
 //!   processes on one host can share it: each behaves like one game server.
-//! * Every lock, queue and write step is one `BEGIN IMMEDIATE` transaction,
-//!   and every time used in it is SQLite's own clock, read inside that
-//!   transaction. Processes on one file therefore share one clock.
+//! * Every lock, queue and write step runs in a `BEGIN IMMEDIATE`
+//!   transaction, and every time used in it is SQLite's own clock, read
+//!   inside that transaction. Processes on one file therefore share one
+//!   clock.
+//! * **Group commit** (`group.rs`): the concurrent write steps of one
+//!   process share one transaction and one fsync, each in its own
+//!   savepoint (fenced and answered on its own; every answer means "on
+//!   disk").
 //! * Fencing: a write reads the lock row, the token counter and the
 //!   record's token in its own transaction and applies the
 //!   [fencing rule](super#fencing-tokens); a write with `release` deletes
 //!   our lock row in the same transaction.
-//! * `rusqlite` is blocking: calls run on tokio's blocking pool, each on a
-//!   connection taken from a small per-backend pool. Writers of one process
-//!   take turns on an async mutex (reads do not), so they never sleep in
-//!   SQLite's busy handler; writers of other processes wait for each other
-//!   through the busy timeout (5 s).
+//! * `rusqlite` is blocking: reads run on tokio's blocking pool, each on a
+//!   connection taken from a small per-backend pool; writes run on the one
+//!   writer thread of the backend (group commit), so writers of one process
+//!   never meet in SQLite's busy handler; writers of other processes wait
+//!   for each other through the busy timeout (5 s).
 //! * Queue waits: a reader is woken at once by a push made through the same
 //!   [`SqliteBackend`] (any clone). Values pushed by *other processes* are
 //!   seen by re-checking every [`SqliteBackend::RECHECK`] while waiting:
@@ -41,10 +46,12 @@ use std::time::Duration;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 mod conn;
+mod group;
 mod schema;
 mod tokens;
 
-use conn::{immediate, open_connection, sql_error};
+use conn::{open_connection, sql_error};
+use group::GroupWriter;
 use schema::{migrate, SCHEMA};
 use tokens::{from_sql, issue, put_lock, to_sql, tokens};
 
@@ -71,7 +78,8 @@ pub struct SqliteBackend {
 struct Inner {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
-    writer: Arc<tokio::sync::Mutex<()>>,
+    /// Every write step of this process goes through group commit.
+    group: GroupWriter,
     wakers: Wakers,
 }
 
@@ -107,11 +115,12 @@ impl SqliteBackend {
             .map_err(|e| sql_error(&path, "create schema", e))?;
         tx.commit()
             .map_err(|e| sql_error(&path, "create schema", e))?;
+        let group = GroupWriter::start(path.clone())?;
         Ok(SqliteBackend {
             inner: Arc::new(Inner {
                 path,
                 idle: Mutex::new(vec![conn]),
-                writer: Arc::default(),
+                group,
                 wakers: Wakers::default(),
             }),
         })
@@ -122,23 +131,21 @@ impl SqliteBackend {
         &self.inner.path
     }
 
-    /// Runs `f` on a pooled connection on tokio's blocking pool.
-    async fn run<T, F>(&self, what: &'static str, f: F) -> Result<T, BackendError>
+    /// Group commit so far in this process: (write steps answered,
+    /// transactions committed). Steps over commits is the grouping.
+    pub fn write_stats(&self) -> (u64, u64) {
+        self.inner.group.stats()
+    }
+
+    /// Runs a read on a pooled connection on tokio's blocking pool
+    /// (readers do not wait for writers: WAL).
+    async fn read<T, F>(&self, what: &'static str, f: F) -> Result<T, BackendError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, BackendError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        // One writer at a time in this process: contending writers would
-        // otherwise meet in SQLite's busy handler, which sleeps in steps of
-        // milliseconds. (Other processes still wait through the busy timeout.)
-        let writer = if what == "get" {
-            None
-        } else {
-            Some(Arc::clone(&inner.writer).lock_owned().await)
-        };
         let task = tokio::task::spawn_blocking(move || {
-            let _writer = writer;
             let taken = inner
                 .idle
                 .lock()
@@ -171,10 +178,10 @@ impl SqliteBackend {
         invisibility: Duration,
     ) -> Result<Option<QueueBatch>, BackendError> {
         let key = id.to_string();
-        let path = self.inner.path.clone();
         let inv = millis(invisibility);
-        self.run("queue_read", move |conn| {
-            immediate(conn, &path, "queue_read", &key, |tx, now| {
+        self.inner
+            .group
+            .write("queue_read", key.clone(), move |tx, now| {
                 tx.execute(
                     "DELETE FROM sdm_queue WHERE session = ?1 AND expires_at_ms <= ?2",
                     params![key, now],
@@ -204,8 +211,7 @@ impl SqliteBackend {
                 }
                 Ok(Some(QueueBatch { read_id, values }))
             })
-        })
-        .await
+            .await
     }
 }
 
@@ -219,7 +225,7 @@ impl Backend for SqliteBackend {
             let key = id.to_string();
             let path = self.inner.path.clone();
             let row = self
-                .run("get", move |conn| {
+                .read("get", move |conn| {
                     conn.query_row(
                         "SELECT value, metadata, user_ids, created_ms, updated_ms, version, token FROM sdm_records WHERE id = ?1",
                         params![key],
@@ -264,11 +270,9 @@ impl Backend for SqliteBackend {
     ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
         Box::pin(async move {
             let key = id.to_string();
-            let path = self.inner.path.clone();
             let write = write.clone();
             let fence = fence.map(|f| (f.owner.to_owned(), f.token, f.release));
-            self.run("set", move |conn| {
-                immediate(conn, &path, "set", &key, |tx, now| {
+            self.inner.group.write("set", key.clone(), move |tx, now| {
                     let known = tokens(tx, &key, now)?;
                     let token = match &fence {
                         Some((owner, token, _)) => {
@@ -306,7 +310,6 @@ impl Backend for SqliteBackend {
                     }
                     Ok(outcome)
                 })
-            })
             .await
         })
     }
@@ -320,10 +323,10 @@ impl Backend for SqliteBackend {
         Box::pin(async move {
             let ttl = check_ttl(id, ttl)?;
             let key = id.to_string();
-            let path = self.inner.path.clone();
             let owner = owner.to_owned();
-            self.run("lock", move |conn| {
-                immediate(conn, &path, "lock", &key, |tx, now| {
+            self.inner
+                .group
+                .write("lock", key.clone(), move |tx, now| {
                     let known = tokens(tx, &key, now)?;
                     if let Some((holder, _)) = known.entry.as_ref().filter(|(o, _)| *o != owner) {
                         return Ok(LockOutcome::Held {
@@ -335,8 +338,7 @@ impl Backend for SqliteBackend {
                     put_lock(tx, &key, &owner, token, now.saturating_add(ttl))?;
                     Ok(LockOutcome::Acquired { token })
                 })
-            })
-            .await
+                .await
         })
     }
 
@@ -350,10 +352,10 @@ impl Backend for SqliteBackend {
         Box::pin(async move {
             let ttl = check_ttl(id, ttl)?;
             let key = id.to_string();
-            let path = self.inner.path.clone();
             let owner = owner.to_owned();
-            self.run("renew", move |conn| {
-                immediate(conn, &path, "renew", &key, |tx, now| {
+            self.inner
+                .group
+                .write("renew", key.clone(), move |tx, now| {
                     let known = tokens(tx, &key, now)?;
                     if let Err(refused) = known.admit(&owner, token) {
                         return Ok(RenewOutcome::Superseded {
@@ -365,8 +367,7 @@ impl Backend for SqliteBackend {
                     put_lock(tx, &key, &owner, token, now.saturating_add(ttl))?;
                     Ok(RenewOutcome::Renewed)
                 })
-            })
-            .await
+                .await
         })
     }
 
@@ -377,10 +378,8 @@ impl Backend for SqliteBackend {
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         Box::pin(async move {
             let key = id.to_string();
-            let path = self.inner.path.clone();
             let owner = owner.to_owned();
-            self.run("unlock", move |conn| {
-                immediate(conn, &path, "unlock", &key, |tx, now| {
+            self.inner.group.write("unlock", key.clone(), move |tx, now| {
                     let expires: Option<i64> = tx
                         .query_row(
                             "DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2 RETURNING expires_at_ms",
@@ -390,7 +389,6 @@ impl Backend for SqliteBackend {
                         .optional()?;
                     Ok(expires.is_some_and(|at| at > now))
                 })
-            })
             .await
         })
     }
@@ -405,11 +403,9 @@ impl Backend for SqliteBackend {
         Box::pin(async move {
             let expiration = check_push(id, expiration, priority)?;
             let key = id.to_string();
-            let path = self.inner.path.clone();
             let value = value.to_owned();
             let session = key.clone();
-            self.run("queue_push", move |conn| {
-                immediate(conn, &path, "queue_push", &session, |tx, now| {
+            self.inner.group.write("queue_push", session.clone(), move |tx, now| {
                     tx.execute(
                         "DELETE FROM sdm_queue WHERE session = ?1 AND expires_at_ms <= ?2",
                         params![session, now],
@@ -420,7 +416,6 @@ impl Backend for SqliteBackend {
                     )?;
                     Ok(())
                 })
-            })
             .await?;
             self.inner.wakers.wake(&key);
             Ok(())
@@ -460,18 +455,17 @@ impl Backend for SqliteBackend {
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(async move {
             let key = id.to_string();
-            let path = self.inner.path.clone();
             let read_id = read_id.to_owned();
-            self.run("queue_remove", move |conn| {
-                immediate(conn, &path, "queue_remove", &key, |tx, _now| {
+            self.inner
+                .group
+                .write("queue_remove", key.clone(), move |tx, _now| {
                     tx.execute(
                         "DELETE FROM sdm_queue WHERE session = ?1 AND read_id = ?2",
                         params![key, read_id],
                     )?;
                     Ok(())
                 })
-            })
-            .await
+                .await
         })
     }
 }
