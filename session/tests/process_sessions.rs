@@ -11,81 +11,24 @@
 //! test ages the lock entry in the store itself, which is what the store's
 //! clock passing would do.
 
+#[path = "support/child.rs"]
+mod child;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
-use std::io::{BufRead, BufReader, Write as _};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc::{channel, Receiver};
+use child::{say, Kid};
+
 use std::time::Duration;
 
 use sdm_session::{Registry, Response, Value};
 
 const ROLE: &str = "SDM_PROC_ROLE";
-const MARK: &str = "SDM-PROC ";
+const STORE: &str = "SDM_PROC_STORE";
 const KEY: &str = "proc-key";
 
-/// A child process, killed if the test ends before it does.
-struct Kid {
-    child: Child,
-    lines: Receiver<String>,
-}
-
-impl Kid {
-    fn spawn(role: &str, store: &str) -> Kid {
-        let exe = std::env::current_exe().expect("test binary");
-        let mut child = Command::new(exe)
-            .args([
-                "--exact",
-                "session_child",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env(ROLE, role)
-            .env("SDM_PROC_STORE", store)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn child");
-        let out = BufReader::new(child.stdout.take().expect("piped"));
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in out.lines() {
-                let Ok(line) = line else { return };
-                if let Some(at) = line.find(MARK) {
-                    if tx.send(line[at + MARK.len()..].to_owned()).is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-        Kid { child, lines }
-    }
-
-    /// The child's next line, waiting at most 30 s.
-    fn next(&self, what: &str) -> String {
-        self.lines
-            .recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|e| panic!("child gave no {what}: {e}"))
-    }
-
-    fn kill9(&mut self) {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("reaped");
-    }
-}
-
-impl Drop for Kid {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn say(text: &str) {
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{MARK}{text}").expect("stdout");
-    out.flush().expect("flush");
+/// Runs this test binary's `session_child` in `role` on `store`.
+fn spawn(role: &str, store: &str) -> Kid {
+    Kid::spawn("session_child", &[(ROLE, role), (STORE, store)])
 }
 
 fn describe(response: &Response) -> String {
@@ -101,7 +44,7 @@ fn session_child() {
     let Ok(role) = std::env::var(ROLE) else {
         return;
     };
-    let store = std::env::var("SDM_PROC_STORE").expect("store URL");
+    let store = std::env::var(STORE).expect("store URL");
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -176,7 +119,7 @@ fn session_child() {
 
 /// The whole scenario on the store at `url`; `expire_lock` ages the lock.
 fn scenario(url: &str, expire_lock: impl FnOnce()) {
-    let mut owner = Kid::spawn("owner", url);
+    let mut owner = spawn("owner", url);
     assert_eq!(owner.next("open"), "OPEN Success");
     let uid = owner
         .next("unique id")
@@ -185,14 +128,14 @@ fn scenario(url: &str, expire_lock: impl FnOnce()) {
         .to_owned();
     assert!(owner.next("save").starts_with("SAVE Saved"));
 
-    let other = Kid::spawn("opener", url);
+    let other = spawn("opener", url);
     assert_eq!(
         other.next("open"),
         format!("OPEN Locked {uid}"),
         "exactly one process owns the key"
     );
 
-    let queuer = Kid::spawn("queuer", url);
+    let queuer = spawn("queuer", url);
     assert_eq!(queuer.next("queued"), "QUEUED");
     let mut all = String::new();
     while !(1..=3).all(|n| all.contains(&format!("\"gift {n}\""))) {
@@ -201,7 +144,7 @@ fn scenario(url: &str, expire_lock: impl FnOnce()) {
     }
 
     owner.kill9();
-    let after_kill = Kid::spawn("opener", url);
+    let after_kill = spawn("opener", url);
     assert_eq!(
         after_kill.next("open"),
         format!("OPEN Locked {uid}"),
@@ -209,7 +152,7 @@ fn scenario(url: &str, expire_lock: impl FnOnce()) {
     );
 
     expire_lock();
-    let next = Kid::spawn("opener", url);
+    let next = spawn("opener", url);
     assert_eq!(
         next.next("open"),
         "OPEN Success",
@@ -262,7 +205,7 @@ fn kill_9_during_engine_saves_on_sqlite_keeps_the_last_committed_save() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("players.db");
     let url = format!("sqlite://{}", path.display());
-    let mut saver = Kid::spawn("saver", &url);
+    let mut saver = spawn("saver", &url);
     assert_eq!(saver.next("open"), "OPEN Success");
 
     // Every counter the child reports was answered `Saved`; they come in
@@ -282,9 +225,8 @@ fn kill_9_during_engine_saves_on_sqlite_keeps_the_last_committed_save() {
         take(saver.next("save"), &mut last);
     }
     // Kill -9 mid-stream, then take the lines the child had written.
-    saver.child.kill().expect("kill -9");
-    saver.child.wait().expect("reaped");
-    while let Ok(line) = saver.lines.recv_timeout(Duration::from_secs(30)) {
+    saver.kill9();
+    while let Some(line) = saver.try_next(Duration::from_secs(30)) {
         if line.ends_with(" .") {
             take(line, &mut last);
         }

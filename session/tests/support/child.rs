@@ -59,6 +59,12 @@ impl Kid {
             .unwrap_or_else(|e| panic!("child gave no {what} within {limit:?}: {e}"))
     }
 
+    /// The child's next line if one comes within `limit` (after the child
+    /// ended: the lines it had written, then `None`).
+    pub fn try_next(&self, limit: Duration) -> Option<String> {
+        self.lines.recv_timeout(limit).ok()
+    }
+
     /// The child's next line, waiting at most 30 s.
     pub fn next(&self, what: &str) -> String {
         self.next_within(what, Duration::from_secs(30))
