@@ -553,3 +553,84 @@ async fn an_old_lock_entry_counts_as_token_0() {
         Ok(LockOutcome::Acquired { token: 1 })
     ));
 }
+
+/// Replication safety: with a replica, lock steps and saves are
+/// acknowledged only once the replica has them; without one in time, the
+/// write is reported as a store error, never silently acknowledged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_replica_writes_are_acknowledged_once_it_has_them() {
+    use sdm_session::backend::redis::Replication;
+    let master = RedisServer::start_own();
+    let mut replica = RedisServer::start_replica_of(&master);
+    let backend = RedisBackend::lazy(master.url(), "repl").expect("url");
+    backend.set_replication(Replication::Auto, Duration::from_millis(500));
+    backend.ping().await.expect("connect");
+    assert_eq!(
+        backend.replicas_waited_for(),
+        Some(1),
+        "Auto found the replica"
+    );
+    let id = conformance::fresh_id("replicated");
+    let LockOutcome::Acquired { token } = backend
+        .lock(&id, "owner", Duration::from_secs(60))
+        .await
+        .expect("lock")
+    else {
+        panic!("held");
+    };
+    let write = Write::Set {
+        value: "\"on the replica\"".into(),
+        metadata: "{}".into(),
+        user_ids: vec![],
+    };
+    let fence = || {
+        Some(Fence {
+            owner: "owner",
+            token,
+            release: false,
+        })
+    };
+    let written = backend.set(&id, &write, fence()).await.expect("save");
+    assert!(matches!(written, WriteOutcome::Written { .. }));
+    // Acknowledged means the replica has it, now.
+    let client = redis::Client::open(replica.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn");
+    let on_replica: Option<String> = redis::cmd("HGET")
+        .arg(format!("{}:rec", backend.key_base(&id)))
+        .arg("value")
+        .query_async(&mut conn)
+        .await
+        .expect("hget");
+    assert_eq!(on_replica.as_deref(), Some("\"on the replica\""));
+
+    // The replica is gone: the save is not acknowledged.
+    replica.stop();
+    let lost = backend.set(&id, &write, fence()).await;
+    match lost {
+        Err(sdm_session::backend::BackendError::Timeout(message)) => {
+            assert!(message.contains("replica"), "{message}")
+        }
+        other => panic!("an unreplicated save must not be acknowledged: {other:?}"),
+    }
+    // Require(1) waits even though the server has no replica now; Off
+    // never waits.
+    let forced = RedisBackend::lazy(master.url(), "repl-req").expect("url");
+    forced.set_replication(Replication::Require(1), Duration::from_millis(300));
+    forced.ping().await.expect("connect");
+    assert_eq!(forced.replicas_waited_for(), Some(1));
+    assert!(matches!(
+        forced.lock(&id, "other", Duration::from_secs(60)).await,
+        Err(sdm_session::backend::BackendError::Timeout(_))
+    ));
+    let off = RedisBackend::lazy(master.url(), "repl-off").expect("url");
+    off.set_replication(Replication::Off, Duration::from_millis(500));
+    off.ping().await.expect("connect");
+    assert_eq!(off.replicas_waited_for(), Some(0));
+    assert!(matches!(
+        off.lock(&id, "other", Duration::from_secs(60)).await,
+        Ok(LockOutcome::Acquired { .. })
+    ));
+}

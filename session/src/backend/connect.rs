@@ -1,9 +1,10 @@
 //! Choosing a store by URL.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use super::memory::MemoryBackend;
-use super::redis::RedisBackend;
+use super::redis::{RedisBackend, Replication, DEFAULT_REPLICATION_TIMEOUT};
 use super::sqlite::SqliteBackend;
 use super::{Backend, BackendError};
 
@@ -15,12 +16,20 @@ pub struct StoreOptions {
     /// several games or environments can share one Redis. Default `sdm`;
     /// empty for none. Ignored by other stores.
     pub redis_prefix: String,
+    /// Redis replication safety: whether lock steps and saves wait for
+    /// replicas (default [`Replication::Auto`]: one replica when the server
+    /// has any). Ignored by other stores.
+    pub redis_replication: Replication,
+    /// How long a Redis write waits for its replicas (default 2 s).
+    pub redis_replication_timeout: Duration,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             redis_prefix: RedisBackend::DEFAULT_PREFIX.to_owned(),
+            redis_replication: Replication::default(),
+            redis_replication_timeout: DEFAULT_REPLICATION_TIMEOUT,
         }
     }
 }
@@ -30,7 +39,15 @@ impl StoreOptions {
     pub fn with_redis_prefix(prefix: impl Into<String>) -> Self {
         StoreOptions {
             redis_prefix: prefix.into(),
+            ..StoreOptions::default()
         }
+    }
+
+    /// These options with Redis replication safety set.
+    pub fn redis_replication(mut self, replication: Replication, timeout: Duration) -> Self {
+        self.redis_replication = replication;
+        self.redis_replication_timeout = timeout;
+        self
     }
 }
 
@@ -86,7 +103,11 @@ pub fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Backend
     Ok(match parse(url)? {
         Target::Memory => Arc::new(MemoryBackend::new()),
         Target::Sqlite(path) => Arc::new(SqliteBackend::open(path)?),
-        Target::Redis => Arc::new(RedisBackend::lazy(url, &options.redis_prefix)?),
+        Target::Redis => {
+            let redis = RedisBackend::lazy(url, &options.redis_prefix)?;
+            redis.set_replication(options.redis_replication, options.redis_replication_timeout);
+            Arc::new(redis)
+        }
     })
 }
 
@@ -97,7 +118,12 @@ pub async fn connect_async(
     options: &StoreOptions,
 ) -> Result<Arc<dyn Backend>, BackendError> {
     Ok(match parse(url)? {
-        Target::Redis => Arc::new(RedisBackend::connect(url, &options.redis_prefix).await?),
+        Target::Redis => {
+            let redis = RedisBackend::lazy(url, &options.redis_prefix)?;
+            redis.set_replication(options.redis_replication, options.redis_replication_timeout);
+            redis.ping().await?;
+            Arc::new(redis)
+        }
         _ => connect_with(url, options)?,
     })
 }

@@ -21,6 +21,8 @@ pub struct RedisServer {
     child: Option<Child>,
     dir: Option<tempfile::TempDir>,
     durable: bool,
+    /// Extra `redis-server` arguments (a replica's `--replicaof`).
+    extra: Vec<String>,
 }
 
 impl RedisServer {
@@ -33,6 +35,7 @@ impl RedisServer {
                 child: None,
                 dir: None,
                 durable: false,
+                extra: Vec::new(),
             },
             _ => Self::start_own(),
         }
@@ -51,7 +54,47 @@ impl RedisServer {
         Self::own(true)
     }
 
+    /// A server of our own replicating `master`; answers once the master
+    /// counts it as a connected replica in sync.
+    pub fn start_replica_of(master: &RedisServer) -> Self {
+        let extra = vec![
+            "--replicaof".to_owned(),
+            "127.0.0.1".to_owned(),
+            master.port.to_string(),
+        ];
+        let replica = Self::own_with(false, extra);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let info = master.info("replication");
+            let mine = info.lines().any(|l| {
+                l.starts_with("slave")
+                    && l.contains(&format!("port={}", replica.port))
+                    && l.contains("state=online")
+            });
+            if mine {
+                return replica;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replica never came in sync: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `INFO section` of this server.
+    pub fn info(&self, section: &str) -> String {
+        redis::Client::open(self.url.as_str())
+            .and_then(|c| c.get_connection_with_timeout(Duration::from_secs(2)))
+            .and_then(|mut c| redis::cmd("INFO").arg(section).query::<String>(&mut c))
+            .unwrap_or_default()
+    }
+
     fn own(durable: bool) -> Self {
+        Self::own_with(durable, Vec::new())
+    }
+
+    fn own_with(durable: bool, extra: Vec<String>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let port = listener.local_addr().expect("port").port();
         drop(listener);
@@ -62,6 +105,7 @@ impl RedisServer {
             child: None,
             dir: Some(dir),
             durable,
+            extra,
         };
         server.spawn();
         server
@@ -90,6 +134,7 @@ impl RedisServer {
             .arg(self.port.to_string())
             .arg("--dir")
             .arg(&dir)
+            .args(&self.extra)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

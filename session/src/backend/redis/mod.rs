@@ -50,7 +50,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::aio::ConnectionManager;
 use redis::{Client, Value};
 
 use super::checks::{
@@ -62,10 +62,14 @@ use super::{
     SessionId, Write, WriteOutcome,
 };
 
+mod connection;
 mod pubsub;
+mod replication;
 mod reply;
 mod scripts;
-use reply::{corrupt, int, record, redact, redis_error, text, unsigned};
+use replication::Call;
+pub use replication::{Replication, DEFAULT_REPLICATION_TIMEOUT};
+use reply::{array, corrupt, int, record, redact, redis_error, text, unsigned};
 use scripts::Scripts;
 
 /// How long a connection attempt may take.
@@ -97,6 +101,10 @@ struct Inner {
     epoch: Arc<AtomicU64>,
     wakers: Arc<Wakers>,
     scripts: Scripts,
+    /// The replication setting and timeout (read when connecting).
+    replication: std::sync::Mutex<(Replication, Duration)>,
+    /// Replicas each lock step and save waits for (set when connecting).
+    replicas: std::sync::OnceLock<u32>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -124,8 +132,14 @@ impl RedisBackend {
     /// ```
     pub async fn connect(url: &str, prefix: &str) -> Result<Self, BackendError> {
         let backend = Self::lazy(url, prefix)?;
-        backend.conn().await?;
+        backend.ping().await?;
         Ok(backend)
+    }
+
+    /// Connects now if not connected yet (loading the scripts and reading
+    /// the server's replicas): an unreachable server fails here.
+    pub async fn ping(&self) -> Result<(), BackendError> {
+        self.conn().await.map(drop)
     }
 
     /// Like [`connect`](Self::connect) but connects on the first call (which
@@ -147,6 +161,11 @@ impl RedisBackend {
                 epoch: Arc::new(AtomicU64::new(0)),
                 wakers: Arc::new(Wakers::default()),
                 scripts: Scripts::new(),
+                replication: std::sync::Mutex::new((
+                    Replication::default(),
+                    DEFAULT_REPLICATION_TIMEOUT,
+                )),
+                replicas: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -165,33 +184,8 @@ impl RedisBackend {
         }
     }
 
-    /// The command connection, made (and the scripts loaded) on first use.
-    async fn conn(&self) -> Result<ConnectionManager, BackendError> {
-        let inner = &self.inner;
-        inner
-            .conn
-            .get_or_try_init(|| async {
-                let what = |e: redis::RedisError| redis_error("connect", "", &e);
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(CONNECT_TIMEOUT)
-                    .set_response_timeout(RESPONSE_TIMEOUT)
-                    .set_number_of_retries(1);
-                let mut conn = ConnectionManager::new_with_config(inner.client.clone(), config)
-                    .await
-                    .map_err(what)?;
-                let mut pipe = redis::pipe();
-                for source in scripts::ALL {
-                    pipe.cmd("SCRIPT").arg("LOAD").arg(source);
-                }
-                let _: Vec<String> = pipe.query_async(&mut conn).await.map_err(what)?;
-                Ok(conn)
-            })
-            .await
-            .cloned()
-    }
-
     /// Adds the keys the fencing scripts read (rec, lock, tok) to `call`.
-    fn token_keys(&self, call: &mut redis::ScriptInvocation<'_>, base: &str) {
+    fn token_keys(&self, call: &mut Call<'_>, base: &str) {
         call.key(format!("{base}:rec"))
             .key(format!("{base}:lock"))
             .key(format!("{base}:tok"));
@@ -260,9 +254,8 @@ impl Backend for RedisBackend {
         fence: Option<Fence<'a>>,
     ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
         Box::pin(async move {
-            let mut conn = self.conn().await?;
             let base = self.key_base(id);
-            let mut call = self.inner.scripts.set.prepare_invoke();
+            let mut call = Call::new(&self.inner.scripts.set);
             self.token_keys(&mut call, &base);
             call.arg(if *write == Write::Remove { "r" } else { "s" });
             match &fence {
@@ -285,10 +278,7 @@ impl Backend for RedisBackend {
                     .arg(metadata)
                     .arg(user_ids_json(user_ids));
             }
-            let reply: Vec<Value> = call
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| redis_error("set", &base, &e))?;
+            let reply = array(id, self.replicated(&call, "set", &base).await?)?;
             let number = |v: &Value, what: &str| {
                 int(v).ok_or_else(|| corrupt(id, format!("{what} is not an integer: {v:?}")))
             };
@@ -316,16 +306,11 @@ impl Backend for RedisBackend {
     ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
         Box::pin(async move {
             let ttl = check_ttl(id, ttl)?;
-            let mut conn = self.conn().await?;
             let base = self.key_base(id);
-            let mut call = self.inner.scripts.lock.prepare_invoke();
+            let mut call = Call::new(&self.inner.scripts.lock);
             self.token_keys(&mut call, &base);
-            let reply: Vec<Value> = call
-                .arg(owner)
-                .arg(ttl)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| redis_error("lock", &base, &e))?;
+            call.arg(owner).arg(ttl);
+            let reply = array(id, self.replicated(&call, "lock", &base).await?)?;
             match reply.as_slice() {
                 [flag, token] if int(flag) == Some(1) => Ok(LockOutcome::Acquired {
                     token: int(token)
@@ -349,17 +334,11 @@ impl Backend for RedisBackend {
     ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
         Box::pin(async move {
             let ttl = check_ttl(id, ttl)?;
-            let mut conn = self.conn().await?;
             let base = self.key_base(id);
-            let mut call = self.inner.scripts.renew.prepare_invoke();
+            let mut call = Call::new(&self.inner.scripts.renew);
             self.token_keys(&mut call, &base);
-            let reply: Vec<Value> = call
-                .arg(owner)
-                .arg(token)
-                .arg(ttl)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| redis_error("renew", &base, &e))?;
+            call.arg(owner).arg(token).arg(ttl);
+            let reply = array(id, self.replicated(&call, "renew", &base).await?)?;
             match reply.as_slice() {
                 [flag] if int(flag) == Some(1) => Ok(RenewOutcome::Renewed),
                 [_, token, holder] => Ok(RenewOutcome::Superseded {

@@ -49,6 +49,14 @@ pub(super) fn int(value: &Value) -> Option<i64> {
     }
 }
 
+/// A script's array reply.
+pub(super) fn array(id: &SessionId, reply: Value) -> Result<Vec<Value>, BackendError> {
+    match reply {
+        Value::Array(items) => Ok(items),
+        other => Err(corrupt(id, format!("script answered {other:?}"))),
+    }
+}
+
 /// A token from a script's integer reply (never negative).
 pub(super) fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)

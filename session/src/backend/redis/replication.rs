@@ -1,0 +1,157 @@
+//! Replication safety: with replicas, a lock acquisition, a renewal and a
+//! save are acknowledged only after at least one replica has them (`WAIT`
+//! in the same round trip as the script), so a failover to a replica can
+//! neither hand out a lock again nor lose a save that was acknowledged.
+//!
+//! What this promises, and what not: Redis replication is asynchronous,
+//! `WAIT` only tells how many replicas had the write when it answered. A
+//! write a replica did not confirm within the timeout is reported as a
+//! store error ([`BackendError::Timeout`]) even though the master has it
+//! (the engine retries, and a write is idempotent under its token); a
+//! failover in that window may lose it, and the session keeps the value in
+//! memory for its next save. Whatever happens, the fencing token still
+//! refuses any owner whose lock was lost.
+
+use std::time::Duration;
+
+use redis::aio::ConnectionLike;
+use redis::{ErrorKind, Script, ToRedisArgs, Value};
+
+use super::reply::redis_error;
+use crate::backend::BackendError;
+
+/// Whether lock steps and saves wait for replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Replication {
+    /// Wait for one replica when the server has replicas when the backend
+    /// connects (`INFO replication`); else do not wait. The default.
+    #[default]
+    Auto,
+    /// Never wait.
+    Off,
+    /// Always wait for this many replicas.
+    Require(u32),
+}
+
+/// How long a write waits for its replicas by default.
+pub const DEFAULT_REPLICATION_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How many replicas to wait for, from the setting and what the server
+/// said about its replicas (`INFO replication`).
+pub(super) fn replicas_to_wait(setting: Replication, info: &str) -> u32 {
+    match setting {
+        Replication::Off => 0,
+        Replication::Require(n) => n,
+        Replication::Auto => {
+            let connected = info
+                .lines()
+                .find_map(|l| l.trim().strip_prefix("connected_slaves:"))
+                .and_then(|n| n.trim().parse::<u32>().ok())
+                .unwrap_or(0);
+            u32::from(connected > 0)
+        }
+    }
+}
+
+/// A script call built for a round trip of its own (`EVALSHA`, then
+/// `WAIT` when replicas must confirm).
+pub(super) struct Call<'a> {
+    script: &'a Script,
+    keys: Vec<String>,
+    args: Vec<Vec<u8>>,
+}
+
+impl<'a> Call<'a> {
+    pub(super) fn new(script: &'a Script) -> Self {
+        Call {
+            script,
+            keys: Vec::new(),
+            args: Vec::new(),
+        }
+    }
+
+    pub(super) fn key(&mut self, key: String) -> &mut Self {
+        self.keys.push(key);
+        self
+    }
+
+    pub(super) fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
+        self.args.extend(arg.to_redis_args());
+        self
+    }
+
+    fn pipeline(&self, replicas: u32, timeout: Duration) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        pipe.cmd("EVALSHA")
+            .arg(self.script.get_hash())
+            .arg(self.keys.len())
+            .arg(&self.keys)
+            .arg(&self.args);
+        if replicas > 0 {
+            pipe.cmd("WAIT")
+                .arg(replicas)
+                .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        }
+        pipe
+    }
+
+    /// Runs the script (loading it if the server forgot it) and, with
+    /// `replicas`, waits for them in the same round trip; answers the
+    /// script's reply.
+    pub(super) async fn run(
+        &self,
+        conn: &mut impl ConnectionLike,
+        replicas: u32,
+        timeout: Duration,
+        what: &str,
+        base: &str,
+    ) -> Result<Value, BackendError> {
+        let pipe = self.pipeline(replicas, timeout);
+        let mut replies: Vec<Value> = match pipe.query_async(conn).await {
+            Err(e) if e.kind() == ErrorKind::NoScriptError => {
+                self.script
+                    .load_async(conn)
+                    .await
+                    .map_err(|e| redis_error(what, base, &e))?;
+                pipe.query_async(conn).await
+            }
+            other => other,
+        }
+        .map_err(|e| redis_error(what, base, &e))?;
+        if replicas > 0 {
+            let acked = match replies.pop() {
+                Some(Value::Int(n)) => n,
+                other => {
+                    return Err(BackendError::Other(format!(
+                        "redis {what} {base}: WAIT answered {other:?}"
+                    )))
+                }
+            };
+            if acked < i64::from(replicas) {
+                return Err(BackendError::Timeout(format!(
+                    "redis {what} {base}: written on the master but confirmed by {acked} of {replicas} replica(s) within {timeout:?}"
+                )));
+            }
+        }
+        replies
+            .pop()
+            .ok_or_else(|| BackendError::Other(format!("redis {what} {base}: no reply")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn auto_waits_for_one_replica_only_when_there_are_some() {
+        let with = "# Replication\r\nrole:master\r\nconnected_slaves:2\r\n";
+        let without = "# Replication\r\nrole:master\r\nconnected_slaves:0\r\n";
+        assert_eq!(replicas_to_wait(Replication::Auto, with), 1);
+        assert_eq!(replicas_to_wait(Replication::Auto, without), 0);
+        assert_eq!(replicas_to_wait(Replication::Auto, ""), 0);
+        assert_eq!(replicas_to_wait(Replication::Off, with), 0);
+        assert_eq!(replicas_to_wait(Replication::Require(2), without), 2);
+    }
+}
