@@ -10,8 +10,8 @@
 
 use crate::digits::{self, Digits};
 use crate::error::{Error, ErrorKind, Result};
+use crate::format::{factor, DEL};
 use crate::read::{number_digits, string_end, to_key, unexpected};
-use crate::write::{factor, DEL};
 use base64::Engine as _;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 use serde::Deserialize;

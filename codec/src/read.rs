@@ -6,10 +6,10 @@ use std::cell::Cell;
 
 use crate::digits::{self, Digits};
 use crate::error::{Error, ErrorKind, Found, Result};
-use crate::keyed::SMALL;
+use crate::format::{ends_number, factor, find_del, DEL};
 use crate::number::{Number, N};
+use crate::value::keyed::SMALL;
 use crate::value::{Key, Table, Value};
-use crate::write::{factor, DEL};
 use crate::DEFAULT_DEPTH_LIMIT;
 
 /// A configurable reader of the compressed format.
@@ -101,15 +101,6 @@ impl<'a> Source<'a> for ByteSource<'a> {
     }
 }
 
-/// True for the bytes that may follow a number: a tag or DEL.
-#[inline]
-pub(crate) fn ends_number(b: u8) -> bool {
-    matches!(
-        b,
-        b'-' | b'+' | b'>' | b'<' | b')' | b'(' | b'#' | b'|' | b'*' | DEL
-    )
-}
-
 /// The unexpected-byte error at `pos`.
 #[cold]
 pub(crate) fn unexpected(bytes: &[u8], pos: usize, expected: &'static str) -> Error {
@@ -145,37 +136,6 @@ pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
         (b')', d) => Number(N::Float(d.as_f64() / factor)),
         (_, d) => Number(N::Float(-(d.as_f64() / factor))),
     }
-}
-
-/// The first DEL in `bytes`: the first 32 bytes eight at a time (most keys
-/// and values are short strings, and `bytes` is usually the whole rest of
-/// the input), memchr beyond.
-#[inline]
-pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    const DELS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const SHORT: usize = 32;
-    let (head, tail) = bytes.split_at(bytes.len().min(SHORT));
-    let mut chunks = head.chunks_exact(8);
-    let mut base = 0;
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ DELS;
-        let found = x.wrapping_sub(ONES) & !x & HIGHS;
-        if found != 0 {
-            return Some(base + (found.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    if let Some(i) = chunks.remainder().iter().position(|&b| b == DEL) {
-        return Some(base + i);
-    }
-    if tail.is_empty() {
-        return None;
-    }
-    memchr::memchr(DEL, tail).map(|i| SHORT + i)
 }
 
 /// Finds the DEL ending the string whose bytes start at `start`.

@@ -1,0 +1,210 @@
+//! The writer: [`compress`](crate::compress) of a [`Value`] to the compressed
+//! text. Iterative (an explicit stack of open tables), so any nesting depth
+//! is safe; scalars are written in a tight loop over each table's entries,
+//! and only tables go through the stack.
+
+mod out;
+
+pub(crate) use out::Out;
+
+use crate::error::{Error, ErrorKind, PathSegment, Result};
+use crate::format::{factor, DEL, FALSE, POS_INT, SEQUENCE, TABLE, TRUE};
+use crate::value::keyed;
+use crate::value::{Key, KeyRef, Table, Value};
+use crate::{Level, Options};
+
+/// A table being written.
+enum Frame<'a> {
+    /// The `|` form: the elements, and the index of the next one.
+    Seq { items: &'a [Value], next: usize },
+    /// The `*` form: sequence part from `seq_next`, then the keyed part.
+    Star {
+        seq: &'a [Value],
+        seq_next: usize,
+        keyed: keyed::Iter<'a>,
+        current: Option<KeyRef<'a>>,
+    },
+}
+
+impl Frame<'_> {
+    /// The key of the entry being written, as a path segment.
+    fn segment(&self) -> Option<PathSegment> {
+        match self {
+            Frame::Seq { next, .. } => Some(PathSegment::Other(next.to_string())),
+            Frame::Star { current, .. } => current.map(|k| segment_of(&k)),
+        }
+    }
+}
+
+/// The path segment naming a key.
+pub(crate) fn segment_of(key: &KeyRef<'_>) -> PathSegment {
+    match key {
+        KeyRef::Key(Key::String(s)) => PathSegment::Key(s.clone()),
+        other => PathSegment::Other(match other {
+            KeyRef::Key(Key::Bool(b)) => b.to_string(),
+            k => k.to_string(),
+        }),
+    }
+}
+
+/// True when the table writes as `|` at Level 2: a non-empty sequence with
+/// no nil element (a nil set through `sequence_mut` is a hole).
+#[inline]
+fn writes_as_sequence(t: &Table) -> bool {
+    t.is_sequence() && !t.sequence().iter().any(Value::is_nil)
+}
+
+/// The settings of one [`compress`] call.
+struct Writer {
+    factor: f64,
+    level2: bool,
+    safety: bool,
+}
+
+impl Writer {
+    /// Writes a value that is not a table (nil writes nothing).
+    #[inline(always)]
+    fn scalar(&self, out: &mut Out, v: &Value) -> Result<(), ErrorKind> {
+        match v {
+            Value::Nil | Value::Table(_) => Ok(()),
+            Value::Bool(b) => {
+                out.byte(if *b { TRUE } else { FALSE });
+                Ok(())
+            }
+            Value::Number(n) => out.number(*n, self.factor),
+            Value::String(s) => out.str(s, self.safety),
+        }
+    }
+
+    /// Writes a key exactly as a value.
+    #[inline(always)]
+    fn key(&self, out: &mut Out, key: &Key) -> Result<(), ErrorKind> {
+        match key {
+            Key::Bool(b) => {
+                out.byte(if *b { TRUE } else { FALSE });
+                Ok(())
+            }
+            Key::Number(n) => out.number(*n, self.factor),
+            Key::String(s) => out.str(s, self.safety),
+        }
+    }
+
+    /// Writes a table's tag and returns its frame.
+    #[inline]
+    fn open<'a>(&self, out: &mut Out, t: &'a Table) -> Frame<'a> {
+        if self.level2 && writes_as_sequence(t) {
+            out.byte(SEQUENCE);
+            Frame::Seq {
+                items: t.sequence(),
+                next: 0,
+            }
+        } else {
+            out.byte(TABLE);
+            Frame::Star {
+                seq: t.sequence(),
+                seq_next: 0,
+                keyed: t.keyed_iter(),
+                current: None,
+            }
+        }
+    }
+
+    /// Writes the frame's entries up to its next table value, which it
+    /// returns (its key written); `None` when the frame is done.
+    #[inline]
+    fn advance<'a>(
+        &self,
+        out: &mut Out,
+        frame: &mut Frame<'a>,
+    ) -> Result<Option<&'a Table>, ErrorKind> {
+        match frame {
+            Frame::Seq { items, next } => {
+                while let Some(v) = items.get(*next) {
+                    *next += 1;
+                    if let Value::Table(t) = v {
+                        return Ok(Some(t));
+                    }
+                    self.scalar(out, v)?;
+                }
+            }
+            Frame::Star {
+                seq,
+                seq_next,
+                keyed,
+                current,
+            } => {
+                while let Some(v) = seq.get(*seq_next) {
+                    *seq_next += 1;
+                    if v.is_nil() {
+                        continue;
+                    }
+                    let index = *seq_next as u64;
+                    *current = Some(KeyRef::Index(index));
+                    out.int(POS_INT, index);
+                    if let Value::Table(t) = v {
+                        return Ok(Some(t));
+                    }
+                    self.scalar(out, v)?;
+                }
+                for (k, v) in keyed.by_ref() {
+                    if v.is_nil() {
+                        continue;
+                    }
+                    *current = Some(KeyRef::Key(k));
+                    self.key(out, k)?;
+                    if let Value::Table(t) = v {
+                        return Ok(Some(t));
+                    }
+                    self.scalar(out, v)?;
+                }
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The error `kind` with the path of the open tables.
+#[cold]
+fn fail(kind: ErrorKind, stack: &[Frame<'_>]) -> Error {
+    let mut e = Error::new(kind);
+    for f in stack.iter().rev() {
+        if let Some(seg) = f.segment() {
+            e = e.within(seg);
+        }
+    }
+    e
+}
+
+/// The writer behind [`compress`](crate::compress).
+pub(crate) fn compress(value: &Value, options: &Options) -> Result<String> {
+    let w = Writer {
+        factor: factor(options.decimals)?,
+        level2: options.level == Level::Two,
+        safety: options.safety,
+    };
+    let mut out = Out::with_capacity(256);
+    let Value::Table(t) = value else {
+        w.scalar(&mut out, value).map_err(Error::new)?;
+        return Ok(out.into_string());
+    };
+    let mut stack: Vec<Frame<'_>> = Vec::with_capacity(8);
+    stack.push(w.open(&mut out, t));
+    while let Some(top) = stack.last_mut() {
+        match w.advance(&mut out, top) {
+            Ok(Some(t)) => {
+                let frame = w.open(&mut out, t);
+                stack.push(frame);
+            }
+            Ok(None) => {
+                out.byte(DEL);
+                stack.pop();
+            }
+            Err(kind) => return Err(fail(kind, &stack)),
+        }
+    }
+    Ok(out.into_string())
+}
+
+#[cfg(test)]
+#[path = "../tests/write.rs"]
+mod tests;
