@@ -23,7 +23,14 @@ fn icount_measured<R>(f: &mut impl FnMut() -> R) -> R {
 
 fn run<R>(mut f: impl FnMut() -> R) {
     black_box(f());
-    black_box(icount_measured(&mut f));
+    // `ICOUNT_REPEAT=n` repeats the measured call (for `perf stat`).
+    let repeat = std::env::var("ICOUNT_REPEAT")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1u32);
+    for _ in 0..repeat {
+        black_box(icount_measured(&mut f));
+    }
 }
 
 fn typed<T: Serialize + DeserializeOwned>(doc: &Document, t: &T, path: &str) -> bool {

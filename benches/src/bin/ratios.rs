@@ -15,6 +15,9 @@
 //! `serde_json::Value` (there both sides spend most of their time in
 //! `serde_json::Value` itself).
 //!
+//! `ratios WORD` measures only the rows whose name holds WORD (for work on
+//! one path); the others print as 1.00x.
+//!
 //! The two sides of a row are timed alternately (sdm, serde_json, sdm, ...),
 //! each run about 0.2 s, and the best of [`RUNS`] runs of each counts, so a
 //! load change on a shared machine hits both sides alike. The target is 2.00x
@@ -93,6 +96,21 @@ const PATHS: [&str; 6] = [
 /// Rows that carry the 2x target.
 const TARGET_ROWS: usize = 4;
 
+/// Rows not measured (an argument of `ratios` keeps only the rows whose
+/// name holds it): both sides count as one second.
+const SKIPPED: Pair = Pair {
+    json: 1.0,
+    sdm: 1.0,
+};
+
+/// `pair`, or [`SKIPPED`] when the row is filtered out.
+fn row<A, B>(name: &str, json: impl FnMut() -> A, sdm: impl FnMut() -> B) -> Pair {
+    match std::env::args().nth(1) {
+        Some(filter) if !name.contains(&filter) => SKIPPED,
+        _ => pair(json, sdm),
+    }
+}
+
 fn typed_pairs<T: Serialize + DeserializeOwned>(doc: &Document, t: &T) -> [Pair; 2] {
     let d = OPTIONS.decimals;
     let text = match sdm_codec::to_string(t, &OPTIONS) {
@@ -104,11 +122,13 @@ fn typed_pairs<T: Serialize + DeserializeOwned>(doc: &Document, t: &T) -> [Pair;
         Err(e) => panic!("{}: the typed mirror does not write JSON: {e}", doc.name),
     };
     [
-        pair(
+        row(
+            PATHS[2],
             || serde_json::to_string(black_box(t)),
             || sdm_codec::to_string(black_box(t), &OPTIONS),
         ),
-        pair(
+        row(
+            PATHS[3],
             || serde_json::from_str::<T>(black_box(&json)),
             || sdm_codec::from_str::<T>(black_box(&text), d),
         ),
@@ -117,20 +137,24 @@ fn typed_pairs<T: Serialize + DeserializeOwned>(doc: &Document, t: &T) -> [Pair;
 
 fn measure(doc: &Document) -> [Pair; 6] {
     let d = OPTIONS.decimals;
-    let compress = pair(
+    let compress = row(
+        PATHS[0],
         || serde_json::to_string(black_box(&doc.json_value)),
         || sdm_codec::compress(black_box(&doc.value), &OPTIONS),
     );
-    let decompress = pair(
+    let decompress = row(
+        PATHS[1],
         || serde_json::from_str::<serde_json::Value>(black_box(&doc.json)),
         || sdm_codec::decompress(black_box(&doc.compressed), d),
     );
     let [to_string, from_str] = with_typed!(&doc.typed, |t| typed_pairs(doc, t));
-    let info_to = pair(
+    let info_to = row(
+        PATHS[4],
         || serde_json::to_string(black_box(&doc.json_value)),
         || sdm_codec::to_string(black_box(&doc.json_value), &OPTIONS),
     );
-    let info_from = pair(
+    let info_from = row(
+        PATHS[5],
         || serde_json::from_str::<serde_json::Value>(black_box(&doc.json)),
         || sdm_codec::from_str::<serde_json::Value>(black_box(&doc.compressed), d),
     );

@@ -15,8 +15,13 @@ use crate::{Level, Options};
 
 /// A table being written.
 enum Frame<'a> {
-    /// The `|` form: the elements, and the index of the next one.
-    Seq { items: &'a [Value], next: usize },
+    /// The `|` form: the table (its elements), the index of the next
+    /// element, and where the table's tag stands in the output.
+    Seq {
+        table: &'a Table,
+        next: usize,
+        start: usize,
+    },
     /// The `*` form: sequence part from `seq_next`, then the keyed part.
     Star {
         seq: &'a [Value],
@@ -47,11 +52,15 @@ pub(crate) fn segment_of(key: &KeyRef<'_>) -> PathSegment {
     }
 }
 
-/// True when the table writes as `|` at Level 2: a non-empty sequence with
-/// no nil element (a nil set through `sequence_mut` is a hole).
-#[inline]
-fn writes_as_sequence(t: &Table) -> bool {
-    t.is_sequence() && !t.sequence().iter().any(Value::is_nil)
+/// What [`Writer::advance`] came to.
+enum Step<'a> {
+    /// A table value (its key written), to open next.
+    Table(&'a Table),
+    /// The frame's end.
+    Done,
+    /// A nil element in a `|` frame: a hole (set through `sequence_mut`),
+    /// so the table must be written again in the `*` form.
+    Hole(&'a Table, usize),
 }
 
 /// The settings of one [`compress`] call.
@@ -89,42 +98,51 @@ impl Writer {
         }
     }
 
-    /// Writes a table's tag and returns its frame.
+    /// Writes a table's tag and returns its frame. A non-empty sequence
+    /// writes as `|` at Level 2 unless it holds a nil element (a hole),
+    /// which [`Writer::advance`] finds on its way (one pass over the
+    /// elements, not two).
     #[inline]
     fn open<'a>(&self, out: &mut Out, t: &'a Table) -> Frame<'a> {
-        if self.level2 && writes_as_sequence(t) {
+        if self.level2 && t.is_sequence() {
+            let start = out.len();
             out.byte(SEQUENCE);
             Frame::Seq {
-                items: t.sequence(),
+                table: t,
                 next: 0,
+                start,
             }
         } else {
-            out.byte(TABLE);
-            Frame::Star {
-                seq: t.sequence(),
-                seq_next: 0,
-                keyed: t.keyed_iter(),
-                current: None,
-            }
+            self.open_star(out, t)
+        }
+    }
+
+    /// Writes the `*` tag of a table and returns its frame.
+    #[inline]
+    fn open_star<'a>(&self, out: &mut Out, t: &'a Table) -> Frame<'a> {
+        out.byte(TABLE);
+        Frame::Star {
+            seq: t.sequence(),
+            seq_next: 0,
+            keyed: t.keyed_iter(),
+            current: None,
         }
     }
 
     /// Writes the frame's entries up to its next table value, which it
-    /// returns (its key written); `None` when the frame is done.
+    /// returns (its key written), or to the frame's end.
     #[inline]
-    fn advance<'a>(
-        &self,
-        out: &mut Out,
-        frame: &mut Frame<'a>,
-    ) -> Result<Option<&'a Table>, ErrorKind> {
+    fn advance<'a>(&self, out: &mut Out, frame: &mut Frame<'a>) -> Result<Step<'a>, ErrorKind> {
         match frame {
-            Frame::Seq { items, next } => {
+            Frame::Seq { table, next, start } => {
+                let items = table.sequence();
                 while let Some(v) = items.get(*next) {
                     *next += 1;
-                    if let Value::Table(t) = v {
-                        return Ok(Some(t));
+                    match v {
+                        Value::Table(t) => return Ok(Step::Table(t)),
+                        Value::Nil => return Ok(Step::Hole(table, *start)),
+                        _ => self.scalar(out, v)?,
                     }
-                    self.scalar(out, v)?;
                 }
             }
             Frame::Star {
@@ -142,7 +160,7 @@ impl Writer {
                     *current = Some(KeyRef::Index(index));
                     out.int(POS_INT, index);
                     if let Value::Table(t) = v {
-                        return Ok(Some(t));
+                        return Ok(Step::Table(t));
                     }
                     self.scalar(out, v)?;
                 }
@@ -153,13 +171,13 @@ impl Writer {
                     *current = Some(KeyRef::Key(k));
                     self.key(out, k)?;
                     if let Value::Table(t) = v {
-                        return Ok(Some(t));
+                        return Ok(Step::Table(t));
                     }
                     self.scalar(out, v)?;
                 }
             }
         }
-        Ok(None)
+        Ok(Step::Done)
     }
 }
 
@@ -191,13 +209,18 @@ pub(crate) fn compress(value: &Value, options: &Options) -> Result<String> {
     stack.push(w.open(&mut out, t));
     while let Some(top) = stack.last_mut() {
         match w.advance(&mut out, top) {
-            Ok(Some(t)) => {
+            Ok(Step::Table(t)) => {
                 let frame = w.open(&mut out, t);
                 stack.push(frame);
             }
-            Ok(None) => {
+            Ok(Step::Done) => {
                 out.byte(DEL);
                 stack.pop();
+            }
+            Ok(Step::Hole(t, start)) => {
+                // Written again from its tag, in the `*` form.
+                out.truncate(start);
+                *top = w.open_star(&mut out, t);
             }
             Err(kind) => return Err(fail(kind, &stack)),
         }

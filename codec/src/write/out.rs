@@ -4,8 +4,8 @@
 //! The bytes are UTF-8 by construction (ASCII tags and digits, and whole
 //! `&str`s), so turning them into a `String` at the end is one validation
 //! pass and never fails. Short pieces (a tag with its digits, a string of up
-//! to 16 bytes with its tag and DEL) are built in a fixed-size array and
-//! appended in one go, then the buffer is cut back to their length: one
+//! to 16 bytes with its tag and DEL) are written straight into room made for
+//! their longest form, then the buffer is cut back to their length: one
 //! capacity check and a few stores instead of a call to `memcpy` and a check
 //! per byte.
 
@@ -41,18 +41,18 @@ impl Out {
     }
 
     /// How many bytes are written.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// Cuts the output back to `len` bytes (a place it had before).
-    #[inline]
+    #[inline(always)]
     pub(crate) fn truncate(&mut self, len: usize) {
         self.buf.truncate(len);
     }
 
-    /// Appends bytes taken from text the writers wrote.
+    /// Appends bytes (a whole string's, or text the writers wrote).
     #[inline]
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
         self.buf.extend_from_slice(bytes);
@@ -60,8 +60,8 @@ impl Out {
 
     /// Replaces everything from `at` on by `tail`.
     pub(crate) fn replace_from(&mut self, at: usize, tail: &[u8]) {
-        self.buf.truncate(at);
-        self.buf.extend_from_slice(tail);
+        self.truncate(at);
+        self.extend(tail);
     }
 
     /// The text. Never lossy: every byte came from a `&str` or is ASCII.
@@ -72,35 +72,44 @@ impl Out {
         }
     }
 
+    /// Writes a short piece of at most `L` bytes straight into the buffer:
+    /// makes room for `L` bytes (one capacity check and one fixed-size
+    /// store of zeros), lets `f` write into them and say how many it used,
+    /// and cuts the rest off. Built in place, the piece is never reloaded
+    /// from a scratch array (whose byte stores a wide load would have to
+    /// wait for).
+    #[inline(always)]
+    fn piece<const L: usize>(&mut self, f: impl FnOnce(&mut [u8; L]) -> usize) {
+        let at = self.buf.len();
+        self.buf.extend_from_slice(&[0u8; L]);
+        let used = match self.buf.get_mut(at..).map(<&mut [u8; L]>::try_from) {
+            Some(Ok(room)) => f(room),
+            _ => L,
+        };
+        self.buf.truncate(at + used);
+    }
+
     /// Appends one byte (a tag or DEL).
     #[inline(always)]
     pub(crate) fn byte(&mut self, b: u8) {
         self.buf.push(b);
     }
 
-    /// Appends the first `len` bytes of `chunk`, copying the whole array
-    /// (a fixed-size copy the compiler turns into a few stores) and cutting
-    /// back.
-    #[inline(always)]
-    fn fixed<const L: usize>(&mut self, chunk: &[u8; L], len: usize) {
-        let at = self.buf.len();
-        self.buf.extend_from_slice(chunk);
-        self.buf.truncate(at + len);
-    }
-
     /// Appends a tag and the digits of `n`.
     #[inline(always)]
     pub(crate) fn int(&mut self, tag: u8, n: u64) {
-        let mut chunk = [0u8; 16];
-        chunk[0] = tag;
-        let end = digits::encode_u64(&mut chunk, 1, n);
-        self.fixed(&chunk, end);
+        self.piece(|room: &mut [u8; 16]| {
+            room[0] = tag;
+            digits::encode_u64(room, 1, n)
+        });
     }
 
     /// Appends a tag and the digits of a wide integer.
     pub(crate) fn int128(&mut self, tag: u8, n: u128) {
-        self.buf.push(tag);
-        digits::write_u128(&mut self.buf, n);
+        let mut digits = Vec::with_capacity(24);
+        digits.push(tag);
+        digits::write_u128(&mut digits, n);
+        self.extend(&digits);
     }
 
     /// Appends a number (its tag and digits).
@@ -143,8 +152,7 @@ impl Out {
                 let r = big - TWO_POW_52;
                 self.int(tag, mantissa(big) + u64::from(r - m == -0.5));
             } else {
-                self.buf.push(tag);
-                digits::write_f64(&mut self.buf, m.round());
+                self.big(tag, m.round());
             }
             return Ok(());
         }
@@ -154,9 +162,17 @@ impl Out {
         if f.is_infinite() {
             return Err(ErrorKind::Infinity);
         }
-        self.buf.push(if f < 0.0 { NEG_INT } else { POS_INT });
-        digits::write_f64(&mut self.buf, a);
+        self.big(if f < 0.0 { NEG_INT } else { POS_INT }, a);
         Ok(())
+    }
+
+    /// Appends a tag and the exact digits of a large integral double.
+    #[cold]
+    fn big(&mut self, tag: u8, f: f64) {
+        let mut digits = Vec::with_capacity(32);
+        digits.push(tag);
+        digits::write_f64(&mut digits, f);
+        self.extend(&digits);
     }
 
     /// Appends a string: `#`, the bytes (DEL replaced by a space with
@@ -166,32 +182,34 @@ impl Out {
         let b = s.as_bytes();
         let n = b.len();
         if n <= SHORT {
-            // `#`, up to 16 bytes, DEL: built in place, DEL looked for in
-            // the same words (two overlapping ones cover the string).
-            let mut chunk = [0u8; SHORT + 8];
-            chunk[0] = STRING;
+            // `#`, up to 16 bytes, DEL: DEL looked for in the words that
+            // are copied (two overlapping ones cover the string).
             let found = if n >= 8 {
                 let (lo, hi) = (word(b, 0), word(b, n - 8));
-                chunk[1..9].copy_from_slice(&lo.to_le_bytes());
-                chunk[n - 7..n + 1].copy_from_slice(&hi.to_le_bytes());
                 del_bits(lo) | del_bits(hi)
             } else if n >= 4 {
-                let (lo, hi) = (half(b, 0), half(b, n - 4));
-                chunk[1..5].copy_from_slice(&lo.to_le_bytes());
-                chunk[n - 3..n + 1].copy_from_slice(&hi.to_le_bytes());
                 // Zero padding is never DEL.
-                del_bits(u64::from(lo)) | del_bits(u64::from(hi))
+                del_bits(u64::from(half(b, 0)) | (u64::from(half(b, n - 4)) << 32))
             } else {
-                let mut found = 0;
-                for (i, &c) in b.iter().enumerate() {
-                    chunk[1 + i] = c;
-                    found |= u64::from(c == DEL);
-                }
-                found
+                u64::from(b.contains(&DEL))
             };
             if found == 0 {
-                chunk[n + 1] = DEL;
-                self.fixed(&chunk, n + 2);
+                self.piece(|room: &mut [u8; SHORT + 2]| {
+                    room[0] = STRING;
+                    if n >= 8 {
+                        room[1..9].copy_from_slice(&word(b, 0).to_le_bytes());
+                        room[n - 7..n + 1].copy_from_slice(&word(b, n - 8).to_le_bytes());
+                    } else if n >= 4 {
+                        room[1..5].copy_from_slice(&half(b, 0).to_le_bytes());
+                        room[n - 3..n + 1].copy_from_slice(&half(b, n - 4).to_le_bytes());
+                    } else {
+                        for (i, &c) in b.iter().enumerate() {
+                            room[1 + i] = c;
+                        }
+                    }
+                    room[n + 1] = DEL;
+                    n + 2
+                });
                 return Ok(());
             }
         }
@@ -204,18 +222,17 @@ impl Out {
         if first.is_some() && !safety {
             return Err(ErrorKind::DelInString);
         }
-        self.buf.reserve(b.len() + 2);
-        self.buf.push(STRING);
-        match first {
-            None => self.buf.extend_from_slice(b),
-            Some(i) => {
-                let (head, tail) = b.split_at(i);
-                self.buf.extend_from_slice(head);
-                self.buf
-                    .extend(tail.iter().map(|&c| if c == DEL { b' ' } else { c }));
+        self.byte(STRING);
+        let start = self.len();
+        self.extend(b);
+        if first.is_some() {
+            if let Some(written) = self.buf.get_mut(start..) {
+                for c in written.iter_mut().filter(|c| **c == DEL) {
+                    *c = b' ';
+                }
             }
         }
-        self.buf.push(DEL);
+        self.byte(DEL);
         Ok(())
     }
 }
