@@ -53,20 +53,38 @@ static DIGIT_CHAR: [u8; 128] = {
     t
 };
 
+/// 83^2: digits are produced two at a time.
+const BASE2: u64 = BASE * BASE;
+
 /// Writes the digits of `n` into `buf` from index `at` (least significant
 /// first) and returns the index after the last. `buf` has room: 16 bytes
-/// hold a tag and the at most 11 digits of a u64 (83^10 < 2^64 < 83^11); the index is masked
-/// so the compiler needs no bounds check.
+/// hold a tag and the at most 11 digits of a u64 (83^10 < 2^64 < 83^11);
+/// indices are masked so the compiler needs no bounds checks.
+///
+/// Two digits per step: the division by 83^2 is the only link of the chain
+/// from one step to the next, and the pair splits off it in parallel, so the
+/// chain is half as long as one division per digit.
 #[inline(always)]
 pub(crate) fn encode_u64(buf: &mut [u8; 16], mut at: usize, mut n: u64) -> usize {
+    let digit = |d: u64| DIGIT_CHAR[(d & 127) as usize];
     loop {
-        let q = n / BASE;
-        buf[at & 15] = DIGIT_CHAR[((n - q * BASE) & 127) as usize];
-        at += 1;
-        n = q;
-        if n == 0 {
-            return at;
+        if n < BASE {
+            buf[at & 15] = digit(n);
+            return at + 1;
         }
+        if n < BASE2 {
+            let hi = n / BASE;
+            buf[at & 15] = digit(n - hi * BASE);
+            buf[(at + 1) & 15] = digit(hi);
+            return at + 2;
+        }
+        let q = n / BASE2;
+        let pair = n - q * BASE2;
+        let hi = pair / BASE;
+        buf[at & 15] = digit(pair - hi * BASE);
+        buf[(at + 1) & 15] = digit(hi);
+        at += 2;
+        n = q;
     }
 }
 
@@ -164,7 +182,7 @@ impl Digits {
 
 /// Reads the digit run starting at `pos`. Returns the value and the position
 /// after the run; `None` when the run overflows a double.
-#[inline]
+#[inline(always)]
 pub(crate) fn read(bytes: &[u8], pos: usize) -> (Option<Digits>, usize) {
     let mut acc: u64 = 0;
     let mut i = pos;

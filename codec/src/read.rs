@@ -80,7 +80,7 @@ impl<'a> Source<'a> for StrSource<'a> {
     fn string(&self, start: usize, end: usize) -> Result<&'a str> {
         self.0
             .get(start..end)
-            .ok_or_else(|| Error::at(ErrorKind::InvalidUtf8, start))
+            .ok_or_else(|| invalid_utf8(start))
     }
 }
 
@@ -97,7 +97,7 @@ impl<'a> Source<'a> for ByteSource<'a> {
     fn string(&self, start: usize, end: usize) -> Result<&'a str> {
         let raw = self.0.get(start..end).unwrap_or_default();
         std::str::from_utf8(raw)
-            .map_err(|e| Error::at(ErrorKind::InvalidUtf8, start + e.valid_up_to()))
+            .map_err(|e| invalid_utf8(start + e.valid_up_to()))
     }
 }
 
@@ -108,13 +108,27 @@ pub(crate) fn unexpected(bytes: &[u8], pos: usize, expected: &'static str) -> Er
     Error::at(ErrorKind::Unexpected { expected, found }, pos)
 }
 
+/// The error of a digit run too large for a double, at `pos`.
+#[cold]
+fn out_of_range(pos: usize) -> Error {
+    Error::at(ErrorKind::NumberOutOfRange, pos)
+}
+
+/// The error of a string whose bytes are not UTF-8.
+#[cold]
+pub(crate) fn invalid_utf8(at: usize) -> Error {
+    Error::at(ErrorKind::InvalidUtf8, at)
+}
+
 /// Reads the digit run after a number tag at `pos`; returns the run's value
-/// and the offset after it.
-#[inline]
+/// and the offset after it. Always inlined, as are the other helpers of the
+/// hot paths: a `Result` this large would go through memory, and reading
+/// back the pieces a callee stored costs more than the work itself.
+#[inline(always)]
 pub(crate) fn number_digits(bytes: &[u8], pos: usize) -> Result<(Digits, usize)> {
     let (d, end) = digits::read(bytes, pos + 1);
     let Some(d) = d else {
-        return Err(Error::at(ErrorKind::NumberOutOfRange, pos));
+        return Err(out_of_range(pos));
     };
     if let Some(&b) = bytes.get(end) {
         if !ends_number(b) {
@@ -139,7 +153,7 @@ pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
 }
 
 /// Finds the DEL ending the string whose bytes start at `start`.
-#[inline]
+#[inline(always)]
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<usize> {
     match find_del(bytes.get(start..).unwrap_or_default()) {
         Some(i) => Ok(start + i),
