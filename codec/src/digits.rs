@@ -21,7 +21,8 @@ pub(crate) static DIGIT_VALUE: [u8; 256] = {
 };
 
 /// True when the byte is a digit character.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn is_digit(b: u8) -> bool {
     DIGIT_VALUE[b as usize] != NOT_DIGIT
 }
@@ -64,7 +65,8 @@ const BASE2: u64 = BASE * BASE;
 /// Two digits per step: the division by 83^2 is the only link of the chain
 /// from one step to the next, and the pair splits off it in parallel, so the
 /// chain is half as long as one division per digit.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn encode_u64(buf: &mut [u8; 16], mut at: usize, mut n: u64) -> usize {
     let digit = |d: u64| DIGIT_CHAR[(d & 127) as usize];
     loop {
@@ -182,7 +184,8 @@ impl Digits {
 
 /// Reads the digit run starting at `pos`. Returns the value and the position
 /// after the run; `None` when the run overflows a double.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn read(bytes: &[u8], pos: usize) -> (Option<Digits>, usize) {
     let mut acc: u64 = 0;
     let mut i = pos;

@@ -54,7 +54,8 @@ const DELS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
 /// The DEL bytes of a little-endian word of eight bytes, as the high bit of
 /// each such byte's place. Exact at the lowest one (a borrow only runs
 /// upwards), so `trailing_zeros / 8` is the first DEL's index.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn del_bits(word: u64) -> u64 {
     let x = word ^ DELS;
     x.wrapping_sub(ONES) & !x & HIGHS
@@ -62,7 +63,8 @@ pub(crate) fn del_bits(word: u64) -> u64 {
 
 /// The word of the eight bytes at `at` (little-endian), when there are
 /// eight bytes there.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
     let chunk = bytes.get(at..at + 8)?;
     let mut word = [0u8; 8];

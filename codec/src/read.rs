@@ -78,9 +78,7 @@ impl<'a> Source<'a> for StrSource<'a> {
 
     #[inline]
     fn string(&self, start: usize, end: usize) -> Result<&'a str> {
-        self.0
-            .get(start..end)
-            .ok_or_else(|| invalid_utf8(start))
+        self.0.get(start..end).ok_or_else(|| invalid_utf8(start))
     }
 }
 
@@ -96,8 +94,7 @@ impl<'a> Source<'a> for ByteSource<'a> {
     #[inline]
     fn string(&self, start: usize, end: usize) -> Result<&'a str> {
         let raw = self.0.get(start..end).unwrap_or_default();
-        std::str::from_utf8(raw)
-            .map_err(|e| invalid_utf8(start + e.valid_up_to()))
+        std::str::from_utf8(raw).map_err(|e| invalid_utf8(start + e.valid_up_to()))
     }
 }
 
@@ -124,7 +121,8 @@ pub(crate) fn invalid_utf8(at: usize) -> Error {
 /// and the offset after it. Always inlined, as are the other helpers of the
 /// hot paths: a `Result` this large would go through memory, and reading
 /// back the pieces a callee stored costs more than the work itself.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn number_digits(bytes: &[u8], pos: usize) -> Result<(Digits, usize)> {
     let (d, end) = digits::read(bytes, pos + 1);
     let Some(d) = d else {
@@ -153,7 +151,8 @@ pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
 }
 
 /// Finds the DEL ending the string whose bytes start at `start`.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<usize> {
     match find_del(bytes.get(start..).unwrap_or_default()) {
         Some(i) => Ok(start + i),

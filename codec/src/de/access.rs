@@ -168,4 +168,3 @@ impl<'de> de::VariantAccess<'de> for Enum<'_, 'de> {
         de::Deserializer::deserialize_map(&mut *self.de, visitor)
     }
 }
-

@@ -129,4 +129,3 @@ impl<'de> de::Deserializer<'de> for MapKey<'_, 'de> {
         deserialize_ignored_any
     );
 }
-

@@ -111,7 +111,8 @@ impl<'de> Deserializer<'de> {
         unexpected(self.bytes, self.pos, expected)
     }
 
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn enter(&mut self) -> Result<()> {
         if self.depth >= self.limit {
             return Err(Error::at(ErrorKind::DepthLimit(self.limit), self.pos));
@@ -122,7 +123,8 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Expects the DEL closing a table.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn leave(&mut self) -> Result<()> {
         if self.peek() != Some(DEL) {
             return Err(self.err_here("DEL ending the table"));
@@ -133,18 +135,16 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Reads a string whose `#` is at the current position.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn string(&mut self) -> Result<&'de str> {
         let start = self.pos + 1;
         let end = string_end(self.bytes, start)?;
         let s = match self.text {
-            Some(t) => t
-                .get(start..end)
-                .ok_or_else(|| invalid_utf8(start))?,
+            Some(t) => t.get(start..end).ok_or_else(|| invalid_utf8(start))?,
             None => {
                 let raw = self.bytes.get(start..end).unwrap_or_default();
-                std::str::from_utf8(raw)
-                    .map_err(|e| invalid_utf8(start + e.valid_up_to()))?
+                std::str::from_utf8(raw).map_err(|e| invalid_utf8(start + e.valid_up_to()))?
             }
         };
         self.pos = end + 1;
@@ -152,7 +152,8 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Reads the digits after a number tag at the current position.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn digits(&mut self) -> Result<Digits> {
         let (d, end) = number_digits(self.bytes, self.pos)?;
         self.pos = end;
@@ -341,4 +342,3 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         unit unit_struct map struct identifier ignored_any
     }
 }
-

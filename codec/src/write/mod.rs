@@ -72,7 +72,8 @@ struct Writer {
 
 impl Writer {
     /// Writes a value that is not a table (nil writes nothing).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn scalar(&self, out: &mut Out, v: &Value) -> Result<(), ErrorKind> {
         match v {
             Value::Nil | Value::Table(_) => Ok(()),
@@ -86,7 +87,8 @@ impl Writer {
     }
 
     /// Writes a key exactly as a value.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn key(&self, out: &mut Out, key: &Key) -> Result<(), ErrorKind> {
         match key {
             Key::Bool(b) => {

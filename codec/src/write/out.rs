@@ -41,13 +41,15 @@ impl Out {
     }
 
     /// How many bytes are written.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     pub(crate) fn len(&self) -> usize {
         self.buf.len()
     }
 
     /// Cuts the output back to `len` bytes (a place it had before).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     pub(crate) fn truncate(&mut self, len: usize) {
         self.buf.truncate(len);
     }
@@ -78,7 +80,8 @@ impl Out {
     /// and cuts the rest off. Built in place, the piece is never reloaded
     /// from a scratch array (whose byte stores a wide load would have to
     /// wait for).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn piece<const L: usize>(&mut self, f: impl FnOnce(&mut [u8; L]) -> usize) {
         let at = self.buf.len();
         self.buf.extend_from_slice(&[0u8; L]);
@@ -90,13 +93,15 @@ impl Out {
     }
 
     /// Appends one byte (a tag or DEL).
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     pub(crate) fn byte(&mut self, b: u8) {
         self.buf.push(b);
     }
 
     /// Appends a tag and the digits of `n`.
-    #[inline(always)]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     pub(crate) fn int(&mut self, tag: u8, n: u64) {
         self.piece(|room: &mut [u8; 16]| {
             room[0] = tag;
@@ -239,13 +244,15 @@ impl Out {
 
 /// The integer `x - 2^52` of a double `x` in [2^52, 2^53), where doubles
 /// are exactly the integers: its mantissa bits.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 fn mantissa(x: f64) -> u64 {
     x.to_bits() - TWO_POW_52.to_bits()
 }
 
 /// The eight bytes at `at` as a little-endian word (`at + 8 <= b.len()`).
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 fn word(b: &[u8], at: usize) -> u64 {
     let mut w = [0u8; 8];
     w.copy_from_slice(&b[at..at + 8]);
@@ -253,7 +260,8 @@ fn word(b: &[u8], at: usize) -> u64 {
 }
 
 /// The four bytes at `at` as a little-endian word (`at + 4 <= b.len()`).
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 fn half(b: &[u8], at: usize) -> u32 {
     let mut w = [0u8; 4];
     w.copy_from_slice(&b[at..at + 4]);
