@@ -191,7 +191,9 @@ impl Scratch {
         }
     }
 
-    /// Small enough to keep for the next read (a few kilobytes at most).
+    /// Small enough to keep for the next read (at most about 130 KB:
+    /// room for a medium-sized save, so that reading one again does not
+    /// grow the stacks again).
     fn worth_keeping(&self) -> bool {
         self.stack.capacity() <= KEEP
             && self.values.capacity() <= KEEP
@@ -200,7 +202,7 @@ impl Scratch {
 }
 
 /// Capacity up to which a thread keeps its reader's stacks between reads.
-const KEEP: usize = 64;
+const KEEP: usize = 1024;
 
 thread_local! {
     /// Each thread's reader stacks, kept between reads so that reading a

@@ -17,7 +17,7 @@ pub use compound::{MapSer, SeqSer};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{factor, FALSE, NEG_INT, POS_INT, SEQUENCE, TABLE, TRUE};
-use crate::write::Out;
+use crate::write::{Out, INITIAL_CAPACITY};
 use crate::{Level, Options, DEFAULT_DEPTH_LIMIT};
 use base64::Engine as _;
 use serde::ser::{self, Serialize};
@@ -69,7 +69,7 @@ impl Serializer {
     /// A serializer with these settings (fails on a Decimals above 15).
     pub fn new(options: &Options) -> Result<Self> {
         Ok(Serializer {
-            out: Out::with_capacity(64),
+            out: Out::with_capacity(INITIAL_CAPACITY),
             factor: factor(options.decimals)?,
             level2: options.level == Level::Two,
             safety: options.safety,

@@ -5,7 +5,7 @@
 
 mod out;
 
-pub(crate) use out::Out;
+pub(crate) use out::{Out, INITIAL_CAPACITY};
 
 use crate::error::{Error, ErrorKind, PathSegment, Result};
 use crate::format::{factor, DEL, FALSE, POS_INT, SEQUENCE, TABLE, TRUE};
@@ -202,7 +202,7 @@ pub(crate) fn compress(value: &Value, options: &Options) -> Result<String> {
         level2: options.level == Level::Two,
         safety: options.safety,
     };
-    let mut out = Out::with_capacity(256);
+    let mut out = Out::with_capacity(INITIAL_CAPACITY);
     let Value::Table(t) = value else {
         w.scalar(&mut out, value).map_err(Error::new)?;
         return Ok(out.into_string());

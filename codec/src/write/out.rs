@@ -17,6 +17,11 @@ use crate::number::{Number, N};
 /// 2^52: every double of this magnitude or more is integral.
 const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 
+/// The room a writer starts with: a small save fits without growing (each
+/// growth is an allocation and a copy), and the allocation costs the same
+/// as a smaller one.
+pub(crate) const INITIAL_CAPACITY: usize = 1024;
+
 /// Strings up to this length take the fixed-size path.
 const SHORT: usize = 16;
 
