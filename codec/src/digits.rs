@@ -68,26 +68,35 @@ const BASE2: u64 = BASE * BASE;
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 pub(crate) fn encode_u64(buf: &mut [u8; 16], mut at: usize, mut n: u64) -> usize {
-    let digit = |d: u64| DIGIT_CHAR[(d & 127) as usize];
-    loop {
-        if n < BASE {
-            buf[at & 15] = digit(n);
-            return at + 1;
-        }
-        if n < BASE2 {
-            let hi = n / BASE;
-            buf[at & 15] = digit(n - hi * BASE);
-            buf[(at + 1) & 15] = digit(hi);
-            return at + 2;
-        }
+    const B: u32 = BASE as u32;
+    const B2: u32 = BASE2 as u32;
+    // Writes the two digits of `pair` < 83^2 at `at`.
+    let put_pair = |buf: &mut [u8; 16], at: usize, pair: u32| {
+        let hi = pair / B;
+        buf[at & 15] = DIGIT_CHAR[((pair - hi * B) & 127) as usize];
+        buf[(at + 1) & 15] = DIGIT_CHAR[(hi & 127) as usize];
+    };
+    // Above 2^32 (rare in saves), pairs in 64-bit arithmetic; then in
+    // 32-bit arithmetic, whose divisions by a constant are cheaper.
+    while n > u64::from(u32::MAX) {
         let q = n / BASE2;
-        let pair = n - q * BASE2;
-        let hi = pair / BASE;
-        buf[at & 15] = digit(pair - hi * BASE);
-        buf[(at + 1) & 15] = digit(hi);
+        put_pair(buf, at, (n - q * BASE2) as u32);
         at += 2;
         n = q;
     }
+    let mut n = n as u32;
+    while n >= B2 {
+        let q = n / B2;
+        put_pair(buf, at, n - q * B2);
+        at += 2;
+        n = q;
+    }
+    if n < B {
+        buf[at & 15] = DIGIT_CHAR[(n & 127) as usize];
+        return at + 1;
+    }
+    put_pair(buf, at, n);
+    at + 2
 }
 
 /// Appends the digits of `n` (least significant first) to `out`.
