@@ -125,8 +125,6 @@ impl<'de> de::MapAccess<'de> for StarMap<'_, 'de> {
     }
 }
 
-/// A table key: as itself, or as text when a string is asked for (numbers
-
 /// An enum written as `*#Variant DEL <content> DEL`.
 pub(super) struct Enum<'a, 'de> {
     pub(super) de: &'a mut Deserializer<'de>,

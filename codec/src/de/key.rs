@@ -6,6 +6,7 @@ use crate::format::STRING;
 use crate::read::to_key;
 use serde::de::{self, Visitor};
 
+/// A table key: as itself, or as text when a string is asked for (numbers
 /// and booleans become their decimal text, as JSON object keys).
 pub(super) struct MapKey<'a, 'de> {
     pub(super) de: &'a mut Deserializer<'de>,

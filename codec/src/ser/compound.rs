@@ -8,6 +8,8 @@ use crate::format::{find_del, DEL, POS_INT, TABLE};
 use crate::{digits, write::Out};
 use serde::ser::{self, Serialize};
 
+/// Serializes a sequence or tuple.
+#[doc(hidden)]
 pub struct SeqSer<'a> {
     pub(super) ser: &'a mut Serializer,
     /// Offset of the table's tag.
@@ -212,37 +214,42 @@ impl ser::SerializeMap for MapSer<'_> {
     }
 }
 
-impl ser::SerializeStruct for MapSer<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<()> {
+impl MapSer<'_> {
+    /// Writes a struct field: its name as a string key, then its value.
+    fn field<T: Serialize + ?Sized>(&mut self, key: &'static str, value: &T) -> Result<()> {
         self.before_key = self.ser.out.len();
         self.ser.str(key)?;
         self.after_key = self.ser.out.len();
         self.value(value)
     }
-    fn end(self) -> Result<()> {
-        self.finish()
-    }
 }
 
-impl ser::SerializeStructVariant for MapSer<'_> {
-    type Ok = ();
-    type Error = Error;
-    fn serialize_field<T: Serialize + ?Sized>(
-        &mut self,
-        key: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        let variant = self.variant.unwrap_or_default();
-        ser::SerializeStruct::serialize_field(self, key, value)
+/// The field-wise compound traits: a struct's fields, or a struct
+/// variant's (whose errors also name the variant).
+macro_rules! struct_traits {
+    ($($trait:ident: |$map:ident, $key:ident, $value:ident| $body:expr),*) => {$(
+        impl ser::$trait for MapSer<'_> {
+            type Ok = ();
+            type Error = Error;
+            fn serialize_field<T: Serialize + ?Sized>(
+                &mut self,
+                key: &'static str,
+                value: &T,
+            ) -> Result<()> {
+                let ($map, $key, $value) = (self, key, value);
+                $body
+            }
+            fn end(self) -> Result<()> {
+                self.finish()
+            }
+        }
+    )*};
+}
+struct_traits!(
+    SerializeStruct: |map, key, value| map.field(key, value),
+    SerializeStructVariant: |map, key, value| {
+        let variant = map.variant.unwrap_or_default();
+        map.field(key, value)
             .map_err(|e| e.within(PathSegment::Key(variant.to_owned())))
     }
-    fn end(self) -> Result<()> {
-        self.finish()
-    }
-}
+);

@@ -51,20 +51,11 @@ impl ser::Serializer for KeySer<'_> {
     fn serialize_unit_struct(self, _name: &'static str) -> Result<()> {
         Err(Error::new(ErrorKind::InvalidKey("nil")))
     }
-    fn serialize_unit_variant(
-        self,
-        _name: &'static str,
-        _index: u32,
-        variant: &'static str,
-    ) -> Result<()> {
+    fn serialize_unit_variant(self, _: &'static str, _: u32, variant: &'static str) -> Result<()> {
         self.ser.str(variant)
     }
-    fn serialize_newtype_struct<T: Serialize + ?Sized>(
-        self,
-        _name: &'static str,
-        value: &T,
-    ) -> Result<()> {
-        value.serialize(self)
+    fn serialize_newtype_struct<T: Serialize + ?Sized>(self, _: &'static str, v: &T) -> Result<()> {
+        v.serialize(KeySer { ser: self.ser })
     }
     fn serialize_newtype_variant<T: Serialize + ?Sized>(
         self,

@@ -147,9 +147,6 @@ impl Serializer {
     }
 }
 
-/// Serializes a sequence or tuple.
-#[doc(hidden)]
-
 impl<'a> ser::Serializer for &'a mut Serializer {
     type Ok = ();
     type Error = Error;

@@ -1,4 +1,4 @@
-//! Unit tests of `write.rs`.
+//! Unit tests of `write/`.
 
 use super::*;
 

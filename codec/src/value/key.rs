@@ -16,7 +16,7 @@ pub enum Key {
     String(String),
 }
 
-/// A borrowed view of a table key as [`Table::iter`] yields it: a sequence
+/// A borrowed view of a table key as [`Table::iter`](super::Table::iter) yields it: a sequence
 /// index, or a key of the keyed part.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum KeyRef<'a> {

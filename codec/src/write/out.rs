@@ -255,22 +255,27 @@ fn mantissa(x: f64) -> u64 {
     x.to_bits() - TWO_POW_52.to_bits()
 }
 
-/// The eight bytes at `at` as a little-endian word (`at + 8 <= b.len()`).
+/// The `N` bytes at `at` (`at + N <= b.len()`, which the callers check).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+fn bytes_at<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
+    let mut w = [0u8; N];
+    w.copy_from_slice(&b[at..at + N]);
+    w
+}
+
+/// The eight bytes at `at` as a little-endian word.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 fn word(b: &[u8], at: usize) -> u64 {
-    let mut w = [0u8; 8];
-    w.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(w)
+    u64::from_le_bytes(bytes_at(b, at))
 }
 
-/// The four bytes at `at` as a little-endian word (`at + 4 <= b.len()`).
+/// The four bytes at `at` as a little-endian word.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
 fn half(b: &[u8], at: usize) -> u32 {
-    let mut w = [0u8; 4];
-    w.copy_from_slice(&b[at..at + 4]);
-    u32::from_le_bytes(w)
+    u32::from_le_bytes(bytes_at(b, at))
 }
 
 #[cfg(test)]
