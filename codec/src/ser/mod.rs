@@ -17,7 +17,7 @@ pub use compound::{MapSer, SeqSer};
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::format::{factor, FALSE, NEG_INT, POS_INT, SEQUENCE, TABLE, TRUE};
-use crate::write::{Out, INITIAL_CAPACITY};
+use crate::write::{Out, Refused, INITIAL_CAPACITY};
 use crate::{Level, Options, DEFAULT_DEPTH_LIMIT};
 use base64::Engine as _;
 use serde::ser::{self, Serialize};
@@ -52,6 +52,12 @@ pub fn to_writer<W: std::io::Write, T: Serialize + ?Sized>(
     writer
         .write_all(text.as_bytes())
         .map_err(|e| Error::new(ErrorKind::Message(format!("write failed: {e}"))))
+}
+
+/// The error of a scalar the format cannot hold.
+#[cold]
+fn refused(r: Refused) -> Error {
+    Error::new(r.into())
 }
 
 /// The serializer behind [`to_string`]; use it through `&mut Serializer`.
@@ -95,7 +101,7 @@ impl Serializer {
 
     #[inline]
     fn str(&mut self, s: &str) -> Result<()> {
-        self.out.str(s, self.safety).map_err(Error::new)
+        self.out.str(s, self.safety).map_err(refused)
     }
 
     /// Starts `*#variant DEL` of an enum's content.
@@ -207,7 +213,7 @@ impl<'a> ser::Serializer for &'a mut Serializer {
         self.serialize_f64(v.into())
     }
     fn serialize_f64(self, v: f64) -> Result<()> {
-        self.out.float(v, self.factor).map_err(Error::new)
+        self.out.float(v, self.factor).map_err(refused)
     }
     fn serialize_char(self, v: char) -> Result<()> {
         self.str(v.encode_utf8(&mut [0; 4]))

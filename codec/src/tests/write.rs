@@ -1,6 +1,7 @@
 //! Unit tests of `write/`.
 
 use super::*;
+use crate::error::ErrorKind;
 
 fn c(v: impl Into<Value>) -> String {
     compress(&v.into(), &Options::default()).unwrap()

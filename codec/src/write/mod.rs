@@ -5,9 +5,9 @@
 
 mod out;
 
-pub(crate) use out::{Out, INITIAL_CAPACITY};
+pub(crate) use out::{Out, Refused, INITIAL_CAPACITY};
 
-use crate::error::{Error, ErrorKind, PathSegment, Result};
+use crate::error::{Error, PathSegment, Result};
 use crate::format::{factor, DEL, FALSE, POS_INT, SEQUENCE, TABLE, TRUE};
 use crate::value::keyed;
 use crate::value::{Key, KeyRef, Table, Value};
@@ -74,7 +74,7 @@ impl Writer {
     /// Writes a value that is not a table (nil writes nothing).
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
-    fn scalar(&self, out: &mut Out, v: &Value) -> Result<(), ErrorKind> {
+    fn scalar(&self, out: &mut Out, v: &Value) -> Result<(), Refused> {
         match v {
             Value::Nil | Value::Table(_) => Ok(()),
             Value::Bool(b) => {
@@ -89,7 +89,7 @@ impl Writer {
     /// Writes a key exactly as a value.
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
-    fn key(&self, out: &mut Out, key: &Key) -> Result<(), ErrorKind> {
+    fn key(&self, out: &mut Out, key: &Key) -> Result<(), Refused> {
         match key {
             Key::Bool(b) => {
                 out.byte(if *b { TRUE } else { FALSE });
@@ -134,7 +134,7 @@ impl Writer {
     /// Writes the frame's entries up to its next table value, which it
     /// returns (its key written), or to the frame's end.
     #[inline]
-    fn advance<'a>(&self, out: &mut Out, frame: &mut Frame<'a>) -> Result<Step<'a>, ErrorKind> {
+    fn advance<'a>(&self, out: &mut Out, frame: &mut Frame<'a>) -> Result<Step<'a>, Refused> {
         match frame {
             Frame::Seq { table, next, start } => {
                 let items = table.sequence();
@@ -185,8 +185,8 @@ impl Writer {
 
 /// The error `kind` with the path of the open tables.
 #[cold]
-fn fail(kind: ErrorKind, stack: &[Frame<'_>]) -> Error {
-    let mut e = Error::new(kind);
+fn fail(refused: Refused, stack: &[Frame<'_>]) -> Error {
+    let mut e = Error::new(refused.into());
     for f in stack.iter().rev() {
         if let Some(seg) = f.segment() {
             e = e.within(seg);
@@ -204,7 +204,8 @@ pub(crate) fn compress(value: &Value, options: &Options) -> Result<String> {
     };
     let mut out = Out::with_capacity(INITIAL_CAPACITY);
     let Value::Table(t) = value else {
-        w.scalar(&mut out, value).map_err(Error::new)?;
+        w.scalar(&mut out, value)
+            .map_err(|r| Error::new(r.into()))?;
         return Ok(out.into_string());
     };
     let mut stack: Vec<Frame<'_>> = Vec::with_capacity(8);
@@ -224,7 +225,7 @@ pub(crate) fn compress(value: &Value, options: &Options) -> Result<String> {
                 out.truncate(start);
                 *top = w.open_star(&mut out, t);
             }
-            Err(kind) => return Err(fail(kind, &stack)),
+            Err(refused) => return Err(fail(refused, &stack)),
         }
     }
     Ok(out.into_string())

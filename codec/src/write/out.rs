@@ -14,6 +14,30 @@ use crate::error::ErrorKind;
 use crate::format::{del_bits, DEL, NEG_FRAC, NEG_INT, POS_FRAC, POS_INT, STRING};
 use crate::number::{Number, N};
 
+/// A scalar the format cannot hold (with these settings). One byte, so a
+/// writer's `Result` comes back in a register; it becomes an
+/// [`ErrorKind`] (with the value's path) only on the way out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// NaN.
+    NaN,
+    /// An infinity.
+    Infinity,
+    /// DEL in a string with Safety off.
+    Del,
+}
+
+impl From<Refused> for ErrorKind {
+    #[cold]
+    fn from(r: Refused) -> ErrorKind {
+        match r {
+            Refused::NaN => ErrorKind::NaN,
+            Refused::Infinity => ErrorKind::Infinity,
+            Refused::Del => ErrorKind::DelInString,
+        }
+    }
+}
+
 /// 2^52: every double of this magnitude or more is integral.
 const TWO_POW_52: f64 = 4_503_599_627_370_496.0;
 
@@ -124,7 +148,7 @@ impl Out {
 
     /// Appends a number (its tag and digits).
     #[inline]
-    pub(crate) fn number(&mut self, n: Number, factor: f64) -> Result<(), ErrorKind> {
+    pub(crate) fn number(&mut self, n: Number, factor: f64) -> Result<(), Refused> {
         match n.0 {
             N::PosInt(u) => {
                 self.int(POS_INT, u);
@@ -141,7 +165,7 @@ impl Out {
     /// Appends a double: integral ones exactly, others through Decimals
     /// (`factor` = 10^Decimals). NaN and infinities are errors.
     #[inline]
-    pub(crate) fn float(&mut self, f: f64, factor: f64) -> Result<(), ErrorKind> {
+    pub(crate) fn float(&mut self, f: f64, factor: f64) -> Result<(), Refused> {
         let a = f.abs();
         if a < TWO_POW_52 {
             // Adding 2^52 rounds `a` to the nearest integer (ties to even)
@@ -167,10 +191,10 @@ impl Out {
             return Ok(());
         }
         if f.is_nan() {
-            return Err(ErrorKind::NaN);
+            return Err(Refused::NaN);
         }
         if f.is_infinite() {
-            return Err(ErrorKind::Infinity);
+            return Err(Refused::Infinity);
         }
         self.big(if f < 0.0 { NEG_INT } else { POS_INT }, a);
         Ok(())
@@ -186,9 +210,11 @@ impl Out {
     }
 
     /// Appends a string: `#`, the bytes (DEL replaced by a space with
-    /// Safety; without it DEL is an error), DEL.
-    #[inline]
-    pub(crate) fn str(&mut self, s: &str, safety: bool) -> Result<(), ErrorKind> {
+    /// Safety; without it DEL is an error), DEL. The short path is inlined
+    /// into the writers; long strings and strings holding DEL go out of line.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    pub(crate) fn str(&mut self, s: &str, safety: bool) -> Result<(), Refused> {
         let b = s.as_bytes();
         let n = b.len();
         if n <= SHORT {
@@ -227,10 +253,11 @@ impl Out {
     }
 
     /// [`Out::str`] of a long string, or of one holding DEL.
-    fn str_long(&mut self, b: &[u8], safety: bool) -> Result<(), ErrorKind> {
+    #[inline(never)]
+    fn str_long(&mut self, b: &[u8], safety: bool) -> Result<(), Refused> {
         let first = memchr::memchr(DEL, b);
         if first.is_some() && !safety {
-            return Err(ErrorKind::DelInString);
+            return Err(Refused::Del);
         }
         self.byte(STRING);
         let start = self.len();
@@ -282,7 +309,7 @@ fn half(b: &[u8], at: usize) -> u32 {
 mod tests {
     use super::*;
 
-    fn text(f: impl FnOnce(&mut Out) -> Result<(), ErrorKind>) -> Result<String, ErrorKind> {
+    fn text(f: impl FnOnce(&mut Out) -> Result<(), Refused>) -> Result<String, Refused> {
         let mut out = Out::default();
         f(&mut out)?;
         Ok(out.into_string())
@@ -302,10 +329,7 @@ mod tests {
                     text(|o| o.str(&with_del, true)),
                     Ok(format!("#{spaced}\u{7f}"))
                 );
-                assert_eq!(
-                    text(|o| o.str(&with_del, false)),
-                    Err(ErrorKind::DelInString)
-                );
+                assert_eq!(text(|o| o.str(&with_del, false)), Err(Refused::Del));
             }
         }
         assert_eq!(text(|o| o.str("日本🎮", true)), Ok("#日本🎮\u{7f}".into()));
@@ -349,8 +373,8 @@ mod tests {
             f(4503599627370495.0, 1000.0),
             Ok(format!(">{}", digits_of(4503599627370495.0)))
         );
-        assert_eq!(f(f64::NAN, 1.0), Err(ErrorKind::NaN));
-        assert_eq!(f(f64::NEG_INFINITY, 1.0), Err(ErrorKind::Infinity));
+        assert_eq!(f(f64::NAN, 1.0), Err(Refused::NaN));
+        assert_eq!(f(f64::NEG_INFINITY, 1.0), Err(Refused::Infinity));
     }
 
     #[test]
