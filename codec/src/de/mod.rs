@@ -15,7 +15,7 @@ use access::{Enum, PipeSeq, StarMap, StarSeq};
 
 use crate::digits::{self, Digits};
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{factor, DEL};
+use crate::format::{factor, DEL, POS_FRAC, POS_INT, STRING, TABLE};
 use crate::read::{invalid_utf8, number_digits, string_end, unexpected};
 use base64::Engine as _;
 use serde::de::{self, IntoDeserializer, Visitor};
@@ -179,6 +179,25 @@ impl<'de> Deserializer<'de> {
         Ok(Some((tag == b'<', u)))
     }
 
+    /// Reads the value at the current position, whose tag is `TAG`: one
+    /// of the tags `expect_first` tests for.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn visit_expected<V: Visitor<'de>, const TAG: u8>(&mut self, visitor: V) -> Result<V::Value> {
+        match TAG {
+            POS_INT => match self.digits()? {
+                Digits::Int(u) => visitor.visit_u64(u),
+                Digits::Big(f) => visitor.visit_f64(f),
+            },
+            POS_FRAC => {
+                let d = self.digits()?;
+                visitor.visit_f64(d.as_f64() / self.factor)
+            }
+            STRING => visitor.visit_borrowed_str(self.string()?),
+            _ => self.visit_table(visitor, false),
+        }
+    }
+
     fn visit_table<V: Visitor<'de>>(&mut self, visitor: V, as_seq: bool) -> Result<V::Value> {
         let tag = self.peek();
         self.enter()?;
@@ -194,6 +213,22 @@ impl<'de> Deserializer<'de> {
         self.leave()?;
         Ok(v)
     }
+}
+
+/// `deserialize_*` methods that test first for the tag the type usually
+/// finds (a non-negative integer for integer types, a string for strings,
+/// ...) with a branch that predicts well, and read it directly; anything
+/// else goes through `deserialize_any`, which dispatches on every tag.
+macro_rules! expect_first {
+    ($($tag:ident => $($method:ident)+),* $(,)?) => {$($(
+        #[inline]
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            if self.peek() == Some($tag) {
+                return self.visit_expected::<V, $tag>(visitor);
+            }
+            self.deserialize_any(visitor)
+        }
+    )+)*};
 }
 
 impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
@@ -337,8 +372,24 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         visitor.visit_newtype_struct(self)
     }
 
+    expect_first! {
+        POS_INT => deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+            deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64,
+        POS_FRAC => deserialize_f32 deserialize_f64,
+        STRING => deserialize_str deserialize_string deserialize_identifier,
+        TABLE => deserialize_map,
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> Result<V::Value> {
+        self.deserialize_map(visitor)
+    }
+
     serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
-        unit unit_struct map struct identifier ignored_any
+        bool char unit unit_struct ignored_any
     }
 }
