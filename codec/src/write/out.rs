@@ -230,7 +230,12 @@ impl Out {
                 u64::from(b.contains(&DEL))
             };
             if found == 0 {
-                self.piece(|room: &mut [u8; SHORT + 2]| {
+                // As `piece` does, without a closure (this one is too big
+                // for the compiler to inline on its own).
+                let at = self.buf.len();
+                self.buf.extend_from_slice(&[0u8; SHORT + 2]);
+                if let Some(Ok(room)) = self.buf.get_mut(at..).map(<&mut [u8; SHORT + 2]>::try_from)
+                {
                     room[0] = STRING;
                     if n >= 8 {
                         room[1..9].copy_from_slice(&word(b, 0).to_le_bytes());
@@ -244,8 +249,8 @@ impl Out {
                         }
                     }
                     room[n + 1] = DEL;
-                    n + 2
-                });
+                }
+                self.buf.truncate(at + n + 2);
                 return Ok(());
             }
         }
