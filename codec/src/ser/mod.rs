@@ -54,6 +54,12 @@ pub fn to_writer<W: std::io::Write, T: Serialize + ?Sized>(
         .map_err(|e| Error::new(ErrorKind::Message(format!("write failed: {e}"))))
 }
 
+/// The error of tables nested deeper than the limit.
+#[cold]
+fn too_deep() -> Error {
+    Error::new(ErrorKind::DepthLimit(DEFAULT_DEPTH_LIMIT))
+}
+
 /// The error of a scalar the format cannot hold.
 #[cold]
 fn refused(r: Refused) -> Error {
@@ -111,15 +117,22 @@ impl Serializer {
     }
 
     /// Opens a table; serde recursion is bounded by the codec's nesting
-    /// limit, as the reader's is.
+    /// limit, as the reader's is. This and the methods that open tables
+    /// are inlined: the compound they return inside a `Result` would
+    /// otherwise go through memory in pieces and be read back whole, which
+    /// stalls.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn enter(&mut self) -> Result<()> {
         if self.depth >= DEFAULT_DEPTH_LIMIT {
-            return Err(Error::new(ErrorKind::DepthLimit(DEFAULT_DEPTH_LIMIT)));
+            return Err(too_deep());
         }
         self.depth += 1;
         Ok(())
     }
 
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn seq(&mut self, variant: Option<&'static str>) -> Result<SeqSer<'_>> {
         self.enter()?;
         if let Some(v) = variant {
@@ -138,6 +151,8 @@ impl Serializer {
         })
     }
 
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn map(&mut self, variant: Option<&'static str>) -> Result<MapSer<'_>> {
         self.enter()?;
         if let Some(v) = variant {
@@ -266,12 +281,18 @@ impl<'a> ser::Serializer for &'a mut Serializer {
         map.value(value)?;
         map.finish()
     }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn serialize_seq(self, _len: Option<usize>) -> Result<SeqSer<'a>> {
         self.seq(None)
     }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn serialize_tuple(self, _len: usize) -> Result<SeqSer<'a>> {
         self.seq(None)
     }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn serialize_tuple_struct(self, _name: &'static str, _len: usize) -> Result<SeqSer<'a>> {
         self.seq(None)
     }
@@ -284,9 +305,13 @@ impl<'a> ser::Serializer for &'a mut Serializer {
     ) -> Result<SeqSer<'a>> {
         self.seq(Some(variant))
     }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn serialize_map(self, _len: Option<usize>) -> Result<MapSer<'a>> {
         self.map(None)
     }
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn serialize_struct(self, _name: &'static str, _len: usize) -> Result<MapSer<'a>> {
         self.map(None)
     }
