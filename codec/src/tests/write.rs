@@ -55,6 +55,21 @@ fn nil_through_sequence_mut_is_a_hole() {
 }
 
 #[test]
+fn nested_holes_are_written_once() {
+    // Each level ends with a hole: every table is written once, in the `*`
+    // form (writing a table again on finding its hole would take 2^depth).
+    let mut v = Value::from(1);
+    for _ in 0..64 {
+        let mut t = Table::from_sequence(vec![v, Value::from(0)]);
+        t.sequence_mut()[1] = Value::Nil;
+        v = Value::from(t);
+    }
+    let s = c(v);
+    assert_eq!(s.len(), 64 * 4 + 2);
+    assert!(s.starts_with("*>1*>1"));
+}
+
+#[test]
 fn deep_nesting_is_iterative() {
     let mut v = Value::from(1);
     for _ in 0..100_000 {

@@ -15,13 +15,8 @@ use crate::{Level, Options};
 
 /// A table being written.
 enum Frame<'a> {
-    /// The `|` form: the table (its elements), the index of the next
-    /// element, and where the table's tag stands in the output.
-    Seq {
-        table: &'a Table,
-        next: usize,
-        start: usize,
-    },
+    /// The `|` form: the elements, and the index of the next one.
+    Seq { items: &'a [Value], next: usize },
     /// The `*` form: sequence part from `seq_next`, then the keyed part.
     Star {
         seq: &'a [Value],
@@ -58,9 +53,6 @@ enum Step<'a> {
     Table(&'a Table),
     /// The frame's end.
     Done,
-    /// A nil element in a `|` frame: a hole (set through `sequence_mut`),
-    /// so the table must be written again in the `*` form.
-    Hole(&'a Table, usize),
 }
 
 /// The settings of one [`compress`] call.
@@ -101,18 +93,18 @@ impl Writer {
     }
 
     /// Writes a table's tag and returns its frame. A non-empty sequence
-    /// writes as `|` at Level 2 unless it holds a nil element (a hole),
-    /// which [`Writer::advance`] finds on its way (one pass over the
-    /// elements, not two).
+    /// writes as `|` at Level 2 unless it holds a nil element (a hole set
+    /// through `sequence_mut`). The elements are looked over for holes
+    /// first: finding one while writing and writing the table again would
+    /// redo the work of every table inside it, once per enclosing table
+    /// with a hole (exponential in the depth).
     #[inline]
     fn open<'a>(&self, out: &mut Out, t: &'a Table) -> Frame<'a> {
-        if self.level2 && t.is_sequence() {
-            let start = out.len();
+        if self.level2 && t.is_sequence() && !t.sequence().iter().any(Value::is_nil) {
             out.byte(SEQUENCE);
             Frame::Seq {
-                table: t,
+                items: t.sequence(),
                 next: 0,
-                start,
             }
         } else {
             self.open_star(out, t)
@@ -136,15 +128,13 @@ impl Writer {
     #[inline]
     fn advance<'a>(&self, out: &mut Out, frame: &mut Frame<'a>) -> Result<Step<'a>, Refused> {
         match frame {
-            Frame::Seq { table, next, start } => {
-                let items = table.sequence();
+            Frame::Seq { items, next } => {
                 while let Some(v) = items.get(*next) {
                     *next += 1;
-                    match v {
-                        Value::Table(t) => return Ok(Step::Table(t)),
-                        Value::Nil => return Ok(Step::Hole(table, *start)),
-                        _ => self.scalar(out, v)?,
+                    if let Value::Table(t) = v {
+                        return Ok(Step::Table(t));
                     }
+                    self.scalar(out, v)?;
                 }
             }
             Frame::Star {
@@ -219,11 +209,6 @@ pub(crate) fn compress(value: &Value, options: &Options) -> Result<String> {
             Ok(Step::Done) => {
                 out.byte(DEL);
                 stack.pop();
-            }
-            Ok(Step::Hole(t, start)) => {
-                // Written again from its tag, in the `*` form.
-                out.truncate(start);
-                *top = w.open_star(&mut out, t);
             }
             Err(refused) => return Err(fail(refused, &stack)),
         }
