@@ -6,12 +6,15 @@
 //! - `decode/<doc>`: `sdm_codec::decompress` into a `Value`,
 //!   `sdm_codec::from_str` into a `serde_json::Value` (serde path), and
 //!   `serde_json::from_str` into a `serde_json::Value`.
+//! - `typed/<doc>`: the document's typed mirror through `sdm_codec::to_string`
+//!   / `from_str` and `serde_json::to_string` / `from_str`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sdm_benches::{load_corpus, Document, OPTIONS};
+use sdm_benches::{load_corpus, with_typed, Document, OPTIONS};
+use serde::{de::DeserializeOwned, Serialize};
 
 fn corpus() -> Vec<Document> {
     match load_corpus() {
@@ -59,6 +62,32 @@ fn decode(c: &mut Criterion) {
     }
 }
 
+fn typed_group<T: Serialize + DeserializeOwned>(c: &mut Criterion, doc: &Document, t: &T) {
+    let text = sdm_codec::to_string(t, &OPTIONS).expect("the typed mirror writes");
+    let json = serde_json::to_string(t).expect("the typed mirror writes JSON");
+    let mut group = c.benchmark_group(format!("typed/{}", doc.name));
+    group.throughput(Throughput::Bytes(doc.json.len() as u64));
+    group.bench_function("sdm to_string", |b| {
+        b.iter(|| sdm_codec::to_string(black_box(t), &OPTIONS))
+    });
+    group.bench_function("serde_json to_string", |b| {
+        b.iter(|| serde_json::to_string(black_box(t)))
+    });
+    group.bench_function("sdm from_str", |b| {
+        b.iter(|| sdm_codec::from_str::<T>(black_box(&text), OPTIONS.decimals))
+    });
+    group.bench_function("serde_json from_str", |b| {
+        b.iter(|| serde_json::from_str::<T>(black_box(&json)))
+    });
+    group.finish();
+}
+
+fn typed(c: &mut Criterion) {
+    for doc in corpus() {
+        with_typed!(&doc.typed, |t| typed_group(c, &doc, t));
+    }
+}
+
 fn config() -> Criterion {
     Criterion::default()
         .sample_size(20)
@@ -69,6 +98,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = encode, decode
+    targets = encode, decode, typed
 }
 criterion_main!(benches);

@@ -12,6 +12,10 @@ use std::path::{Path, PathBuf};
 
 use sdm_codec::{Options, Value};
 
+pub mod typed;
+
+pub use typed::Typed;
+
 /// The settings every benchmark compresses with: the module's defaults
 /// (Level 2, Decimals 3, Safety on).
 pub const OPTIONS: Options = Options {
@@ -31,6 +35,8 @@ pub struct Document {
     pub value: Value,
     /// The document as a `serde_json::Value`.
     pub json_value: serde_json::Value,
+    /// The document as its typed mirror ([`typed`]).
+    pub typed: Typed,
     /// `value` compressed with [`OPTIONS`].
     pub compressed: String,
 }
@@ -120,6 +126,10 @@ pub fn load_document(path: &Path) -> Result<Document, LoadError> {
             path: path.to_path_buf(),
             source,
         })?;
+    let typed = Typed::from_json(&json).map_err(|source| LoadError::SerdeJson {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let value = Value::from(json_value.clone());
     let compressed = sdm_codec::compress(&value, &OPTIONS).map_err(|source| LoadError::Codec {
         path: path.to_path_buf(),
@@ -133,6 +143,7 @@ pub fn load_document(path: &Path) -> Result<Document, LoadError> {
         json,
         value,
         json_value,
+        typed,
         compressed,
     })
 }

@@ -21,7 +21,8 @@ pub(crate) static DIGIT_VALUE: [u8; 256] = {
 };
 
 /// True when the byte is a digit character.
-#[inline(always)]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn is_digit(b: u8) -> bool {
     DIGIT_VALUE[b as usize] != NOT_DIGIT
 }
@@ -41,22 +42,75 @@ const POW83: [u64; 11] = {
     t
 };
 
+/// The digit characters padded to 128 entries, so that indexing with a
+/// value masked to 7 bits needs no bounds check.
+static DIGIT_CHAR: [u8; 128] = {
+    let mut t = [b'0'; 128];
+    let mut i = 0;
+    while i < 83 {
+        t[i] = ALPHABET[i];
+        i += 1;
+    }
+    t
+};
+
+/// 83^2: digits are produced two at a time.
+const BASE2: u64 = BASE * BASE;
+
+/// Writes the digits of `n` into `buf` from index `at` (least significant
+/// first) and returns the index after the last. `buf` has room: 16 bytes
+/// hold a tag and the at most 11 digits of a u64 (83^10 < 2^64 < 83^11);
+/// indices are masked so the compiler needs no bounds checks.
+///
+/// Two digits per step: the division by 83^2 is the only link of the chain
+/// from one step to the next, and the pair splits off it in parallel, so the
+/// chain is half as long as one division per digit.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+pub(crate) fn encode_u64(buf: &mut [u8; 16], mut at: usize, mut n: u64) -> usize {
+    const B: u32 = BASE as u32;
+    const B2: u32 = BASE2 as u32;
+    // Writes the two digits of `pair` < 83^2 at `at`.
+    let put_pair = |buf: &mut [u8; 16], at: usize, pair: u32| {
+        let hi = pair / B;
+        buf[at & 15] = DIGIT_CHAR[((pair - hi * B) & 127) as usize];
+        buf[(at + 1) & 15] = DIGIT_CHAR[(hi & 127) as usize];
+    };
+    // Above 2^32 (rare in saves), pairs in 64-bit arithmetic; then in
+    // 32-bit arithmetic, whose divisions by a constant are cheaper.
+    while n > u64::from(u32::MAX) {
+        let q = n / BASE2;
+        put_pair(buf, at, (n - q * BASE2) as u32);
+        at += 2;
+        n = q;
+    }
+    let mut n = n as u32;
+    while n >= B2 {
+        let q = n / B2;
+        put_pair(buf, at, n - q * B2);
+        at += 2;
+        n = q;
+    }
+    if n < B {
+        buf[at & 15] = DIGIT_CHAR[(n & 127) as usize];
+        return at + 1;
+    }
+    put_pair(buf, at, n);
+    at + 2
+}
+
 /// Appends the digits of `n` (least significant first) to `out`.
 #[inline]
-pub(crate) fn write_u64(out: &mut String, mut n: u64) {
-    loop {
-        out.push(ALPHABET[(n % BASE) as usize] as char);
-        n /= BASE;
-        if n == 0 {
-            return;
-        }
-    }
+pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
+    let mut buf = [0u8; 16];
+    let end = encode_u64(&mut buf, 0, n);
+    out.extend_from_slice(buf.get(..end).unwrap_or_default());
 }
 
 /// Appends the digits of `n` to `out`.
-pub(crate) fn write_u128(out: &mut String, mut n: u128) {
+pub(crate) fn write_u128(out: &mut Vec<u8>, mut n: u128) {
     while n > u128::from(u64::MAX) {
-        out.push(ALPHABET[(n % u128::from(BASE)) as usize] as char);
+        out.push(ALPHABET[(n % u128::from(BASE)) as usize]);
         n /= u128::from(BASE);
     }
     write_u64(out, n as u64);
@@ -66,7 +120,7 @@ const TWO_POW_64: f64 = 18_446_744_073_709_551_616.0;
 const TWO_POW_128: f64 = TWO_POW_64 * TWO_POW_64;
 
 /// Appends the exact digits of a finite, integral, non-negative double.
-pub(crate) fn write_f64(out: &mut String, f: f64) {
+pub(crate) fn write_f64(out: &mut Vec<u8>, f: f64) {
     debug_assert!(f >= 0.0 && f.is_finite() && f.fract() == 0.0);
     if f < TWO_POW_64 {
         write_u64(out, f as u64);
@@ -79,7 +133,7 @@ pub(crate) fn write_f64(out: &mut String, f: f64) {
 
 /// The digits of an integral double of 2^128 or more: mantissa << shift in
 /// 32-bit limbs, divided down by 83^5.
-fn write_big(out: &mut String, f: f64) {
+fn write_big(out: &mut Vec<u8>, f: f64) {
     let bits = f.to_bits();
     let exp = ((bits >> 52) & 0x7FF) as i64 - 1075;
     let mant = (bits & ((1 << 52) - 1)) | (1 << 52);
@@ -109,7 +163,7 @@ fn write_big(out: &mut String, f: f64) {
             write_u64(out, rem);
         } else {
             for _ in 0..5 {
-                out.push(ALPHABET[(rem % BASE) as usize] as char);
+                out.push(ALPHABET[(rem % BASE) as usize]);
                 rem /= BASE;
             }
         }
@@ -139,7 +193,8 @@ impl Digits {
 
 /// Reads the digit run starting at `pos`. Returns the value and the position
 /// after the run; `None` when the run overflows a double.
-#[inline]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn read(bytes: &[u8], pos: usize) -> (Option<Digits>, usize) {
     let mut acc: u64 = 0;
     let mut i = pos;
@@ -270,9 +325,9 @@ mod tests {
     use super::*;
 
     fn digits_of(f: f64) -> String {
-        let mut s = String::new();
+        let mut s = Vec::new();
         write_f64(&mut s, f);
-        s
+        String::from_utf8(s).unwrap()
     }
 
     fn read_str(s: &str) -> Option<Digits> {
@@ -306,8 +361,9 @@ mod tests {
             read_str(&digits_of(f64::MAX)).map(Digits::as_f64),
             Some(f64::MAX)
         );
-        let mut s = String::new();
+        let mut s = Vec::new();
         write_u64(&mut s, u64::MAX);
+        let s = String::from_utf8(s).unwrap();
         assert_eq!(read_str(&s), Some(Digits::Int(u64::MAX)));
     }
 
@@ -321,8 +377,9 @@ mod tests {
         let run = format!("1{}", "0".repeat(10_000));
         assert_eq!(read_str(&run), Some(Digits::Int(1)));
         // A 2^64 + 1 value rounds to nearest.
-        let mut s = String::new();
+        let mut s = Vec::new();
         write_u128(&mut s, (1u128 << 64) + 1);
+        let s = String::from_utf8(s).unwrap();
         assert_eq!(read_str(&s), Some(Digits::Big(TWO_POW_64)));
         // Rounding with a sticky bit: 2^200 + 2^147 + 1 rounds up.
         let mut limbs = vec![0u32; 7];

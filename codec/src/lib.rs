@@ -57,14 +57,13 @@ mod arbitrary_impls;
 mod de;
 mod digits;
 mod error;
+mod format;
 pub mod json;
-mod keyed;
 mod number;
 mod read;
 mod roundtrip;
 mod ser;
 mod value;
-mod value_serde;
 mod write;
 
 #[cfg(feature = "arbitrary")]

@@ -6,10 +6,10 @@ use std::cell::Cell;
 
 use crate::digits::{self, Digits};
 use crate::error::{Error, ErrorKind, Found, Result};
-use crate::keyed::SMALL;
+use crate::format::{ends_number, factor, find_del, DEL};
 use crate::number::{Number, N};
+use crate::value::keyed::SMALL;
 use crate::value::{Key, Table, Value};
-use crate::write::{factor, DEL};
 use crate::DEFAULT_DEPTH_LIMIT;
 
 /// A configurable reader of the compressed format.
@@ -78,9 +78,7 @@ impl<'a> Source<'a> for StrSource<'a> {
 
     #[inline]
     fn string(&self, start: usize, end: usize) -> Result<&'a str> {
-        self.0
-            .get(start..end)
-            .ok_or_else(|| Error::at(ErrorKind::InvalidUtf8, start))
+        self.0.get(start..end).ok_or_else(|| invalid_utf8(start))
     }
 }
 
@@ -96,18 +94,8 @@ impl<'a> Source<'a> for ByteSource<'a> {
     #[inline]
     fn string(&self, start: usize, end: usize) -> Result<&'a str> {
         let raw = self.0.get(start..end).unwrap_or_default();
-        std::str::from_utf8(raw)
-            .map_err(|e| Error::at(ErrorKind::InvalidUtf8, start + e.valid_up_to()))
+        std::str::from_utf8(raw).map_err(|e| invalid_utf8(start + e.valid_up_to()))
     }
-}
-
-/// True for the bytes that may follow a number: a tag or DEL.
-#[inline]
-pub(crate) fn ends_number(b: u8) -> bool {
-    matches!(
-        b,
-        b'-' | b'+' | b'>' | b'<' | b')' | b'(' | b'#' | b'|' | b'*' | DEL
-    )
 }
 
 /// The unexpected-byte error at `pos`.
@@ -117,13 +105,28 @@ pub(crate) fn unexpected(bytes: &[u8], pos: usize, expected: &'static str) -> Er
     Error::at(ErrorKind::Unexpected { expected, found }, pos)
 }
 
+/// The error of a digit run too large for a double, at `pos`.
+#[cold]
+fn out_of_range(pos: usize) -> Error {
+    Error::at(ErrorKind::NumberOutOfRange, pos)
+}
+
+/// The error of a string whose bytes are not UTF-8.
+#[cold]
+pub(crate) fn invalid_utf8(at: usize) -> Error {
+    Error::at(ErrorKind::InvalidUtf8, at)
+}
+
 /// Reads the digit run after a number tag at `pos`; returns the run's value
-/// and the offset after it.
-#[inline]
+/// and the offset after it. Always inlined, as are the other helpers of the
+/// hot paths: a `Result` this large would go through memory, and reading
+/// back the pieces a callee stored costs more than the work itself.
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn number_digits(bytes: &[u8], pos: usize) -> Result<(Digits, usize)> {
     let (d, end) = digits::read(bytes, pos + 1);
     let Some(d) = d else {
-        return Err(Error::at(ErrorKind::NumberOutOfRange, pos));
+        return Err(out_of_range(pos));
     };
     if let Some(&b) = bytes.get(end) {
         if !ends_number(b) {
@@ -147,39 +150,9 @@ pub(crate) fn number_of(tag: u8, d: Digits, factor: f64) -> Number {
     }
 }
 
-/// The first DEL in `bytes`: the first 32 bytes eight at a time (most keys
-/// and values are short strings, and `bytes` is usually the whole rest of
-/// the input), memchr beyond.
-#[inline]
-pub(crate) fn find_del(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGHS: u64 = 0x8080_8080_8080_8080;
-    const DELS: u64 = 0x7F7F_7F7F_7F7F_7F7F;
-    const SHORT: usize = 32;
-    let (head, tail) = bytes.split_at(bytes.len().min(SHORT));
-    let mut chunks = head.chunks_exact(8);
-    let mut base = 0;
-    for chunk in chunks.by_ref() {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ DELS;
-        let found = x.wrapping_sub(ONES) & !x & HIGHS;
-        if found != 0 {
-            return Some(base + (found.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    if let Some(i) = chunks.remainder().iter().position(|&b| b == DEL) {
-        return Some(base + i);
-    }
-    if tail.is_empty() {
-        return None;
-    }
-    memchr::memchr(DEL, tail).map(|i| SHORT + i)
-}
-
 /// Finds the DEL ending the string whose bytes start at `start`.
-#[inline]
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
 pub(crate) fn string_end(bytes: &[u8], start: usize) -> Result<usize> {
     match find_del(bytes.get(start..).unwrap_or_default()) {
         Some(i) => Ok(start + i),
@@ -218,7 +191,9 @@ impl Scratch {
         }
     }
 
-    /// Small enough to keep for the next read (a few kilobytes at most).
+    /// Small enough to keep for the next read (at most about 130 KB:
+    /// room for a medium-sized save, so that reading one again does not
+    /// grow the stacks again).
     fn worth_keeping(&self) -> bool {
         self.stack.capacity() <= KEEP
             && self.values.capacity() <= KEEP
@@ -227,7 +202,7 @@ impl Scratch {
 }
 
 /// Capacity up to which a thread keeps its reader's stacks between reads.
-const KEEP: usize = 64;
+const KEEP: usize = 1024;
 
 thread_local! {
     /// Each thread's reader stacks, kept between reads so that reading a

@@ -1,7 +1,7 @@
 //! [`expected_roundtrip`]: the value the format promises after a round trip.
 
+use crate::format::factor;
 use crate::number::{Number, N};
-use crate::write::factor;
 use crate::{Key, Options, Table, Value};
 
 /// The value that `decompress(&compress(value, options)?, options.decimals)`

@@ -66,22 +66,6 @@ fn errors_have_offsets() {
 }
 
 #[test]
-fn find_del_at_every_offset() {
-    for len in 0..80 {
-        let mut bytes = vec![b'a'; len];
-        assert_eq!(find_del(&bytes), None, "{len}");
-        for at in 0..len {
-            bytes.fill(b'a');
-            bytes[at] = DEL;
-            if at + 1 < len {
-                bytes[at + 1] = DEL;
-            }
-            assert_eq!(find_del(&bytes), Some(at), "{len} {at}");
-        }
-    }
-}
-
-#[test]
 fn repeated_keys_keep_their_first_place() {
     // A repeated key keeps its first place and takes the last value,
     // in small records and in tables past the linear form alike.

@@ -1,4 +1,4 @@
-//! Unit tests of `value.rs`.
+//! Unit tests of `value/`.
 
 use super::*;
 

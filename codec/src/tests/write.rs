@@ -1,6 +1,7 @@
-//! Unit tests of `write.rs`.
+//! Unit tests of `write/`.
 
 use super::*;
+use crate::error::ErrorKind;
 
 fn c(v: impl Into<Value>) -> String {
     compress(&v.into(), &Options::default()).unwrap()
@@ -51,6 +52,21 @@ fn nil_through_sequence_mut_is_a_hole() {
     let mut t = Table::from_sequence(vec![Value::from(1), Value::from(2), Value::from(3)]);
     t.sequence_mut()[1] = Value::Nil;
     assert_eq!(c(t), "*>1>1>3>3\u{7f}");
+}
+
+#[test]
+fn nested_holes_are_written_once() {
+    // Each level ends with a hole: every table is written once, in the `*`
+    // form (writing a table again on finding its hole would take 2^depth).
+    let mut v = Value::from(1);
+    for _ in 0..64 {
+        let mut t = Table::from_sequence(vec![v, Value::from(0)]);
+        t.sequence_mut()[1] = Value::Nil;
+        v = Value::from(t);
+    }
+    let s = c(v);
+    assert_eq!(s.len(), 64 * 4 + 2);
+    assert!(s.starts_with("*>1*>1"));
 }
 
 #[test]

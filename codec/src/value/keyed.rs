@@ -4,7 +4,7 @@
 //! insertion-ordered hash map seeded at random, so keys chosen by players
 //! cannot be aimed at one bucket.
 
-use crate::value::{Key, Value};
+use super::{Key, Value};
 use indexmap::IndexMap;
 
 /// The hasher of large keyed parts.

@@ -8,12 +8,17 @@
 //! bigger stack (the [`Decoder`](crate::Decoder), which is iterative, reads
 //! [`DEFAULT_DEPTH_LIMIT`](crate::DEFAULT_DEPTH_LIMIT) levels anywhere).
 
+mod access;
+mod key;
+
+use access::{Enum, PipeSeq, StarMap, StarSeq};
+
 use crate::digits::{self, Digits};
 use crate::error::{Error, ErrorKind, Result};
-use crate::read::{number_digits, string_end, to_key, unexpected};
-use crate::write::{factor, DEL};
+use crate::format::{factor, DEL, POS_FRAC, POS_INT, STRING, TABLE};
+use crate::read::{invalid_utf8, number_digits, string_end, unexpected};
 use base64::Engine as _;
-use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
+use serde::de::{self, IntoDeserializer, Visitor};
 use serde::Deserialize;
 
 /// The default nesting limit of the serde [`Deserializer`]: 256 tables,
@@ -106,6 +111,8 @@ impl<'de> Deserializer<'de> {
         unexpected(self.bytes, self.pos, expected)
     }
 
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn enter(&mut self) -> Result<()> {
         if self.depth >= self.limit {
             return Err(Error::at(ErrorKind::DepthLimit(self.limit), self.pos));
@@ -116,6 +123,8 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Expects the DEL closing a table.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn leave(&mut self) -> Result<()> {
         if self.peek() != Some(DEL) {
             return Err(self.err_here("DEL ending the table"));
@@ -126,17 +135,16 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Reads a string whose `#` is at the current position.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn string(&mut self) -> Result<&'de str> {
         let start = self.pos + 1;
         let end = string_end(self.bytes, start)?;
         let s = match self.text {
-            Some(t) => t
-                .get(start..end)
-                .ok_or_else(|| Error::at(ErrorKind::InvalidUtf8, start))?,
+            Some(t) => t.get(start..end).ok_or_else(|| invalid_utf8(start))?,
             None => {
                 let raw = self.bytes.get(start..end).unwrap_or_default();
-                std::str::from_utf8(raw)
-                    .map_err(|e| Error::at(ErrorKind::InvalidUtf8, start + e.valid_up_to()))?
+                std::str::from_utf8(raw).map_err(|e| invalid_utf8(start + e.valid_up_to()))?
             }
         };
         self.pos = end + 1;
@@ -144,6 +152,8 @@ impl<'de> Deserializer<'de> {
     }
 
     /// Reads the digits after a number tag at the current position.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     fn digits(&mut self) -> Result<Digits> {
         let (d, end) = number_digits(self.bytes, self.pos)?;
         self.pos = end;
@@ -169,6 +179,25 @@ impl<'de> Deserializer<'de> {
         Ok(Some((tag == b'<', u)))
     }
 
+    /// Reads the value at the current position, whose tag is `TAG`: one
+    /// of the tags `expect_first` tests for.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    fn visit_expected<V: Visitor<'de>, const TAG: u8>(&mut self, visitor: V) -> Result<V::Value> {
+        match TAG {
+            POS_INT => match self.digits()? {
+                Digits::Int(u) => visitor.visit_u64(u),
+                Digits::Big(f) => visitor.visit_f64(f),
+            },
+            POS_FRAC => {
+                let d = self.digits()?;
+                visitor.visit_f64(d.as_f64() / self.factor)
+            }
+            STRING => visitor.visit_borrowed_str(self.string()?),
+            _ => self.visit_table(visitor, false),
+        }
+    }
+
     fn visit_table<V: Visitor<'de>>(&mut self, visitor: V, as_seq: bool) -> Result<V::Value> {
         let tag = self.peek();
         self.enter()?;
@@ -184,6 +213,22 @@ impl<'de> Deserializer<'de> {
         self.leave()?;
         Ok(v)
     }
+}
+
+/// `deserialize_*` methods that test first for the tag the type usually
+/// finds (a non-negative integer for integer types, a string for strings,
+/// ...) with a branch that predicts well, and read it directly; anything
+/// else goes through `deserialize_any`, which dispatches on every tag.
+macro_rules! expect_first {
+    ($($tag:ident => $($method:ident)+),* $(,)?) => {$($(
+        #[inline]
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+            if self.peek() == Some($tag) {
+                return self.visit_expected::<V, $tag>(visitor);
+            }
+            self.deserialize_any(visitor)
+        }
+    )+)*};
 }
 
 impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
@@ -327,287 +372,24 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
         visitor.visit_newtype_struct(self)
     }
 
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 u8 u16 u32 u64 f32 f64 char str string
-        unit unit_struct map struct identifier ignored_any
-    }
-}
-
-/// Elements of a `|` table.
-struct PipeSeq<'a, 'de> {
-    de: &'a mut Deserializer<'de>,
-}
-
-impl<'de> de::SeqAccess<'de> for PipeSeq<'_, 'de> {
-    type Error = Error;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        match self.de.peek() {
-            Some(DEL) => Ok(None),
-            None => Err(self.de.err_here("a value or DEL")),
-            Some(_) => seed.deserialize(&mut *self.de).map(Some),
-        }
-    }
-}
-
-/// The longest run of holes a `*` sequence may skip with one key (holes are
-/// read as nil elements; the cap keeps memory linear in the input).
-const MAX_GAP: u64 = 1024;
-
-/// Elements of a `*` table whose keys are increasing integers from 1 (Level
-/// 1 output, or a sequence with holes): missing keys read as nil elements,
-/// so `Vec<Option<T>>` gets `None` back for each hole.
-struct StarSeq<'a, 'de> {
-    de: &'a mut Deserializer<'de>,
-    /// The index of the next element.
-    next: u64,
-    /// The key read ahead of a gap: the element at it comes after the holes.
-    key: Option<u64>,
-}
-
-impl<'de> de::SeqAccess<'de> for StarSeq<'_, 'de> {
-    type Error = Error;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>> {
-        let key = match self.key {
-            Some(k) => k,
-            None => {
-                let de = &mut *self.de;
-                match de.peek() {
-                    Some(DEL) => return Ok(None),
-                    Some(b'>') => {
-                        let at = de.pos;
-                        match de.digits()? {
-                            Digits::Int(k) if k >= self.next && k - self.next <= MAX_GAP => k,
-                            _ => {
-                                return Err(Error::at(
-                                    ErrorKind::Message(format!(
-                                    "expected key {} of a sequence (or a key a little after it)",
-                                    self.next
-                                )),
-                                    at,
-                                ))
-                            }
-                        }
-                    }
-                    _ => return Err(de.err_here("a sequence key or DEL")),
-                }
-            }
-        };
-        self.next += 1;
-        if key + 1 > self.next {
-            self.key = Some(key);
-            return seed.deserialize(Nil).map(Some);
-        }
-        self.key = None;
-        seed.deserialize(&mut *self.de).map(Some)
-    }
-}
-
-/// A hole: deserializes as unit / `None`.
-struct Nil;
-
-impl<'de> de::Deserializer<'de> for Nil {
-    type Error = Error;
-
-    fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        visitor.visit_unit()
+    expect_first! {
+        POS_INT => deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
+            deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64,
+        POS_FRAC => deserialize_f32 deserialize_f64,
+        STRING => deserialize_str deserialize_string deserialize_identifier,
+        TABLE => deserialize_map,
     }
 
-    fn deserialize_option<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        visitor.visit_none()
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        bytes byte_buf unit unit_struct newtype_struct seq tuple
-        tuple_struct map struct enum identifier ignored_any
-    }
-}
-
-/// Entries of a `*` table.
-struct StarMap<'a, 'de> {
-    de: &'a mut Deserializer<'de>,
-}
-
-impl<'de> de::MapAccess<'de> for StarMap<'_, 'de> {
-    type Error = Error;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(&mut self, seed: K) -> Result<Option<K::Value>> {
-        match self.de.peek() {
-            Some(DEL) => Ok(None),
-            Some(b'|' | b'*') => Err(Error::at(ErrorKind::TableKey, self.de.pos)),
-            None => Err(self.de.err_here("a key or DEL")),
-            Some(_) => seed.deserialize(MapKey { de: &mut *self.de }).map(Some),
-        }
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value> {
-        match self.de.peek() {
-            Some(DEL) | None => Err(self.de.err_here("a value")),
-            Some(_) => seed.deserialize(&mut *self.de),
-        }
-    }
-}
-
-/// A table key: as itself, or as text when a string is asked for (numbers
-/// and booleans become their decimal text, as JSON object keys).
-struct MapKey<'a, 'de> {
-    de: &'a mut Deserializer<'de>,
-}
-
-impl MapKey<'_, '_> {
-    /// The key as text when it is not a string.
-    fn key_text(&mut self) -> Result<Option<String>> {
-        let start = self.de.pos;
-        match self.de.peek() {
-            Some(b'+') => {
-                self.de.pos += 1;
-                Ok(Some("true".into()))
-            }
-            Some(b'-') => {
-                self.de.pos += 1;
-                Ok(Some("false".into()))
-            }
-            Some(tag @ (b'>' | b'<' | b')' | b'(')) => {
-                let d = self.de.digits()?;
-                let n = crate::read::number_of(tag, d, self.de.factor);
-                to_key(crate::Value::Number(n), start)?;
-                Ok(Some(n.to_string()))
-            }
-            _ => Ok(None),
-        }
-    }
-}
-
-macro_rules! key_forward {
-    ($($f:ident),*) => {$(
-        fn $f<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-            de::Deserializer::$f(self.de, visitor)
-        }
-    )*};
-}
-
-impl<'de> de::Deserializer<'de> for MapKey<'_, 'de> {
-    type Error = Error;
-
-    fn deserialize_str<V: Visitor<'de>>(mut self, visitor: V) -> Result<V::Value> {
-        match self.key_text()? {
-            Some(s) => visitor.visit_string(s),
-            None => de::Deserializer::deserialize_str(self.de, visitor),
-        }
-    }
-    fn deserialize_string<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
-    fn deserialize_identifier<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
-        self.deserialize_str(visitor)
-    }
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        variants: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value> {
-        de::Deserializer::deserialize_enum(self.de, name, variants, visitor)
-    }
-    fn deserialize_newtype_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value> {
-        de::Deserializer::deserialize_newtype_struct(self.de, name, visitor)
-    }
-    fn deserialize_unit_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        visitor: V,
-    ) -> Result<V::Value> {
-        de::Deserializer::deserialize_unit_struct(self.de, name, visitor)
-    }
-    fn deserialize_tuple<V: Visitor<'de>>(self, len: usize, visitor: V) -> Result<V::Value> {
-        de::Deserializer::deserialize_tuple(self.de, len, visitor)
-    }
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        name: &'static str,
-        len: usize,
-        visitor: V,
-    ) -> Result<V::Value> {
-        de::Deserializer::deserialize_tuple_struct(self.de, name, len, visitor)
-    }
     fn deserialize_struct<V: Visitor<'de>>(
         self,
-        name: &'static str,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value> {
-        de::Deserializer::deserialize_struct(self.de, name, fields, visitor)
-    }
-    key_forward!(
-        deserialize_any,
-        deserialize_bool,
-        deserialize_i8,
-        deserialize_i16,
-        deserialize_i32,
-        deserialize_i64,
-        deserialize_i128,
-        deserialize_u8,
-        deserialize_u16,
-        deserialize_u32,
-        deserialize_u64,
-        deserialize_u128,
-        deserialize_f32,
-        deserialize_f64,
-        deserialize_char,
-        deserialize_bytes,
-        deserialize_byte_buf,
-        deserialize_option,
-        deserialize_unit,
-        deserialize_seq,
-        deserialize_map,
-        deserialize_ignored_any
-    );
-}
-
-/// An enum written as `*#Variant DEL <content> DEL`.
-struct Enum<'a, 'de> {
-    de: &'a mut Deserializer<'de>,
-}
-
-impl<'de> de::EnumAccess<'de> for Enum<'_, 'de> {
-    type Error = Error;
-    type Variant = Self;
-
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self)> {
-        if self.de.peek() != Some(b'#') {
-            return Err(self.de.err_here("the variant name (a string)"));
-        }
-        let v = seed.deserialize(&mut *self.de)?;
-        Ok((v, self))
-    }
-}
-
-impl<'de> de::VariantAccess<'de> for Enum<'_, 'de> {
-    type Error = Error;
-
-    fn unit_variant(self) -> Result<()> {
-        Ok(())
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value> {
-        seed.deserialize(&mut *self.de)
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value> {
-        de::Deserializer::deserialize_seq(&mut *self.de, visitor)
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        self,
+        _name: &'static str,
         _fields: &'static [&'static str],
         visitor: V,
     ) -> Result<V::Value> {
-        de::Deserializer::deserialize_map(&mut *self.de, visitor)
+        self.deserialize_map(visitor)
+    }
+
+    serde::forward_to_deserialize_any! {
+        bool char unit unit_struct ignored_any
     }
 }
