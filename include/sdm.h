@@ -316,6 +316,29 @@ typedef struct sdm_response {
 } sdm_response;
 
 /**
+ * What `sdm_context_shutdown_within` did.
+ */
+typedef struct sdm_shutdown_report {
+  /**
+   * Sessions saved (if SaveOnClose) and released without an error.
+   */
+  size_t finished;
+  /**
+   * Sessions whose save failed (the store keeps what it had).
+   */
+  size_t failed;
+  /**
+   * Sessions not finished when the deadline passed (their save may still
+   * land; a lock never released expires on the store).
+   */
+  size_t unfinished;
+  /**
+   * How long the shutdown took, in milliseconds.
+   */
+  uint64_t elapsed_ms;
+} sdm_shutdown_report;
+
+/**
  * Mutation callback of `sdm_session_mutate_json`: gets the current value as
  * JSON (borrowed for the call) and returns NULL to leave it unchanged, or a
  * new JSON text allocated with `malloc` (e.g. `strdup`), which the library
@@ -432,8 +455,10 @@ sdm_result sdm_context_new(const char *store_url,
 
 /**
  * Shuts the context down ("bind to close"): destroys every live session
- * (saving those with SaveOnClose, releasing their locks) and returns when
- * all are done. Blocking. Afterwards operations fail with `SDM_SHUTDOWN`;
+ * (saving those with SaveOnClose, releasing their locks), concurrently, and
+ * returns when all are done or the default deadline (25 s) passed; see
+ * `sdm_context_shutdown_within` for a deadline of your own and a report.
+ * Blocking. Afterwards operations fail with `SDM_SHUTDOWN`;
  * events of the shutdown itself are still delivered (in dispatch mode, by
  * the next `sdm_context_dispatch`).
  *
@@ -1089,6 +1114,31 @@ sdm_result sdm_session_find(struct sdm_context *ctx,
  * `session` is NULL or a live handle, not used after this call.
  */
 void sdm_session_free(struct sdm_session *session);
+
+/**
+ * Shuts the context down within `deadline_ms` milliseconds: destroys every
+ * live session concurrently (saving those with SaveOnClose, releasing
+ * their locks) and returns when all are done or the deadline passed.
+ * Nothing is released unsaved: a session whose save had not finished at
+ * the deadline keeps its lock until its save finishes or the lock expires.
+ * Blocking.
+ *
+ * `report` (may be NULL) receives the counts. `unfinished_keys` (may be
+ * NULL) receives the ids ("name/scope/key") of the sessions that failed or
+ * did not finish, one per line, failed ones first (an empty string when
+ * none); free it with `sdm_string_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_SHUTDOWN` (called a second time). A
+ * deadline that passed is not an error: read `report->unfinished`.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `report` and `unfinished_keys` are NULL
+ * or writable.
+ */
+sdm_result sdm_context_shutdown_within(struct sdm_context *ctx,
+                                       uint64_t deadline_ms,
+                                       struct sdm_shutdown_report *report,
+                                       char **unfinished_keys);
 
 /**
  * Frees a string returned by the library (every `char *` it hands out).

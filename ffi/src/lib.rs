@@ -41,6 +41,7 @@ pub mod properties;
 pub mod response;
 pub mod result;
 pub mod session;
+pub mod shutdown;
 pub mod sink;
 pub mod store;
 pub mod strings;

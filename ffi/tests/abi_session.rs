@@ -499,3 +499,43 @@ fn a_stale_save_is_fenced_with_its_own_code_and_the_tokens_are_readable() {
         sdm_context_free(ctx_b);
     }
 }
+
+#[test]
+fn shutdown_within_reports_counts_and_keys() {
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let s = session(ctx, "1");
+    let mut resp = empty();
+    // SAFETY: live handles, valid out-pointers.
+    unsafe {
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        assert_eq!(
+            sdm::shutdown::sdm_context_shutdown_within(
+                ptr::null_mut(),
+                1000,
+                ptr::null_mut(),
+                ptr::null_mut()
+            ),
+            SDM_NULL_ARGUMENT
+        );
+        let mut report = sdm::shutdown::sdm_shutdown_report::default();
+        let mut keys = ptr::null_mut();
+        assert_eq!(
+            sdm::shutdown::sdm_context_shutdown_within(ctx, 10_000, &mut report, &mut keys),
+            SDM_OK,
+            "{}",
+            last_error()
+        );
+        assert_eq!(
+            (report.finished, report.failed, report.unfinished),
+            (1, 0, 0)
+        );
+        assert_eq!(take(keys), "");
+        assert_eq!(
+            sdm::shutdown::sdm_context_shutdown_within(ctx, 10, ptr::null_mut(), ptr::null_mut()),
+            SDM_SHUTDOWN
+        );
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}

@@ -82,9 +82,15 @@ impl Registry {
         self.inner.find(name, scope, key).map(|s| self.wrap(s))
     }
 
-    /// Destroys every live session and returns when all are done.
-    pub fn shutdown(&self) {
-        self.rt.block_on(self.inner.shutdown());
+    /// Destroys every live session and returns when all are done or the
+    /// default deadline passed: see [`crate::Registry::shutdown`].
+    pub fn shutdown(&self) -> crate::ShutdownReport {
+        self.rt.block_on(self.inner.shutdown())
+    }
+
+    /// Shutdown within `deadline`: see [`crate::Registry::shutdown_within`].
+    pub fn shutdown_within(&self, deadline: Duration) -> crate::ShutdownReport {
+        self.rt.block_on(self.inner.shutdown_within(deadline))
     }
 
     /// Runs [`shutdown`](Self::shutdown) on SIGINT/SIGTERM, in the background.

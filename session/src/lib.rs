@@ -131,5 +131,6 @@ pub use retry::{ATTEMPTS, CALL_TIMEOUT, LOCK_CALL_TIMEOUT, RETRY_PAUSE};
 pub use sdm_codec::{Key, Table, Value};
 pub use session::events::{Connection, EventKind};
 pub use session::{Session, SessionId};
+pub use shutdown::{ShutdownReport, DEFAULT_SHUTDOWN_DEADLINE};
 pub use usage::Usage;
 pub use value_access::ValueGuard;

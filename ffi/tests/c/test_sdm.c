@@ -550,7 +550,15 @@ static void test_many_threads(void) {
     CHECK(read_int(&completions) == THREADS * SAVES);
     CHECK(read_int(&completion_errors) == 0);
     CHECK(read_int(&completions_on_main) == 0);
-    CHECK_CODE(sdm_context_shutdown(ctx), SDM_OK);
+    {
+        sdm_shutdown_report report;
+        char *keys = NULL;
+        CHECK_CODE(sdm_context_shutdown_within(ctx, 20000, &report, &keys), SDM_OK);
+        CHECK(report.unfinished == 0 && report.failed == 0);
+        CHECK(keys != NULL && keys[0] == '\0');
+        sdm_string_free(keys);
+        CHECK_CODE(sdm_context_shutdown_within(ctx, 20000, NULL, NULL), SDM_SHUTDOWN);
+    }
     sdm_context_free(ctx);
 }
 
