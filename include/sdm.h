@@ -267,6 +267,12 @@ typedef struct sdm_context_options {
 } sdm_context_options;
 
 /**
+ * Critical-state event: `(user_data, critical)`; `true` when raised,
+ * `false` when cleared.
+ */
+typedef void (*sdm_critical_changed_fn)(void *user_data, bool critical);
+
+/**
  * StateChanged event: `(user_data, new state)`.
  */
 typedef void (*sdm_state_changed_fn)(void *user_data, sdm_state state);
@@ -503,6 +509,44 @@ sdm_events_mode sdm_context_events_mode(const struct sdm_context *ctx);
  * `ctx` is NULL or a live context, not used after this call.
  */
 void sdm_context_free(struct sdm_context *ctx);
+
+/**
+ * Whether the store is in critical state: store calls failed `threshold`
+ * times within the window and have not recovered since (see
+ * `sdm_context_set_critical_config`). A game may stop trades and warn
+ * players meanwhile.
+ *
+ * # Safety
+ * `ctx` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_context_is_critical(const struct sdm_context *ctx, bool *out);
+
+/**
+ * Sets when the critical state is raised (`threshold` failed store calls
+ * within `window_ms`; 0 counts as 1) and cleared (a call succeeds
+ * `recovery_ms` after the last failure). Defaults: 5, 120 000, 120 000.
+ *
+ * # Safety
+ * `ctx` NULL or live.
+ */
+sdm_result sdm_context_set_critical_config(struct sdm_context *ctx,
+                                           uint32_t threshold,
+                                           uint64_t window_ms,
+                                           uint64_t recovery_ms);
+
+/**
+ * Listens for the critical state: `callback(user_data, critical)` each
+ * time it is raised or cleared, delivered like session events (on the
+ * callback thread, or inside `sdm_context_dispatch`). The listener stays
+ * connected for the life of the context.
+ *
+ * # Safety
+ * `ctx` NULL or live; `callback` NULL or valid for the life of the
+ * context; `user_data` usable where callbacks run.
+ */
+sdm_result sdm_context_on_critical_changed(struct sdm_context *ctx,
+                                           sdm_critical_changed_fn callback,
+                                           void *user_data);
 
 /**
  * Connects to StateChanged: `callback(user_data, state)` after every state

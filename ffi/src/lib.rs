@@ -31,6 +31,7 @@ pub mod boundary;
 pub mod callback;
 pub mod codec;
 pub mod context;
+pub mod critical;
 pub mod error;
 pub mod events;
 pub mod facts;

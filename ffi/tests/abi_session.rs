@@ -539,3 +539,38 @@ fn shutdown_within_reports_counts_and_keys() {
         sdm_context_free(ctx);
     }
 }
+
+unsafe extern "C" fn on_critical(_: *mut c_void, _: bool) {}
+
+#[test]
+fn critical_state_is_readable_configurable_and_listened_to() {
+    use sdm::critical::*;
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    // SAFETY: live context, valid out-pointers.
+    unsafe {
+        let mut critical = true;
+        assert_eq!(
+            sdm_context_is_critical(ptr::null(), &mut critical),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_is_critical(ctx, ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(sdm_context_is_critical(ctx, &mut critical), SDM_OK);
+        assert!(!critical);
+        assert_eq!(
+            sdm_context_set_critical_config(ctx, 3, 60_000, 30_000),
+            SDM_OK
+        );
+        assert_eq!(
+            sdm_context_on_critical_changed(ctx, None, ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_on_critical_changed(ctx, Some(on_critical), ptr::null_mut()),
+            SDM_OK
+        );
+        sdm_context_free(ctx);
+    }
+}

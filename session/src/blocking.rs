@@ -99,6 +99,27 @@ impl Registry {
         drop(self.inner.shutdown_on_signal());
     }
 
+    /// Whether the store is in critical state: see
+    /// [`crate::Registry::is_critical`].
+    pub fn is_critical(&self) -> bool {
+        self.inner.is_critical()
+    }
+
+    /// Listens for the critical state: see
+    /// [`crate::Registry::on_critical_changed`].
+    pub fn on_critical_changed(
+        &self,
+        f: impl Fn(bool) + Send + Sync + 'static,
+    ) -> crate::CriticalConnection {
+        self.inner.on_critical_changed(f)
+    }
+
+    /// Sets when the critical state is raised and cleared: see
+    /// [`crate::Registry::set_critical_config`].
+    pub fn set_critical_config(&self, config: crate::CriticalConfig) {
+        self.inner.set_critical_config(config);
+    }
+
     /// The async registry behind this one.
     pub fn as_async(&self) -> &crate::Registry {
         &self.inner

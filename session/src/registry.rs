@@ -3,7 +3,9 @@
 //! session ("multiple script support"), and it shuts them all down.
 
 use crate::backend::{Backend, SessionId};
+use crate::health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
 use crate::session::{Inner, Registered};
+use crate::shared::Shared;
 use crate::Session;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +16,7 @@ use std::sync::{Arc, Mutex, Weak};
 pub struct Registry(Arc<RegistryInner>);
 
 pub(crate) struct RegistryInner {
-    backend: Arc<dyn Backend>,
+    shared: Arc<Shared>,
     sessions: Mutex<HashMap<SessionId, Session>>,
     hidden: Mutex<Vec<Weak<Inner>>>,
     shutting_down: AtomicBool,
@@ -32,7 +34,7 @@ impl Registered for RegistryInner {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("backend", &self.0.backend.kind())
+            .field("backend", &self.0.shared.backend.kind())
             .field("sessions", &self.len())
             .finish()
     }
@@ -42,7 +44,7 @@ impl Registry {
     /// A registry on `backend`.
     pub fn new(backend: Arc<dyn Backend>) -> Registry {
         Registry(Arc::new(RegistryInner {
-            backend,
+            shared: Shared::new(backend),
             sessions: Mutex::new(HashMap::new()),
             hidden: Mutex::new(Vec::new()),
             shutting_down: AtomicBool::new(false),
@@ -51,7 +53,7 @@ impl Registry {
 
     /// The backend sessions use.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.0.backend
+        &self.0.shared.backend
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Session>> {
@@ -67,7 +69,7 @@ impl Registry {
             return Session(Arc::new(Inner::new(
                 id,
                 false,
-                self.0.backend.clone(),
+                self.0.shared.clone(),
                 Weak::<RegistryInner>::new(),
             )));
         }
@@ -77,7 +79,7 @@ impl Registry {
                 Session(Arc::new(Inner::new(
                     id.clone(),
                     false,
-                    self.0.backend.clone(),
+                    self.0.shared.clone(),
                     Arc::downgrade(&self.0) as Weak<dyn Registered>,
                 )))
             })
@@ -91,7 +93,7 @@ impl Registry {
         let inner = Arc::new(Inner::new(
             id,
             true,
-            self.0.backend.clone(),
+            self.0.shared.clone(),
             Arc::downgrade(&self.0) as Weak<dyn Registered>,
         ));
         if !self.0.shutting_down.load(Ordering::SeqCst) {
@@ -142,5 +144,35 @@ impl Registry {
     /// True once [`shutdown`](Self::shutdown) has begun.
     pub fn is_shutting_down(&self) -> bool {
         self.0.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// True while the store is in critical state: store calls failed
+    /// [`CriticalConfig::threshold`] times within its window and have not
+    /// recovered since (ProfileStore's IsCriticalState). A game may stop
+    /// trades and warn players meanwhile.
+    pub fn is_critical(&self) -> bool {
+        self.0.shared.health.is_critical()
+    }
+
+    /// Connects a listener called with `true` when the critical state is
+    /// raised and `false` when it is cleared (on the task whose store call
+    /// changed it).
+    pub fn on_critical_changed(
+        &self,
+        f: impl Fn(bool) + Send + Sync + 'static,
+    ) -> CriticalConnection {
+        let f: Arc<CriticalChangedFn> = Arc::new(f);
+        self.0.shared.health.connect(f)
+    }
+
+    /// Sets when the critical state is raised and cleared (a threshold of
+    /// 0 counts as 1).
+    pub fn set_critical_config(&self, config: CriticalConfig) {
+        self.0.shared.health.set_config(config);
+    }
+
+    /// When the critical state is raised and cleared.
+    pub fn critical_config(&self) -> CriticalConfig {
+        self.0.shared.health.config()
     }
 }

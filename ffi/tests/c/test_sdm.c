@@ -551,6 +551,13 @@ static void test_many_threads(void) {
     CHECK(read_int(&completion_errors) == 0);
     CHECK(read_int(&completions_on_main) == 0);
     {
+        bool critical = true;
+        CHECK_CODE(sdm_context_set_critical_config(ctx, 5, 120000, 120000), SDM_OK);
+        CHECK_CODE(sdm_context_is_critical(ctx, &critical), SDM_OK);
+        CHECK(!critical);
+        CHECK_CODE(sdm_context_on_critical_changed(ctx, NULL, NULL), SDM_NULL_ARGUMENT);
+    }
+    {
         sdm_shutdown_report report;
         char *keys = NULL;
         CHECK_CODE(sdm_context_shutdown_within(ctx, 20000, &report, &keys), SDM_OK);

@@ -1,0 +1,23 @@
+//! What every session of one registry shares: the store, its health (the
+//! critical state) and the hooks of each data store name.
+
+use crate::backend::Backend;
+use crate::health::Health;
+use std::sync::Arc;
+
+/// The registry's part of every session.
+pub(crate) struct Shared {
+    /// The store.
+    pub(crate) backend: Arc<dyn Backend>,
+    /// Store failures and the critical state.
+    pub(crate) health: Arc<Health>,
+}
+
+impl Shared {
+    pub(crate) fn new(backend: Arc<dyn Backend>) -> Arc<Shared> {
+        Arc::new(Shared {
+            backend,
+            health: Arc::new(Health::default()),
+        })
+    }
+}
