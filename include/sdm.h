@@ -304,6 +304,13 @@ typedef void (*sdm_attempts_changed_fn)(void *user_data, uint32_t attempts_remai
 typedef void (*sdm_process_queue_fn)(void *user_data, const char *read_id, const char *values_json);
 
 /**
+ * Validator: `(user_data, value as JSON)` (borrowed for the call); returns
+ * NULL when the value is valid, else a message allocated with `malloc`
+ * (e.g. `strdup`), which the library takes over and frees with `free`.
+ */
+typedef char *(*sdm_validate_fn)(void *user_data, const char *value_json);
+
+/**
  * The answer of a blocking session operation.
  *
  * Ownership: `data` is owned by the caller; release it with
@@ -748,6 +755,24 @@ sdm_result sdm_session_get_updated_time(struct sdm_session *session, int64_t *ou
  * `session` NULL or live; `out` NULL or writable.
  */
 sdm_result sdm_session_get_lock_token(struct sdm_session *session, uint64_t *out);
+
+extern void free(void *ptr);
+
+/**
+ * Sets the validator of the data store `name` (replacing any; NULL
+ * `callback` removes it). It runs after migrations and templates on every
+ * load (an invalid value refuses the open or read with `SDM_SESSION`, leaving no lock held) and before every save (nothing is
+ * written; the save answers `SDM_SESSION` with the message and Saved fires with
+ * it). A nil value is not validated. See the module notes on threads.
+ *
+ * # Safety
+ * `ctx` NULL or live; `name` NULL or a C string; `callback` NULL or valid
+ * for the life of the context; `user_data` usable from any thread.
+ */
+sdm_result sdm_context_set_validator(struct sdm_context *ctx,
+                                     const char *name,
+                                     sdm_validate_fn callback,
+                                     void *user_data);
 
 /**
  * The message of the most recent failed call on the calling thread, or ""

@@ -35,6 +35,7 @@ pub mod critical;
 pub mod error;
 pub mod events;
 pub mod facts;
+pub mod hooks;
 pub mod json;
 pub mod last_error;
 pub mod ops;

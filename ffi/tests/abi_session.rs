@@ -574,3 +574,64 @@ fn critical_state_is_readable_configurable_and_listened_to() {
         sdm_context_free(ctx);
     }
 }
+
+extern "C" {
+    fn strdup(s: *const c_char) -> *mut c_char;
+}
+
+/// Refuses a value whose JSON has a minus sign.
+unsafe extern "C" fn no_negatives(_: *mut c_void, json: *const c_char) -> *mut c_char {
+    // SAFETY: the library passes a NUL-terminated text.
+    let text = unsafe { CStr::from_ptr(json) }.to_string_lossy();
+    if text.contains('-') {
+        // SAFETY: a valid C string.
+        unsafe { strdup(c"no negative numbers".as_ptr()) }
+    } else {
+        ptr::null_mut()
+    }
+}
+
+#[test]
+fn a_validator_from_c_refuses_an_invalid_save() {
+    use sdm::hooks::sdm_context_set_validator;
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let s = session(ctx, "1");
+    let mut resp = empty();
+    // SAFETY: valid handles and arguments throughout.
+    unsafe {
+        assert_eq!(
+            sdm_context_set_validator(ctx, ptr::null(), Some(no_negatives), ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_set_validator(
+                ctx,
+                c"Players".as_ptr(),
+                Some(no_negatives),
+                ptr::null_mut()
+            ),
+            SDM_OK
+        );
+        assert_eq!(
+            sdm_session_open(s, c"{\"Coins\":5}".as_ptr(), &mut resp),
+            SDM_OK
+        );
+        assert_eq!(
+            sdm_session_set_value_json(s, c"{\"Coins\":-9}".as_ptr()),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_save(s, &mut resp), SDM_SESSION);
+        assert_eq!(resp.code, sdm_response_code::SDM_RESPONSE_ERROR);
+        let message = CStr::from_ptr(resp.data).to_string_lossy().into_owned();
+        assert!(message.contains("no negative numbers"), "{message}");
+        sdm_response_clear(&mut resp);
+        assert_eq!(
+            sdm_context_set_validator(ctx, c"Players".as_ptr(), None, ptr::null_mut()),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_save(s, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}

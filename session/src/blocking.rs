@@ -120,6 +120,21 @@ impl Registry {
         self.inner.set_critical_config(config);
     }
 
+    /// Sets the validator of a data store name: see
+    /// [`crate::Registry::set_validator`].
+    pub fn set_validator(
+        &self,
+        name: &str,
+        validator: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.inner.set_validator(name, validator);
+    }
+
+    /// Removes the validator of a data store name.
+    pub fn clear_validator(&self, name: &str) {
+        self.inner.clear_validator(name);
+    }
+
     /// The async registry behind this one.
     pub fn as_async(&self) -> &crate::Registry {
         &self.inner

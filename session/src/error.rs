@@ -36,6 +36,16 @@ pub enum SessionError {
         /// What is wrong and where.
         message: String,
     },
+    /// The validator of the data store name refused the value: the open
+    /// or read left nothing changed (and no lock held), the save wrote
+    /// nothing.
+    #[error("value of {id} is invalid: {message}")]
+    Invalid {
+        /// The session id.
+        id: String,
+        /// The validator's message.
+        message: String,
+    },
     /// The stored record cannot be read.
     #[error("stored data of {id} cannot be read: {message}")]
     Corrupt {

@@ -107,7 +107,9 @@ pub mod backend;
 pub mod blocking;
 mod error;
 mod health;
+mod hooks;
 mod id;
+mod load;
 mod lock;
 mod ops;
 mod queue;
@@ -126,6 +128,7 @@ mod value_access;
 
 pub use error::{PropertyError, SessionError};
 pub use health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
+pub use hooks::ValidatorFn;
 pub use queue::{DEFAULT_QUEUE_EXPIRATION, DEFAULT_QUEUE_INVISIBILITY, QUEUE_BATCH, QUEUE_WAIT};
 pub use reconcile::reconcile;
 pub use registry::Registry;

@@ -4,9 +4,10 @@
 
 use crate::backend::{Backend, SessionId};
 use crate::health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
+use crate::hooks::ValidatorFn;
 use crate::session::{Inner, Registered};
 use crate::shared::Shared;
-use crate::Session;
+use crate::{Session, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -174,5 +175,25 @@ impl Registry {
     /// When the critical state is raised and cleared.
     pub fn critical_config(&self) -> CriticalConfig {
         self.0.shared.health.config()
+    }
+
+    /// Sets the validator of the data store `name` (replacing any): run
+    /// after migrations and templates on every load (an invalid value
+    /// refuses the open or read, leaving no lock held) and before every
+    /// save (an invalid value is not written; the save answers `Error` with
+    /// the validator's message, and Saved fires with it). A nil value is
+    /// not validated.
+    pub fn set_validator(
+        &self,
+        name: &str,
+        validator: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        let f: Arc<ValidatorFn> = Arc::new(validator);
+        self.0.shared.hooks.set_validator(name, Some(f));
+    }
+
+    /// Removes the validator of the data store `name`.
+    pub fn clear_validator(&self, name: &str) {
+        self.0.shared.hooks.set_validator(name, None);
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::backend::Backend;
 use crate::health::Health;
+use crate::hooks::Hooks;
 use std::sync::Arc;
 
 /// The registry's part of every session.
@@ -11,6 +12,8 @@ pub(crate) struct Shared {
     pub(crate) backend: Arc<dyn Backend>,
     /// Store failures and the critical state.
     pub(crate) health: Arc<Health>,
+    /// Each data store name's validator and migrations.
+    pub(crate) hooks: Hooks,
 }
 
 impl Shared {
@@ -18,6 +21,7 @@ impl Shared {
         Arc::new(Shared {
             backend,
             health: Arc::new(Health::default()),
+            hooks: Hooks::default(),
         })
     }
 }

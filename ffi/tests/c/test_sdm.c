@@ -533,6 +533,11 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static char *no_negatives(void *user_data, const char *value_json) {
+    (void)user_data;
+    return strchr(value_json, '-') != NULL ? strdup("no negative numbers") : NULL;
+}
+
 static void test_many_threads(void) {
     sdm_context *ctx = NULL;
     pthread_t threads[THREADS];
@@ -556,6 +561,21 @@ static void test_many_threads(void) {
         CHECK_CODE(sdm_context_is_critical(ctx, &critical), SDM_OK);
         CHECK(!critical);
         CHECK_CODE(sdm_context_on_critical_changed(ctx, NULL, NULL), SDM_NULL_ARGUMENT);
+    }
+    {
+        sdm_session *v = NULL;
+        sdm_response resp = {SDM_RESPONSE_SUCCESS, NULL};
+        CHECK_CODE(sdm_context_set_validator(ctx, "Validated", no_negatives, NULL), SDM_OK);
+        CHECK_CODE(sdm_session_new(ctx, "Validated", NULL, "1", &v), SDM_OK);
+        CHECK_CODE(sdm_session_open(v, "{\"Coins\":1}", &resp), SDM_OK);
+        CHECK_CODE(sdm_session_set_value_json(v, "{\"Coins\":-1}"), SDM_OK);
+        CHECK_CODE(sdm_session_save(v, &resp), SDM_SESSION);
+        CHECK(resp.data != NULL && strstr(resp.data, "no negative numbers") != NULL);
+        sdm_response_clear(&resp);
+        CHECK_CODE(sdm_session_set_value_json(v, "{\"Coins\":2}"), SDM_OK);
+        CHECK_CODE(sdm_session_save(v, &resp), SDM_OK);
+        sdm_response_clear(&resp);
+        sdm_session_free(v);
     }
     {
         sdm_shutdown_report report;

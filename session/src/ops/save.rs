@@ -10,6 +10,8 @@
 //! times and Version); with `Metadata.Compress` the compressed text (kept in
 //! CompressedValue) as a JSON string; else the value as JSON. A value that
 //! cannot be written fails with `Error` and the stored data stays as it was.
+//! A value the data store's validator refuses fails with `Error` (its
+//! message) before anything is written.
 //! Saved(response) fires after every attempt, and the auto-save timer
 //! restarts. Every write carries the session's fencing token; a write
 //! refused by fencing (a lock on the key was granted after ours) answers
@@ -68,8 +70,28 @@ struct Encoded {
     value: Value,
 }
 
+/// Runs the data store's validator on the value about to be saved.
+fn validate(inner: &Inner) -> Result<(), SessionError> {
+    let hooks = inner.shared.hooks.of(&inner.id.name);
+    let value = inner.value().clone();
+    hooks
+        .validate(&value)
+        .map_err(|message| SessionError::Invalid {
+            id: inner.id_text.clone(),
+            message,
+        })
+}
+
+/// Encodes the value and metadata; the error names what cannot be written.
+fn encode(inner: &Inner) -> Result<Encoded, SessionError> {
+    encode_value(inner).map_err(|message| SessionError::Unwritable {
+        id: inner.id_text.clone(),
+        message,
+    })
+}
+
 /// Encodes the value and metadata; a message naming what cannot be written.
-fn encode(inner: &Inner) -> Result<Encoded, String> {
+fn encode_value(inner: &Inner) -> Result<Encoded, String> {
     let value = inner.value().clone();
     if value.is_nil() {
         return Ok(Encoded {
@@ -115,11 +137,8 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
             f(&snapshot, &s);
         }
     }
-    let response = match encode(inner) {
-        Err(message) => Response::Error(SessionError::Unwritable {
-            id: inner.id_text.clone(),
-            message,
-        }),
+    let response = match validate(inner).and_then(|()| encode(inner)) {
+        Err(e) => Response::Error(e),
         Ok(encoded) => write(inner, encoded, release).await,
     };
     {

@@ -1,0 +1,47 @@
+//! What a load does with a stored record before the session takes it (Open
+//! and Read alike): decode it, reconcile the callers' templates onto it and
+//! validate the result. A refused load changes nothing in the session.
+
+use crate::backend::Record;
+use crate::record::Stored;
+use crate::session::Inner;
+use crate::SessionError;
+use sdm_codec::Value;
+
+/// The value and what is known of the stored key, ready for the session.
+pub(crate) fn prepare(
+    inner: &Inner,
+    record: Option<Record>,
+) -> Result<(Value, Stored), SessionError> {
+    let (mut value, stored) = Stored::load(record).map_err(|message| SessionError::Corrupt {
+        id: inner.id_text.clone(),
+        message,
+    })?;
+    let hooks = inner.shared.hooks.of(&inner.id.name);
+    for template in templates(inner) {
+        crate::reconcile::reconcile(&mut value, &template);
+    }
+    hooks
+        .validate(&value)
+        .map_err(|message| SessionError::Invalid {
+            id: inner.id_text.clone(),
+            message,
+        })?;
+    Ok((value, stored))
+}
+
+/// The templates of the callers of the running Open or Read.
+fn templates(inner: &Inner) -> Vec<Value> {
+    inner
+        .core()
+        .tasks
+        .running
+        .as_ref()
+        .map(|t| {
+            t.waiters
+                .iter()
+                .filter_map(|w| w.template.clone())
+                .collect()
+        })
+        .unwrap_or_default()
+}
