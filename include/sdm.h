@@ -311,6 +311,14 @@ typedef void (*sdm_process_queue_fn)(void *user_data, const char *read_id, const
 typedef char *(*sdm_validate_fn)(void *user_data, const char *value_json);
 
 /**
+ * Migration step: `(user_data, value as JSON, error)` (the text borrowed
+ * for the call). Returns the migrated value as JSON allocated with
+ * `malloc`, which the library takes over; or NULL when the step fails,
+ * optionally setting `*error` to a `malloc`'d message.
+ */
+typedef char *(*sdm_migrate_fn)(void *user_data, const char *value_json, char **error);
+
+/**
  * The answer of a blocking session operation.
  *
  * Ownership: `data` is owned by the caller; release it with
@@ -773,6 +781,29 @@ sdm_result sdm_context_set_validator(struct sdm_context *ctx,
                                      const char *name,
                                      sdm_validate_fn callback,
                                      void *user_data);
+
+/**
+ * Appends a migration step to the data store `name`: the `n`th step takes
+ * data of version `n - 1` to `n`, and `*out_version` (may be NULL) gets
+ * `n`. Loaded data older than the steps known is migrated before templates
+ * and the validator, and saved at the new version with the next save. A
+ * failing step refuses the load (`SDM_SESSION`, the message naming the
+ * step), the stored data untouched and no lock held. Data written by a
+ * server knowing more steps is refused unless those steps were added with
+ * `backwards_compatible` (then it loads as it is). Add every step before
+ * the first session of `name` opens. See the module notes on threads.
+ *
+ * # Safety
+ * `ctx` NULL or live; `name` NULL or a C string; `callback` NULL or valid
+ * for the life of the context; `user_data` usable from any thread;
+ * `out_version` NULL or writable.
+ */
+sdm_result sdm_context_add_migration(struct sdm_context *ctx,
+                                     const char *name,
+                                     sdm_migrate_fn callback,
+                                     void *user_data,
+                                     bool backwards_compatible,
+                                     uint32_t *out_version);
 
 /**
  * The message of the most recent failed call on the calling thread, or ""

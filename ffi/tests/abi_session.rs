@@ -635,3 +635,99 @@ fn a_validator_from_c_refuses_an_invalid_save() {
         sdm_context_free(ctx);
     }
 }
+
+/// Adds `"Migrated":true` to an object (appends before its closing brace).
+unsafe extern "C" fn mark_migrated(
+    _: *mut c_void,
+    json: *const c_char,
+    error: *mut *mut c_char,
+) -> *mut c_char {
+    // SAFETY: the library passes a NUL-terminated text.
+    let text = unsafe { CStr::from_ptr(json) }
+        .to_string_lossy()
+        .into_owned();
+    match text.strip_suffix('}') {
+        Some(head) => {
+            let out = CString::new(format!("{head},\"Migrated\":true}}")).expect("no NUL");
+            // SAFETY: a valid C string.
+            unsafe { strdup(out.as_ptr()) }
+        }
+        None => {
+            // SAFETY: `error` is writable; a valid C string.
+            unsafe { *error = strdup(c"not an object".as_ptr()) };
+            ptr::null_mut()
+        }
+    }
+}
+
+#[test]
+fn migrations_from_c_run_on_load_and_name_a_failing_step() {
+    use sdm::hooks::sdm_context_add_migration;
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let mut resp = empty();
+    // SAFETY: valid handles and arguments throughout.
+    unsafe {
+        let s = session(ctx, "1");
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(
+            sdm_session_set_value_json(s, c"{\"Coins\":1}".as_ptr()),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_destroy(s, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        sdm_session_free(s);
+        let mut n = 0;
+        assert_eq!(
+            sdm_context_add_migration(
+                ctx,
+                c"Players".as_ptr(),
+                None,
+                ptr::null_mut(),
+                false,
+                &mut n
+            ),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_add_migration(
+                ctx,
+                c"Players".as_ptr(),
+                Some(mark_migrated),
+                ptr::null_mut(),
+                false,
+                &mut n
+            ),
+            SDM_OK
+        );
+        assert_eq!(n, 1);
+        let s = session(ctx, "1");
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(value(s), r#"{"Coins":1,"Migrated":true}"#);
+        assert_eq!(sdm_session_set_value_json(s, c"[1]".as_ptr()), SDM_OK);
+        assert_eq!(sdm_session_destroy(s, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        sdm_session_free(s);
+        // Data of version 1 is not migrated again; an array fails step 2.
+        assert_eq!(
+            sdm_context_add_migration(
+                ctx,
+                c"Players".as_ptr(),
+                Some(mark_migrated),
+                ptr::null_mut(),
+                true,
+                ptr::null_mut()
+            ),
+            SDM_OK
+        );
+        let s = session(ctx, "1");
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_SESSION);
+        let message = CStr::from_ptr(resp.data).to_string_lossy().into_owned();
+        assert!(
+            message.contains("step 2") && message.contains("not an object"),
+            "{message}"
+        );
+        sdm_response_clear(&mut resp);
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}

@@ -135,6 +135,25 @@ impl Registry {
         self.inner.clear_validator(name);
     }
 
+    /// Appends a migration step: see [`crate::Registry::add_migration`].
+    pub fn add_migration(
+        &self,
+        name: &str,
+        step: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> u32 {
+        self.inner.add_migration(name, step)
+    }
+
+    /// Appends a backwards-compatible migration step: see
+    /// [`crate::Registry::add_compatible_migration`].
+    pub fn add_compatible_migration(
+        &self,
+        name: &str,
+        step: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> u32 {
+        self.inner.add_compatible_migration(name, step)
+    }
+
     /// The async registry behind this one.
     pub fn as_async(&self) -> &crate::Registry {
         &self.inner

@@ -82,7 +82,11 @@
 //! | `queue/mod.rs` | **the queue**: Queue and Remove |
 //! | `queue/reader.rs` | the ProcessQueue reading loop |
 //! | `queue/invisibility.rs` | **queue invisibility** |
-//! | `shutdown.rs` | **shutdown** ("bind to close") and the signal helper |
+//! | `shutdown.rs` | **shutdown** ("bind to close") within a deadline, its report, and the signal helper |
+//! | `health.rs` | **critical state**: store failures in a sliding window |
+//! | `hooks.rs` | each data store name's **validator and migrations** |
+//! | `load.rs` | what a load does before the session takes the value: migrate, reconcile the templates, validate |
+//! | `shared.rs` | what every session of a registry shares: the store, its health, the hooks |
 //! | `registry.rs` | **constructors and the registry**: `new`, `hidden`, `find` |
 //! | `store.rs` | one wrapper for every store call of a session: retries, errors naming the key, the queue's argument rules |
 //! | `retry.rs` | "every backend call is tried up to 3 times, 1 s apart" |
@@ -128,7 +132,7 @@ mod value_access;
 
 pub use error::{PropertyError, SessionError};
 pub use health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
-pub use hooks::ValidatorFn;
+pub use hooks::{MigrationFn, ValidatorFn};
 pub use queue::{DEFAULT_QUEUE_EXPIRATION, DEFAULT_QUEUE_INVISIBILITY, QUEUE_BATCH, QUEUE_WAIT};
 pub use reconcile::reconcile;
 pub use registry::Registry;

@@ -4,7 +4,7 @@
 
 use crate::backend::{Backend, SessionId};
 use crate::health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
-use crate::hooks::ValidatorFn;
+use crate::hooks::{MigrationFn, ValidatorFn};
 use crate::session::{Inner, Registered};
 use crate::shared::Shared;
 use crate::{Session, Value};
@@ -195,5 +195,43 @@ impl Registry {
     /// Removes the validator of the data store `name`.
     pub fn clear_validator(&self, name: &str) {
         self.0.shared.hooks.set_validator(name, None);
+    }
+
+    /// Appends a migration step to the data store `name`: the `n`th step
+    /// added takes data of version `n - 1` to `n`. Answers `n`. Loaded data
+    /// older than the steps known is migrated (before templates and the
+    /// validator) and saved with the next save at the new version; a
+    /// failing step refuses the load with `Error(Migration)` naming it, the
+    /// stored data untouched (an open releases its lock). Data newer than
+    /// the steps known is refused with `Error(NewerData)` (never
+    /// overwritten) unless the steps past ours were all added with
+    /// [`add_compatible_migration`](Self::add_compatible_migration).
+    /// Register every step before the first session of `name` opens.
+    pub fn add_migration(
+        &self,
+        name: &str,
+        step: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> u32 {
+        let f: Arc<MigrationFn> = Arc::new(step);
+        self.0.shared.hooks.add_migration(name, f, false)
+    }
+
+    /// [`add_migration`](Self::add_migration), for a step whose output older
+    /// servers (which do not know it) may still load and save: data it
+    /// produced stays readable by a server knowing one step fewer (Lapis's
+    /// `backwardsCompatible`).
+    pub fn add_compatible_migration(
+        &self,
+        name: &str,
+        step: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> u32 {
+        let f: Arc<MigrationFn> = Arc::new(step);
+        self.0.shared.hooks.add_migration(name, f, true)
+    }
+
+    /// The data version this server writes for the data store `name`: the
+    /// number of migration steps it knows.
+    pub fn data_version(&self, name: &str) -> u32 {
+        self.0.shared.hooks.of(name).known()
     }
 }

@@ -100,9 +100,17 @@ fn encode_value(inner: &Inner) -> Result<Encoded, String> {
             value,
         });
     }
-    let (metadata, user_ids) = {
+    let (metadata, user_ids, data_version) = {
         let core = inner.core();
-        (core.stored.metadata.clone(), core.stored.user_ids.clone())
+        let stored = &core.stored;
+        let data_version = stored
+            .data_version
+            .unwrap_or_else(|| inner.shared.hooks.of(&inner.id.name).current_version());
+        (
+            stored.metadata.clone(),
+            stored.user_ids.clone(),
+            data_version,
+        )
     };
     let options = crate::record::compress_options(&metadata)?;
     let (text, compressed) = crate::record::encode(&value, options.as_ref())?;
@@ -112,6 +120,7 @@ fn encode_value(inner: &Inner) -> Result<Encoded, String> {
             value: text,
             metadata,
             user_ids,
+            data_version,
         },
         compressed,
         value,

@@ -278,12 +278,15 @@ impl Backend for RedisBackend {
                 value,
                 metadata,
                 user_ids,
+                data_version,
             } = write
             {
                 call.arg(new_version())
                     .arg(value)
                     .arg(metadata)
-                    .arg(user_ids_json(user_ids));
+                    .arg(user_ids_json(user_ids))
+                    .arg(data_version.version)
+                    .arg(data_version.readable_from);
             }
             let reply: Vec<Value> = call
                 .invoke_async(&mut conn)
