@@ -129,6 +129,7 @@ impl Health {
             }
         };
         if let Some(critical) = changed {
+            metrics::gauge!(crate::observe::CRITICAL).set(if critical { 1.0 } else { 0.0 });
             if critical {
                 tracing::warn!("store critical state raised: store calls keep failing");
             } else {

@@ -115,6 +115,7 @@ mod hooks;
 mod id;
 mod load;
 mod lock;
+pub mod observe;
 mod ops;
 mod queue;
 mod reconcile;

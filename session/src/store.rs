@@ -4,6 +4,7 @@
 //! name the session and the store operation.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::backend::{
@@ -19,6 +20,7 @@ use crate::shared::Shared;
 pub(crate) struct SessionStore<'a> {
     backend: &'a dyn Backend,
     health: &'a Health,
+    round_trips: &'a AtomicU64,
     id: &'a SessionId,
     id_text: &'a str,
     owner: &'a str,
@@ -29,6 +31,7 @@ impl<'a> SessionStore<'a> {
     /// UniqueId is `owner`.
     pub(crate) fn new(
         shared: &'a Shared,
+        round_trips: &'a AtomicU64,
         id: &'a SessionId,
         id_text: &'a str,
         owner: &'a str,
@@ -36,6 +39,7 @@ impl<'a> SessionStore<'a> {
         SessionStore {
             backend: &*shared.backend,
             health: &shared.health,
+            round_trips,
             id,
             id_text,
             owner,
@@ -55,7 +59,11 @@ impl<'a> SessionStore<'a> {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, BackendError>>,
     {
-        match retry(limit, call).await {
+        let result = retry(limit, call).await;
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let failed = matches!(&result, Err(e) if !matches!(e, BackendError::Invalid(_)));
+        crate::observe::store_call(operation, failed);
+        match result {
             Ok(v) => {
                 self.health.record(true);
                 Ok(v)

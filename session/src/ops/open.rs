@@ -47,7 +47,10 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
         }
     };
     let store = inner.store();
-    let token = match store.lock(ttl).await {
+    let asked = std::time::Instant::now();
+    let locked = store.lock(ttl).await;
+    metrics::histogram!(crate::observe::LOCK_WAIT_SECONDS).record(asked.elapsed().as_secs_f64());
+    let token = match locked {
         Ok(LockOutcome::Acquired { token }) => token,
         Ok(LockOutcome::Held { owner }) => return Response::Locked(owner),
         Err(e) => return Response::Error(e),

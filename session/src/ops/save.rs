@@ -146,10 +146,25 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
             f(&snapshot, &s);
         }
     }
-    let response = match validate(inner).and_then(|()| encode(inner)) {
-        Err(e) => Response::Error(e),
-        Ok(encoded) => write(inner, encoded, release).await,
+    let started = std::time::Instant::now();
+    let (response, bytes) = match validate(inner).and_then(|()| encode(inner)) {
+        Err(e) => (Response::Error(e), 0),
+        Ok(encoded) => {
+            let bytes = match &encoded.write {
+                Write::Set { value, .. } => value.len(),
+                Write::Remove => 0,
+            };
+            (write(inner, encoded, release).await, bytes)
+        }
     };
+    let outcome = match &response {
+        Response::Saved(_) => "saved",
+        Response::Error(SessionError::Fenced { .. }) => "fenced",
+        Response::Error(SessionError::Invalid { .. }) => "invalid",
+        _ => "error",
+    };
+    let written = if response.is_saved() { bytes } else { 0 };
+    crate::observe::save_done(outcome, started.elapsed(), written);
     {
         let mut core = inner.core();
         core.last_save = Some(tokio::time::Instant::now());

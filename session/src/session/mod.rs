@@ -32,6 +32,8 @@ pub(crate) struct Inner {
     pub(crate) hidden: bool,
     /// The store and what the registry's sessions share.
     pub(crate) shared: Arc<Shared>,
+    /// Store calls this session made (for the operation spans).
+    pub(crate) round_trips: std::sync::atomic::AtomicU64,
     /// The registry this session is registered in (Destroy leaves it).
     pub(crate) registry: Weak<dyn Registered>,
     pub(crate) core: Mutex<Core>,
@@ -56,6 +58,7 @@ impl Inner {
             unique_id: uuid::Uuid::new_v4().to_string(),
             hidden,
             shared,
+            round_trips: std::sync::atomic::AtomicU64::new(0),
             registry,
             core: Mutex::new(Core::new()),
             value: Mutex::new(Value::Nil),
@@ -77,7 +80,13 @@ impl Inner {
 
     /// The store, as this session calls it (retries, error naming).
     pub(crate) fn store(&self) -> SessionStore<'_> {
-        SessionStore::new(&self.shared, &self.id, &self.id_text, &self.unique_id)
+        SessionStore::new(
+            &self.shared,
+            &self.round_trips,
+            &self.id,
+            &self.id_text,
+            &self.unique_id,
+        )
     }
 
     /// A runtime to spawn timers on: the current one, else the one of the
