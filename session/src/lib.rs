@@ -86,6 +86,7 @@
 //! | `health.rs` | **critical state**: store failures in a sliding window |
 //! | `hooks.rs` | each data store name's **validator and migrations** |
 //! | `load.rs` | what a load does before the session takes the value: migrate, reconcile the templates, validate |
+//! | `observe.rs` | **metrics and tracing**: the metric names, the operation span |
 //! | `shared.rs` | what every session of a registry shares: the store, its health, the hooks |
 //! | `registry.rs` | **constructors and the registry**: `new`, `hidden`, `find` |
 //! | `store.rs` | one wrapper for every store call of a session: retries, errors naming the key, the queue's argument rules |
