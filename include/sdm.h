@@ -815,6 +815,27 @@ sdm_result sdm_context_add_migration(struct sdm_context *ctx,
 const char *sdm_last_error(void);
 
 /**
+ * Installs a Prometheus recorder for the engine's metrics in this process
+ * (counters of operations, saves, retries, ...; see the README's
+ * Observability section). Calling it again does nothing.
+ *
+ * Errors: `SDM_INVALID_ARGUMENT` when another `metrics` recorder is already
+ * installed in the process (by Rust code linked in).
+ */
+sdm_result sdm_metrics_install(void);
+
+/**
+ * The engine's metrics in the Prometheus text format (empty until
+ * `sdm_metrics_install`).
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `out` NULL or writable.
+ */
+sdm_result sdm_metrics_render(char **out);
+
+/**
  * Open(template): takes the session's lock and loads its value; a template
  * (JSON, NULL for none) fills in what the value lacks. Blocking.
  *

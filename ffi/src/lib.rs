@@ -38,6 +38,7 @@ pub mod facts;
 pub mod hooks;
 pub mod json;
 pub mod last_error;
+pub mod metrics;
 pub mod ops;
 pub mod properties;
 pub mod response;

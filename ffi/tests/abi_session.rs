@@ -731,3 +731,26 @@ fn migrations_from_c_run_on_load_and_name_a_failing_step() {
         sdm_context_free(ctx);
     }
 }
+
+#[test]
+fn metrics_can_be_installed_and_rendered_from_c() {
+    use sdm::metrics::*;
+    // SAFETY: valid out-pointers.
+    unsafe {
+        assert_eq!(sdm_metrics_render(ptr::null_mut()), SDM_NULL_ARGUMENT);
+        assert_eq!(sdm_metrics_install(), SDM_OK, "{}", last_error());
+        assert_eq!(sdm_metrics_install(), SDM_OK, "a second call does nothing");
+        let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+        let s = session(ctx, "metrics");
+        let mut resp = empty();
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(sdm_session_save(s, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        let mut text = ptr::null_mut();
+        assert_eq!(sdm_metrics_render(&mut text), SDM_OK);
+        let text = take(text);
+        assert!(text.contains("sdm_saves_total"), "{text}");
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}

@@ -543,6 +543,7 @@ static void test_many_threads(void) {
     pthread_t threads[THREADS];
     struct worker workers[THREADS];
     int i;
+    CHECK_CODE(sdm_metrics_install(), SDM_OK);
     CHECK_CODE(sdm_context_new("memory://", NULL, &ctx), SDM_OK);
     if (ctx == NULL) return;
     for (i = 0; i < THREADS; i++) {
@@ -585,6 +586,12 @@ static void test_many_threads(void) {
         CHECK(keys != NULL && keys[0] == '\0');
         sdm_string_free(keys);
         CHECK_CODE(sdm_context_shutdown_within(ctx, 20000, NULL, NULL), SDM_SHUTDOWN);
+    }
+    {
+        char *text = NULL;
+        CHECK_CODE(sdm_metrics_render(&text), SDM_OK);
+        CHECK(text != NULL && strstr(text, "sdm_saves_total") != NULL);
+        sdm_string_free(text);
     }
     sdm_context_free(ctx);
 }
