@@ -267,6 +267,12 @@ typedef struct sdm_context_options {
 } sdm_context_options;
 
 /**
+ * Critical-state event: `(user_data, critical)`; `true` when raised,
+ * `false` when cleared.
+ */
+typedef void (*sdm_critical_changed_fn)(void *user_data, bool critical);
+
+/**
  * StateChanged event: `(user_data, new state)`.
  */
 typedef void (*sdm_state_changed_fn)(void *user_data, sdm_state state);
@@ -298,6 +304,21 @@ typedef void (*sdm_attempts_changed_fn)(void *user_data, uint32_t attempts_remai
 typedef void (*sdm_process_queue_fn)(void *user_data, const char *read_id, const char *values_json);
 
 /**
+ * Validator: `(user_data, value as JSON)` (borrowed for the call); returns
+ * NULL when the value is valid, else a message allocated with `malloc`
+ * (e.g. `strdup`), which the library takes over and frees with `free`.
+ */
+typedef char *(*sdm_validate_fn)(void *user_data, const char *value_json);
+
+/**
+ * Migration step: `(user_data, value as JSON, error)` (the text borrowed
+ * for the call). Returns the migrated value as JSON allocated with
+ * `malloc`, which the library takes over; or NULL when the step fails,
+ * optionally setting `*error` to a `malloc`'d message.
+ */
+typedef char *(*sdm_migrate_fn)(void *user_data, const char *value_json, char **error);
+
+/**
  * The answer of a blocking session operation.
  *
  * Ownership: `data` is owned by the caller; release it with
@@ -314,6 +335,29 @@ typedef struct sdm_response {
    */
   char *data;
 } sdm_response;
+
+/**
+ * What `sdm_context_shutdown_within` did.
+ */
+typedef struct sdm_shutdown_report {
+  /**
+   * Sessions saved (if SaveOnClose) and released without an error.
+   */
+  size_t finished;
+  /**
+   * Sessions whose save failed (the store keeps what it had).
+   */
+  size_t failed;
+  /**
+   * Sessions not finished when the deadline passed (their save may still
+   * land; a lock never released expires on the store).
+   */
+  size_t unfinished;
+  /**
+   * How long the shutdown took, in milliseconds.
+   */
+  uint64_t elapsed_ms;
+} sdm_shutdown_report;
 
 /**
  * Mutation callback of `sdm_session_mutate_json`: gets the current value as
@@ -432,8 +476,10 @@ sdm_result sdm_context_new(const char *store_url,
 
 /**
  * Shuts the context down ("bind to close"): destroys every live session
- * (saving those with SaveOnClose, releasing their locks) and returns when
- * all are done. Blocking. Afterwards operations fail with `SDM_SHUTDOWN`;
+ * (saving those with SaveOnClose, releasing their locks), concurrently, and
+ * returns when all are done or the default deadline (25 s) passed; see
+ * `sdm_context_shutdown_within` for a deadline of your own and a report.
+ * Blocking. Afterwards operations fail with `SDM_SHUTDOWN`;
  * events of the shutdown itself are still delivered (in dispatch mode, by
  * the next `sdm_context_dispatch`).
  *
@@ -478,6 +524,44 @@ sdm_events_mode sdm_context_events_mode(const struct sdm_context *ctx);
  * `ctx` is NULL or a live context, not used after this call.
  */
 void sdm_context_free(struct sdm_context *ctx);
+
+/**
+ * Whether the store is in critical state: store calls failed `threshold`
+ * times within the window and have not recovered since (see
+ * `sdm_context_set_critical_config`). A game may stop trades and warn
+ * players meanwhile.
+ *
+ * # Safety
+ * `ctx` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_context_is_critical(const struct sdm_context *ctx, bool *out);
+
+/**
+ * Sets when the critical state is raised (`threshold` failed store calls
+ * within `window_ms`; 0 counts as 1) and cleared (a call succeeds
+ * `recovery_ms` after the last failure). Defaults: 5, 120 000, 120 000.
+ *
+ * # Safety
+ * `ctx` NULL or live.
+ */
+sdm_result sdm_context_set_critical_config(struct sdm_context *ctx,
+                                           uint32_t threshold,
+                                           uint64_t window_ms,
+                                           uint64_t recovery_ms);
+
+/**
+ * Listens for the critical state: `callback(user_data, critical)` each
+ * time it is raised or cleared, delivered like session events (on the
+ * callback thread, or inside `sdm_context_dispatch`). The listener stays
+ * connected for the life of the context.
+ *
+ * # Safety
+ * `ctx` NULL or live; `callback` NULL or valid for the life of the
+ * context; `user_data` usable where callbacks run.
+ */
+sdm_result sdm_context_on_critical_changed(struct sdm_context *ctx,
+                                           sdm_critical_changed_fn callback,
+                                           void *user_data);
 
 /**
  * Connects to StateChanged: `callback(user_data, state)` after every state
@@ -681,6 +765,45 @@ sdm_result sdm_session_get_updated_time(struct sdm_session *session, int64_t *ou
 sdm_result sdm_session_get_lock_token(struct sdm_session *session, uint64_t *out);
 
 /**
+ * Sets the validator of the data store `name` (replacing any; NULL
+ * `callback` removes it). It runs after migrations and templates on every
+ * load (an invalid value refuses the open or read with `SDM_SESSION`, leaving no lock held) and before every save (nothing is
+ * written; the save answers `SDM_SESSION` with the message and Saved fires with
+ * it). A nil value is not validated. See the module notes on threads.
+ *
+ * # Safety
+ * `ctx` NULL or live; `name` NULL or a C string; `callback` NULL or valid
+ * for the life of the context; `user_data` usable from any thread.
+ */
+sdm_result sdm_context_set_validator(struct sdm_context *ctx,
+                                     const char *name,
+                                     sdm_validate_fn callback,
+                                     void *user_data);
+
+/**
+ * Appends a migration step to the data store `name`: the `n`th step takes
+ * data of version `n - 1` to `n`, and `*out_version` (may be NULL) gets
+ * `n`. Loaded data older than the steps known is migrated before templates
+ * and the validator, and saved at the new version with the next save. A
+ * failing step refuses the load (`SDM_SESSION`, the message naming the
+ * step), the stored data untouched and no lock held. Data written by a
+ * server knowing more steps is refused unless those steps were added with
+ * `backwards_compatible` (then it loads as it is). Add every step before
+ * the first session of `name` opens. See the module notes on threads.
+ *
+ * # Safety
+ * `ctx` NULL or live; `name` NULL or a C string; `callback` NULL or valid
+ * for the life of the context; `user_data` usable from any thread;
+ * `out_version` NULL or writable.
+ */
+sdm_result sdm_context_add_migration(struct sdm_context *ctx,
+                                     const char *name,
+                                     sdm_migrate_fn callback,
+                                     void *user_data,
+                                     bool backwards_compatible,
+                                     uint32_t *out_version);
+
+/**
  * The message of the most recent failed call on the calling thread, or ""
  * when the most recent fallible call succeeded. Never NULL.
  *
@@ -688,6 +811,27 @@ sdm_result sdm_session_get_lock_token(struct sdm_session *session, uint64_t *out
  * the next `sdm_` call on the same thread; copy it to keep it.
  */
 const char *sdm_last_error(void);
+
+/**
+ * Installs a Prometheus recorder for the engine's metrics in this process
+ * (counters of operations, saves, retries, ...; see the README's
+ * Observability section). Calling it again does nothing.
+ *
+ * Errors: `SDM_INVALID_ARGUMENT` when another `metrics` recorder is already
+ * installed in the process (by Rust code linked in).
+ */
+sdm_result sdm_metrics_install(void);
+
+/**
+ * The engine's metrics in the Prometheus text format (empty until
+ * `sdm_metrics_install`).
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `out` NULL or writable.
+ */
+sdm_result sdm_metrics_render(char **out);
 
 /**
  * Open(template): takes the session's lock and loads its value; a template
@@ -1089,6 +1233,31 @@ sdm_result sdm_session_find(struct sdm_context *ctx,
  * `session` is NULL or a live handle, not used after this call.
  */
 void sdm_session_free(struct sdm_session *session);
+
+/**
+ * Shuts the context down within `deadline_ms` milliseconds: destroys every
+ * live session concurrently (saving those with SaveOnClose, releasing
+ * their locks) and returns when all are done or the deadline passed.
+ * Nothing is released unsaved: a session whose save had not finished at
+ * the deadline keeps its lock until its save finishes or the lock expires.
+ * Blocking.
+ *
+ * `report` (may be NULL) receives the counts. `unfinished_keys` (may be
+ * NULL) receives the ids ("name/scope/key") of the sessions that failed or
+ * did not finish, one per line, failed ones first (an empty string when
+ * none); free it with `sdm_string_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_SHUTDOWN` (called a second time). A
+ * deadline that passed is not an error: read `report->unfinished`.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context; `report` and `unfinished_keys` are NULL
+ * or writable.
+ */
+sdm_result sdm_context_shutdown_within(struct sdm_context *ctx,
+                                       uint64_t deadline_ms,
+                                       struct sdm_shutdown_report *report,
+                                       char **unfinished_keys);
 
 /**
  * Frees a string returned by the library (every `char *` it hands out).

@@ -93,6 +93,15 @@ impl Context {
     }
 
     fn shutdown(&self) -> Result<()> {
+        self.shutdown_within(::sdm_session::DEFAULT_SHUTDOWN_DEADLINE)
+            .map(drop)
+    }
+
+    /// Shuts down once, within `deadline`; `SDM_SHUTDOWN` the second time.
+    pub(crate) fn shutdown_within(
+        &self,
+        deadline: std::time::Duration,
+    ) -> Result<::sdm_session::ShutdownReport> {
         if self.shut_down.swap(true, Ordering::AcqRel) {
             return Err(Error::new(
                 sdm_result::SDM_SHUTDOWN,
@@ -100,7 +109,7 @@ impl Context {
             ));
         }
         let registry = self.registry.clone();
-        self.block_on(async move { registry.shutdown().await })
+        self.block_on(async move { registry.shutdown_within(deadline).await })
     }
 }
 
@@ -230,8 +239,10 @@ pub unsafe fn context_arg<'a>(ctx: *const sdm_context) -> Result<&'a sdm_context
 }
 
 /// Shuts the context down ("bind to close"): destroys every live session
-/// (saving those with SaveOnClose, releasing their locks) and returns when
-/// all are done. Blocking. Afterwards operations fail with `SDM_SHUTDOWN`;
+/// (saving those with SaveOnClose, releasing their locks), concurrently, and
+/// returns when all are done or the default deadline (25 s) passed; see
+/// `sdm_context_shutdown_within` for a deadline of your own and a report.
+/// Blocking. Afterwards operations fail with `SDM_SHUTDOWN`;
 /// events of the shutdown itself are still delivered (in dispatch mode, by
 /// the next `sdm_context_dispatch`).
 ///

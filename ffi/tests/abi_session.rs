@@ -499,3 +499,258 @@ fn a_stale_save_is_fenced_with_its_own_code_and_the_tokens_are_readable() {
         sdm_context_free(ctx_b);
     }
 }
+
+#[test]
+fn shutdown_within_reports_counts_and_keys() {
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let s = session(ctx, "1");
+    let mut resp = empty();
+    // SAFETY: live handles, valid out-pointers.
+    unsafe {
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        assert_eq!(
+            sdm::shutdown::sdm_context_shutdown_within(
+                ptr::null_mut(),
+                1000,
+                ptr::null_mut(),
+                ptr::null_mut()
+            ),
+            SDM_NULL_ARGUMENT
+        );
+        let mut report = sdm::shutdown::sdm_shutdown_report::default();
+        let mut keys = ptr::null_mut();
+        assert_eq!(
+            sdm::shutdown::sdm_context_shutdown_within(ctx, 10_000, &mut report, &mut keys),
+            SDM_OK,
+            "{}",
+            last_error()
+        );
+        assert_eq!(
+            (report.finished, report.failed, report.unfinished),
+            (1, 0, 0)
+        );
+        assert_eq!(take(keys), "");
+        assert_eq!(
+            sdm::shutdown::sdm_context_shutdown_within(ctx, 10, ptr::null_mut(), ptr::null_mut()),
+            SDM_SHUTDOWN
+        );
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}
+
+unsafe extern "C" fn on_critical(_: *mut c_void, _: bool) {}
+
+#[test]
+fn critical_state_is_readable_configurable_and_listened_to() {
+    use sdm::critical::*;
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    // SAFETY: live context, valid out-pointers.
+    unsafe {
+        let mut critical = true;
+        assert_eq!(
+            sdm_context_is_critical(ptr::null(), &mut critical),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_is_critical(ctx, ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(sdm_context_is_critical(ctx, &mut critical), SDM_OK);
+        assert!(!critical);
+        assert_eq!(
+            sdm_context_set_critical_config(ctx, 3, 60_000, 30_000),
+            SDM_OK
+        );
+        assert_eq!(
+            sdm_context_on_critical_changed(ctx, None, ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_on_critical_changed(ctx, Some(on_critical), ptr::null_mut()),
+            SDM_OK
+        );
+        sdm_context_free(ctx);
+    }
+}
+
+extern "C" {
+    fn strdup(s: *const c_char) -> *mut c_char;
+}
+
+/// Refuses a value whose JSON has a minus sign.
+unsafe extern "C" fn no_negatives(_: *mut c_void, json: *const c_char) -> *mut c_char {
+    // SAFETY: the library passes a NUL-terminated text.
+    let text = unsafe { CStr::from_ptr(json) }.to_string_lossy();
+    if text.contains('-') {
+        // SAFETY: a valid C string.
+        unsafe { strdup(c"no negative numbers".as_ptr()) }
+    } else {
+        ptr::null_mut()
+    }
+}
+
+#[test]
+fn a_validator_from_c_refuses_an_invalid_save() {
+    use sdm::hooks::sdm_context_set_validator;
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let s = session(ctx, "1");
+    let mut resp = empty();
+    // SAFETY: valid handles and arguments throughout.
+    unsafe {
+        assert_eq!(
+            sdm_context_set_validator(ctx, ptr::null(), Some(no_negatives), ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_set_validator(
+                ctx,
+                c"Players".as_ptr(),
+                Some(no_negatives),
+                ptr::null_mut()
+            ),
+            SDM_OK
+        );
+        assert_eq!(
+            sdm_session_open(s, c"{\"Coins\":5}".as_ptr(), &mut resp),
+            SDM_OK
+        );
+        assert_eq!(
+            sdm_session_set_value_json(s, c"{\"Coins\":-9}".as_ptr()),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_save(s, &mut resp), SDM_SESSION);
+        assert_eq!(resp.code, sdm_response_code::SDM_RESPONSE_ERROR);
+        let message = CStr::from_ptr(resp.data).to_string_lossy().into_owned();
+        assert!(message.contains("no negative numbers"), "{message}");
+        sdm_response_clear(&mut resp);
+        assert_eq!(
+            sdm_context_set_validator(ctx, c"Players".as_ptr(), None, ptr::null_mut()),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_save(s, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}
+
+/// Adds `"Migrated":true` to an object (appends before its closing brace).
+unsafe extern "C" fn mark_migrated(
+    _: *mut c_void,
+    json: *const c_char,
+    error: *mut *mut c_char,
+) -> *mut c_char {
+    // SAFETY: the library passes a NUL-terminated text.
+    let text = unsafe { CStr::from_ptr(json) }
+        .to_string_lossy()
+        .into_owned();
+    match text.strip_suffix('}') {
+        Some(head) => {
+            let out = CString::new(format!("{head},\"Migrated\":true}}")).expect("no NUL");
+            // SAFETY: a valid C string.
+            unsafe { strdup(out.as_ptr()) }
+        }
+        None => {
+            // SAFETY: `error` is writable; a valid C string.
+            unsafe { *error = strdup(c"not an object".as_ptr()) };
+            ptr::null_mut()
+        }
+    }
+}
+
+#[test]
+fn migrations_from_c_run_on_load_and_name_a_failing_step() {
+    use sdm::hooks::sdm_context_add_migration;
+    let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+    let mut resp = empty();
+    // SAFETY: valid handles and arguments throughout.
+    unsafe {
+        let s = session(ctx, "1");
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(
+            sdm_session_set_value_json(s, c"{\"Coins\":1}".as_ptr()),
+            SDM_OK
+        );
+        assert_eq!(sdm_session_destroy(s, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        sdm_session_free(s);
+        let mut n = 0;
+        assert_eq!(
+            sdm_context_add_migration(
+                ctx,
+                c"Players".as_ptr(),
+                None,
+                ptr::null_mut(),
+                false,
+                &mut n
+            ),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_add_migration(
+                ctx,
+                c"Players".as_ptr(),
+                Some(mark_migrated),
+                ptr::null_mut(),
+                false,
+                &mut n
+            ),
+            SDM_OK
+        );
+        assert_eq!(n, 1);
+        let s = session(ctx, "1");
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(value(s), r#"{"Coins":1,"Migrated":true}"#);
+        assert_eq!(sdm_session_set_value_json(s, c"[1]".as_ptr()), SDM_OK);
+        assert_eq!(sdm_session_destroy(s, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        sdm_session_free(s);
+        // Data of version 1 is not migrated again; an array fails step 2.
+        assert_eq!(
+            sdm_context_add_migration(
+                ctx,
+                c"Players".as_ptr(),
+                Some(mark_migrated),
+                ptr::null_mut(),
+                true,
+                ptr::null_mut()
+            ),
+            SDM_OK
+        );
+        let s = session(ctx, "1");
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_SESSION);
+        let message = CStr::from_ptr(resp.data).to_string_lossy().into_owned();
+        assert!(
+            message.contains("step 2") && message.contains("not an object"),
+            "{message}"
+        );
+        sdm_response_clear(&mut resp);
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}
+
+#[test]
+fn metrics_can_be_installed_and_rendered_from_c() {
+    use sdm::metrics::*;
+    // SAFETY: valid out-pointers.
+    unsafe {
+        assert_eq!(sdm_metrics_render(ptr::null_mut()), SDM_NULL_ARGUMENT);
+        assert_eq!(sdm_metrics_install(), SDM_OK, "{}", last_error());
+        assert_eq!(sdm_metrics_install(), SDM_OK, "a second call does nothing");
+        let ctx = context(sdm_events_mode::SDM_EVENTS_CALLBACK);
+        let s = session(ctx, "metrics");
+        let mut resp = empty();
+        assert_eq!(sdm_session_open(s, ptr::null(), &mut resp), SDM_OK);
+        assert_eq!(sdm_session_save(s, &mut resp), SDM_OK);
+        sdm_response_clear(&mut resp);
+        let mut text = ptr::null_mut();
+        assert_eq!(sdm_metrics_render(&mut text), SDM_OK);
+        let text = take(text);
+        assert!(text.contains("sdm_saves_total"), "{text}");
+        sdm_session_free(s);
+        sdm_context_free(ctx);
+    }
+}

@@ -58,6 +58,7 @@ async fn measure(store: &str, backend: Arc<dyn Backend>, iterations: usize) -> R
         value,
         metadata: "{}".into(),
         user_ids: vec![1],
+        data_version: Default::default(),
     };
     let (mut lock, mut get, mut save, mut close) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for i in 0..iterations {
@@ -290,6 +291,7 @@ async fn main() -> Result<(), Error> {
         value: "1".into(),
         metadata: "{}".into(),
         user_ids: vec![],
+        data_version: Default::default(),
     };
     let mut counts = Vec::new();
     let (lock, b) = before_after(&url, redis.lock(&id, "counter", ttl)).await?;

@@ -82,15 +82,76 @@ impl Registry {
         self.inner.find(name, scope, key).map(|s| self.wrap(s))
     }
 
-    /// Destroys every live session and returns when all are done.
-    pub fn shutdown(&self) {
-        self.rt.block_on(self.inner.shutdown());
+    /// Destroys every live session and returns when all are done or the
+    /// default deadline passed: see [`crate::Registry::shutdown`].
+    pub fn shutdown(&self) -> crate::ShutdownReport {
+        self.rt.block_on(self.inner.shutdown())
+    }
+
+    /// Shutdown within `deadline`: see [`crate::Registry::shutdown_within`].
+    pub fn shutdown_within(&self, deadline: Duration) -> crate::ShutdownReport {
+        self.rt.block_on(self.inner.shutdown_within(deadline))
     }
 
     /// Runs [`shutdown`](Self::shutdown) on SIGINT/SIGTERM, in the background.
     pub fn shutdown_on_signal(&self) {
         let _guard = self.rt.enter();
         drop(self.inner.shutdown_on_signal());
+    }
+
+    /// Whether the store is in critical state: see
+    /// [`crate::Registry::is_critical`].
+    pub fn is_critical(&self) -> bool {
+        self.inner.is_critical()
+    }
+
+    /// Listens for the critical state: see
+    /// [`crate::Registry::on_critical_changed`].
+    pub fn on_critical_changed(
+        &self,
+        f: impl Fn(bool) + Send + Sync + 'static,
+    ) -> crate::CriticalConnection {
+        self.inner.on_critical_changed(f)
+    }
+
+    /// Sets when the critical state is raised and cleared: see
+    /// [`crate::Registry::set_critical_config`].
+    pub fn set_critical_config(&self, config: crate::CriticalConfig) {
+        self.inner.set_critical_config(config);
+    }
+
+    /// Sets the validator of a data store name: see
+    /// [`crate::Registry::set_validator`].
+    pub fn set_validator(
+        &self,
+        name: &str,
+        validator: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        self.inner.set_validator(name, validator);
+    }
+
+    /// Removes the validator of a data store name.
+    pub fn clear_validator(&self, name: &str) {
+        self.inner.clear_validator(name);
+    }
+
+    /// Appends a migration step: see [`crate::Registry::add_migration`].
+    pub fn add_migration(
+        &self,
+        name: &str,
+        step: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> u32 {
+        self.inner.add_migration(name, step)
+    }
+
+    /// Appends a backwards-compatible migration step: see
+    /// [`crate::Registry::add_compatible_migration`].
+    pub fn add_compatible_migration(
+        &self,
+        name: &str,
+        step: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> u32 {
+        self.inner.add_compatible_migration(name, step)
     }
 
     /// The async registry behind this one.

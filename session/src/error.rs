@@ -36,6 +36,42 @@ pub enum SessionError {
         /// What is wrong and where.
         message: String,
     },
+    /// The validator of the data store name refused the value: the open
+    /// or read left nothing changed (and no lock held), the save wrote
+    /// nothing.
+    #[error("value of {id} is invalid: {message}")]
+    Invalid {
+        /// The session id.
+        id: String,
+        /// The validator's message.
+        message: String,
+    },
+    /// A migration step failed: the stored data is untouched (and an open
+    /// released the lock it took).
+    #[error("migration step {step} of {id} (from data version {}) failed: {message}", step - 1)]
+    Migration {
+        /// The session id.
+        id: String,
+        /// The step that failed: it takes the data from version `step - 1`
+        /// to `step`.
+        step: u32,
+        /// The step's message.
+        message: String,
+    },
+    /// The stored data was written by a server that knows more migrations
+    /// than this one and is not readable by it (no backwards-compatible
+    /// steps down to this server's version): refused, never overwritten.
+    #[error("stored data of {id} is data version {stored} (readable from version {readable_from}), newer than the {known} migration(s) this server knows; not loaded")]
+    NewerData {
+        /// The session id.
+        id: String,
+        /// The stored data version.
+        stored: u32,
+        /// The oldest version that may read it.
+        readable_from: u32,
+        /// The migrations this server knows.
+        known: u32,
+    },
     /// The stored record cannot be read.
     #[error("stored data of {id} cannot be read: {message}")]
     Corrupt {

@@ -82,7 +82,12 @@
 //! | `queue/mod.rs` | **the queue**: Queue and Remove |
 //! | `queue/reader.rs` | the ProcessQueue reading loop |
 //! | `queue/invisibility.rs` | **queue invisibility** |
-//! | `shutdown.rs` | **shutdown** ("bind to close") and the signal helper |
+//! | `shutdown.rs` | **shutdown** ("bind to close") within a deadline, its report, and the signal helper |
+//! | `health.rs` | **critical state**: store failures in a sliding window |
+//! | `hooks.rs` | each data store name's **validator and migrations** |
+//! | `load.rs` | what a load does before the session takes the value: migrate, reconcile the templates, validate |
+//! | `observe.rs` | **metrics and tracing**: the metric names, the operation span |
+//! | `shared.rs` | what every session of a registry shares: the store, its health, the hooks |
 //! | `registry.rs` | **constructors and the registry**: `new`, `hidden`, `find` |
 //! | `store.rs` | one wrapper for every store call of a session: retries, errors naming the key, the queue's argument rules |
 //! | `retry.rs` | "every backend call is tried up to 3 times, 1 s apart" |
@@ -106,8 +111,12 @@ mod autosave;
 pub mod backend;
 pub mod blocking;
 mod error;
+mod health;
+mod hooks;
 mod id;
+mod load;
 mod lock;
+pub mod observe;
 mod ops;
 mod queue;
 mod reconcile;
@@ -116,6 +125,7 @@ mod registry;
 mod response;
 mod retry;
 mod session;
+mod shared;
 mod shutdown;
 mod store;
 mod tasks;
@@ -123,6 +133,8 @@ mod usage;
 mod value_access;
 
 pub use error::{PropertyError, SessionError};
+pub use health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
+pub use hooks::{MigrationFn, ValidatorFn};
 pub use queue::{DEFAULT_QUEUE_EXPIRATION, DEFAULT_QUEUE_INVISIBILITY, QUEUE_BATCH, QUEUE_WAIT};
 pub use reconcile::reconcile;
 pub use registry::Registry;
@@ -131,5 +143,6 @@ pub use retry::{ATTEMPTS, CALL_TIMEOUT, LOCK_CALL_TIMEOUT, RETRY_PAUSE};
 pub use sdm_codec::{Key, Table, Value};
 pub use session::events::{Connection, EventKind};
 pub use session::{Session, SessionId};
+pub use shutdown::{ShutdownReport, DEFAULT_SHUTDOWN_DEADLINE};
 pub use usage::Usage;
 pub use value_access::ValueGuard;

@@ -2,7 +2,7 @@
 //! string holding the compressed text (see the codec). Loading reverses it.
 //! [`Stored`] is what a load or a save leaves known about the key.
 
-use crate::backend::{Record, WriteOutcome};
+use crate::backend::{DataVersion, Record, WriteOutcome};
 use sdm_codec::{Key, KeyRef, Level, Options, Value};
 use serde_json::{Map, Value as Json};
 
@@ -19,6 +19,10 @@ pub(crate) struct Stored {
     pub(crate) version: String,
     pub(crate) compressed: String,
     pub(crate) token: u64,
+    /// The version of the data as loaded (after migrations), which the next
+    /// save writes; `None` when nothing was loaded (the data store's current
+    /// version is written then).
+    pub(crate) data_version: Option<DataVersion>,
 }
 
 impl Stored {
@@ -38,6 +42,7 @@ impl Stored {
             version: r.version,
             compressed: compressed.unwrap_or_default(),
             token: r.token,
+            data_version: Some(r.data_version),
         };
         Ok((value, stored))
     }

@@ -3,8 +3,11 @@
 //! session ("multiple script support"), and it shuts them all down.
 
 use crate::backend::{Backend, SessionId};
+use crate::health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
+use crate::hooks::{MigrationFn, ValidatorFn};
 use crate::session::{Inner, Registered};
-use crate::Session;
+use crate::shared::Shared;
+use crate::{Session, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -14,7 +17,7 @@ use std::sync::{Arc, Mutex, Weak};
 pub struct Registry(Arc<RegistryInner>);
 
 pub(crate) struct RegistryInner {
-    backend: Arc<dyn Backend>,
+    shared: Arc<Shared>,
     sessions: Mutex<HashMap<SessionId, Session>>,
     hidden: Mutex<Vec<Weak<Inner>>>,
     shutting_down: AtomicBool,
@@ -32,7 +35,7 @@ impl Registered for RegistryInner {
 impl std::fmt::Debug for Registry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Registry")
-            .field("backend", &self.0.backend.kind())
+            .field("backend", &self.0.shared.backend.kind())
             .field("sessions", &self.len())
             .finish()
     }
@@ -42,7 +45,7 @@ impl Registry {
     /// A registry on `backend`.
     pub fn new(backend: Arc<dyn Backend>) -> Registry {
         Registry(Arc::new(RegistryInner {
-            backend,
+            shared: Shared::new(backend),
             sessions: Mutex::new(HashMap::new()),
             hidden: Mutex::new(Vec::new()),
             shutting_down: AtomicBool::new(false),
@@ -51,7 +54,7 @@ impl Registry {
 
     /// The backend sessions use.
     pub fn backend(&self) -> &Arc<dyn Backend> {
-        &self.0.backend
+        &self.0.shared.backend
     }
 
     fn map(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Session>> {
@@ -67,7 +70,7 @@ impl Registry {
             return Session(Arc::new(Inner::new(
                 id,
                 false,
-                self.0.backend.clone(),
+                self.0.shared.clone(),
                 Weak::<RegistryInner>::new(),
             )));
         }
@@ -77,7 +80,7 @@ impl Registry {
                 Session(Arc::new(Inner::new(
                     id.clone(),
                     false,
-                    self.0.backend.clone(),
+                    self.0.shared.clone(),
                     Arc::downgrade(&self.0) as Weak<dyn Registered>,
                 )))
             })
@@ -91,7 +94,7 @@ impl Registry {
         let inner = Arc::new(Inner::new(
             id,
             true,
-            self.0.backend.clone(),
+            self.0.shared.clone(),
             Arc::downgrade(&self.0) as Weak<dyn Registered>,
         ));
         if !self.0.shutting_down.load(Ordering::SeqCst) {
@@ -142,5 +145,93 @@ impl Registry {
     /// True once [`shutdown`](Self::shutdown) has begun.
     pub fn is_shutting_down(&self) -> bool {
         self.0.shutting_down.load(Ordering::SeqCst)
+    }
+
+    /// True while the store is in critical state: store calls failed
+    /// [`CriticalConfig::threshold`] times within its window and have not
+    /// recovered since (ProfileStore's IsCriticalState). A game may stop
+    /// trades and warn players meanwhile.
+    pub fn is_critical(&self) -> bool {
+        self.0.shared.health.is_critical()
+    }
+
+    /// Connects a listener called with `true` when the critical state is
+    /// raised and `false` when it is cleared (on the task whose store call
+    /// changed it).
+    pub fn on_critical_changed(
+        &self,
+        f: impl Fn(bool) + Send + Sync + 'static,
+    ) -> CriticalConnection {
+        let f: Arc<CriticalChangedFn> = Arc::new(f);
+        self.0.shared.health.connect(f)
+    }
+
+    /// Sets when the critical state is raised and cleared (a threshold of
+    /// 0 counts as 1).
+    pub fn set_critical_config(&self, config: CriticalConfig) {
+        self.0.shared.health.set_config(config);
+    }
+
+    /// When the critical state is raised and cleared.
+    pub fn critical_config(&self) -> CriticalConfig {
+        self.0.shared.health.config()
+    }
+
+    /// Sets the validator of the data store `name` (replacing any): run
+    /// after migrations and templates on every load (an invalid value
+    /// refuses the open or read, leaving no lock held) and before every
+    /// save (an invalid value is not written; the save answers `Error` with
+    /// the validator's message, and Saved fires with it). A nil value is
+    /// not validated.
+    pub fn set_validator(
+        &self,
+        name: &str,
+        validator: impl Fn(&Value) -> Result<(), String> + Send + Sync + 'static,
+    ) {
+        let f: Arc<ValidatorFn> = Arc::new(validator);
+        self.0.shared.hooks.set_validator(name, Some(f));
+    }
+
+    /// Removes the validator of the data store `name`.
+    pub fn clear_validator(&self, name: &str) {
+        self.0.shared.hooks.set_validator(name, None);
+    }
+
+    /// Appends a migration step to the data store `name`: the `n`th step
+    /// added takes data of version `n - 1` to `n`. Answers `n`. Loaded data
+    /// older than the steps known is migrated (before templates and the
+    /// validator) and saved with the next save at the new version; a
+    /// failing step refuses the load with `Error(Migration)` naming it, the
+    /// stored data untouched (an open releases its lock). Data newer than
+    /// the steps known is refused with `Error(NewerData)` (never
+    /// overwritten) unless the steps past ours were all added with
+    /// [`add_compatible_migration`](Self::add_compatible_migration).
+    /// Register every step before the first session of `name` opens.
+    pub fn add_migration(
+        &self,
+        name: &str,
+        step: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> u32 {
+        let f: Arc<MigrationFn> = Arc::new(step);
+        self.0.shared.hooks.add_migration(name, f, false)
+    }
+
+    /// [`add_migration`](Self::add_migration), for a step whose output older
+    /// servers (which do not know it) may still load and save: data it
+    /// produced stays readable by a server knowing one step fewer (Lapis's
+    /// `backwardsCompatible`).
+    pub fn add_compatible_migration(
+        &self,
+        name: &str,
+        step: impl Fn(Value) -> Result<Value, String> + Send + Sync + 'static,
+    ) -> u32 {
+        let f: Arc<MigrationFn> = Arc::new(step);
+        self.0.shared.hooks.add_migration(name, f, true)
+    }
+
+    /// The data version this server writes for the data store `name`: the
+    /// number of migration steps it knows.
+    pub fn data_version(&self, name: &str) -> u32 {
+        self.0.shared.hooks.of(name).known()
     }
 }

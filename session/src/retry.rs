@@ -32,6 +32,7 @@ where
             Err(_) => last = BackendError::Timeout(format!("no answer within {limit:?}")),
         }
         if attempt < ATTEMPTS {
+            metrics::counter!(crate::observe::RETRIES).increment(1);
             tokio::time::sleep(RETRY_PAUSE).await;
         }
     }

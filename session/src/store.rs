@@ -3,6 +3,8 @@
 //! ("every backend call is tried up to 3 times, 1 s apart") and errors that
 //! name the session and the store operation.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::backend::{
@@ -10,11 +12,15 @@ use crate::backend::{
     WriteOutcome,
 };
 use crate::error::SessionError;
+use crate::health::Health;
 use crate::retry::{retry, CALL_TIMEOUT, LOCK_CALL_TIMEOUT};
+use crate::shared::Shared;
 
 /// The store as one session calls it.
 pub(crate) struct SessionStore<'a> {
     backend: &'a dyn Backend,
+    health: &'a Health,
+    round_trips: &'a AtomicU64,
     id: &'a SessionId,
     id_text: &'a str,
     owner: &'a str,
@@ -24,39 +30,68 @@ impl<'a> SessionStore<'a> {
     /// The store of the session `id` (`id_text` for messages) whose
     /// UniqueId is `owner`.
     pub(crate) fn new(
-        backend: &'a dyn Backend,
+        shared: &'a Shared,
+        round_trips: &'a AtomicU64,
         id: &'a SessionId,
         id_text: &'a str,
         owner: &'a str,
     ) -> Self {
         SessionStore {
-            backend,
+            backend: &*shared.backend,
+            health: &shared.health,
+            round_trips,
             id,
             id_text,
             owner,
         }
     }
 
-    /// A store error, naming the session and the operation.
-    fn error(&self, operation: &'static str, source: BackendError) -> SessionError {
-        match source {
-            BackendError::Invalid(message) => SessionError::InvalidArgument {
-                id: self.id_text.to_owned(),
-                message,
-            },
-            source => SessionError::Backend {
-                id: self.id_text.to_owned(),
-                operation,
-                source,
-            },
+    /// Runs one store call with its retries; the outcome counts towards
+    /// the registry's critical state (an argument the store refused does
+    /// not), and an error names the session and the operation.
+    async fn call<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        limit: Duration,
+        call: F,
+    ) -> Result<T, SessionError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, BackendError>>,
+    {
+        let result = retry(limit, call).await;
+        self.round_trips.fetch_add(1, Ordering::Relaxed);
+        let failed = matches!(&result, Err(e) if !matches!(e, BackendError::Invalid(_)));
+        crate::observe::store_call(operation, failed);
+        match result {
+            Ok(v) => {
+                self.health.record(true);
+                Ok(v)
+            }
+            Err(BackendError::Invalid(message)) => Err(self.invalid(message)),
+            Err(source) => {
+                self.health.record(false);
+                Err(SessionError::Backend {
+                    id: self.id_text.to_owned(),
+                    operation,
+                    source,
+                })
+            }
+        }
+    }
+
+    /// An argument the store refuses, naming the session.
+    fn invalid(&self, message: String) -> SessionError {
+        SessionError::InvalidArgument {
+            id: self.id_text.to_owned(),
+            message,
         }
     }
 
     /// Reads the record.
     pub(crate) async fn get(&self) -> Result<Option<Record>, SessionError> {
-        retry(CALL_TIMEOUT, || self.backend.get(self.id))
+        self.call("get", CALL_TIMEOUT, || self.backend.get(self.id))
             .await
-            .map_err(|e| self.error("get", e))
     }
 
     /// Writes (or removes) under our lock's `token`, releasing it too with
@@ -72,20 +107,18 @@ impl<'a> SessionStore<'a> {
             token,
             release,
         };
-        retry(CALL_TIMEOUT, || {
+        self.call("set", CALL_TIMEOUT, || {
             self.backend.set(self.id, write, Some(fence.clone()))
         })
         .await
-        .map_err(|e| self.error("set", e))
     }
 
     /// Takes the lock (a new fencing token).
     pub(crate) async fn lock(&self, ttl: Duration) -> Result<LockOutcome, SessionError> {
-        retry(LOCK_CALL_TIMEOUT, || {
+        self.call("lock", LOCK_CALL_TIMEOUT, || {
             self.backend.lock(self.id, self.owner, ttl)
         })
         .await
-        .map_err(|e| self.error("lock", e))
     }
 
     /// Renews the lock taken under `token`.
@@ -94,21 +127,19 @@ impl<'a> SessionStore<'a> {
         token: u64,
         ttl: Duration,
     ) -> Result<RenewOutcome, SessionError> {
-        retry(LOCK_CALL_TIMEOUT, || {
+        self.call("renew", LOCK_CALL_TIMEOUT, || {
             self.backend.renew(self.id, self.owner, token, ttl)
         })
         .await
-        .map_err(|e| self.error("renew", e))
     }
 
     /// Releases the lock if it is ours.
     pub(crate) async fn unlock(&self) -> Result<(), SessionError> {
-        retry(LOCK_CALL_TIMEOUT, || {
+        self.call("unlock", LOCK_CALL_TIMEOUT, || {
             self.backend.unlock(self.id, self.owner)
         })
         .await
         .map(|_| ())
-        .map_err(|e| self.error("unlock", e))
     }
 
     /// Adds a value to the key's queue; the queue's argument rules (an
@@ -120,14 +151,15 @@ impl<'a> SessionStore<'a> {
         expiration: Duration,
         priority: f64,
     ) -> Result<(), SessionError> {
-        crate::backend::check_push(self.id, expiration, priority)
-            .map_err(|e| self.error("queue_push", e))?;
-        retry(CALL_TIMEOUT, || {
+        crate::backend::check_push(self.id, expiration, priority).map_err(|e| match e {
+            BackendError::Invalid(message) => self.invalid(message),
+            other => self.invalid(other.to_string()),
+        })?;
+        self.call("queue_push", CALL_TIMEOUT, || {
             self.backend
                 .queue_push(self.id, value, expiration, priority)
         })
         .await
-        .map_err(|e| self.error("queue_push", e))
     }
 
     /// Reads up to `count` values, waiting up to `wait` for the first.
@@ -137,17 +169,17 @@ impl<'a> SessionStore<'a> {
         wait: Duration,
         invisibility: Duration,
     ) -> Result<Option<QueueBatch>, SessionError> {
-        retry(wait + CALL_TIMEOUT, || {
+        self.call("queue_read", wait + CALL_TIMEOUT, || {
             self.backend.queue_read(self.id, count, wait, invisibility)
         })
         .await
-        .map_err(|e| self.error("queue_read", e))
     }
 
     /// Removes the values handed out under `read_id`.
     pub(crate) async fn queue_remove(&self, read_id: &str) -> Result<(), SessionError> {
-        retry(CALL_TIMEOUT, || self.backend.queue_remove(self.id, read_id))
-            .await
-            .map_err(|e| self.error("queue_remove", e))
+        self.call("queue_remove", CALL_TIMEOUT, || {
+            self.backend.queue_remove(self.id, read_id)
+        })
+        .await
     }
 }

@@ -72,6 +72,7 @@ async fn keys_of_one_session_share_a_hash_tag() {
                 value: "1".into(),
                 metadata: "{}".into(),
                 user_ids: vec![7],
+                data_version: Default::default(),
             },
             None,
         )
@@ -167,6 +168,7 @@ async fn open_save_close_and_renewal_cost_the_documented_round_trips() {
         value: "{\"coins\":5}".into(),
         metadata: "{}".into(),
         user_ids: vec![1],
+        data_version: Default::default(),
     };
 
     // Open = lock + get.
@@ -246,6 +248,7 @@ async fn the_backend_recovers_after_a_server_restart() {
         value: "1".into(),
         metadata: "{}".into(),
         user_ids: vec![],
+        data_version: Default::default(),
     };
     assert!(matches!(
         backend
@@ -582,6 +585,7 @@ async fn with_a_replica_writes_are_acknowledged_once_it_has_them() {
         value: "\"on the replica\"".into(),
         metadata: "{}".into(),
         user_ids: vec![],
+        data_version: Default::default(),
     };
     let fence = || {
         Some(Fence {

@@ -155,6 +155,7 @@ fn sqlite_child() {
                         value,
                         metadata: "{}".into(),
                         user_ids: vec![1],
+                        data_version: Default::default(),
                     };
                     let outcome = backend.set(&id, &write, None).await.expect("write");
                     assert!(matches!(outcome, WriteOutcome::Written { .. }));
@@ -346,6 +347,7 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
         value: "{\"Coins\":6}".into(),
         metadata: "{}".into(),
         user_ids: vec![7],
+        data_version: Default::default(),
     };
     let outcome = backend2
         .set(&old, &write, Some(fence))
@@ -358,7 +360,7 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 2);
+    assert_eq!(version, 3);
 }
 
 // ---------------------------------------------------------------------------

@@ -41,6 +41,10 @@ pub struct DemoArgs {
     /// Print only the summary.
     #[arg(long)]
     pub quiet: bool,
+    /// At the end, print a summary of the engine's metrics (opens, saves,
+    /// save latency, lock waits, fenced writes, retries, ...).
+    #[arg(long)]
+    pub metrics: bool,
 }
 
 impl Default for DemoArgs {
@@ -52,6 +56,7 @@ impl Default for DemoArgs {
             seed: 1,
             steps: 300,
             quiet: false,
+            metrics: false,
         }
     }
 }
@@ -78,7 +83,15 @@ pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = rt.block_on(simulate(args))?;
+    let report = if args.metrics {
+        // A recorder for this thread only: the demo's runtime runs here.
+        let recorder = metrics_util::debugging::DebuggingRecorder::new();
+        let report = metrics::with_local_recorder(&recorder, || rt.block_on(simulate(args)))?;
+        print!("{}", metrics_summary(&recorder));
+        report
+    } else {
+        rt.block_on(simulate(args))?
+    };
     if report.violations.is_empty() {
         Ok(())
     } else {
@@ -562,4 +575,46 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
         if report.violations.is_empty() { "no value lost, no key owned twice".to_owned() } else { format!("{} VIOLATION(S)", report.violations.len()) }
     );
     Ok(report)
+}
+
+/// The metrics the engine recorded, one line each: counters and gauges with
+/// their value, histograms with their count, mean and maximum.
+pub fn metrics_summary(recorder: &metrics_util::debugging::DebuggingRecorder) -> String {
+    use metrics_util::debugging::DebugValue;
+    let mut lines: Vec<String> = recorder
+        .snapshotter()
+        .snapshot()
+        .into_vec()
+        .into_iter()
+        .map(|(key, _, _, value)| {
+            let (_, key) = key.into_parts();
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let name = if labels.is_empty() {
+                key.name().to_string()
+            } else {
+                format!("{}{{{}}}", key.name(), labels.join(","))
+            };
+            let shown = match value {
+                DebugValue::Counter(n) => n.to_string(),
+                DebugValue::Gauge(g) => g.to_string(),
+                DebugValue::Histogram(v) => {
+                    let count = v.len();
+                    let sum: f64 = v.iter().map(|x| x.into_inner()).sum();
+                    let max = v.iter().map(|x| x.into_inner()).fold(0.0, f64::max);
+                    let mean = if count == 0 { 0.0 } else { sum / count as f64 };
+                    format!(
+                        "count {count}, mean {:.3} ms, max {:.3} ms",
+                        mean * 1e3,
+                        max * 1e3
+                    )
+                }
+            };
+            format!("  {name:<58} {shown}")
+        })
+        .collect();
+    lines.sort();
+    format!("metrics:\n{}\n", lines.join("\n"))
 }

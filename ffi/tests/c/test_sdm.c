@@ -533,11 +533,17 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+static char *no_negatives(void *user_data, const char *value_json) {
+    (void)user_data;
+    return strchr(value_json, '-') != NULL ? strdup("no negative numbers") : NULL;
+}
+
 static void test_many_threads(void) {
     sdm_context *ctx = NULL;
     pthread_t threads[THREADS];
     struct worker workers[THREADS];
     int i;
+    CHECK_CODE(sdm_metrics_install(), SDM_OK);
     CHECK_CODE(sdm_context_new("memory://", NULL, &ctx), SDM_OK);
     if (ctx == NULL) return;
     for (i = 0; i < THREADS; i++) {
@@ -550,7 +556,43 @@ static void test_many_threads(void) {
     CHECK(read_int(&completions) == THREADS * SAVES);
     CHECK(read_int(&completion_errors) == 0);
     CHECK(read_int(&completions_on_main) == 0);
-    CHECK_CODE(sdm_context_shutdown(ctx), SDM_OK);
+    {
+        bool critical = true;
+        CHECK_CODE(sdm_context_set_critical_config(ctx, 5, 120000, 120000), SDM_OK);
+        CHECK_CODE(sdm_context_is_critical(ctx, &critical), SDM_OK);
+        CHECK(!critical);
+        CHECK_CODE(sdm_context_on_critical_changed(ctx, NULL, NULL), SDM_NULL_ARGUMENT);
+    }
+    {
+        sdm_session *v = NULL;
+        sdm_response resp = {SDM_RESPONSE_SUCCESS, NULL};
+        CHECK_CODE(sdm_context_set_validator(ctx, "Validated", no_negatives, NULL), SDM_OK);
+        CHECK_CODE(sdm_session_new(ctx, "Validated", NULL, "1", &v), SDM_OK);
+        CHECK_CODE(sdm_session_open(v, "{\"Coins\":1}", &resp), SDM_OK);
+        CHECK_CODE(sdm_session_set_value_json(v, "{\"Coins\":-1}"), SDM_OK);
+        CHECK_CODE(sdm_session_save(v, &resp), SDM_SESSION);
+        CHECK(resp.data != NULL && strstr(resp.data, "no negative numbers") != NULL);
+        sdm_response_clear(&resp);
+        CHECK_CODE(sdm_session_set_value_json(v, "{\"Coins\":2}"), SDM_OK);
+        CHECK_CODE(sdm_session_save(v, &resp), SDM_OK);
+        sdm_response_clear(&resp);
+        sdm_session_free(v);
+    }
+    {
+        sdm_shutdown_report report;
+        char *keys = NULL;
+        CHECK_CODE(sdm_context_shutdown_within(ctx, 20000, &report, &keys), SDM_OK);
+        CHECK(report.unfinished == 0 && report.failed == 0);
+        CHECK(keys != NULL && keys[0] == '\0');
+        sdm_string_free(keys);
+        CHECK_CODE(sdm_context_shutdown_within(ctx, 20000, NULL, NULL), SDM_SHUTDOWN);
+    }
+    {
+        char *text = NULL;
+        CHECK_CODE(sdm_metrics_render(&text), SDM_OK);
+        CHECK(text != NULL && strstr(text, "sdm_saves_total") != NULL);
+        sdm_string_free(text);
+    }
     sdm_context_free(ctx);
 }
 

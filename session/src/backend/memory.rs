@@ -188,6 +188,7 @@ impl MemoryBackend {
                 value,
                 metadata,
                 user_ids,
+                data_version,
             } => {
                 let ms = now_ms();
                 let created_ms = s.records.get(id).map_or(ms, |r| r.created_ms);
@@ -202,6 +203,7 @@ impl MemoryBackend {
                         updated_ms: ms,
                         version: version.clone(),
                         token,
+                        data_version: *data_version,
                     },
                 );
                 WriteOutcome::Written {

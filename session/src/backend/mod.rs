@@ -94,6 +94,21 @@ pub struct Record {
     /// record written before fencing tokens existed, or by an unfenced
     /// write on a key never locked).
     pub token: u64,
+    /// The version of the data (its migrations), kept beside the value so
+    /// the value stays the game's own.
+    pub data_version: DataVersion,
+}
+
+/// The version of a record's data: how many migration steps it has been
+/// through, and the oldest version a server may know and still load it
+/// (lower than `version` when the last steps were backwards-compatible).
+/// All zero for a record written before migrations existed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct DataVersion {
+    /// The migration steps the data has been through.
+    pub version: u32,
+    /// A server knowing at least this many steps may load the record.
+    pub readable_from: u32,
 }
 
 /// What a write stores.
@@ -107,6 +122,8 @@ pub enum Write {
         metadata: String,
         /// The user ids.
         user_ids: Vec<i64>,
+        /// The version of the data.
+        data_version: DataVersion,
     },
     /// Remove the key (a nil value).
     Remove,

@@ -47,8 +47,11 @@ pub(super) async fn save_and_release(inner: &Arc<Inner>, save: bool) -> Response
         };
     }
     let response = super::save::save_now(inner, true).await;
-    if let Response::Error(SessionError::Backend { .. } | SessionError::Unwritable { .. }) =
-        response
+    if let Response::Error(
+        SessionError::Backend { .. }
+        | SessionError::Unwritable { .. }
+        | SessionError::Invalid { .. },
+    ) = response
     {
         let _ = inner.store().unlock().await;
     }

@@ -11,11 +11,14 @@ mod read;
 mod save;
 pub(crate) mod timers;
 
+use crate::observe;
 use crate::session::Inner;
 use crate::tasks::{Admission, TaskKind};
 use crate::{Response, Session};
 use sdm_codec::Value;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// Decides what a call of `kind` does now (answer, join, queue...).
 pub(crate) fn admit(inner: &Arc<Inner>, kind: TaskKind, template: Option<Value>) -> Admission {
@@ -42,15 +45,32 @@ pub(crate) fn request(inner: &Arc<Inner>, kind: TaskKind) {
     drop(admit(inner, kind, None));
 }
 
-/// Runs a queued operation (the task queue's worker calls this).
+/// Runs a queued operation (the task queue's worker calls this), inside its
+/// `sdm.operation` span, counted (see [`crate::observe`]).
 pub(crate) async fn run(inner: &Arc<Inner>, kind: TaskKind) -> Response {
-    match kind {
-        TaskKind::Open => open::run(inner).await,
-        TaskKind::Read => read::run(inner).await,
-        TaskKind::Save => save::run(inner).await,
-        TaskKind::Close => close::run(inner).await,
-        TaskKind::Destroy => destroy::run(inner).await,
+    let name = match kind {
+        TaskKind::Open => "Open",
+        TaskKind::Read => "Read",
+        TaskKind::Save => "Save",
+        TaskKind::Close => "Close",
+        TaskKind::Destroy => "Destroy",
+    };
+    let span = observe::operation_span(&inner.id_text, name);
+    let before = inner.round_trips.load(Ordering::Relaxed);
+    let response = async {
+        match kind {
+            TaskKind::Open => open::run(inner).await,
+            TaskKind::Read => read::run(inner).await,
+            TaskKind::Save => save::run(inner).await,
+            TaskKind::Close => close::run(inner).await,
+            TaskKind::Destroy => destroy::run(inner).await,
+        }
     }
+    .instrument(span.clone())
+    .await;
+    let round_trips = inner.round_trips.load(Ordering::Relaxed) - before;
+    observe::operation_done(&span, name, response.name(), round_trips);
+    response
 }
 
 impl Session {

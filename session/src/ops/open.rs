@@ -5,20 +5,19 @@
 //! Destroying`; an open session with no Close queued applies the template
 //! and answers `Success`; otherwise an Open is queued. Running it takes the
 //! lock under a new fencing token (`Locked owner` or `Error` if that
-//! fails), loads (on failure the lock is released and the answer is
-//! `Error`), sets State Open, starts the auto-save and lock timers unless a
+//! fails), loads (migrating, reconciling the templates and validating; on
+//! failure the lock is released and the answer is `Error`), sets State Open, starts the auto-save and lock timers unless a
 //! Close or Destroy is queued, applies each waiter's template, answers
 //! `Success`, starts queue processing if anyone listens and fires
 //! StateChanged(Open).
 
 use super::timers;
 use crate::backend::LockOutcome;
-use crate::record::Stored;
 use crate::session::events::{fire_attempts_changed, fire_state_changed};
 use crate::session::state::{self, Core};
 use crate::session::Inner;
 use crate::tasks::{answer, enqueue, join, Admission, TaskKind};
-use crate::{Response, SessionError, State, StateKind};
+use crate::{Response, State, StateKind};
 use sdm_codec::Value;
 use std::sync::Arc;
 
@@ -48,18 +47,19 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
         }
     };
     let store = inner.store();
-    let token = match store.lock(ttl).await {
+    let asked = std::time::Instant::now();
+    let locked = store.lock(ttl).await;
+    metrics::histogram!(crate::observe::LOCK_WAIT_SECONDS).record(asked.elapsed().as_secs_f64());
+    let token = match locked {
         Ok(LockOutcome::Acquired { token }) => token,
         Ok(LockOutcome::Held { owner }) => return Response::Locked(owner),
         Err(e) => return Response::Error(e),
     };
     let locked_at = tokio::time::Instant::now();
-    let loaded = store.get().await.and_then(|record| {
-        Stored::load(record).map_err(|message| SessionError::Corrupt {
-            id: inner.id_text.clone(),
-            message,
-        })
-    });
+    let loaded = match store.get().await {
+        Ok(record) => crate::load::prepare(inner, record),
+        Err(e) => Err(e),
+    };
     let (value, stored) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {

@@ -6,13 +6,13 @@
 //!
 //! Loading reads the value, metadata, user ids, times and version; when the
 //! metadata has `Compress`, the stored string is decompressed with its
-//! Decimals.
+//! Decimals. The template is reconciled and the data store's validator
+//! run: an invalid value answers `Error` and leaves the session unchanged.
 
-use crate::record::Stored;
 use crate::session::state::Core;
 use crate::session::Inner;
 use crate::tasks::{enqueue, join, Admission, TaskKind};
-use crate::{Response, SessionError, State, StateKind};
+use crate::{Response, State, StateKind};
 use sdm_codec::Value;
 use std::sync::Arc;
 
@@ -39,15 +39,12 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
         Ok(record) => record,
         Err(e) => return Response::Error(e),
     };
-    match Stored::load(record) {
+    match crate::load::prepare(inner, record) {
         Ok((value, stored)) => {
             *inner.value() = value;
             inner.core().stored = stored;
             Response::Success
         }
-        Err(message) => Response::Error(SessionError::Corrupt {
-            id: inner.id_text.clone(),
-            message,
-        }),
+        Err(e) => Response::Error(e),
     }
 }

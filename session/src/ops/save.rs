@@ -10,6 +10,8 @@
 //! times and Version); with `Metadata.Compress` the compressed text (kept in
 //! CompressedValue) as a JSON string; else the value as JSON. A value that
 //! cannot be written fails with `Error` and the stored data stays as it was.
+//! A value the data store's validator refuses fails with `Error` (its
+//! message) before anything is written.
 //! Saved(response) fires after every attempt, and the auto-save timer
 //! restarts. Every write carries the session's fencing token; a write
 //! refused by fencing (a lock on the key was granted after ours) answers
@@ -68,8 +70,28 @@ struct Encoded {
     value: Value,
 }
 
+/// Runs the data store's validator on the value about to be saved.
+fn validate(inner: &Inner) -> Result<(), SessionError> {
+    let hooks = inner.shared.hooks.of(&inner.id.name);
+    let value = inner.value().clone();
+    hooks
+        .validate(&value)
+        .map_err(|message| SessionError::Invalid {
+            id: inner.id_text.clone(),
+            message,
+        })
+}
+
+/// Encodes the value and metadata; the error names what cannot be written.
+fn encode(inner: &Inner) -> Result<Encoded, SessionError> {
+    encode_value(inner).map_err(|message| SessionError::Unwritable {
+        id: inner.id_text.clone(),
+        message,
+    })
+}
+
 /// Encodes the value and metadata; a message naming what cannot be written.
-fn encode(inner: &Inner) -> Result<Encoded, String> {
+fn encode_value(inner: &Inner) -> Result<Encoded, String> {
     let value = inner.value().clone();
     if value.is_nil() {
         return Ok(Encoded {
@@ -78,9 +100,17 @@ fn encode(inner: &Inner) -> Result<Encoded, String> {
             value,
         });
     }
-    let (metadata, user_ids) = {
+    let (metadata, user_ids, data_version) = {
         let core = inner.core();
-        (core.stored.metadata.clone(), core.stored.user_ids.clone())
+        let stored = &core.stored;
+        let data_version = stored
+            .data_version
+            .unwrap_or_else(|| inner.shared.hooks.of(&inner.id.name).current_version());
+        (
+            stored.metadata.clone(),
+            stored.user_ids.clone(),
+            data_version,
+        )
     };
     let options = crate::record::compress_options(&metadata)?;
     let (text, compressed) = crate::record::encode(&value, options.as_ref())?;
@@ -90,6 +120,7 @@ fn encode(inner: &Inner) -> Result<Encoded, String> {
             value: text,
             metadata,
             user_ids,
+            data_version,
         },
         compressed,
         value,
@@ -115,13 +146,25 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
             f(&snapshot, &s);
         }
     }
-    let response = match encode(inner) {
-        Err(message) => Response::Error(SessionError::Unwritable {
-            id: inner.id_text.clone(),
-            message,
-        }),
-        Ok(encoded) => write(inner, encoded, release).await,
+    let started = std::time::Instant::now();
+    let (response, bytes) = match validate(inner).and_then(|()| encode(inner)) {
+        Err(e) => (Response::Error(e), 0),
+        Ok(encoded) => {
+            let bytes = match &encoded.write {
+                Write::Set { value, .. } => value.len(),
+                Write::Remove => 0,
+            };
+            (write(inner, encoded, release).await, bytes)
+        }
     };
+    let outcome = match &response {
+        Response::Saved(_) => "saved",
+        Response::Error(SessionError::Fenced { .. }) => "fenced",
+        Response::Error(SessionError::Invalid { .. }) => "invalid",
+        _ => "error",
+    };
+    let written = if response.is_saved() { bytes } else { 0 };
+    crate::observe::save_done(outcome, started.elapsed(), written);
     {
         let mut core = inner.core();
         core.last_save = Some(tokio::time::Instant::now());

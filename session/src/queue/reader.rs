@@ -38,6 +38,7 @@ pub(crate) async fn read_loop(session: Weak<Inner>) -> Option<TaskKind> {
                 if !state::keep_reading(&inner) {
                     return None;
                 }
+                metrics::counter!(crate::observe::QUEUE_VALUES).increment(values.len() as u64);
                 let s = Session(inner.clone());
                 for f in inner.events.process_queue.listeners() {
                     f(&batch.read_id, &values, &s);

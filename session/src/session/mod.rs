@@ -8,7 +8,7 @@ pub(crate) mod properties;
 pub(crate) mod state;
 pub(crate) mod task_queue;
 
-use crate::backend::Backend;
+use crate::shared::Shared;
 use crate::store::SessionStore;
 use crate::State;
 use events::Events;
@@ -30,7 +30,10 @@ pub(crate) struct Inner {
     pub(crate) id_text: String,
     pub(crate) unique_id: String,
     pub(crate) hidden: bool,
-    pub(crate) backend: Arc<dyn Backend>,
+    /// The store and what the registry's sessions share.
+    pub(crate) shared: Arc<Shared>,
+    /// Store calls this session made (for the operation spans).
+    pub(crate) round_trips: std::sync::atomic::AtomicU64,
     /// The registry this session is registered in (Destroy leaves it).
     pub(crate) registry: Weak<dyn Registered>,
     pub(crate) core: Mutex<Core>,
@@ -46,7 +49,7 @@ impl Inner {
     pub(crate) fn new(
         id: SessionId,
         hidden: bool,
-        backend: Arc<dyn Backend>,
+        shared: Arc<Shared>,
         registry: Weak<dyn Registered>,
     ) -> Self {
         Inner {
@@ -54,7 +57,8 @@ impl Inner {
             id,
             unique_id: uuid::Uuid::new_v4().to_string(),
             hidden,
-            backend,
+            shared,
+            round_trips: std::sync::atomic::AtomicU64::new(0),
             registry,
             core: Mutex::new(Core::new()),
             value: Mutex::new(Value::Nil),
@@ -76,7 +80,13 @@ impl Inner {
 
     /// The store, as this session calls it (retries, error naming).
     pub(crate) fn store(&self) -> SessionStore<'_> {
-        SessionStore::new(&*self.backend, &self.id, &self.id_text, &self.unique_id)
+        SessionStore::new(
+            &self.shared,
+            &self.round_trips,
+            &self.id,
+            &self.id_text,
+            &self.unique_id,
+        )
     }
 
     /// A runtime to spawn timers on: the current one, else the one of the

@@ -128,6 +128,9 @@ pub(crate) fn open(inner: &Inner, value: Value, stored: Stored, token: u64) -> O
     let mut core = inner.core();
     core.stored = stored;
     core.token = token;
+    if core.state != State::Open {
+        crate::observe::session_open(true);
+    }
     core.state = State::Open;
     core.lock_lost = false;
     core.last_save = None;
@@ -145,6 +148,7 @@ pub(crate) fn close(inner: &Inner) -> Option<bool> {
     if core.state != State::Open {
         return None;
     }
+    crate::observe::session_open(false);
     core.state = State::Closed;
     stop_timers(&mut core);
     let save = core.props.save_on_close && !core.lock_lost;
@@ -165,6 +169,9 @@ pub(crate) fn destroy(inner: &Inner) -> (bool, bool) {
 /// is disconnected (the caller answers in between).
 pub(crate) fn destroyed(inner: &Inner) {
     let mut core = inner.core();
+    if core.state == State::Open {
+        crate::observe::session_open(false);
+    }
     core.state = State::Destroyed;
     stop_timers(&mut core);
 }
@@ -177,6 +184,7 @@ pub(crate) fn lose_lock(inner: &Inner) -> bool {
     if core.state != State::Open {
         return false;
     }
+    crate::observe::session_open(false);
     core.state = State::Closed;
     core.lock_lost = false;
     stop_timers(&mut core);

@@ -41,7 +41,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    Backend, BoxFuture, Fence, LockOutcome, QueueBatch, Record, SessionId, Write, WriteOutcome,
+    Backend, BoxFuture, DataVersion, Fence, LockOutcome, QueueBatch, Record, SessionId, Write,
+    WriteOutcome,
 };
 
 pub mod fencing;
@@ -118,6 +119,7 @@ pub(crate) fn set_value(value: &str) -> Write {
         value: value.to_owned(),
         metadata: "{}".to_owned(),
         user_ids: Vec::new(),
+        data_version: DataVersion::default(),
     }
 }
 

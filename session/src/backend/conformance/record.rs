@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{get, now_ms, record, set_value, write, written};
-use crate::backend::{Backend, Write, WriteOutcome};
+use crate::backend::{Backend, DataVersion, Write, WriteOutcome};
 
 /// Every write gets a new, non-empty version; get reports the latest.
 pub async fn versions_change_on_every_write(b: Arc<dyn Backend>) {
@@ -65,6 +65,10 @@ pub async fn metadata_and_user_ids_round_trip(b: Arc<dyn Backend>) {
         value: value.to_owned(),
         metadata: metadata.to_owned(),
         user_ids: user_ids.clone(),
+        data_version: DataVersion {
+            version: 7,
+            readable_from: 5,
+        },
     };
     written(&b, &id, &w, None).await;
     let r = record(&b, &id).await;
@@ -73,16 +77,26 @@ pub async fn metadata_and_user_ids_round_trip(b: Arc<dyn Backend>) {
     let expected: Result<serde_json::Value, _> = serde_json::from_str(metadata);
     assert_eq!(stored.ok(), expected.ok(), "metadata reads back as JSON");
     assert_eq!(r.user_ids, user_ids);
+    assert_eq!(
+        r.data_version,
+        DataVersion {
+            version: 7,
+            readable_from: 5
+        },
+        "the data version reads back as written"
+    );
     // A compressed value is stored as a JSON string.
     let compressed = Write::Set {
         value: "\"#a!b\\\"c\"".to_owned(),
         metadata: "{}".to_owned(),
         user_ids: vec![],
+        data_version: DataVersion::default(),
     };
     written(&b, &id, &compressed, None).await;
     let r = record(&b, &id).await;
     assert_eq!(r.value, "\"#a!b\\\"c\"");
     assert_eq!(r.user_ids, Vec::<i64>::new());
+    assert_eq!(r.data_version, DataVersion::default(), "overwritten too");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&r.metadata).ok(),
         Some(serde_json::json!({}))

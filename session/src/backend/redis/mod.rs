@@ -271,12 +271,15 @@ impl Backend for RedisBackend {
                 value,
                 metadata,
                 user_ids,
+                data_version,
             } = write
             {
                 call.arg(new_version())
                     .arg(value)
                     .arg(metadata)
-                    .arg(user_ids_json(user_ids));
+                    .arg(user_ids_json(user_ids))
+                    .arg(data_version.version)
+                    .arg(data_version.readable_from);
             }
             let reply = array(id, self.replicated(&call, "set", &base).await?)?;
             let number = |v: &Value, what: &str| {

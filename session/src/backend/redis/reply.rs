@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use redis::Value;
 
 use super::super::checks::parse_user_ids;
-use super::super::{BackendError, Record, SessionId};
+use super::super::{BackendError, DataVersion, Record, SessionId};
 
 /// Maps a Redis error, naming the step and the session.
 pub(super) fn redis_error(what: &str, id: &str, e: &redis::RedisError) -> BackendError {
@@ -95,11 +95,17 @@ pub(super) fn record(
     let created_ms = number("created_ms", take("created_ms")?)?;
     let updated_ms = number("updated_ms", take("updated_ms")?)?;
     let version = take("version")?;
-    let token = match fields.remove("token") {
-        None => 0,
+    let mut count = |name: &str| match fields.remove(name) {
+        None => Ok(0),
         Some(t) => t
             .parse::<u64>()
-            .map_err(|_| corrupt(id, format!("field token is not an integer: {t:.40}")))?,
+            .map_err(|_| corrupt(id, format!("field {name} is not an integer: {t:.40}"))),
+    };
+    let token = count("token")?;
+    // Written before migrations existed: version 0.
+    let data_version = DataVersion {
+        version: u32::try_from(count("data_version")?).unwrap_or(u32::MAX),
+        readable_from: u32::try_from(count("readable_from")?).unwrap_or(u32::MAX),
     };
     Ok(Some(Record {
         value,
@@ -109,5 +115,6 @@ pub(super) fn record(
         updated_ms,
         version,
         token,
+        data_version,
     }))
 }

@@ -61,8 +61,8 @@ use super::checks::{
 };
 use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
-    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
-    SessionId, Write, WriteOutcome,
+    Backend, BackendError, BoxFuture, DataVersion, Fence, LockOutcome, QueueBatch, Record,
+    RenewOutcome, SessionId, Write, WriteOutcome,
 };
 
 /// Connections kept open when idle.
@@ -227,17 +227,22 @@ impl Backend for SqliteBackend {
             let row = self
                 .read("get", move |conn| {
                     conn.query_row(
-                        "SELECT value, metadata, user_ids, created_ms, updated_ms, version, token FROM sdm_records WHERE id = ?1",
+                        "SELECT value, metadata, user_ids, created_ms, updated_ms, version, token, data_version, readable_from FROM sdm_records WHERE id = ?1",
                         params![key],
                         |r| {
+                            let data_version = DataVersion { version: r.get(7)?, readable_from: r.get(8)? };
                             Ok((
-                                r.get::<_, String>(0)?,
-                                r.get::<_, String>(1)?,
+                                Record {
+                                    value: r.get(0)?,
+                                    metadata: r.get(1)?,
+                                    user_ids: Vec::new(),
+                                    created_ms: r.get(3)?,
+                                    updated_ms: r.get(4)?,
+                                    version: r.get(5)?,
+                                    token: from_sql(r.get(6)?),
+                                    data_version,
+                                },
                                 r.get::<_, String>(2)?,
-                                r.get::<_, i64>(3)?,
-                                r.get::<_, i64>(4)?,
-                                r.get::<_, String>(5)?,
-                                r.get::<_, i64>(6)?,
                             ))
                         },
                     )
@@ -245,20 +250,11 @@ impl Backend for SqliteBackend {
                     .map_err(|e| sql_error(&path, &format!("get {key}"), e))
                 })
                 .await?;
-            let Some((value, metadata, user_ids, created_ms, updated_ms, version, token)) = row
-            else {
+            let Some((mut record, user_ids)) = row else {
                 return Ok(None);
             };
-            let user_ids = parse_user_ids(id, &user_ids)?;
-            Ok(Some(Record {
-                value,
-                metadata,
-                user_ids,
-                created_ms,
-                updated_ms,
-                version,
-                token: from_sql(token),
-            }))
+            record.user_ids = parse_user_ids(id, &user_ids)?;
+            Ok(Some(record))
         })
     }
 
@@ -289,17 +285,18 @@ impl Backend for SqliteBackend {
                             tx.execute("DELETE FROM sdm_records WHERE id = ?1", params![key])?;
                             WriteOutcome::Written { created_ms: 0, updated_ms: 0, version: String::new(), token }
                         }
-                        Write::Set { value, metadata, user_ids } => {
+                        Write::Set { value, metadata, user_ids, data_version: dv } => {
                             let version = new_version();
                             let (created_ms, updated_ms) = tx.prepare_cached(
-                                "INSERT INTO sdm_records (id, value, metadata, user_ids, created_ms, updated_ms, version, token)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7)
+                                "INSERT INTO sdm_records (id, value, metadata, user_ids, created_ms, updated_ms, version, token, data_version, readable_from)
+                                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)
                                  ON CONFLICT (id) DO UPDATE SET value = excluded.value, metadata = excluded.metadata,
                                    user_ids = excluded.user_ids, updated_ms = excluded.updated_ms,
-                                   version = excluded.version, token = excluded.token
+                                   version = excluded.version, token = excluded.token,
+                                   data_version = excluded.data_version, readable_from = excluded.readable_from
                                  RETURNING created_ms, updated_ms",
                             )?.query_row(
-                                params![key, value, metadata, user_ids_json(user_ids), now, version, to_sql(token)],
+                                params![key, value, metadata, user_ids_json(user_ids), now, version, to_sql(token), dv.version, dv.readable_from],
                                 |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
                             )?;
                             WriteOutcome::Written { created_ms, updated_ms, version, token }

@@ -12,7 +12,9 @@ CREATE TABLE IF NOT EXISTS sdm_records (
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL,
     version TEXT NOT NULL,
-    token INTEGER NOT NULL DEFAULT 0
+    token INTEGER NOT NULL DEFAULT 0,
+    data_version INTEGER NOT NULL DEFAULT 0,
+    readable_from INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sdm_locks (
     id TEXT PRIMARY KEY NOT NULL,
@@ -38,21 +40,28 @@ CREATE INDEX IF NOT EXISTS sdm_queue_read ON sdm_queue (session, read_id);
 ";
 
 /// The schema version this code writes (`PRAGMA user_version`): 1 was the
-/// first release, 2 added fencing tokens.
-pub(super) const SCHEMA_VERSION: i64 = 2;
+/// first release, 2 added fencing tokens, 3 the data version of records
+/// (`data_version`, `readable_from`; 0 for records written before).
+pub(super) const SCHEMA_VERSION: i64 = 3;
 
 /// Brings a file of an earlier schema up to [`SCHEMA_VERSION`] in place
 /// (inside the schema transaction, so concurrent openers take turns).
 pub(super) fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    for table in ["sdm_records", "sdm_locks"] {
-        let has_token: bool = tx.query_row(
-            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = 'token')",
-            params![table],
+    let added = [
+        ("sdm_records", "token"),
+        ("sdm_locks", "token"),
+        ("sdm_records", "data_version"),
+        ("sdm_records", "readable_from"),
+    ];
+    for (table, column) in added {
+        let has_column: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+            params![table, column],
             |r| r.get(0),
         )?;
-        if !has_token {
+        if !has_column {
             tx.execute_batch(&format!(
-                "ALTER TABLE {table} ADD COLUMN token INTEGER NOT NULL DEFAULT 0"
+                "ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
             ))?;
         }
     }

@@ -37,6 +37,7 @@ async fn fenced_write_names_the_owner_and_changes_nothing() {
         value: "1".into(),
         metadata: "{}".into(),
         user_ids: vec![],
+        data_version: Default::default(),
     };
     let r = m
         .set(

@@ -1,0 +1,102 @@
+//! Metrics and tracing: the names of the [`metrics`] the engine records and
+//! the `tracing` span of every operation.
+//!
+//! No exporter is installed by the library: with no `metrics` recorder and
+//! no `tracing` subscriber installed, each record is a check of a global
+//! that finds nothing (see the README for the measured cost). Install any
+//! recorder (`metrics-exporter-prometheus`, ...) and subscriber
+//! (`tracing-subscriber`, ...) to collect them; `examples/observability.rs`
+//! wires both.
+//!
+//! Every operation run by a session (Open, Read, Save, Close, Destroy, from
+//! the API or a timer) runs inside a span named `sdm.operation` with the
+//! fields `key` (`name/scope/key`), `kind`, `outcome` (the response's name)
+//! and `round_trips` (the store calls the session made while it ran).
+
+use std::time::Duration;
+
+/// Counter: operations run, labelled `kind` and `outcome` (the response's
+/// name: `Success`, `Saved`, `Locked`, `State`, `Error`).
+pub const OPERATIONS: &str = "sdm_operations_total";
+/// Counter: opens run, labelled `outcome`.
+pub const OPENS: &str = "sdm_opens_total";
+/// Counter: saves written or refused (explicit, auto-save, on close),
+/// labelled `outcome` (`saved`, `error`, `fenced`, `invalid`).
+pub const SAVES: &str = "sdm_saves_total";
+/// Histogram: seconds a save took, from encoding to the store's answer.
+pub const SAVE_SECONDS: &str = "sdm_save_seconds";
+/// Counter: bytes of value text written by saves.
+pub const SAVED_BYTES: &str = "sdm_saved_bytes_total";
+/// Histogram: seconds an open waited for the store's lock answer.
+pub const LOCK_WAIT_SECONDS: &str = "sdm_lock_wait_seconds";
+/// Counter: writes refused by fencing (a newer owner holds the key).
+pub const FENCED_WRITES: &str = "sdm_fenced_writes_total";
+/// Counter: store calls tried again after a failed try.
+pub const RETRIES: &str = "sdm_store_retries_total";
+/// Counter: store calls that failed after their retries, labelled
+/// `operation` (`get`, `set`, `lock`, ...).
+pub const STORE_FAILURES: &str = "sdm_store_failures_total";
+/// Counter: store calls made by sessions, labelled `operation`.
+pub const STORE_CALLS: &str = "sdm_store_calls_total";
+/// Counter: queued values handed to ProcessQueue listeners.
+pub const QUEUE_VALUES: &str = "sdm_queue_values_total";
+/// Gauge: sessions open now (in this process).
+pub const OPEN_SESSIONS: &str = "sdm_open_sessions";
+/// Gauge: 1 while a registry's store is in critical state, else 0.
+pub const CRITICAL: &str = "sdm_critical";
+
+/// The span of one operation on the session `key`.
+pub(crate) fn operation_span(key: &str, kind: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "sdm.operation",
+        key = %key,
+        kind,
+        outcome = tracing::field::Empty,
+        round_trips = tracing::field::Empty,
+    )
+}
+
+/// Records an operation's end in its span and the counters.
+pub(crate) fn operation_done(
+    span: &tracing::Span,
+    kind: &'static str,
+    outcome: &'static str,
+    round_trips: u64,
+) {
+    span.record("outcome", outcome);
+    span.record("round_trips", round_trips);
+    metrics::counter!(OPERATIONS, "kind" => kind, "outcome" => outcome).increment(1);
+    if kind == "Open" {
+        metrics::counter!(OPENS, "outcome" => outcome).increment(1);
+    }
+}
+
+/// Records a save: its outcome, how long it took and the bytes written.
+pub(crate) fn save_done(outcome: &'static str, took: Duration, bytes: usize) {
+    metrics::counter!(SAVES, "outcome" => outcome).increment(1);
+    metrics::histogram!(SAVE_SECONDS).record(took.as_secs_f64());
+    if bytes > 0 {
+        metrics::counter!(SAVED_BYTES).increment(bytes as u64);
+    }
+    if outcome == "fenced" {
+        metrics::counter!(FENCED_WRITES).increment(1);
+    }
+}
+
+/// Records a store call (and its failure).
+pub(crate) fn store_call(operation: &'static str, failed: bool) {
+    metrics::counter!(STORE_CALLS, "operation" => operation).increment(1);
+    if failed {
+        metrics::counter!(STORE_FAILURES, "operation" => operation).increment(1);
+    }
+}
+
+/// Records a session opening (`true`) or leaving Open (`false`).
+pub(crate) fn session_open(open: bool) {
+    let gauge = metrics::gauge!(OPEN_SESSIONS);
+    if open {
+        gauge.increment(1.0);
+    } else {
+        gauge.decrement(1.0);
+    }
+}

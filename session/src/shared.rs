@@ -1,0 +1,27 @@
+//! What every session of one registry shares: the store, its health (the
+//! critical state) and the hooks of each data store name.
+
+use crate::backend::Backend;
+use crate::health::Health;
+use crate::hooks::Hooks;
+use std::sync::Arc;
+
+/// The registry's part of every session.
+pub(crate) struct Shared {
+    /// The store.
+    pub(crate) backend: Arc<dyn Backend>,
+    /// Store failures and the critical state.
+    pub(crate) health: Arc<Health>,
+    /// Each data store name's validator and migrations.
+    pub(crate) hooks: Hooks,
+}
+
+impl Shared {
+    pub(crate) fn new(backend: Arc<dyn Backend>) -> Arc<Shared> {
+        Arc::new(Shared {
+            backend,
+            health: Arc::new(Health::default()),
+            hooks: Hooks::default(),
+        })
+    }
+}
