@@ -1,0 +1,89 @@
+//! Unit tests of `out.rs`.
+
+use super::*;
+
+fn text(f: impl FnOnce(&mut Out) -> Result<(), Refused>) -> Result<String, Refused> {
+    let mut out = Out::default();
+    f(&mut out)?;
+    Ok(out.into_string())
+}
+
+#[test]
+fn strings_of_every_short_length_and_del_place() {
+    for n in 0..40 {
+        let s: String = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"[..n].into();
+        assert_eq!(text(|o| o.str(&s, false)), Ok(format!("#{s}\u{7f}")));
+        for at in 0..n {
+            let mut with_del = s.clone().into_bytes();
+            with_del[at] = DEL;
+            let with_del = String::from_utf8(with_del).unwrap();
+            let spaced = with_del.replace('\u{7f}', " ");
+            assert_eq!(
+                text(|o| o.str(&with_del, true)),
+                Ok(format!("#{spaced}\u{7f}"))
+            );
+            assert_eq!(text(|o| o.str(&with_del, false)), Err(Refused::Del));
+        }
+    }
+    assert_eq!(text(|o| o.str("日本🎮", true)), Ok("#日本🎮\u{7f}".into()));
+}
+
+#[test]
+fn floats_round_half_away_from_zero() {
+    let f = |x: f64, d: f64| text(|o| o.float(x, d));
+    let digits_of = |n: f64| {
+        let mut v = Vec::new();
+        digits::write_f64(&mut v, n);
+        String::from_utf8(v).unwrap()
+    };
+    for x in [
+        0.5f64,
+        1.5,
+        2.5,
+        0.25,
+        1e-300,
+        0.4999999999999999,
+        2.675,
+        1e15 + 0.5,
+    ] {
+        for (d, factor) in [(0, 1.0f64), (1, 10.0), (3, 1000.0)] {
+            for sign in [1.0, -1.0] {
+                let v = sign * x;
+                let m = (x * factor).round();
+                let expect = if (x * factor).fract() == 0.0 && x.fract() == 0.0 {
+                    continue;
+                } else if x.fract() == 0.0 {
+                    format!("{}{}", if sign > 0.0 { '>' } else { '<' }, digits_of(x))
+                } else {
+                    format!("{}{}", if sign > 0.0 { ')' } else { '(' }, digits_of(m))
+                };
+                assert_eq!(f(v, factor), Ok(expect), "{v} decimals {d}");
+            }
+        }
+    }
+    assert_eq!(f(-0.0, 1000.0), Ok(">0".into()));
+    assert_eq!(
+        f(4503599627370495.0, 1000.0),
+        Ok(format!(">{}", digits_of(4503599627370495.0)))
+    );
+    assert_eq!(f(f64::NAN, 1.0), Err(Refused::NaN));
+    assert_eq!(f(f64::NEG_INFINITY, 1.0), Err(Refused::Infinity));
+}
+
+#[test]
+fn integers_at_every_size() {
+    let mut power = Some(1u64);
+    while let Some(p) = power {
+        for v in [p - 1, p, p.saturating_mul(3) / 2, u64::MAX] {
+            let t = text(|o| {
+                o.int(b'<', v);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(&t[..1], "<");
+            let (d, end) = digits::read(t.as_bytes(), 1);
+            assert_eq!((d, end), (Some(digits::Digits::Int(v)), t.len()), "{v}");
+        }
+        power = p.checked_mul(83);
+    }
+}
