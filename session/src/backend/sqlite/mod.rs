@@ -50,6 +50,7 @@ mod group;
 mod schema;
 mod tokens;
 
+use super::fencing::Tokens;
 use conn::{open_connection, sql_error};
 use group::GroupWriter;
 use schema::{migrate, SCHEMA};
@@ -168,6 +169,36 @@ impl SqliteBackend {
                 "sqlite {what} task failed: {e}"
             ))),
         }
+    }
+
+    /// A lock step (take or renew) in one transaction: reads the key's
+    /// tokens, lets `decide` choose the token to hold (or answer without
+    /// writing), then writes our entry under it with its expiry.
+    fn lock_step<'a, T: Send + 'static>(
+        &'a self,
+        what: &'static str,
+        id: &'a SessionId,
+        owner: &'a str,
+        ttl: Duration,
+        decide: impl FnOnce(&Tokens, &str) -> Result<(u64, T), T> + Send + 'static,
+    ) -> BoxFuture<'a, Result<T, BackendError>> {
+        Box::pin(async move {
+            let ttl = check_ttl(id, ttl)?;
+            let (key, owner) = (id.to_string(), owner.to_owned());
+            self.inner
+                .group
+                .write(what, key.clone(), move |tx, now| {
+                    let known = tokens(tx, &key, now)?;
+                    let (token, answer) = match decide(&known, &owner) {
+                        Ok(hold) => hold,
+                        Err(refused) => return Ok(refused),
+                    };
+                    issue(tx, &key, &known, token)?;
+                    put_lock(tx, &key, &owner, token, now.saturating_add(ttl))?;
+                    Ok(answer)
+                })
+                .await
+        })
     }
 
     /// One queue read attempt (no waiting).
@@ -317,25 +348,14 @@ impl Backend for SqliteBackend {
         owner: &'a str,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
-        Box::pin(async move {
-            let ttl = check_ttl(id, ttl)?;
-            let key = id.to_string();
-            let owner = owner.to_owned();
-            self.inner
-                .group
-                .write("lock", key.clone(), move |tx, now| {
-                    let known = tokens(tx, &key, now)?;
-                    if let Some((holder, _)) = known.entry.as_ref().filter(|(o, _)| *o != owner) {
-                        return Ok(LockOutcome::Held {
-                            owner: holder.clone(),
-                        });
-                    }
-                    let token = known.next();
-                    issue(tx, &key, &known, token)?;
-                    put_lock(tx, &key, &owner, token, now.saturating_add(ttl))?;
-                    Ok(LockOutcome::Acquired { token })
-                })
-                .await
+        self.lock_step("lock", id, owner, ttl, |known, owner| {
+            if let Some((holder, _)) = known.entry.as_ref().filter(|(o, _)| o != owner) {
+                return Err(LockOutcome::Held {
+                    owner: holder.clone(),
+                });
+            }
+            let token = known.next();
+            Ok((token, LockOutcome::Acquired { token }))
         })
     }
 
@@ -346,25 +366,14 @@ impl Backend for SqliteBackend {
         token: u64,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
-        Box::pin(async move {
-            let ttl = check_ttl(id, ttl)?;
-            let key = id.to_string();
-            let owner = owner.to_owned();
-            self.inner
-                .group
-                .write("renew", key.clone(), move |tx, now| {
-                    let known = tokens(tx, &key, now)?;
-                    if let Err(refused) = known.admit(&owner, token) {
-                        return Ok(RenewOutcome::Superseded {
-                            token: refused.token,
-                            owner: refused.owner,
-                        });
-                    }
-                    issue(tx, &key, &known, token)?;
-                    put_lock(tx, &key, &owner, token, now.saturating_add(ttl))?;
-                    Ok(RenewOutcome::Renewed)
-                })
-                .await
+        self.lock_step("renew", id, owner, ttl, move |known, owner| {
+            match known.admit(owner, token) {
+                Ok(()) => Ok((token, RenewOutcome::Renewed)),
+                Err(refused) => Err(RenewOutcome::Superseded {
+                    token: refused.token,
+                    owner: refused.owner,
+                }),
+            }
         })
     }
 
