@@ -10,8 +10,8 @@
 use super::fencing::Tokens;
 use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
-    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
-    SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BoxFuture, Claim, Fence, LockEntry, NodeInfo, QueueBatch,
+    Record, RenewOutcome, SessionId, Write, WriteOutcome,
 };
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -44,13 +44,43 @@ struct Stores {
     issued: HashMap<SessionId, u64>,
     queues: HashMap<SessionId, Queue>,
     next_seq: u64,
+    /// Heartbeat entries by node id, with their expiry.
+    nodes: HashMap<String, Instant>,
+    /// Pending release requests by node id, with their expiry.
+    requests: HashMap<String, Vec<(SessionId, Instant)>>,
 }
 
-/// A lock entry: owner, token, and when it expires.
+/// How long a release request is kept for its node.
+const REQUEST_TTL: Duration = Duration::from_secs(60);
+
+/// A lock entry: owner, token, node, acquisition time, and expiry.
 struct Lock {
     owner: String,
     token: u64,
+    node: Option<NodeInfo>,
+    since_ms: i64,
     expires: Instant,
+}
+
+impl Lock {
+    fn entry(&self) -> LockEntry {
+        LockEntry {
+            owner: self.owner.clone(),
+            token: self.token,
+            node: self.node.clone(),
+            since_ms: self.since_ms,
+        }
+    }
+}
+
+/// The wake-up key of waits for `id`'s lock to change.
+fn lock_key(id: &SessionId) -> String {
+    format!("lock\n{id}")
+}
+
+/// The wake-up key of node `node`'s release requests.
+fn node_key(node: &str) -> String {
+    format!("node\n{node}")
 }
 
 #[derive(Default)]
@@ -85,12 +115,23 @@ impl Stores {
         }
     }
 
-    /// Writes `owner`'s lock entry under `token` (remembered as issued).
-    fn put_lock(&mut self, id: &SessionId, owner: &str, token: u64, expires: Instant) {
+    /// Writes `owner`'s lock entry under `token` (remembered as issued),
+    /// taken by `node` at `since_ms`.
+    fn put_lock(
+        &mut self,
+        id: &SessionId,
+        owner: &str,
+        token: u64,
+        node: Option<NodeInfo>,
+        since_ms: i64,
+        expires: Instant,
+    ) {
         self.issue(id, token);
         let lock = Lock {
             owner: owner.to_owned(),
             token,
+            node,
+            since_ms,
             expires,
         };
         self.locks.insert(id.clone(), lock);
@@ -169,6 +210,7 @@ impl MemoryBackend {
                 s.issue(id, f.token);
                 if f.release && tokens.entry.is_some() {
                     s.locks.remove(id);
+                    self.wakers.wake(&lock_key(id));
                 }
                 f.token
             }
@@ -271,25 +313,30 @@ impl Backend for MemoryBackend {
         Box::pin(async move { Ok(self.set_now(id, write, fence.as_ref())) })
     }
 
-    fn lock<'a>(
+    fn acquire<'a>(
         &'a self,
         id: &'a SessionId,
-        owner: &'a str,
+        claim: &'a Claim<'a>,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
+    ) -> BoxFuture<'a, Result<Acquisition, BackendError>> {
         Box::pin(async move {
             super::checks::check_ttl(id, ttl)?;
             let mut s = self.stores();
             let now = Instant::now();
             let tokens = s.tokens(id, now);
-            if let Some((holder, _)) = tokens.entry.as_ref().filter(|(o, _)| o != owner) {
-                return Ok(LockOutcome::Held {
-                    owner: holder.clone(),
-                });
+            if let Some((holder, token)) = &tokens.entry {
+                let replaceable = claim.replacing == Some((holder.as_str(), *token));
+                if holder != claim.owner && !replaceable {
+                    let entry = s.live_lock(id, now).map(Lock::entry);
+                    if let Some(entry) = entry {
+                        return Ok(Acquisition::Held(entry));
+                    }
+                }
             }
             let token = tokens.next();
-            s.put_lock(id, owner, token, now + ttl);
-            Ok(LockOutcome::Acquired { token })
+            let node = claim.node.cloned();
+            s.put_lock(id, claim.owner, token, node, now_ms(), now + ttl);
+            Ok(Acquisition::Acquired { token })
         })
     }
 
@@ -310,7 +357,10 @@ impl Backend for MemoryBackend {
                     owner: refused.owner,
                 });
             }
-            s.put_lock(id, owner, token, now + ttl);
+            match s.locks.get_mut(id) {
+                Some(lock) => lock.expires = now + ttl,
+                None => s.put_lock(id, owner, token, None, now_ms(), now + ttl),
+            }
             Ok(RenewOutcome::Renewed)
         })
     }
@@ -326,6 +376,8 @@ impl Backend for MemoryBackend {
                 .is_some_and(|l| l.owner == owner)
             {
                 s.locks.remove(id);
+                drop(s);
+                self.wakers.wake(&lock_key(id));
                 return Ok(true);
             }
             Ok(false)
@@ -385,6 +437,140 @@ impl Backend for MemoryBackend {
                 q.items.retain(|i| i.read_id.as_deref() != Some(read_id));
             }
             Ok(())
+        })
+    }
+
+    fn lock_entry<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        Box::pin(async move { Ok(self.stores().live_lock(id, Instant::now()).map(Lock::entry)) })
+    }
+
+    fn locks<'a>(
+        &'a self,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionId, LockEntry)>, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let now = Instant::now();
+            s.locks.retain(|_, l| l.expires > now);
+            Ok(s.locks
+                .iter()
+                .filter(|(id, _)| name.map_or(true, |n| id.name == n))
+                .map(|(id, l)| (id.clone(), l.entry()))
+                .collect())
+        })
+    }
+
+    fn force_unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let now = Instant::now();
+            let next = s.tokens(id, now).next();
+            let removed = s.live_lock(id, now).map(Lock::entry);
+            s.locks.remove(id);
+            s.issue(id, next);
+            drop(s);
+            self.wakers.wake(&lock_key(id));
+            Ok(removed)
+        })
+    }
+
+    fn wait_released<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let key = lock_key(id);
+            let changed = wait_for(&self.wakers, &key, wait, || async {
+                let mut s = self.stores();
+                Ok(match s.live_lock(id, Instant::now()) {
+                    Some(l) if l.owner == owner && l.token == token => Attempt::Empty {
+                        next: Some(l.expires),
+                    },
+                    _ => Attempt::Got(()),
+                })
+            })
+            .await?;
+            Ok(changed.is_some())
+        })
+    }
+
+    fn heartbeat<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let expires = Instant::now() + ttl;
+            self.stores().nodes.insert(node.id.clone(), expires);
+            Ok(())
+        })
+    }
+
+    fn node_alive<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let now = Instant::now();
+            Ok(self.stores().nodes.get(node_id).is_some_and(|&e| e > now))
+        })
+    }
+
+    fn node_gone<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            s.nodes.remove(node_id);
+            s.requests.remove(node_id);
+            Ok(())
+        })
+    }
+
+    fn request_release<'a>(
+        &'a self,
+        id: &'a SessionId,
+        node_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move {
+            let expires = Instant::now() + REQUEST_TTL;
+            let mut s = self.stores();
+            let pending = s.requests.entry(node_id.to_owned()).or_default();
+            pending.retain(|(i, _)| i != id);
+            pending.push((id.clone(), expires));
+            drop(s);
+            self.wakers.wake(&node_key(node_id));
+            Ok(())
+        })
+    }
+
+    fn release_requests<'a>(
+        &'a self,
+        node_id: &'a str,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        Box::pin(async move {
+            let key = node_key(node_id);
+            let got = wait_for(&self.wakers, &key, wait, || async {
+                let now = Instant::now();
+                let taken = self.stores().requests.remove(node_id).unwrap_or_default();
+                let ids: Vec<SessionId> = taken
+                    .into_iter()
+                    .filter(|(_, e)| *e > now)
+                    .map(|(id, _)| id)
+                    .collect();
+                Ok(if ids.is_empty() {
+                    Attempt::Empty { next: None }
+                } else {
+                    Attempt::Got(ids)
+                })
+            })
+            .await?;
+            Ok(got.unwrap_or_default())
         })
     }
 }

@@ -65,11 +65,13 @@ pub mod testing;
 mod checks;
 mod connect;
 mod fencing;
+mod liveness;
 mod wakers;
 
 pub use crate::id::SessionId;
 pub(crate) use checks::check_push;
 pub use connect::{connect, connect_async, connect_with, StoreOptions};
+pub use liveness::{Acquisition, Claim, LockEntry, NodeInfo};
 
 /// A boxed future, so that backends can be used as `Arc<dyn Backend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -265,16 +267,36 @@ pub trait Backend: Send + Sync + 'static {
         fence: Option<Fence<'a>>,
     ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>>;
 
-    /// Takes the lock: if the entry is absent (or expired) or holds
-    /// `owner`, issue a new fencing token, write `owner` and the token with
-    /// expiry `ttl` (kept by the store's own clock) and answer `Acquired`
-    /// with the token; else answer `Held` with the holder.
+    /// Takes the lock for `claim.owner`: if the entry is absent (or
+    /// expired), holds `claim.owner`, or is exactly `claim.replacing`,
+    /// issue a new fencing token, write the owner, the token, the claim's
+    /// node and the acquisition time (the store's clock) with expiry `ttl`
+    /// (kept by the store's own clock) and answer `Acquired` with the
+    /// token; else answer `Held` with the live entry. One atomic step.
+    fn acquire<'a>(
+        &'a self,
+        id: &'a SessionId,
+        claim: &'a Claim<'a>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<Acquisition, BackendError>>;
+
+    /// [`acquire`](Self::acquire) with a plain claim (no node): if the
+    /// entry is absent (or expired) or holds `owner`, take it; else answer
+    /// `Held` with the holder.
     fn lock<'a>(
         &'a self,
         id: &'a SessionId,
         owner: &'a str,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>>;
+    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
+        Box::pin(async move {
+            let claim = Claim::new(owner);
+            Ok(match self.acquire(id, &claim, ttl).await? {
+                Acquisition::Acquired { token } => LockOutcome::Acquired { token },
+                Acquisition::Held(entry) => LockOutcome::Held { owner: entry.owner },
+            })
+        })
+    }
 
     /// Renews the lock taken under `token`, keeping the token: accepted
     /// when the live entry is (`owner`, `token`), or when no entry is live
@@ -324,4 +346,73 @@ pub trait Backend: Send + Sync + 'static {
         id: &'a SessionId,
         read_id: &'a str,
     ) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// The live lock entry of `id`, if any (for tools and `Locked`
+    /// answers).
+    fn lock_entry<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>>;
+
+    /// Every live lock entry, of the data store `name` only when given
+    /// (for `sdm locks`). Not atomic across keys; order unspecified.
+    fn locks<'a>(
+        &'a self,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionId, LockEntry)>, BackendError>>;
+
+    /// Admin unlock: removes `id`'s lock entry whoever holds it and raises
+    /// the fencing counter above its token, so the old owner's writes and
+    /// renewals are refused from now on. Answers the entry removed, if a
+    /// live one was there. One atomic step.
+    fn force_unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>>;
+
+    /// Waits until `id`'s live lock entry is no longer (`owner`, `token`)
+    /// (released, expired or taken by someone else) or `wait` has passed;
+    /// answers whether it changed. Woken by the store where it can announce
+    /// releases (Redis pub/sub), by this process's own releases, and
+    /// otherwise by a short re-check.
+    fn wait_released<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<bool, BackendError>>;
+
+    /// Writes (or refreshes) `node`'s heartbeat entry with expiry `ttl`
+    /// (the store's clock).
+    fn heartbeat<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// Whether the heartbeat entry of node `node_id` lives.
+    fn node_alive<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>>;
+
+    /// Removes node `node_id`'s heartbeat entry (and its pending release
+    /// requests): its process has released everything and stops.
+    fn node_gone<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// Asks node `node_id` to hand over `id`: the request is kept for a
+    /// short while (about a minute) and announced to the node's waiting
+    /// [`release_requests`](Self::release_requests).
+    fn request_release<'a>(
+        &'a self,
+        id: &'a SessionId,
+        node_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// Takes the release requests made to node `node_id`, waiting up to
+    /// `wait` for the first (empty when none came). Each request is
+    /// handed out once.
+    fn release_requests<'a>(
+        &'a self,
+        node_id: &'a str,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>>;
 }

@@ -16,8 +16,8 @@
 //! ```
 
 use super::{
-    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
-    SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BoxFuture, Claim, Fence, LockEntry, NodeInfo, QueueBatch,
+    Record, RenewOutcome, SessionId, Write, WriteOutcome,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -31,7 +31,7 @@ pub enum Method {
     Get,
     /// [`Backend::set`].
     Set,
-    /// [`Backend::lock`].
+    /// [`Backend::acquire`] (and [`Backend::lock`], which calls it).
     Lock,
     /// [`Backend::renew`].
     Renew,
@@ -43,11 +43,25 @@ pub enum Method {
     QueueRead,
     /// [`Backend::queue_remove`].
     QueueRemove,
+    /// [`Backend::lock_entry`] and [`Backend::locks`].
+    Inspect,
+    /// [`Backend::force_unlock`].
+    ForceUnlock,
+    /// [`Backend::wait_released`].
+    WaitReleased,
+    /// [`Backend::heartbeat`] and [`Backend::node_gone`].
+    Heartbeat,
+    /// [`Backend::node_alive`].
+    NodeAlive,
+    /// [`Backend::request_release`].
+    RequestRelease,
+    /// [`Backend::release_requests`].
+    ReleaseRequests,
 }
 
 impl Method {
     /// Every method.
-    pub const ALL: [Method; 8] = [
+    pub const ALL: [Method; 15] = [
         Method::Get,
         Method::Set,
         Method::Lock,
@@ -56,6 +70,13 @@ impl Method {
         Method::QueuePush,
         Method::QueueRead,
         Method::QueueRemove,
+        Method::Inspect,
+        Method::ForceUnlock,
+        Method::WaitReleased,
+        Method::Heartbeat,
+        Method::NodeAlive,
+        Method::RequestRelease,
+        Method::ReleaseRequests,
     ];
 }
 
@@ -257,13 +278,13 @@ impl Backend for FaultyBackend {
     ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
         self.call(Method::Set, move || self.inner.set(id, write, fence))
     }
-    fn lock<'a>(
+    fn acquire<'a>(
         &'a self,
         id: &'a SessionId,
-        owner: &'a str,
+        claim: &'a Claim<'a>,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
-        self.call(Method::Lock, move || self.inner.lock(id, owner, ttl))
+    ) -> BoxFuture<'a, Result<Acquisition, BackendError>> {
+        self.call(Method::Lock, move || self.inner.acquire(id, claim, ttl))
     }
     fn renew<'a>(
         &'a self,
@@ -314,12 +335,72 @@ impl Backend for FaultyBackend {
             self.inner.queue_remove(id, read_id)
         })
     }
+    fn lock_entry<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        self.call(Method::Inspect, move || self.inner.lock_entry(id))
+    }
+    fn locks<'a>(
+        &'a self,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionId, LockEntry)>, BackendError>> {
+        self.call(Method::Inspect, move || self.inner.locks(name))
+    }
+    fn force_unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        self.call(Method::ForceUnlock, move || self.inner.force_unlock(id))
+    }
+    fn wait_released<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.call(Method::WaitReleased, move || {
+            self.inner.wait_released(id, owner, token, wait)
+        })
+    }
+    fn heartbeat<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.call(Method::Heartbeat, move || self.inner.heartbeat(node, ttl))
+    }
+    fn node_alive<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.call(Method::NodeAlive, move || self.inner.node_alive(node_id))
+    }
+    fn node_gone<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.call(Method::Heartbeat, move || self.inner.node_gone(node_id))
+    }
+    fn request_release<'a>(
+        &'a self,
+        id: &'a SessionId,
+        node_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.call(Method::RequestRelease, move || {
+            self.inner.request_release(id, node_id)
+        })
+    }
+    fn release_requests<'a>(
+        &'a self,
+        node_id: &'a str,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        self.call(Method::ReleaseRequests, move || {
+            self.inner.release_requests(node_id, wait)
+        })
+    }
 }
 
 /// A backend that counts calls per method, wrapping a real one.
 pub struct CountingBackend {
     inner: Arc<dyn Backend>,
-    counts: [AtomicU64; 8],
+    counts: [AtomicU64; Method::ALL.len()],
 }
 
 impl CountingBackend {
@@ -379,14 +460,14 @@ impl Backend for CountingBackend {
         self.bump(Method::Set);
         self.inner.set(id, write, fence)
     }
-    fn lock<'a>(
+    fn acquire<'a>(
         &'a self,
         id: &'a SessionId,
-        owner: &'a str,
+        claim: &'a Claim<'a>,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
+    ) -> BoxFuture<'a, Result<Acquisition, BackendError>> {
         self.bump(Method::Lock);
-        self.inner.lock(id, owner, ttl)
+        self.inner.acquire(id, claim, ttl)
     }
     fn renew<'a>(
         &'a self,
@@ -433,5 +514,68 @@ impl Backend for CountingBackend {
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         self.bump(Method::QueueRemove);
         self.inner.queue_remove(id, read_id)
+    }
+    fn lock_entry<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        self.bump(Method::Inspect);
+        self.inner.lock_entry(id)
+    }
+    fn locks<'a>(
+        &'a self,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionId, LockEntry)>, BackendError>> {
+        self.bump(Method::Inspect);
+        self.inner.locks(name)
+    }
+    fn force_unlock<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        self.bump(Method::ForceUnlock);
+        self.inner.force_unlock(id)
+    }
+    fn wait_released<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.bump(Method::WaitReleased);
+        self.inner.wait_released(id, owner, token, wait)
+    }
+    fn heartbeat<'a>(
+        &'a self,
+        node: &'a NodeInfo,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.bump(Method::Heartbeat);
+        self.inner.heartbeat(node, ttl)
+    }
+    fn node_alive<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.bump(Method::NodeAlive);
+        self.inner.node_alive(node_id)
+    }
+    fn node_gone<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.bump(Method::Heartbeat);
+        self.inner.node_gone(node_id)
+    }
+    fn request_release<'a>(
+        &'a self,
+        id: &'a SessionId,
+        node_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        self.bump(Method::RequestRelease);
+        self.inner.request_release(id, node_id)
+    }
+    fn release_requests<'a>(
+        &'a self,
+        node_id: &'a str,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        self.bump(Method::ReleaseRequests);
+        self.inner.release_requests(node_id, wait)
     }
 }

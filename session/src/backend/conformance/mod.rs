@@ -31,8 +31,10 @@
 //!
 //! Cases, by module: [`lock`] (contention, expiry, renewal, release),
 //! [`record`] (versions, times, round trips, removal), [`queue`] (order,
-//! limits, expiry, invisibility, removal, waiting) and [`fencing`]
-//! (fencing tokens: a stale owner never overwrites a newer one).
+//! limits, expiry, invisibility, removal, waiting), [`fencing`]
+//! (fencing tokens: a stale owner never overwrites a newer one) and
+//! [`liveness`] (node heartbeats, replacing a dead owner's entry, admin
+//! unlock, release waits and handoff requests).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -46,6 +48,7 @@ use super::{
 };
 
 pub mod fencing;
+pub mod liveness;
 pub mod lock;
 pub mod queue;
 pub mod record;
@@ -248,6 +251,14 @@ pub const CASES: &[(&str, Case)] = cases![
     fencing::renewal_after_lapse_and_newer_acquisition_is_refused,
     fencing::renewal_after_a_quiet_lapse_retakes_the_lock,
     fencing::unfenced_writes_keep_the_latest_token,
+    liveness::entry_carries_node_and_age,
+    liveness::renewal_keeps_the_entry,
+    liveness::replacing_takes_only_that_entry,
+    liveness::heartbeat_expires,
+    liveness::force_unlock_fences_the_owner,
+    liveness::locks_lists_live_entries,
+    liveness::wait_released_wakes,
+    liveness::release_requests_delivered_once,
 ];
 
 /// The cases that need a [`Control`].

@@ -247,6 +247,86 @@ impl SqliteBackend {
 }
 
 impl Backend for SqliteBackend {
+    // Liveness and handoff: not yet implemented on this store (stubs).
+    fn acquire<'a>(
+        &'a self,
+        id: &'a SessionId,
+        claim: &'a super::Claim<'a>,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<super::Acquisition, BackendError>> {
+        Box::pin(async move {
+            Ok(match self.lock(id, claim.owner, ttl).await? {
+                LockOutcome::Acquired { token } => super::Acquisition::Acquired { token },
+                LockOutcome::Held { owner } => super::Acquisition::Held(super::LockEntry {
+                    owner,
+                    token: 0,
+                    node: None,
+                    since_ms: 0,
+                }),
+            })
+        })
+    }
+    fn lock_entry<'a>(
+        &'a self,
+        _id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<super::LockEntry>, BackendError>> {
+        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+    }
+    fn locks<'a>(
+        &'a self,
+        _name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionId, super::LockEntry)>, BackendError>> {
+        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+    }
+    fn force_unlock<'a>(
+        &'a self,
+        _id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<super::LockEntry>, BackendError>> {
+        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+    }
+    fn wait_released<'a>(
+        &'a self,
+        _id: &'a SessionId,
+        _owner: &'a str,
+        _token: u64,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            Ok(false)
+        })
+    }
+    fn heartbeat<'a>(
+        &'a self,
+        _node: &'a super::NodeInfo,
+        _ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+    }
+    fn node_alive<'a>(&'a self, _node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move { Ok(true) })
+    }
+    fn node_gone<'a>(&'a self, _node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move { Ok(()) })
+    }
+    fn request_release<'a>(
+        &'a self,
+        _id: &'a SessionId,
+        _node_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+    }
+    fn release_requests<'a>(
+        &'a self,
+        _node_id: &'a str,
+        wait: Duration,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        Box::pin(async move {
+            tokio::time::sleep(wait).await;
+            Ok(Vec::new())
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "sqlite"
     }
