@@ -85,10 +85,10 @@ pub fn outcome(response: &Response) -> Outcome {
     let (result, code, data) = match response {
         Response::Success => (sdm_result::SDM_OK, SDM_RESPONSE_SUCCESS, None),
         Response::Saved(v) => (sdm_result::SDM_OK, SDM_RESPONSE_SAVED, Some(json::write(v))),
-        Response::Locked(owner) => (
+        Response::Locked(holder) => (
             sdm_result::SDM_LOCKED,
             SDM_RESPONSE_LOCKED,
-            Some(owner.clone()),
+            Some(holder.unique_id.clone()),
         ),
         Response::State(kind) => (
             sdm_result::SDM_STATE,

@@ -82,6 +82,9 @@
 //! | `queue/mod.rs` | **the queue**: Queue and Remove |
 //! | `queue/reader.rs` | the ProcessQueue reading loop |
 //! | `queue/invisibility.rs` | **queue invisibility** |
+//! | `liveness.rs` | **owner liveness**: the registry's node, one heartbeat per process, the release-request listener |
+//! | `failover.rs` | **failover and server hops**, Open's side: taking a dead owner's lock at once, waiting for and asking for a live owner's ([`OpenWait`]) |
+//! | `handoff.rs` | **handoff**, the owner's side: the release-request event, deferrals, closing for the next owner |
 //! | `shutdown.rs` | **shutdown** ("bind to close") within a deadline, its report, and the signal helper |
 //! | `health.rs` | **critical state**: store failures in a sliding window |
 //! | `hooks.rs` | each data store name's **validator and migrations** |
@@ -111,9 +114,12 @@ mod autosave;
 pub mod backend;
 pub mod blocking;
 mod error;
+mod failover;
+mod handoff;
 mod health;
 mod hooks;
 mod id;
+mod liveness;
 mod load;
 mod lock;
 pub mod observe;
@@ -133,12 +139,17 @@ mod usage;
 mod value_access;
 
 pub use error::{PropertyError, SessionError};
+pub use failover::OpenWait;
+pub use handoff::{ReleaseDeferral, ReleaseRequest, ReleaseRequestedFn};
 pub use health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
 pub use hooks::{MigrationFn, ValidatorFn};
+pub use liveness::{
+    LivenessConfig, DEFAULT_HANDOFF_DEFER_LIMIT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TTL,
+};
 pub use queue::{DEFAULT_QUEUE_EXPIRATION, DEFAULT_QUEUE_INVISIBILITY, QUEUE_BATCH, QUEUE_WAIT};
 pub use reconcile::reconcile;
 pub use registry::Registry;
-pub use response::{Response, State, StateKind};
+pub use response::{CloseReason, Holder, Response, State, StateKind};
 pub use retry::{ATTEMPTS, CALL_TIMEOUT, LOCK_CALL_TIMEOUT, RETRY_PAUSE};
 pub use sdm_codec::{Key, Table, Value};
 pub use session::events::{Connection, EventKind};

@@ -56,3 +56,12 @@ pub(crate) async fn renew_loop(session: Weak<Inner>, mut due: Instant) -> Option
         }
     }
 }
+
+/// Renews at once (the heartbeat came back after a lapse: a session whose
+/// lock was taken over meanwhile learns it now, not a LockInterval later).
+pub(crate) fn renew_now(inner: &std::sync::Arc<Inner>) {
+    let mut core = inner.core();
+    if core.stays_open() {
+        crate::ops::timers::start_lock_renewal(inner, &mut core, Instant::now());
+    }
+}

@@ -44,6 +44,12 @@ pub const QUEUE_VALUES: &str = "sdm_queue_values_total";
 pub const OPEN_SESSIONS: &str = "sdm_open_sessions";
 /// Gauge: 1 while a registry's store is in critical state, else 0.
 pub const CRITICAL: &str = "sdm_critical";
+/// Counter: heartbeats written, by `outcome` (`ok`, `failed`).
+pub const HEARTBEATS: &str = "sdm_heartbeats_total";
+/// Counter: locks taken over from an owner whose heartbeat had expired.
+pub const TAKEOVERS: &str = "sdm_lock_takeovers_total";
+/// Counter: sessions handed over on another server's release request.
+pub const HANDOFFS: &str = "sdm_handoffs_total";
 
 /// The span of one operation on the session `key`.
 pub(crate) fn operation_span(key: &str, kind: &'static str) -> tracing::Span {
@@ -99,4 +105,10 @@ pub(crate) fn session_open(open: bool) {
     } else {
         gauge.decrement(1.0);
     }
+}
+
+/// Records a heartbeat and whether it was written.
+pub(crate) fn heartbeat(ok: bool) {
+    let outcome = if ok { "ok" } else { "failed" };
+    metrics::counter!(HEARTBEATS, "outcome" => outcome).increment(1);
 }

@@ -2,12 +2,13 @@
 //! sessions, so that every caller asking for the same id gets the same
 //! session ("multiple script support"), and it shuts them all down.
 
-use crate::backend::{Backend, SessionId};
+use crate::backend::{Backend, NodeInfo, SessionId};
 use crate::health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
 use crate::hooks::{MigrationFn, ValidatorFn};
+use crate::liveness::{LivenessConfig, ReleaseTarget};
 use crate::session::{Inner, Registered};
 use crate::shared::Shared;
-use crate::{Session, Value};
+use crate::{OpenWait, Session, Value};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -21,6 +22,42 @@ pub(crate) struct RegistryInner {
     sessions: Mutex<HashMap<SessionId, Session>>,
     hidden: Mutex<Vec<Weak<Inner>>>,
     shutting_down: AtomicBool,
+}
+
+impl ReleaseTarget for RegistryInner {
+    fn release_requested(&self, id: &SessionId) {
+        for inner in self.live_sessions(Some(id)) {
+            crate::handoff::release_requested(inner);
+        }
+    }
+
+    fn renew_all_now(&self) {
+        for inner in self.live_sessions(None) {
+            crate::lock::renew_now(&inner);
+        }
+    }
+}
+
+impl RegistryInner {
+    /// The registered and hidden sessions alive now (of `id` only, when
+    /// given).
+    fn live_sessions(&self, id: Option<&SessionId>) -> Vec<Arc<Inner>> {
+        let mut out: Vec<Arc<Inner>> = {
+            let map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+            match id {
+                Some(id) => map.get(id).map(|s| s.0.clone()).into_iter().collect(),
+                None => map.values().map(|s| s.0.clone()).collect(),
+            }
+        };
+        let hidden = self.hidden.lock().unwrap_or_else(|p| p.into_inner());
+        out.extend(
+            hidden
+                .iter()
+                .filter_map(Weak::upgrade)
+                .filter(|i| id.map_or(true, |id| &i.id == id)),
+        );
+        out
+    }
 }
 
 impl Registered for RegistryInner {
@@ -44,12 +81,68 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// A registry on `backend`.
     pub fn new(backend: Arc<dyn Backend>) -> Registry {
-        Registry(Arc::new(RegistryInner {
+        let inner = Arc::new(RegistryInner {
             shared: Shared::new(backend),
             sessions: Mutex::new(HashMap::new()),
             hidden: Mutex::new(Vec::new()),
             shutting_down: AtomicBool::new(false),
-        }))
+        });
+        let target = Arc::downgrade(&inner) as Weak<dyn ReleaseTarget>;
+        inner.shared.node.set_target(target);
+        Registry(inner)
+    }
+
+    /// This registry's node: the identity its heartbeat and every lock its
+    /// sessions take carry (see [`LivenessConfig`]).
+    pub fn node(&self) -> &NodeInfo {
+        &self.0.shared.node.info
+    }
+
+    /// How this registry proves it lives and hands sessions over. Set it
+    /// before the first Open (the heartbeat starts then).
+    pub fn set_liveness_config(&self, config: LivenessConfig) {
+        self.0.shared.node.set_config(config);
+    }
+
+    /// The liveness settings.
+    pub fn liveness_config(&self) -> LivenessConfig {
+        self.0.shared.node.config()
+    }
+
+    /// True while this process's heartbeat could not be renewed for a whole
+    /// TTL: its locks may have been taken over (each session finds out at
+    /// its next store step; nothing stale can be written).
+    pub fn heartbeat_lapsed(&self) -> bool {
+        self.0.shared.node.lapsed()
+    }
+
+    /// How Opens of this registry's sessions treat a lock held by a live
+    /// owner (a session's own [`Session::set_open_wait`] wins). `None`, the
+    /// default, answers `Locked` at once as the module does.
+    pub fn set_open_wait(&self, wait: Option<OpenWait>) {
+        *self
+            .0
+            .shared
+            .open_wait
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = wait;
+    }
+
+    /// The registry's open-wait setting.
+    pub fn open_wait(&self) -> Option<OpenWait> {
+        *self
+            .0
+            .shared
+            .open_wait
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops the heartbeat and release listener and removes the heartbeat
+    /// entry (shutdown, once every session is closed).
+    pub(crate) async fn stop_node(&self, limit: std::time::Duration) {
+        let shared = &self.0.shared;
+        shared.node.stop(&shared.backend, limit).await;
     }
 
     /// The backend sessions use.

@@ -4,7 +4,9 @@
 use crate::backend::Backend;
 use crate::health::Health;
 use crate::hooks::Hooks;
-use std::sync::Arc;
+use crate::liveness::Node;
+use crate::OpenWait;
+use std::sync::{Arc, Mutex};
 
 /// The registry's part of every session.
 pub(crate) struct Shared {
@@ -14,6 +16,11 @@ pub(crate) struct Shared {
     pub(crate) health: Arc<Health>,
     /// Each data store name's validator and migrations.
     pub(crate) hooks: Hooks,
+    /// This process's node: heartbeat and release listener.
+    pub(crate) node: Arc<Node>,
+    /// How Opens of the registry's sessions wait for a held lock (a
+    /// session's own setting wins).
+    pub(crate) open_wait: Mutex<Option<OpenWait>>,
 }
 
 impl Shared {
@@ -22,6 +29,8 @@ impl Shared {
             backend,
             health: Arc::new(Health::default()),
             hooks: Hooks::default(),
+            node: Arc::new(Node::new()),
+            open_wait: Mutex::new(None),
         })
     }
 }

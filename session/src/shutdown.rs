@@ -68,6 +68,7 @@ impl Registry {
         let mut set = tokio::task::JoinSet::new();
         for s in all {
             let id = s.id().clone();
+            crate::session::state::closing_because(&mut s.0.core(), crate::CloseReason::Shutdown);
             let handle = set.spawn(async move { s.destroy().await });
             pending.insert(handle.id(), id);
         }
@@ -92,6 +93,11 @@ impl Registry {
         }
         // Past the deadline: the unfinished destroys go on in the background.
         set.detach_all();
+        if pending.is_empty() {
+            // Every lock is released: the heartbeat goes too.
+            let left = until.saturating_duration_since(Instant::now());
+            self.stop_node(left.min(Duration::from_secs(2))).await;
+        }
         report.unfinished = pending.into_values().collect();
         report.unfinished.sort_by_cached_key(|id| id.to_string());
         report.elapsed = start.elapsed();

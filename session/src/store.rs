@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::backend::{
-    Backend, BackendError, Fence, LockOutcome, QueueBatch, Record, RenewOutcome, SessionId, Write,
-    WriteOutcome,
+    Acquisition, Backend, BackendError, Claim, Fence, QueueBatch, Record, RenewOutcome, SessionId,
+    Write, WriteOutcome,
 };
 use crate::error::SessionError;
 use crate::health::Health;
@@ -113,10 +113,15 @@ impl<'a> SessionStore<'a> {
         .await
     }
 
-    /// Takes the lock (a new fencing token).
-    pub(crate) async fn lock(&self, ttl: Duration) -> Result<LockOutcome, SessionError> {
+    /// Takes the lock (a new fencing token) with `claim` (whose owner is
+    /// this session's UniqueId).
+    pub(crate) async fn acquire(
+        &self,
+        claim: &Claim<'_>,
+        ttl: Duration,
+    ) -> Result<Acquisition, SessionError> {
         self.call("lock", LOCK_CALL_TIMEOUT, || {
-            self.backend.lock(self.id, self.owner, ttl)
+            self.backend.acquire(self.id, claim, ttl)
         })
         .await
     }

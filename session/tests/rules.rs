@@ -188,10 +188,7 @@ async fn open_locked_by_another_server_answers_locked_with_its_unique_id() {
     a.open(None).await;
     let (server_b, _) = rig.other_server();
     let b = server_b.session("Player", None, 1);
-    assert_eq!(
-        b.open(None).await,
-        Response::Locked(a.unique_id().to_owned())
-    );
+    assert!(matches!(b.open(None).await, Response::Locked(h) if h == a.unique_id()));
     assert_eq!(b.state(), State::Closed);
 }
 

@@ -291,7 +291,7 @@ async fn join_now(world: &Arc<World>, player: u32, server: usize) -> bool {
                 if attempt == 0 {
                     world.say(format!(
                         "player {player} waits on server {server}: locked by {}",
-                        &owner[..8]
+                        &owner.unique_id[..8.min(owner.unique_id.len())]
                     ));
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;

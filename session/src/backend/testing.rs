@@ -60,6 +60,15 @@ pub enum Method {
 }
 
 impl Method {
+    /// The calls a registry makes for itself rather than for a session
+    /// (heartbeats, its release-request listener): not counted by
+    /// [`CountingBackend::total`] nor [`FaultyBackend::injected_failures`],
+    /// and not failed by [`FaultyBackend::fail_next`] (the modes and
+    /// per-method switches do fail them).
+    pub fn is_registry_level(self) -> bool {
+        matches!(self, Method::Heartbeat | Method::ReleaseRequests)
+    }
+
     /// Every method.
     pub const ALL: [Method; 15] = [
         Method::Get,
@@ -206,7 +215,26 @@ impl FaultyBackend {
     /// Decides the fate of one call: `None` passes it, else the failure.
     fn check(&self, method: Method) -> Option<(Option<Duration>, BackendError)> {
         let mut f = self.faults();
-        let fault = if f.fail_next > 0 {
+        let fault = if method.is_registry_level() {
+            // The registry's own traffic: failed by the modes and its own
+            // switches, never by `fail_next`, never counted.
+            let failing = f.failing.contains(&method);
+            return match f.mode {
+                _ if failing => Some((
+                    None,
+                    BackendError::Unavailable(format!("{method:?} switched off")),
+                )),
+                FaultMode::Healthy => None,
+                FaultMode::FailAll | FaultMode::Disconnected => Some((
+                    None,
+                    BackendError::Unavailable(format!("injected failure of {method:?}")),
+                )),
+                FaultMode::Hang(d) => Some((
+                    Some(d),
+                    BackendError::Timeout(format!("{method:?} hung for {d:?}")),
+                )),
+            };
+        } else if f.fail_next > 0 {
             f.fail_next -= 1;
             Some((
                 None,
@@ -425,9 +453,24 @@ impl CountingBackend {
         self.counts[Self::slot(method)].load(Ordering::SeqCst)
     }
 
-    /// Calls of every method so far.
+    /// Calls made for sessions so far: every method but the registry's
+    /// own traffic ([`Method::is_registry_level`]).
     pub fn total(&self) -> u64 {
-        Method::ALL.iter().map(|m| self.count(*m)).sum()
+        Method::ALL
+            .iter()
+            .filter(|m| !m.is_registry_level())
+            .map(|m| self.count(*m))
+            .sum()
+    }
+
+    /// Calls the registry made for itself so far (heartbeats, release
+    /// requests read).
+    pub fn registry_total(&self) -> u64 {
+        Method::ALL
+            .iter()
+            .filter(|m| m.is_registry_level())
+            .map(|m| self.count(*m))
+            .sum()
     }
 
     /// Sets every count to zero.

@@ -4,15 +4,16 @@
 //! queued or running is joined; a queued Destroy answers `State
 //! Destroying`; an open session with no Close queued applies the template
 //! and answers `Success`; otherwise an Open is queued. Running it takes the
-//! lock under a new fencing token (`Locked owner` or `Error` if that
-//! fails), loads (migrating, reconciling the templates and validating; on
+//! lock under a new fencing token (taking over a dead owner's lock, and
+//! waiting or asking for a live owner's as `failover.rs` says; `Locked`
+//! with the holder or `Error` if that fails), loads (migrating, reconciling the templates and validating; on
 //! failure the lock is released and the answer is `Error`), sets State Open, starts the auto-save and lock timers unless a
 //! Close or Destroy is queued, applies each waiter's template, answers
 //! `Success`, starts queue processing if anyone listens and fires
 //! StateChanged(Open).
 
 use super::timers;
-use crate::backend::LockOutcome;
+use crate::failover::Taken;
 use crate::session::events::{fire_attempts_changed, fire_state_changed};
 use crate::session::state::{self, Core};
 use crate::session::Inner;
@@ -46,15 +47,15 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
             State::Closed => core.props.lock_ttl(),
         }
     };
-    let store = inner.store();
     let asked = std::time::Instant::now();
-    let locked = store.lock(ttl).await;
+    let locked = crate::failover::take_lock(inner, ttl).await;
     metrics::histogram!(crate::observe::LOCK_WAIT_SECONDS).record(asked.elapsed().as_secs_f64());
     let token = match locked {
-        Ok(LockOutcome::Acquired { token }) => token,
-        Ok(LockOutcome::Held { owner }) => return Response::Locked(owner),
+        Ok(Taken::Token(token)) => token,
+        Ok(Taken::Locked(holder)) => return Response::Locked(holder),
         Err(e) => return Response::Error(e),
     };
+    let store = inner.store();
     let locked_at = tokio::time::Instant::now();
     let loaded = match store.get().await {
         Ok(record) => crate::load::prepare(inner, record),

@@ -83,6 +83,7 @@ pub(crate) struct Events {
     pub(crate) saved: Signal<SavedFn>,
     pub(crate) attempts_changed: Signal<AttemptsChangedFn>,
     pub(crate) process_queue: Signal<ProcessQueueFn>,
+    pub(crate) release_requested: Signal<crate::handoff::ReleaseRequestedFn>,
 }
 
 impl Events {
@@ -92,6 +93,7 @@ impl Events {
         self.saved.clear();
         self.attempts_changed.clear();
         self.process_queue.clear();
+        self.release_requested.clear();
     }
 }
 
@@ -108,6 +110,8 @@ pub enum EventKind {
     AttemptsChanged,
     /// ProcessQueue.
     ProcessQueue,
+    /// A release request from another server (handoff).
+    ReleaseRequested,
 }
 
 /// A connected listener. Dropping it keeps the listener connected (as in
@@ -132,6 +136,7 @@ impl Connection {
             EventKind::Saving => drop(e.saving.disconnect(self.id)),
             EventKind::Saved => drop(e.saved.disconnect(self.id)),
             EventKind::AttemptsChanged => drop(e.attempts_changed.disconnect(self.id)),
+            EventKind::ReleaseRequested => drop(e.release_requested.disconnect(self.id)),
             EventKind::ProcessQueue => {
                 if e.process_queue.disconnect(self.id) == Some(0) {
                     super::state::stop_queue_reading(&inner);
@@ -152,6 +157,7 @@ impl Connection {
             EventKind::Saved => e.saved.contains(self.id),
             EventKind::AttemptsChanged => e.attempts_changed.contains(self.id),
             EventKind::ProcessQueue => e.process_queue.contains(self.id),
+            EventKind::ReleaseRequested => e.release_requested.contains(self.id),
         }
     }
 

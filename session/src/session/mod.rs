@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     /// The runtime of the first operation, for timers started from outside
     /// a runtime (a property set through the blocking API).
     pub(crate) runtime: std::sync::OnceLock<tokio::runtime::Handle>,
+    /// Set while a handoff (a release request) is under way.
+    pub(crate) handing_off: std::sync::atomic::AtomicBool,
 }
 
 impl Inner {
@@ -65,6 +67,7 @@ impl Inner {
             events: Events::default(),
             state_tx: tokio::sync::watch::Sender::new(State::Closed),
             runtime: std::sync::OnceLock::new(),
+            handing_off: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -72,6 +75,10 @@ impl Inner {
     /// consistent at every await point).
     pub(crate) fn core(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub(crate) fn state(&self) -> State {
+        self.core().state
     }
 
     pub(crate) fn value(&self) -> MutexGuard<'_, Value> {
@@ -107,6 +114,42 @@ pub(crate) trait Registered: Send + Sync {
     /// Removes `inner` from the registry (Destroy), if it is the registered
     /// one.
     fn forget(&self, inner: &Arc<Inner>);
+}
+
+impl Session {
+    /// Why the session last left Open (`None` if it never did): a Close or
+    /// Destroy call, lost renewals, a lost lock (fenced), a handoff or
+    /// shutdown.
+    pub fn close_reason(&self) -> Option<crate::CloseReason> {
+        self.0.core().close_reason
+    }
+
+    /// How an Open of this session treats a lock held by a live owner: the
+    /// session's own setting, else the registry's
+    /// ([`Registry::set_open_wait`](crate::Registry::set_open_wait)); `None`
+    /// answers `Locked` at once.
+    pub fn open_wait(&self) -> Option<crate::OpenWait> {
+        match self.0.core().props.open_wait {
+            Some(own) => own,
+            None => *self
+                .0
+                .shared
+                .open_wait
+                .lock()
+                .unwrap_or_else(|p| p.into_inner()),
+        }
+    }
+
+    /// Sets how an Open of this session treats a lock held by a live owner
+    /// (overriding the registry's setting; `None` answers `Locked` at once).
+    pub fn set_open_wait(&self, wait: Option<crate::OpenWait>) {
+        self.0.core().props.open_wait = Some(wait);
+    }
+
+    /// Forgets this session's own open-wait setting: the registry's applies.
+    pub fn clear_open_wait(&self) {
+        self.0.core().props.open_wait = None;
+    }
 }
 
 impl Drop for Inner {

@@ -17,6 +17,8 @@ pub(crate) struct Properties {
     pub(crate) lock_attempts: u32,
     pub(crate) save_on_close: bool,
     pub(crate) queue_invisibility: Duration,
+    /// The session's own open-wait setting (`None`: the registry's).
+    pub(crate) open_wait: Option<Option<crate::OpenWait>>,
 }
 
 impl Default for Properties {
@@ -28,6 +30,7 @@ impl Default for Properties {
             lock_attempts: 5,
             save_on_close: true,
             queue_invisibility: DEFAULT_QUEUE_INVISIBILITY,
+            open_wait: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use super::properties::Properties;
 use super::task_queue::{TaskKind, TaskQueue};
 use super::Inner;
 use crate::record::Stored;
-use crate::State;
+use crate::{CloseReason, State};
 use sdm_codec::Value;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
@@ -60,6 +60,11 @@ pub(crate) struct Core {
     /// Set when the lock is lost to another owner: the next close must not
     /// save (the write would be refused anyway).
     lock_lost: bool,
+    /// Why the session last left Open.
+    pub(crate) close_reason: Option<CloseReason>,
+    /// Why the next close happens, when something other than a caller
+    /// asked for it (a handoff, shutdown, the renewal timer).
+    closing: Option<CloseReason>,
     timers: Timers,
 }
 
@@ -74,6 +79,8 @@ impl Core {
             token: 0,
             last_save: None,
             lock_lost: false,
+            close_reason: None,
+            closing: None,
             timers: Timers::default(),
         }
     }
@@ -83,6 +90,14 @@ impl Core {
         self.state == State::Open
             && !self.tasks.pending(TaskKind::Close)
             && !self.tasks.pending(TaskKind::Destroy)
+    }
+}
+
+/// Records why the next close happens (the first reason given wins; a
+/// lost lock always wins).
+pub(crate) fn closing_because(core: &mut Core, reason: CloseReason) {
+    if core.closing.is_none() || reason == CloseReason::LockLost {
+        core.closing = Some(reason);
     }
 }
 
@@ -133,6 +148,7 @@ pub(crate) fn open(inner: &Inner, value: Value, stored: Stored, token: u64) -> O
     }
     core.state = State::Open;
     core.lock_lost = false;
+    core.closing = None;
     core.last_save = None;
     let attempts = core.props.lock_attempts;
     let changed = (core.attempts != attempts).then_some(attempts);
@@ -152,6 +168,12 @@ pub(crate) fn close(inner: &Inner) -> Option<bool> {
     core.state = State::Closed;
     stop_timers(&mut core);
     let save = core.props.save_on_close && !core.lock_lost;
+    core.close_reason = Some(if core.lock_lost {
+        CloseReason::LockLost
+    } else {
+        core.closing.take().unwrap_or(CloseReason::Requested)
+    });
+    core.closing = None;
     core.lock_lost = false;
     Some(save)
 }
@@ -171,6 +193,7 @@ pub(crate) fn destroyed(inner: &Inner) {
     let mut core = inner.core();
     if core.state == State::Open {
         crate::observe::session_open(false);
+        core.close_reason = Some(core.closing.take().unwrap_or(CloseReason::Requested));
     }
     core.state = State::Destroyed;
     stop_timers(&mut core);
@@ -187,6 +210,8 @@ pub(crate) fn lose_lock(inner: &Inner) -> bool {
     crate::observe::session_open(false);
     core.state = State::Closed;
     core.lock_lost = false;
+    core.close_reason = Some(CloseReason::LockLost);
+    core.closing = None;
     stop_timers(&mut core);
     true
 }
@@ -208,6 +233,9 @@ pub(crate) fn renewal(core: &mut Core, outcome: Renewal) -> Option<(Option<u32>,
         }
     }
     let changed = (core.attempts != before).then_some(core.attempts);
+    if core.attempts == 0 && !core.lock_lost {
+        closing_because(core, CloseReason::AttemptsExhausted);
+    }
     Some((changed, core.attempts == 0))
 }
 

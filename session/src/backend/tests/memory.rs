@@ -1,6 +1,7 @@
 //! Unit tests of `memory.rs`.
 
 use super::*;
+use crate::backend::LockOutcome;
 use std::sync::Arc;
 
 fn id() -> SessionId {
