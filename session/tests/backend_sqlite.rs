@@ -360,7 +360,7 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 // ---------------------------------------------------------------------------
@@ -429,4 +429,209 @@ async fn group_commit_fences_only_the_stale_writer_among_64() {
         };
         assert_eq!(record.value, want);
     }
+}
+
+// ---------------------------------------------------------------------------
+// Liveness and handoff on SQLite: a file of schema 3 is migrated in place,
+// and a second backend on the same file (another process: wake-ups are per
+// backend) sees releases and release requests by re-checking.
+
+/// The schema of sdm before liveness (schema 3), as it was.
+const SCHEMA_3: &str = "
+CREATE TABLE sdm_records (
+    id TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, metadata TEXT NOT NULL,
+    user_ids TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    version TEXT NOT NULL, token INTEGER NOT NULL DEFAULT 0,
+    data_version INTEGER NOT NULL DEFAULT 0, readable_from INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE sdm_locks (
+    id TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, expires_at_ms INTEGER NOT NULL,
+    token INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE sdm_tokens (id TEXT PRIMARY KEY NOT NULL, issued INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE sdm_queue (
+    item INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, priority REAL NOT NULL,
+    value TEXT NOT NULL, expires_at_ms INTEGER NOT NULL,
+    invisible_until_ms INTEGER NOT NULL DEFAULT 0, read_id TEXT
+);
+CREATE INDEX sdm_queue_order ON sdm_queue (session, priority DESC, item);
+CREATE INDEX sdm_queue_read ON sdm_queue (session, read_id);
+INSERT INTO sdm_records VALUES ('Player/global/held', '{\"Coins\":5}', '{}', '[7]', 1000, 2000, 'v1', 5, 2, 1);
+INSERT INTO sdm_locks VALUES ('Player/global/held', 'old-server', 9999999999999, 5);
+INSERT INTO sdm_tokens VALUES ('Player/global/held', 5);
+PRAGMA user_version = 3;
+";
+
+fn test_node(name: &str) -> sdm_session::backend::NodeInfo {
+    sdm_session::backend::NodeInfo {
+        id: format!("{name}-{}", uuid::Uuid::new_v4().simple()),
+        host: format!("host-{name}"),
+        pid: 4242,
+    }
+}
+
+#[tokio::test]
+async fn a_file_of_schema_3_is_migrated_for_liveness() {
+    use sdm_session::backend::{Acquisition, Claim, Fence, LockEntry};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("schema3.db");
+    rusqlite::Connection::open(&path)
+        .expect("create")
+        .execute_batch(SCHEMA_3)
+        .expect("schema 3");
+    let backend = SqliteBackend::open(&path).expect("open migrates");
+    let again = SqliteBackend::open(&path).expect("open again");
+    let held = SessionId::new("Player", None, "held");
+    let old = LockEntry {
+        owner: "old-server".into(),
+        token: 5,
+        node: None,
+        since_ms: 0,
+    };
+    assert_eq!(
+        backend.lock_entry(&held).await,
+        Ok(Some(old.clone())),
+        "an old entry reads as taken without a node at an unknown time"
+    );
+    assert_eq!(
+        again.locks(Some("Player")).await,
+        Ok(vec![(held.clone(), old.clone())]),
+        "listed under its id's parts"
+    );
+    let n = test_node("new");
+    let ttl = Duration::from_secs(60);
+    match backend
+        .acquire(&held, &Claim::new("new-server").on(&n), ttl)
+        .await
+    {
+        Ok(Acquisition::Held(entry)) => assert_eq!(entry, old),
+        other => panic!("the old entry keeps others out: {other:?}"),
+    }
+    let claim = Claim::new("new-server").on(&n).replacing("old-server", 5);
+    let token = match again.acquire(&held, &claim, ttl).await {
+        Ok(Acquisition::Acquired { token }) => token,
+        other => panic!("replacing the old entry: {other:?}"),
+    };
+    assert_eq!(token, 6);
+    let entry = backend
+        .lock_entry(&held)
+        .await
+        .expect("lock_entry")
+        .expect("live");
+    assert_eq!((entry.owner.as_str(), entry.token), ("new-server", 6));
+    assert_eq!(entry.node.as_ref(), Some(&n));
+    assert!(entry.since_ms > 0, "acquired at {}", entry.since_ms);
+    let stale = Fence {
+        owner: "old-server",
+        token: 5,
+        release: false,
+    };
+    let write = Write::Set {
+        value: "1".into(),
+        metadata: "{}".into(),
+        user_ids: vec![],
+        data_version: Default::default(),
+    };
+    assert!(matches!(
+        backend.set(&held, &write, Some(stale)).await,
+        Ok(WriteOutcome::Fenced { token: 6, .. })
+    ));
+    // The new tables are there.
+    backend.heartbeat(&n, ttl).await.expect("heartbeat");
+    assert_eq!(again.node_alive(&n.id).await, Ok(true));
+    again.request_release(&held, &n.id).await.expect("request");
+    assert_eq!(
+        backend.release_requests(&n.id, Duration::ZERO).await,
+        Ok(vec![held.clone()])
+    );
+    let record = backend.get(&held).await.expect("get").expect("record");
+    assert_eq!((record.token, record.data_version.version), (5, 2));
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(version, 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_backend_on_the_file_sees_releases_and_requests() {
+    use sdm_session::backend::{Claim, LockEntry};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("two.db");
+    let one = Arc::new(SqliteBackend::open(&path).expect("open"));
+    let two = Arc::new(SqliteBackend::open(&path).expect("open again"));
+    let id = SessionId::new("Player", None, "handoff");
+    let n = test_node("one");
+    let ttl = Duration::from_secs(60);
+    let token = match one.acquire(&id, &Claim::new("owner-1").on(&n), ttl).await {
+        Ok(sdm_session::backend::Acquisition::Acquired { token }) => token,
+        other => panic!("acquire: {other:?}"),
+    };
+    let seen: Option<LockEntry> = two.lock_entry(&id).await.expect("lock_entry");
+    assert_eq!(seen.and_then(|e| e.node), Some(n.clone()));
+    one.heartbeat(&n, ttl).await.expect("heartbeat");
+    assert_eq!(two.node_alive(&n.id).await, Ok(true));
+
+    // A release by the first is seen by the second's wait.
+    let waiter = {
+        let (two, id) = (Arc::clone(&two), id.clone());
+        tokio::spawn(async move {
+            let changed = two
+                .wait_released(&id, "owner-1", token, Duration::from_secs(10))
+                .await;
+            (changed, tokio::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "nothing released yet");
+    assert_eq!(one.unlock(&id, "owner-1").await, Ok(true));
+    let released = tokio::time::Instant::now();
+    let (changed, at) = waiter.await.expect("waiter");
+    assert_eq!(changed, Ok(true));
+    let took = at.saturating_duration_since(released);
+    assert!(took < Duration::from_secs(1), "seen within {took:?}");
+
+    // A request made through the second reaches the first's reader.
+    let reader = {
+        let (one, node) = (Arc::clone(&one), n.id.clone());
+        tokio::spawn(async move {
+            let got = one.release_requests(&node, Duration::from_secs(10)).await;
+            (got, tokio::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!reader.is_finished(), "nothing requested yet");
+    two.request_release(&id, &n.id).await.expect("request");
+    let requested = tokio::time::Instant::now();
+    let (got, at) = reader.await.expect("reader");
+    assert_eq!(got, Ok(vec![id.clone()]));
+    let took = at.saturating_duration_since(requested);
+    assert!(took < Duration::from_secs(1), "received within {took:?}");
+    assert_eq!(
+        two.release_requests(&n.id, Duration::ZERO).await,
+        Ok(vec![]),
+        "handed out once"
+    );
+
+    // The node's end, written by one, is seen by the other.
+    two.node_gone(&n.id).await.expect("node_gone");
+    assert_eq!(one.node_alive(&n.id).await, Ok(false));
+}
+
+#[tokio::test]
+async fn locks_keep_session_ids_with_slashes() {
+    use sdm_session::backend::Claim;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = SqliteBackend::open(dir.path().join("slashes.db")).expect("open");
+    let id = SessionId::new("Guild/EU", Some("season/2"), "k/1");
+    let ttl = Duration::from_secs(60);
+    backend
+        .acquire(&id, &Claim::new("owner"), ttl)
+        .await
+        .expect("acquire");
+    let plain = SessionId::new("Guild", None, "EU");
+    backend.lock(&plain, "owner", ttl).await.expect("lock");
+    let listed = backend.locks(Some("Guild/EU")).await.expect("locks");
+    let ids: Vec<&SessionId> = listed.iter().map(|(id, _)| id).collect();
+    assert_eq!(ids, [&id]);
 }

@@ -24,20 +24,50 @@
 //!   seen by re-checking every [`SqliteBackend::RECHECK`] while waiting:
 //!   SQLite has no server to block on.
 //!
-//! Tables (created when missing): `sdm_records` (id, value, metadata,
-//! user_ids as a JSON array, created_ms, updated_ms, version, token),
-//! `sdm_locks` (id, owner, expires_at_ms, token), `sdm_tokens` (id, issued:
-//! the last fencing token issued for the key) and `sdm_queue` (item — an
-//! increasing sequence —, session, priority, value, expires_at_ms,
-//! invisible_until_ms, read_id).
+//! * Liveness and handoff (`liveness.rs`): a lock entry also holds the
+//!   node that took it and when (SQLite's clock). Node heartbeats and
+//!   release requests are rows with an expiry by SQLite's clock (one host,
+//!   so the host's clock is the store's, as for lock expiry). A
+//!   [release wait](super::Backend::wait_released) is woken at once by a
+//!   release, admin unlock or acquisition through the same
+//!   [`SqliteBackend`], at the entry's expiry, and otherwise re-checks every
+//!   [`SqliteBackend::RELEASE_RECHECK`]; a waiting
+//!   [`release_requests`](super::Backend::release_requests) is woken by a
+//!   request made through the same backend and otherwise re-checks every
+//!   [`SqliteBackend::REQUEST_RECHECK`] (a read; it writes only to take the
+//!   requests it saw).
 //!
-//! **Storage change for fencing tokens (schema 2).** A file made by an
-//! earlier version is migrated in place when it is opened, in one
-//! transaction: `token INTEGER NOT NULL DEFAULT 0` is added to
-//! `sdm_records` and `sdm_locks`, and `sdm_tokens` is created. Existing
-//! records keep working and count as written under token 0. The schema
-//! version is kept in `PRAGMA user_version`. Upgrade every process that
-//! shares a file together: an older process does not check tokens.
+//! Tables (created when missing): `sdm_records` (id, value, metadata,
+//! user_ids as a JSON array, created_ms, updated_ms, version, token,
+//! data_version, readable_from), `sdm_locks` (id, owner, expires_at_ms,
+//! token, node_id, node_host, node_pid — all `NULL` for an entry taken
+//! without a node —, since_ms: the acquisition time, 0 when unknown, and
+//! name, scope, session_key: the session id's parts), `sdm_tokens` (id,
+//! issued: the last fencing token issued for the key), `sdm_queue` (item —
+//! an increasing sequence —, session, priority, value, expires_at_ms,
+//! invisible_until_ms, read_id), `sdm_nodes` (id, host, pid, expires_at_ms:
+//! node heartbeats) and `sdm_requests` (node_id, name, scope, session_key,
+//! expires_at_ms: pending release requests, one per node and session, kept
+//! about a minute).
+//!
+//! **Storage changes.** A file made by an earlier version is migrated in
+//! place when it is opened, in one transaction; the schema version is kept
+//! in `PRAGMA user_version` (now 4).
+//!
+//! * Schema 2 (fencing tokens): `token INTEGER NOT NULL DEFAULT 0` is added
+//!   to `sdm_records` and `sdm_locks`, and `sdm_tokens` is created.
+//!   Existing records keep working and count as written under token 0.
+//! * Schema 3 (data versions): `data_version` and `readable_from` (0 by
+//!   default) are added to `sdm_records`.
+//! * Schema 4 (liveness and handoff): `node_id`, `node_host`, `node_pid`,
+//!   `since_ms` (0 by default), `name`, `scope` and `session_key` are added
+//!   to `sdm_locks`, and `sdm_nodes` and `sdm_requests` are created. An
+//!   existing lock entry reads as taken without a node at an unknown time,
+//!   and is listed under its id split at the first two `/`.
+//!
+//! Upgrade every process that shares a file together: an older process
+//! does not check tokens, and does not clear a lock entry's node when it
+//! takes the lock.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -47,30 +77,29 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 mod conn;
 mod group;
+mod liveness;
 mod schema;
 mod tokens;
 
-use super::fencing::Tokens;
 use conn::{open_connection, sql_error};
 use group::GroupWriter;
 use schema::{migrate, SCHEMA};
-use tokens::{from_sql, issue, put_lock, to_sql, tokens};
+use tokens::{from_sql, issue, to_sql, tokens};
 
 use super::checks::{
-    check_push, check_ttl, millis, new_read_id, new_version, parse_user_ids, read_count,
-    user_ids_json,
+    check_push, millis, new_read_id, new_version, parse_user_ids, read_count, user_ids_json,
 };
 use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
-    Backend, BackendError, BoxFuture, DataVersion, Fence, LockOutcome, QueueBatch, Record,
-    RenewOutcome, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BoxFuture, Claim, DataVersion, Fence, LockEntry, NodeInfo,
+    QueueBatch, Record, RenewOutcome, SessionId, Write, WriteOutcome,
 };
 
 /// Connections kept open when idle.
 const POOL_SIZE: usize = 4;
 
 /// A store in one SQLite file. Cheap to clone; clones share connections and
-/// queue wake-ups. See the [module documentation](self).
+/// wake-ups. See the [module documentation](self).
 #[derive(Clone)]
 pub struct SqliteBackend {
     inner: Arc<Inner>,
@@ -171,36 +200,6 @@ impl SqliteBackend {
         }
     }
 
-    /// A lock step (take or renew) in one transaction: reads the key's
-    /// tokens, lets `decide` choose the token to hold (or answer without
-    /// writing), then writes our entry under it with its expiry.
-    fn lock_step<'a, T: Send + 'static>(
-        &'a self,
-        what: &'static str,
-        id: &'a SessionId,
-        owner: &'a str,
-        ttl: Duration,
-        decide: impl FnOnce(&Tokens, &str) -> Result<(u64, T), T> + Send + 'static,
-    ) -> BoxFuture<'a, Result<T, BackendError>> {
-        Box::pin(async move {
-            let ttl = check_ttl(id, ttl)?;
-            let (key, owner) = (id.to_string(), owner.to_owned());
-            self.inner
-                .group
-                .write(what, key.clone(), move |tx, now| {
-                    let known = tokens(tx, &key, now)?;
-                    let (token, answer) = match decide(&known, &owner) {
-                        Ok(hold) => hold,
-                        Err(refused) => return Ok(refused),
-                    };
-                    issue(tx, &key, &known, token)?;
-                    put_lock(tx, &key, &owner, token, now.saturating_add(ttl))?;
-                    Ok(answer)
-                })
-                .await
-        })
-    }
-
     /// One queue read attempt (no waiting).
     async fn read_once(
         &self,
@@ -247,84 +246,76 @@ impl SqliteBackend {
 }
 
 impl Backend for SqliteBackend {
-    // Liveness and handoff: not yet implemented on this store (stubs).
     fn acquire<'a>(
         &'a self,
         id: &'a SessionId,
-        claim: &'a super::Claim<'a>,
+        claim: &'a Claim<'a>,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<super::Acquisition, BackendError>> {
-        Box::pin(async move {
-            Ok(match self.lock(id, claim.owner, ttl).await? {
-                LockOutcome::Acquired { token } => super::Acquisition::Acquired { token },
-                LockOutcome::Held { owner } => super::Acquisition::Held(super::LockEntry {
-                    owner,
-                    token: 0,
-                    node: None,
-                    since_ms: 0,
-                }),
-            })
-        })
+    ) -> BoxFuture<'a, Result<Acquisition, BackendError>> {
+        Box::pin(self.acquire_step(id, claim, ttl))
     }
+
     fn lock_entry<'a>(
         &'a self,
-        _id: &'a SessionId,
-    ) -> BoxFuture<'a, Result<Option<super::LockEntry>, BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        Box::pin(self.entry_now(id))
     }
+
     fn locks<'a>(
         &'a self,
-        _name: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Vec<(SessionId, super::LockEntry)>, BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionId, LockEntry)>, BackendError>> {
+        Box::pin(self.live_locks(name))
     }
+
     fn force_unlock<'a>(
         &'a self,
-        _id: &'a SessionId,
-    ) -> BoxFuture<'a, Result<Option<super::LockEntry>, BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        Box::pin(self.force_unlock_step(id))
     }
+
     fn wait_released<'a>(
         &'a self,
-        _id: &'a SessionId,
-        _owner: &'a str,
-        _token: u64,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
         wait: Duration,
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move {
-            tokio::time::sleep(wait).await;
-            Ok(false)
-        })
+        Box::pin(self.wait_released_for(id, owner, token, wait))
     }
+
     fn heartbeat<'a>(
         &'a self,
-        _node: &'a super::NodeInfo,
-        _ttl: Duration,
+        node: &'a NodeInfo,
+        ttl: Duration,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        Box::pin(self.heartbeat_step(node, ttl))
     }
-    fn node_alive<'a>(&'a self, _node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move { Ok(true) })
+
+    fn node_alive<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(self.node_alive_now(node_id))
     }
-    fn node_gone<'a>(&'a self, _node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move { Ok(()) })
+
+    fn node_gone<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(self.node_gone_step(node_id))
     }
+
     fn request_release<'a>(
         &'a self,
-        _id: &'a SessionId,
-        _node_id: &'a str,
+        id: &'a SessionId,
+        node_id: &'a str,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        Box::pin(self.request_release_step(id, node_id))
     }
+
     fn release_requests<'a>(
         &'a self,
-        _node_id: &'a str,
+        node_id: &'a str,
         wait: Duration,
     ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
-        Box::pin(async move {
-            tokio::time::sleep(wait).await;
-            Ok(Vec::new())
-        })
+        Box::pin(self.release_requests_for(node_id, wait))
     }
 
     fn kind(&self) -> &'static str {
@@ -379,7 +370,8 @@ impl Backend for SqliteBackend {
             let key = id.to_string();
             let write = write.clone();
             let fence = fence.map(|f| (f.owner.to_owned(), f.token, f.release));
-            self.inner.group.write("set", key.clone(), move |tx, now| {
+            let release = fence.as_ref().is_some_and(|(_, _, release)| *release);
+            let outcome = self.inner.group.write("set", key.clone(), move |tx, now| {
                     let known = tokens(tx, &key, now)?;
                     let token = match &fence {
                         Some((owner, token, _)) => {
@@ -418,24 +410,11 @@ impl Backend for SqliteBackend {
                     }
                     Ok(outcome)
                 })
-            .await
-        })
-    }
-
-    fn lock<'a>(
-        &'a self,
-        id: &'a SessionId,
-        owner: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
-        self.lock_step("lock", id, owner, ttl, |known, owner| {
-            if let Some((holder, _)) = known.entry.as_ref().filter(|(o, _)| o != owner) {
-                return Err(LockOutcome::Held {
-                    owner: holder.clone(),
-                });
+            .await?;
+            if release {
+                self.wake_lock(id);
             }
-            let token = known.next();
-            Ok((token, LockOutcome::Acquired { token }))
+            Ok(outcome)
         })
     }
 
@@ -446,15 +425,7 @@ impl Backend for SqliteBackend {
         token: u64,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
-        self.lock_step("renew", id, owner, ttl, move |known, owner| {
-            match known.admit(owner, token) {
-                Ok(()) => Ok((token, RenewOutcome::Renewed)),
-                Err(refused) => Err(RenewOutcome::Superseded {
-                    token: refused.token,
-                    owner: refused.owner,
-                }),
-            }
-        })
+        Box::pin(self.renew_step(id, owner, token, ttl))
     }
 
     fn unlock<'a>(
@@ -465,7 +436,7 @@ impl Backend for SqliteBackend {
         Box::pin(async move {
             let key = id.to_string();
             let owner = owner.to_owned();
-            self.inner.group.write("unlock", key.clone(), move |tx, now| {
+            let released = self.inner.group.write("unlock", key.clone(), move |tx, now| {
                     let expires: Option<i64> = tx
                         .query_row(
                             "DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2 RETURNING expires_at_ms",
@@ -475,7 +446,11 @@ impl Backend for SqliteBackend {
                         .optional()?;
                     Ok(expires.is_some_and(|at| at > now))
                 })
-            .await
+            .await?;
+            if released {
+                self.wake_lock(id);
+            }
+            Ok(released)
         })
     }
 

@@ -20,7 +20,14 @@ CREATE TABLE IF NOT EXISTS sdm_locks (
     id TEXT PRIMARY KEY NOT NULL,
     owner TEXT NOT NULL,
     expires_at_ms INTEGER NOT NULL,
-    token INTEGER NOT NULL DEFAULT 0
+    token INTEGER NOT NULL DEFAULT 0,
+    node_id TEXT,
+    node_host TEXT,
+    node_pid INTEGER,
+    since_ms INTEGER NOT NULL DEFAULT 0,
+    name TEXT,
+    scope TEXT,
+    session_key TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS sdm_tokens (
     id TEXT PRIMARY KEY NOT NULL,
@@ -37,23 +44,50 @@ CREATE TABLE IF NOT EXISTS sdm_queue (
 );
 CREATE INDEX IF NOT EXISTS sdm_queue_order ON sdm_queue (session, priority DESC, item);
 CREATE INDEX IF NOT EXISTS sdm_queue_read ON sdm_queue (session, read_id);
+CREATE TABLE IF NOT EXISTS sdm_nodes (
+    id TEXT PRIMARY KEY NOT NULL,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sdm_requests (
+    node_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    session_key TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL,
+    PRIMARY KEY (node_id, name, scope, session_key)
+) WITHOUT ROWID;
 ";
 
 /// The schema version this code writes (`PRAGMA user_version`): 1 was the
 /// first release, 2 added fencing tokens, 3 the data version of records
-/// (`data_version`, `readable_from`; 0 for records written before).
-pub(super) const SCHEMA_VERSION: i64 = 3;
+/// (`data_version`, `readable_from`; 0 for records written before), 4 the
+/// node and acquisition time of lock entries (with the session id's parts)
+/// and the tables `sdm_nodes` (heartbeats) and `sdm_requests` (release
+/// requests).
+pub(super) const SCHEMA_VERSION: i64 = 4;
+
+/// Columns added since the first release: table, column, declaration.
+const ADDED: [(&str, &str, &str); 11] = [
+    ("sdm_records", "token", "INTEGER NOT NULL DEFAULT 0"),
+    ("sdm_locks", "token", "INTEGER NOT NULL DEFAULT 0"),
+    ("sdm_records", "data_version", "INTEGER NOT NULL DEFAULT 0"),
+    ("sdm_records", "readable_from", "INTEGER NOT NULL DEFAULT 0"),
+    ("sdm_locks", "node_id", "TEXT"),
+    ("sdm_locks", "node_host", "TEXT"),
+    ("sdm_locks", "node_pid", "INTEGER"),
+    ("sdm_locks", "since_ms", "INTEGER NOT NULL DEFAULT 0"),
+    ("sdm_locks", "name", "TEXT"),
+    ("sdm_locks", "scope", "TEXT"),
+    ("sdm_locks", "session_key", "TEXT"),
+];
 
 /// Brings a file of an earlier schema up to [`SCHEMA_VERSION`] in place
-/// (inside the schema transaction, so concurrent openers take turns).
+/// (inside the schema transaction, so concurrent openers take turns). The
+/// tables new in a version are made by [`SCHEMA`] (`IF NOT EXISTS`).
 pub(super) fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let added = [
-        ("sdm_records", "token"),
-        ("sdm_locks", "token"),
-        ("sdm_records", "data_version"),
-        ("sdm_records", "readable_from"),
-    ];
-    for (table, column) in added {
+    for (table, column, declaration) in ADDED {
         let has_column: bool = tx.query_row(
             "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
             params![table, column],
@@ -61,7 +95,7 @@ pub(super) fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         )?;
         if !has_column {
             tx.execute_batch(&format!(
-                "ALTER TABLE {table} ADD COLUMN {column} INTEGER NOT NULL DEFAULT 0"
+                "ALTER TABLE {table} ADD COLUMN {column} {declaration}"
             ))?;
         }
     }

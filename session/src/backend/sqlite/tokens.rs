@@ -1,9 +1,11 @@
 //! The fencing tokens in SQL: what the [fencing rule](crate::backend#fencing-tokens)
-//! reads (`sdm_locks`, `sdm_tokens`, `sdm_records.token`) and writes.
+//! reads (`sdm_locks`, `sdm_tokens`, `sdm_records.token`) and writes, and
+//! the lock entry they guard.
 
 use rusqlite::{params, Transaction};
 
 use crate::backend::fencing::Tokens;
+use crate::backend::{LockEntry, SessionId};
 
 /// A token as SQLite stores it (tokens stay far below `i64::MAX`).
 pub(super) fn to_sql(token: u64) -> i64 {
@@ -53,19 +55,38 @@ pub(super) fn issue(
     Ok(())
 }
 
-/// Writes `owner`'s lock entry under `token` with its expiry.
+/// Writes `id`'s lock entry (owner, token, node, acquisition time) with
+/// its expiry, and the session id's parts (for listing the locks of one
+/// data store).
 pub(super) fn put_lock(
     tx: &Transaction<'_>,
-    key: &str,
-    owner: &str,
-    token: u64,
+    id: &SessionId,
+    entry: &LockEntry,
     expires: i64,
 ) -> rusqlite::Result<()> {
+    let node = entry.node.as_ref();
     tx.prepare_cached(
-        "INSERT INTO sdm_locks (id, owner, expires_at_ms, token) VALUES (?1, ?2, ?3, ?4)
+        "INSERT INTO sdm_locks (id, owner, expires_at_ms, token, node_id, node_host, node_pid,
+           since_ms, name, scope, session_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (id) DO UPDATE SET owner = excluded.owner,
-           expires_at_ms = excluded.expires_at_ms, token = excluded.token",
+           expires_at_ms = excluded.expires_at_ms, token = excluded.token,
+           node_id = excluded.node_id, node_host = excluded.node_host,
+           node_pid = excluded.node_pid, since_ms = excluded.since_ms,
+           name = excluded.name, scope = excluded.scope, session_key = excluded.session_key",
     )?
-    .execute(params![key, owner, expires, to_sql(token)])?;
+    .execute(params![
+        id.to_string(),
+        entry.owner,
+        expires,
+        to_sql(entry.token),
+        node.map(|n| n.id.as_str()),
+        node.map(|n| n.host.as_str()),
+        node.map(|n| i64::from(n.pid)),
+        entry.since_ms,
+        id.name,
+        id.scope,
+        id.key,
+    ])?;
     Ok(())
 }
