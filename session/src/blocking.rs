@@ -114,6 +114,30 @@ impl Registry {
         self.inner.on_critical_changed(f)
     }
 
+    /// This registry's node (heartbeat identity): see
+    /// [`crate::Registry::node`].
+    pub fn node(&self) -> &crate::backend::NodeInfo {
+        self.inner.node()
+    }
+
+    /// Sets heartbeats and handoff limits: see
+    /// [`crate::Registry::set_liveness_config`].
+    pub fn set_liveness_config(&self, config: crate::LivenessConfig) {
+        self.inner.set_liveness_config(config);
+    }
+
+    /// Whether this process's heartbeat lapsed: see
+    /// [`crate::Registry::heartbeat_lapsed`].
+    pub fn heartbeat_lapsed(&self) -> bool {
+        self.inner.heartbeat_lapsed()
+    }
+
+    /// How Opens wait for a held lock: see
+    /// [`crate::Registry::set_open_wait`].
+    pub fn set_open_wait(&self, wait: Option<crate::OpenWait>) {
+        self.inner.set_open_wait(wait);
+    }
+
     /// Sets when the critical state is raised and cleared: see
     /// [`crate::Registry::set_critical_config`].
     pub fn set_critical_config(&self, config: crate::CriticalConfig) {

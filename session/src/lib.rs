@@ -85,6 +85,7 @@
 //! | `liveness.rs` | **owner liveness**: the registry's node, one heartbeat per process, the release-request listener |
 //! | `failover.rs` | **failover and server hops**, Open's side: taking a dead owner's lock at once, waiting for and asking for a live owner's ([`OpenWait`]) |
 //! | `handoff.rs` | **handoff**, the owner's side: the release-request event, deferrals, closing for the next owner |
+//! | `admin.rs` | **admin tools**: held locks with their holders, admin unlock |
 //! | `shutdown.rs` | **shutdown** ("bind to close") within a deadline, its report, and the signal helper |
 //! | `health.rs` | **critical state**: store failures in a sliding window |
 //! | `hooks.rs` | each data store name's **validator and migrations** |
@@ -110,6 +111,7 @@
 //! `ops/` (the task worker runs what the door admitted).
 #![warn(missing_docs)]
 
+pub mod admin;
 mod autosave;
 pub mod backend;
 pub mod blocking;
