@@ -638,3 +638,297 @@ async fn with_a_replica_writes_are_acknowledged_once_it_has_them() {
         Ok(LockOutcome::Acquired { .. })
     ));
 }
+
+/// A connection of the test's own, for writing and reading keys directly.
+async fn raw_conn(server: &RedisServer) -> redis::aio::MultiplexedConnection {
+    redis::Client::open(server.url())
+        .expect("url")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("conn")
+}
+
+/// A lock entry written as `token:owner` (before entries named their node)
+/// still reads, keeps others out, fences stale tokens, and is kept as it is
+/// by its owner's renewal.
+#[tokio::test]
+async fn a_token_owner_lock_entry_still_parses_and_fences() {
+    use sdm_session::backend::{Acquisition, Claim, LockEntry};
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "old")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("token_owner");
+    let key = format!("{}:lock", backend.key_base(&id));
+    let mut conn = raw_conn(&server).await;
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg("5:owner")
+        .arg("PX")
+        .arg(60_000)
+        .query_async(&mut conn)
+        .await
+        .expect("set");
+    let entry = LockEntry {
+        owner: "owner".into(),
+        token: 5,
+        node: None,
+        since_ms: 0,
+    };
+    assert_eq!(backend.lock_entry(&id).await, Ok(Some(entry.clone())));
+    let ttl = Duration::from_secs(60);
+    assert_eq!(
+        backend.acquire(&id, &Claim::new("other"), ttl).await,
+        Ok(Acquisition::Held(entry.clone()))
+    );
+    let write = Write::Set {
+        value: "1".into(),
+        metadata: "{}".into(),
+        user_ids: vec![],
+        data_version: Default::default(),
+    };
+    let stale = Fence {
+        owner: "owner",
+        token: 4,
+        release: false,
+    };
+    assert_eq!(
+        backend.set(&id, &write, Some(stale)).await,
+        Ok(WriteOutcome::Fenced {
+            token: 5,
+            owner: Some("owner".into())
+        })
+    );
+    let current = Fence {
+        owner: "owner",
+        token: 5,
+        release: false,
+    };
+    assert!(matches!(
+        backend.set(&id, &write, Some(current)).await,
+        Ok(WriteOutcome::Written { token: 5, .. })
+    ));
+    assert_eq!(
+        backend.renew(&id, "owner", 5, ttl).await,
+        Ok(RenewOutcome::Renewed)
+    );
+    let text: String = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .expect("get");
+    assert_eq!(text, "5:owner", "a renewal keeps the entry's text");
+    // A replacement naming it takes it, above its token.
+    let claim = Claim::new("heir").replacing("owner", 5);
+    assert_eq!(
+        backend.acquire(&id, &claim, ttl).await,
+        Ok(Acquisition::Acquired { token: 6 })
+    );
+}
+
+/// The entry's text is `entry_text`'s format, node lines and the server's
+/// time included, and a host name never breaks it.
+#[tokio::test]
+async fn a_lock_entry_with_a_node_is_one_readable_string() {
+    use sdm_session::backend::{Acquisition, Claim, NodeInfo};
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "entry")
+        .await
+        .expect("connect");
+    let id = conformance::fresh_id("entry_text");
+    let node = NodeInfo {
+        id: "n1".into(),
+        host: "two\nlines".into(),
+        pid: 77,
+    };
+    let (taken, trips) = counted(
+        &server,
+        backend.acquire(&id, &Claim::new("me").on(&node), Duration::from_secs(60)),
+    )
+    .await;
+    let Ok(Acquisition::Acquired { token }) = taken else {
+        panic!("{taken:?}");
+    };
+    assert_eq!(trips, one("evalsha"), "an acquisition is one round trip");
+    let mut conn = raw_conn(&server).await;
+    let text: String = redis::cmd("GET")
+        .arg(format!("{}:lock", backend.key_base(&id)))
+        .query_async(&mut conn)
+        .await
+        .expect("get");
+    let lines: Vec<&str> = text.split('\n').collect();
+    assert_eq!(
+        &lines[..4],
+        [&format!("{token}:me"), "n1", "two lines", "77"]
+    );
+    let since: i64 = lines[4].parse().expect("since_ms");
+    let entry = backend.lock_entry(&id).await.expect("entry").expect("live");
+    assert_eq!(entry.since_ms, since);
+    assert_eq!(entry.node.expect("node").host, "two lines");
+    let (removed, trips) = counted(&server, backend.force_unlock(&id)).await;
+    assert_eq!(removed.expect("force_unlock").map(|e| e.token), Some(token));
+    assert_eq!(trips, one("evalsha"), "an admin unlock is one round trip");
+}
+
+/// `locks` matches the prefix literally: glob characters in it select
+/// nothing else.
+#[tokio::test]
+async fn locks_match_the_prefix_and_name_literally() {
+    let server = RedisServer::start_own();
+    let starred = RedisBackend::connect(server.url(), "g*")
+        .await
+        .expect("connect");
+    let plain = RedisBackend::connect(server.url(), "gx")
+        .await
+        .expect("connect");
+    let ttl = Duration::from_secs(60);
+    let mine = sdm_session::backend::SessionId::new("N[1]", Some("s"), "k/with/slashes");
+    let theirs = sdm_session::backend::SessionId::new("N1", Some("s"), "k");
+    assert!(matches!(
+        starred.lock(&mine, "a", ttl).await,
+        Ok(LockOutcome::Acquired { .. })
+    ));
+    assert!(matches!(
+        plain.lock(&theirs, "b", ttl).await,
+        Ok(LockOutcome::Acquired { .. })
+    ));
+    let all = starred.locks(None).await.expect("locks");
+    assert_eq!(
+        all.iter().map(|(id, _)| id).collect::<Vec<_>>(),
+        [&mine],
+        "only its own prefix; the key keeps its slashes"
+    );
+    assert_eq!(all[0].1.owner, "a");
+    let named = starred.locks(Some("N[1]")).await.expect("locks");
+    assert_eq!(named.len(), 1);
+    assert!(starred.locks(Some("N1")).await.expect("locks").is_empty());
+    assert!(plain.locks(Some("N[1]")).await.expect("locks").is_empty());
+}
+
+/// Two processes (two backends, two connections each): a release wait and
+/// a wait for release requests are woken by the other's step through
+/// pub/sub, well before the 1 s re-read a store without it would need.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_waits_and_requests_wake_across_processes() {
+    use sdm_session::backend::{Claim, NodeInfo};
+    let server = RedisServer::start_own();
+    let here = RedisBackend::connect(server.url(), "x")
+        .await
+        .expect("connect");
+    let there = RedisBackend::connect(server.url(), "x")
+        .await
+        .expect("connect");
+    let long = Duration::from_secs(60);
+    let prompt = Duration::from_millis(500);
+
+    // A release wait, woken by the other process's close.
+    let id = conformance::fresh_id("cross_release");
+    let owner_node = NodeInfo::this_process();
+    let token = match there
+        .acquire(&id, &Claim::new("owner").on(&owner_node), long)
+        .await
+        .expect("acquire")
+    {
+        sdm_session::backend::Acquisition::Acquired { token } => token,
+        held => panic!("{held:?}"),
+    };
+    let waiter = {
+        let (here, id) = (here.clone(), id.clone());
+        tokio::spawn(async move {
+            let changed = here.wait_released(&id, "owner", token, long).await;
+            (changed, tokio::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = server.command_calls();
+    let released_at = tokio::time::Instant::now();
+    let close = Fence {
+        owner: "owner",
+        token,
+        release: true,
+    };
+    let write = Write::Set {
+        value: "1".into(),
+        metadata: "{}".into(),
+        user_ids: vec![],
+        data_version: Default::default(),
+    };
+    assert!(matches!(
+        there.set(&id, &write, Some(close)).await,
+        Ok(WriteOutcome::Written { .. })
+    ));
+    let (changed, woken_at) = tokio::time::timeout(Duration::from_secs(5), waiter)
+        .await
+        .expect("woken by the release, not by the 60 s wait")
+        .expect("task");
+    assert_eq!(changed, Ok(true));
+    let took = woken_at - released_at;
+    assert!(took < prompt, "woken {took:?} after the release");
+    // No polling: the waiter read the entry once after the close's script.
+    assert_eq!(
+        round_trips(&before, &server.command_calls()),
+        HashMap::from([("evalsha".to_owned(), 2)])
+    );
+
+    // A release request, woken by the other process's request.
+    let node = NodeInfo::this_process();
+    let reader = {
+        let (here, node_id) = (here.clone(), node.id.clone());
+        tokio::spawn(async move {
+            let got = here.release_requests(&node_id, long).await;
+            (got, tokio::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = server.command_calls();
+    let asked_at = tokio::time::Instant::now();
+    there
+        .request_release(&id, &node.id)
+        .await
+        .expect("request_release");
+    let (got, woken_at) = tokio::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .expect("woken by the request, not by the 60 s wait")
+        .expect("task");
+    assert_eq!(got, Ok(vec![id.clone()]));
+    let took = woken_at - asked_at;
+    assert!(took < prompt, "woken {took:?} after the request");
+    assert_eq!(
+        round_trips(&before, &server.command_calls()),
+        HashMap::from([("evalsha".to_owned(), 2)])
+    );
+    assert_eq!(
+        there.release_requests(&node.id, Duration::ZERO).await,
+        Ok(vec![]),
+        "handed out once"
+    );
+
+    // An admin unlock from the other process wakes a release wait too.
+    let token = match there.lock(&id, "next", long).await.expect("lock") {
+        LockOutcome::Acquired { token } => token,
+        held => panic!("{held:?}"),
+    };
+    let waiter = {
+        let (here, id) = (here.clone(), id.clone());
+        tokio::spawn(async move { here.wait_released(&id, "next", token, long).await })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let removed = there.force_unlock(&id).await.expect("force_unlock");
+    assert_eq!(removed.map(|e| e.token), Some(token));
+    let changed = tokio::time::timeout(prompt, waiter)
+        .await
+        .expect("woken by the admin unlock")
+        .expect("task");
+    assert_eq!(changed, Ok(true));
+
+    // The node's keys go with it.
+    here.heartbeat(&node, long).await.expect("heartbeat");
+    there.request_release(&id, &node.id).await.expect("request");
+    assert_eq!(there.node_alive(&node.id).await, Ok(true));
+    there.node_gone(&node.id).await.expect("node_gone");
+    assert_eq!(here.node_alive(&node.id).await, Ok(false));
+    assert_eq!(
+        here.release_requests(&node.id, Duration::ZERO).await,
+        Ok(vec![])
+    );
+}

@@ -138,7 +138,6 @@ pub enum Acquisition {
 /// `token:owner`, then, when a node is known, `\n`-separated node id,
 /// host, pid and acquisition time. An entry of an earlier version (a bare
 /// owner, or `token:owner`) reads with no node.
-#[allow(dead_code)] // used by the Redis store
 pub(crate) fn entry_text(
     owner: &str,
     token: u64,
@@ -157,13 +156,11 @@ pub(crate) fn entry_text(
 }
 
 /// A host name without the separator.
-#[allow(dead_code)] // used by the Redis store
 fn clean(host: &str) -> String {
     host.replace('\n', " ")
 }
 
 /// Reads [`entry_text`]'s format (and the earlier ones).
-#[allow(dead_code)] // used by the Redis store
 pub(crate) fn parse_entry(text: &str) -> LockEntry {
     let mut lines = text.split('\n');
     let head = lines.next().unwrap_or_default();

@@ -1,49 +1,77 @@
 //! The Redis store: one Redis (or Redis Cluster) shared by a fleet of game
 //! servers on many hosts.
 //!
-//! * **One round trip per step.** Every lock step, conditional write and
-//!   queue step is one Lua script run with `EVALSHA` (the scripts are loaded
-//!   when the connection is made, so the first call is one round trip too);
-//!   a read is one `HGETALL`.
-//!
-//! **Storage change for fencing tokens.** Keys written by an earlier
-//! version keep working: a record without `token` counts as token 0, and
-//! a lock entry holding a bare owner (the earlier format) as token 0, so
-//! it still keeps others out until it expires. Upgrade every server of a
-//! fleet together: an older server does not check tokens. Run Redis with
-//! `maxmemory-policy noeviction`: an evicted lock or counter is survived
-//! safely (tokens still only grow) but fences out the sessions it held. Opening a session costs 2 round trips (lock,
-//!   get), a save 1, a close 1 (write and release in one script), a lock
-//!   renewal 1.
-//! * **The server's clock.** Locks expire with `PX`; queue times come from
-//!   `redis.call('TIME')` inside the scripts; queue keys expire with
-//!   `PEXPIREAT` when their last value does. Game server clocks never matter.
+//! * **One round trip per step.** Every lock step, conditional write,
+//!   admin unlock, release request and queue step is one Lua script run
+//!   with `EVALSHA` (the scripts are loaded when the connection is made, so
+//!   the first call is one round trip too); a read is one `HGETALL`, a lock
+//!   entry one `GET`, a heartbeat one `SET`. Opening a session costs 2
+//!   round trips (lock, get), a save 1, a close 1 (write and release in one
+//!   script), a lock renewal 1.
+//! * **The server's clock.** Locks and heartbeats expire with `PX`; queue
+//!   times and a lock's acquisition time come from `redis.call('TIME')`
+//!   inside the scripts; queue keys expire with `PEXPIREAT` when their last
+//!   value does. Game server clocks never matter.
 //! * **Redis Cluster.** All keys of one session share the hash tag
-//!   `{prefix:name/scope/key}`, so every script touches one slot.
-//! * **Fencing.** The lock, renew and write scripts read the lock entry,
-//!   the token counter and the record's token in the same step and apply
-//!   the [fencing rule](super#fencing-tokens). The scripts are the `.lua`
-//!   files beside this module.
+//!   `{prefix:name/scope/key}`, all keys of one node the tag
+//!   `{prefix:node:<id>}`, so every script touches one slot. Listing the
+//!   locks (`SCAN`) reads one server; a cluster needs it on each master.
+//! * **Fencing.** The lock, renew, write and admin unlock scripts read the
+//!   lock entry, the token counter and the record's token in the same step
+//!   and apply the [fencing rule](super#fencing-tokens). The scripts are the
+//!   `.lua` files beside this module.
 //! * **Connections.** One [`ConnectionManager`] (multiplexed, reconnecting)
 //!   for all calls of a backend, plus one RESP3 connection for pub/sub,
-//!   made on the first queue wait. Share one `RedisBackend` (it is cheap to
+//!   made on the first wait. Share one `RedisBackend` (it is cheap to
 //!   clone) between all sessions of a process.
-//! * **Queue waits without polling.** A push script `PUBLISH`es on the
-//!   session's channel; a waiting reader is subscribed on the shared pub/sub
-//!   connection and woken by the message, then reads again. If the server
-//!   does not speak RESP3 (Redis < 6) or the subscription fails, waiting
-//!   falls back to re-reading every second.
+//! * **Waits without polling.** A push, a release and a release request
+//!   `PUBLISH` on a channel; a waiting reader (a queue read, a release
+//!   wait, a node's wait for release requests) is subscribed on the shared
+//!   pub/sub connection and woken by the message, then reads again; a
+//!   release wait also reads again when the entry's `PTTL` runs out. If the
+//!   server does not speak RESP3 (Redis < 6) or the subscription fails,
+//!   waiting falls back to re-reading every second.
 //!
-//! Keys of session `name/scope/key` with prefix `p` (`{p:name/scope/key}`
-//! written `T`): `T:rec` (hash: value, metadata, user_ids, created_ms,
-//! updated_ms, version, token; after a removal a tombstone holding only
-//! `token`), `T:lock` (string `token:owner`, with `PX` expiry), `T:tok` (the
-//! fencing counter: the last token issued), and the queue `T:q` (sorted set: score `-priority`, member a zero-padded
-//! sequence number, so equal priorities come out oldest first), `T:qv`
-//! (hash: member → value), `T:qe` (sorted set: member → expiry ms),
-//! `T:qi` (sorted set: member → invisible until ms), `T:qm` (hash: member →
-//! read id), `T:qs` (the sequence counter). Pushes are announced on the
-//! channel `T:push`.
+//! **Storage changes.** Keys written by an earlier version keep working: a
+//! record without `token` counts as token 0; a lock entry holding a bare
+//! owner (the first format) as token 0, and one holding `token:owner` (the
+//! second) as that token with no node, so they still keep others out until
+//! they expire. Upgrade every server of a fleet together: an older server
+//! does not check tokens, and does not announce its releases. Run Redis
+//! with `maxmemory-policy noeviction`: an evicted lock or counter is
+//! survived safely (tokens still only grow) but fences out the sessions it
+//! held.
+//!
+//! # Keys
+//!
+//! Keys of session `name/scope/key` with prefix `p` (`{p:name/scope/key}`,
+//! or `{name/scope/key}` without a prefix, written `T`):
+//!
+//! * `T:rec` (hash: value, metadata, user_ids, created_ms, updated_ms,
+//!   version, token, data_version, readable_from; after a removal a
+//!   tombstone holding only `token`);
+//! * `T:lock`, the lock entry (string, with `PX` expiry): `token:owner`,
+//!   then, when the taker named its node, `\n`-separated node id, host
+//!   (newlines made spaces), pid and acquisition time (ms since the epoch,
+//!   the server's clock). The owner is the first line after `token:`;
+//! * `T:tok` (the fencing counter: the last token issued);
+//! * the queue: `T:q` (sorted set: score `-priority`, member a zero-padded
+//!   sequence number, so equal priorities come out oldest first), `T:qv`
+//!   (hash: member → value), `T:qe` (sorted set: member → expiry ms),
+//!   `T:qi` (sorted set: member → invisible until ms), `T:qm` (hash: member
+//!   → read id), `T:qs` (the sequence counter).
+//!
+//! Keys of node `<id>` (`{p:node:<id>}`, or `{node:<id>}`, written `N`):
+//!
+//! * `N:hb`, the heartbeat (string `host\npid`, with `PX` expiry);
+//! * `N:req`, the pending release requests (sorted set: member the session
+//!   id as the JSON array `[name, scope, key]`, score its expiry ms, 60 s
+//!   after the request; the key expires with its last request).
+//!
+//! Channels: `T:push` (a value was pushed), `T:unlock` (the lock entry was
+//! released or replaced: an unlock, a write that releases, an admin unlock,
+//! an acquisition over a live entry), `N:requests` (a release request for
+//! the node).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicU64;
@@ -53,19 +81,21 @@ use std::time::Duration;
 use redis::aio::ConnectionManager;
 use redis::{Client, Value};
 
-use super::checks::{
-    check_push, check_ttl, millis, new_read_id, new_version, read_count, user_ids_json,
-};
-use super::wakers::{wait_for, Attempt, Wakers};
+use super::checks::{check_ttl, new_version, user_ids_json};
+use super::wakers::Wakers;
 use super::{
-    Backend, BackendError, BoxFuture, Fence, LockOutcome, QueueBatch, Record, RenewOutcome,
-    SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BoxFuture, Claim, Fence, LockEntry, NodeInfo, QueueBatch,
+    Record, RenewOutcome, SessionId, Write, WriteOutcome,
 };
 
 mod connection;
+mod liveness;
+mod nodes;
 mod pubsub;
+mod queue;
 mod replication;
 mod reply;
+mod scan;
 mod scripts;
 use replication::Call;
 pub use replication::{Replication, DEFAULT_REPLICATION_TIMEOUT};
@@ -190,124 +220,79 @@ impl RedisBackend {
             .key(format!("{base}:lock"))
             .key(format!("{base}:tok"));
     }
-
-    /// The queue keys (q, qv, qe, qs, qi, qm) of a session.
-    fn queue_keys(base: &str) -> [String; 6] {
-        ["q", "qv", "qe", "qs", "qi", "qm"].map(|k| format!("{base}:{k}"))
-    }
-
-    /// One read script run.
-    async fn read_once(
-        &self,
-        id: &SessionId,
-        base: &str,
-        count: i64,
-        invisibility: Duration,
-    ) -> Result<Option<QueueBatch>, BackendError> {
-        let mut conn = self.conn().await?;
-        let read_id = new_read_id();
-        let mut call = self.inner.scripts.read.prepare_invoke();
-        for key in Self::queue_keys(base) {
-            call.key(key);
-        }
-        call.arg(count).arg(millis(invisibility)).arg(&read_id);
-        let reply: Value = call
-            .invoke_async(&mut conn)
-            .await
-            .map_err(|e| redis_error("queue_read", base, &e))?;
-        let Value::Array(items) = reply else {
-            return Err(corrupt(id, format!("queue read answered {reply:?}")));
-        };
-        if items.is_empty() {
-            return Ok(None);
-        }
-        let values = items
-            .iter()
-            .map(|v| text(v).ok_or_else(|| corrupt(id, format!("queue value is not text: {v:?}"))))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(QueueBatch { read_id, values }))
-    }
 }
 
 impl Backend for RedisBackend {
-    // Liveness and handoff: not yet implemented on this store (stubs).
     fn acquire<'a>(
         &'a self,
         id: &'a SessionId,
-        claim: &'a super::Claim<'a>,
+        claim: &'a Claim<'a>,
         ttl: Duration,
-    ) -> BoxFuture<'a, Result<super::Acquisition, BackendError>> {
-        Box::pin(async move {
-            Ok(match self.lock(id, claim.owner, ttl).await? {
-                LockOutcome::Acquired { token } => super::Acquisition::Acquired { token },
-                LockOutcome::Held { owner } => super::Acquisition::Held(super::LockEntry {
-                    owner,
-                    token: 0,
-                    node: None,
-                    since_ms: 0,
-                }),
-            })
-        })
+    ) -> BoxFuture<'a, Result<Acquisition, BackendError>> {
+        Box::pin(liveness::acquire(self, id, claim, ttl))
     }
+
     fn lock_entry<'a>(
         &'a self,
-        _id: &'a SessionId,
-    ) -> BoxFuture<'a, Result<Option<super::LockEntry>, BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        Box::pin(liveness::lock_entry(self, id))
     }
+
     fn locks<'a>(
         &'a self,
-        _name: Option<&'a str>,
-    ) -> BoxFuture<'a, Result<Vec<(SessionId, super::LockEntry)>, BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<(SessionId, LockEntry)>, BackendError>> {
+        Box::pin(scan::locks(self, name))
     }
+
     fn force_unlock<'a>(
         &'a self,
-        _id: &'a SessionId,
-    ) -> BoxFuture<'a, Result<Option<super::LockEntry>, BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Option<LockEntry>, BackendError>> {
+        Box::pin(liveness::force_unlock(self, id))
     }
+
     fn wait_released<'a>(
         &'a self,
-        _id: &'a SessionId,
-        _owner: &'a str,
-        _token: u64,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
         wait: Duration,
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move {
-            tokio::time::sleep(wait).await;
-            Ok(false)
-        })
+        Box::pin(liveness::wait_released(self, id, owner, token, wait))
     }
+
     fn heartbeat<'a>(
         &'a self,
-        _node: &'a super::NodeInfo,
-        _ttl: Duration,
+        node: &'a NodeInfo,
+        ttl: Duration,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        Box::pin(nodes::heartbeat(self, node, ttl))
     }
-    fn node_alive<'a>(&'a self, _node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move { Ok(true) })
+
+    fn node_alive<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(nodes::node_alive(self, node_id))
     }
-    fn node_gone<'a>(&'a self, _node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move { Ok(()) })
+
+    fn node_gone<'a>(&'a self, node_id: &'a str) -> BoxFuture<'a, Result<(), BackendError>> {
+        Box::pin(nodes::node_gone(self, node_id))
     }
+
     fn request_release<'a>(
         &'a self,
-        _id: &'a SessionId,
-        _node_id: &'a str,
+        id: &'a SessionId,
+        node_id: &'a str,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move { Err(BackendError::Other("not yet".into())) })
+        Box::pin(nodes::request_release(self, id, node_id))
     }
+
     fn release_requests<'a>(
         &'a self,
-        _node_id: &'a str,
+        node_id: &'a str,
         wait: Duration,
     ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
-        Box::pin(async move {
-            tokio::time::sleep(wait).await;
-            Ok(Vec::new())
-        })
+        Box::pin(nodes::release_requests(self, node_id, wait))
     }
 
     fn kind(&self) -> &'static str {
@@ -362,6 +347,10 @@ impl Backend for RedisBackend {
                     .arg(data_version.readable_from);
             }
             let reply = array(id, self.replicated(&call, "set", &base).await?)?;
+            if fence.as_ref().is_some_and(|f| f.release) {
+                // Perhaps released: wake this process's release waits.
+                self.inner.wakers.wake(&liveness::unlock_channel(&base));
+            }
             let number = |v: &Value, what: &str| {
                 int(v).ok_or_else(|| corrupt(id, format!("{what} is not an integer: {v:?}")))
             };
@@ -377,33 +366,6 @@ impl Backend for RedisBackend {
                     token: unsigned(number(token, "token")?),
                 }),
                 other => Err(corrupt(id, format!("write answered {other:?}"))),
-            }
-        })
-    }
-
-    fn lock<'a>(
-        &'a self,
-        id: &'a SessionId,
-        owner: &'a str,
-        ttl: Duration,
-    ) -> BoxFuture<'a, Result<LockOutcome, BackendError>> {
-        Box::pin(async move {
-            let ttl = check_ttl(id, ttl)?;
-            let base = self.key_base(id);
-            let mut call = Call::new(&self.inner.scripts.lock);
-            self.token_keys(&mut call, &base);
-            call.arg(owner).arg(ttl);
-            let reply = array(id, self.replicated(&call, "lock", &base).await?)?;
-            match reply.as_slice() {
-                [flag, token] if int(flag) == Some(1) => Ok(LockOutcome::Acquired {
-                    token: int(token)
-                        .map(unsigned)
-                        .ok_or_else(|| corrupt(id, format!("lock token {token:?}")))?,
-                }),
-                [_, holder] => Ok(LockOutcome::Held {
-                    owner: text(holder).ok_or_else(|| corrupt(id, "lock holder is not text"))?,
-                }),
-                other => Err(corrupt(id, format!("lock answered {other:?}"))),
             }
         })
     }
@@ -442,16 +404,19 @@ impl Backend for RedisBackend {
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         Box::pin(async move {
             let mut conn = self.conn().await?;
-            let key = format!("{}:lock", self.key_base(id));
-            let removed: i64 = self
-                .inner
-                .scripts
-                .unlock
-                .key(&key)
+            let base = self.key_base(id);
+            let mut call = self.inner.scripts.unlock.prepare_invoke();
+            for key in ["rec", "lock", "tok"] {
+                call.key(format!("{base}:{key}"));
+            }
+            let removed: i64 = call
                 .arg(owner)
                 .invoke_async(&mut conn)
                 .await
-                .map_err(|e| redis_error("unlock", &key, &e))?;
+                .map_err(|e| redis_error("unlock", &base, &e))?;
+            if removed == 1 {
+                self.inner.wakers.wake(&liveness::unlock_channel(&base));
+            }
             Ok(removed == 1)
         })
     }
@@ -463,26 +428,7 @@ impl Backend for RedisBackend {
         expiration: Duration,
         priority: f64,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move {
-            let expiration = check_push(id, expiration, priority)?;
-            let mut conn = self.conn().await?;
-            let base = self.key_base(id);
-            let mut call = self.inner.scripts.push.prepare_invoke();
-            for key in Self::queue_keys(&base) {
-                call.key(key);
-            }
-            // `-0.0` and `0.0` must sort alike: add 0.0 to normalise.
-            let score = -priority + 0.0;
-            call.arg(value)
-                .arg(expiration)
-                .arg(score.to_string())
-                .arg(format!("{base}:push"));
-            let _: i64 = call
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| redis_error("queue_push", &base, &e))?;
-            Ok(())
-        })
+        Box::pin(queue::push(self, id, value, expiration, priority))
     }
 
     fn queue_read<'a>(
@@ -492,38 +438,7 @@ impl Backend for RedisBackend {
         wait: Duration,
         invisibility: Duration,
     ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
-        Box::pin(async move {
-            let Some(count) = read_count(count) else {
-                return Ok(None);
-            };
-            let base = self.key_base(id);
-            if let Some(batch) = self.read_once(id, &base, count, invisibility).await? {
-                return Ok(Some(batch));
-            }
-            if wait.is_zero() {
-                return Ok(None);
-            }
-            // Subscribed before each read that may lead to sleep, so a push
-            // announced in between wakes us; without pub/sub, re-read.
-            let channel = format!("{base}:push");
-            let result = wait_for(&self.inner.wakers, &channel, wait, || async {
-                let subscribed = self.ensure_subscribed(&channel).await.is_ok();
-                Ok(
-                    match self.read_once(id, &base, count, invisibility).await? {
-                        Some(batch) => Attempt::Got(batch),
-                        None => Attempt::Empty {
-                            next: (!subscribed)
-                                .then(|| tokio::time::Instant::now() + FALLBACK_RECHECK),
-                        },
-                    },
-                )
-            })
-            .await;
-            if !self.inner.wakers.is_waited(&channel) {
-                self.unsubscribe_later(channel);
-            }
-            result
-        })
+        Box::pin(queue::read(self, id, count, wait, invisibility))
     }
 
     fn queue_remove<'a>(
@@ -531,19 +446,6 @@ impl Backend for RedisBackend {
         id: &'a SessionId,
         read_id: &'a str,
     ) -> BoxFuture<'a, Result<(), BackendError>> {
-        Box::pin(async move {
-            let mut conn = self.conn().await?;
-            let base = self.key_base(id);
-            let mut call = self.inner.scripts.remove.prepare_invoke();
-            for key in Self::queue_keys(&base) {
-                call.key(key);
-            }
-            call.arg(read_id);
-            let _: i64 = call
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| redis_error("queue_remove", &base, &e))?;
-            Ok(())
-        })
+        Box::pin(queue::remove(self, id, read_id))
     }
 }

@@ -1,6 +1,7 @@
-//! Queue wake-ups over pub/sub: one RESP3 connection per backend, made on
-//! the first wait; a push script publishes on the session's channel and
-//! the message wakes the waiting readers of this process.
+//! Wake-ups over pub/sub: one RESP3 connection per backend, made on the
+//! first wait; a script publishes on a channel (a session's pushes or
+//! releases, a node's release requests) and the message wakes the waiting
+//! readers of that channel in this process.
 
 use std::collections::HashSet;
 use std::sync::atomic::Ordering;

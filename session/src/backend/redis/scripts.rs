@@ -1,10 +1,12 @@
 //! The Lua scripts of the Redis store, one `.lua` file each (readable and
 //! testable alone), with the preludes they share prepended at compile time.
-//! Every script touches the keys of one session only (one hash slot).
+//! Every script touches the keys of one hash slot only: one session's, or
+//! one node's.
 
 use redis::Script;
 
-/// The fencing prelude: `tokens`, `admits`, `issue`, `put_lock`.
+/// The fencing prelude: `parse_lock`, `tokens`, `admits`, `issue`,
+/// `put_lock`, `announce_release`.
 macro_rules! with_tokens {
     ($file:literal) => {
         concat!(include_str!("tokens.lua"), include_str!($file))
@@ -22,12 +24,13 @@ macro_rules! with_queue {
     };
 }
 
-/// Take the lock under a new token.
+/// Take the lock under a new token (a claim with its node, perhaps
+/// replacing a dead owner's entry).
 pub(crate) const LOCK: &str = with_tokens!("lock.lua");
 /// Renew the lock under its token.
 pub(crate) const RENEW: &str = with_tokens!("renew.lua");
-/// Release our lock.
-pub(crate) const UNLOCK: &str = include_str!("unlock.lua");
+/// Release our lock (announced).
+pub(crate) const UNLOCK: &str = with_tokens!("unlock.lua");
 /// Write or remove the record, fenced.
 pub(crate) const SET: &str = concat!(
     include_str!("now.lua"),
@@ -40,9 +43,29 @@ pub(crate) const PUSH: &str = with_queue!("push.lua");
 pub(crate) const READ: &str = with_queue!("read.lua");
 /// Remove the values of a read id.
 pub(crate) const REMOVE: &str = include_str!("remove.lua");
+/// Admin unlock: remove the entry and fence its owner.
+pub(crate) const FORCE_UNLOCK: &str = with_tokens!("force_unlock.lua");
+/// Read a lock entry with its remaining life.
+pub(crate) const ENTRY: &str = include_str!("entry.lua");
+/// Add a release request for a node (announced).
+pub(crate) const REQUEST: &str = concat!(include_str!("now.lua"), include_str!("request.lua"));
+/// Take a node's pending release requests.
+pub(crate) const REQUESTS: &str = concat!(include_str!("now.lua"), include_str!("requests.lua"));
 
 /// Every script source, for loading them all when connecting.
-pub(crate) const ALL: [&str; 7] = [LOCK, RENEW, UNLOCK, SET, PUSH, READ, REMOVE];
+pub(crate) const ALL: [&str; 11] = [
+    LOCK,
+    RENEW,
+    UNLOCK,
+    SET,
+    PUSH,
+    READ,
+    REMOVE,
+    FORCE_UNLOCK,
+    ENTRY,
+    REQUEST,
+    REQUESTS,
+];
 
 /// The scripts, ready to invoke (by SHA, loading on NOSCRIPT).
 pub(crate) struct Scripts {
@@ -53,6 +76,10 @@ pub(crate) struct Scripts {
     pub(crate) push: Script,
     pub(crate) read: Script,
     pub(crate) remove: Script,
+    pub(crate) force_unlock: Script,
+    pub(crate) entry: Script,
+    pub(crate) request: Script,
+    pub(crate) requests: Script,
 }
 
 impl Scripts {
@@ -65,6 +92,10 @@ impl Scripts {
             push: Script::new(PUSH),
             read: Script::new(READ),
             remove: Script::new(REMOVE),
+            force_unlock: Script::new(FORCE_UNLOCK),
+            entry: Script::new(ENTRY),
+            request: Script::new(REQUEST),
+            requests: Script::new(REQUESTS),
         }
     }
 }

@@ -3,7 +3,8 @@
 -- data version, readable from.
 -- Answers {0, newest token, holder or ''} when fenced, else
 -- {1, created, updated, version, token}. A removal leaves a tombstone (the
--- hash with only `token`), so a lost counter cannot repeat its token.
+-- hash with only `token`), so a lost counter cannot repeat its token. A
+-- release is announced on `T:unlock`.
 local k = tokens()
 local token = k.latest
 if ARGV[2] == '1' then
@@ -25,5 +26,6 @@ else
 end
 if ARGV[2] == '1' and ARGV[5] == '1' and k.owner == ARGV[3] then
   redis.call('DEL', KEYS[2])
+  announce_release()
 end
 return out

@@ -1,21 +1,26 @@
 -- Prelude: the fencing rule (see the `backend` module's "Fencing tokens").
--- KEYS 1 rec (hash, field `token`), 2 lock (string `token:owner`, PX
--- expiry; a bare `owner` written before tokens existed counts as token 0),
--- 3 tok (the counter: the last token issued for the key).
+-- KEYS 1 rec (hash, field `token`), 2 lock (string: `token:owner`, then,
+-- when a node is known, `\n`-separated node id, host, pid and acquisition
+-- ms; PX expiry; a bare `owner` written before tokens existed counts as
+-- token 0), 3 tok (the counter: the last token issued for the key).
 local function fmt(n) return string.format('%d', n) end
 
--- The owner and token of a lock entry's text.
+-- The owner and token of a lock entry's text: its first line only, so an
+-- entry with a node compares like one without.
 local function parse_lock(v)
   if not v then return nil, 0 end
-  local token, owner = string.match(v, '^(%d+):(.*)$')
+  local head = string.match(v, '^[^\n]*')
+  local token, owner = string.match(head, '^(%d+):(.*)$')
   if token then return owner, tonumber(token) end
-  return v, 0
+  return head, 0
 end
 
--- What the store knows about the key's tokens.
+-- What the store knows about the key's tokens (and the entry's text).
 local function tokens()
-  local owner, entry = parse_lock(redis.call('GET', KEYS[2]))
+  local text = redis.call('GET', KEYS[2])
+  local owner, entry = parse_lock(text)
   local k = {
+    text = text,
     owner = owner,
     entry = entry,
     counter = tonumber(redis.call('GET', KEYS[3])) or 0,
@@ -37,7 +42,20 @@ local function issue(k, token)
   if k.counter < token then redis.call('SET', KEYS[3], fmt(token)) end
 end
 
--- Writes `owner`'s lock entry under `token` for `ttl` ms.
-local function put_lock(owner, token, ttl)
-  redis.call('SET', KEYS[2], fmt(token) .. ':' .. owner, 'PX', ttl)
+-- Writes `owner`'s lock entry under `token` for `ttl` ms. `node` is empty
+-- or the entry's node lines (`\n` id, host, pid); with a node, the
+-- acquisition time (the server's clock) ends the entry.
+local function put_lock(owner, token, ttl, node)
+  local text = fmt(token) .. ':' .. owner
+  if node and node ~= '' then
+    local t = redis.call('TIME')
+    text = text .. node .. '\n' .. fmt(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
+  end
+  redis.call('SET', KEYS[2], text, 'PX', ttl)
+end
+
+-- Announces that the entry changed hands on `T:unlock` (KEYS[2] is
+-- `T:lock`), waking the release waits of every process.
+local function announce_release()
+  redis.call('PUBLISH', string.sub(KEYS[2], 1, -5) .. 'unlock', '1')
 end

@@ -1,8 +1,9 @@
--- Release the lock if it is ours. KEYS lock (string `token:owner`); ARGV
--- owner. Answers 1 when it removed our entry, else 0.
-local v = redis.call('GET', KEYS[1])
-if v and (v == ARGV[1] or string.match(v, '^%d+:(.*)$') == ARGV[1]) then
-  redis.call('DEL', KEYS[1])
+-- Release the lock if it is ours. KEYS rec, lock, tok (only lock is
+-- touched); ARGV owner. Answers 1 when it removed our entry, else 0.
+local owner = parse_lock(redis.call('GET', KEYS[2]))
+if owner and owner == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  announce_release()
   return 1
 end
 return 0
