@@ -25,6 +25,9 @@
 //! [`Registry::heartbeat_lapsed`]: crate::Registry::heartbeat_lapsed
 
 use crate::backend::{Backend, NodeInfo, SessionId};
+use crate::session::Inner;
+use crate::State;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
@@ -69,15 +72,6 @@ impl Default for LivenessConfig {
     }
 }
 
-/// What the registry's sessions do for a release request (implemented by
-/// the registry, which knows its sessions).
-pub(crate) trait ReleaseTarget: Send + Sync {
-    /// Hands over the open sessions of `id` (spawned work).
-    fn release_requested(&self, id: &SessionId);
-    /// Asks every open session to renew its lock now.
-    fn renew_all_now(&self);
-}
-
 /// One registry's node: its identity, heartbeat and release listener.
 pub(crate) struct Node {
     pub(crate) info: NodeInfo,
@@ -89,7 +83,9 @@ pub(crate) struct Node {
     stopped: AtomicBool,
     /// Set while the heartbeat could not be renewed for a whole TTL.
     lapsed: AtomicBool,
-    target: Mutex<Option<Weak<dyn ReleaseTarget>>>,
+    /// The sessions that opened under this node, by id (closed and dropped
+    /// ones are pruned as the map is read and by the heartbeat).
+    sessions: Mutex<HashMap<SessionId, Vec<Weak<Inner>>>>,
     loops: Mutex<Vec<tokio::task::AbortHandle>>,
 }
 
@@ -101,7 +97,7 @@ impl Node {
             started: tokio::sync::Mutex::new(false),
             stopped: AtomicBool::new(false),
             lapsed: AtomicBool::new(false),
-            target: Mutex::new(None),
+            sessions: Mutex::new(HashMap::new()),
             loops: Mutex::new(Vec::new()),
         }
     }
@@ -114,16 +110,37 @@ impl Node {
         *self.config.lock().unwrap_or_else(|p| p.into_inner()) = config;
     }
 
-    pub(crate) fn set_target(&self, target: Weak<dyn ReleaseTarget>) {
-        *self.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(target);
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<SessionId, Vec<Weak<Inner>>>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn target(&self) -> Option<Arc<dyn ReleaseTarget>> {
-        self.target
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .and_then(Weak::upgrade)
+    /// Remembers that `inner` opened (its lock names this node), so that a
+    /// release request for its id finds it.
+    pub(crate) fn opened(&self, inner: &Arc<Inner>) {
+        let mut map = self.sessions();
+        let list = map.entry(inner.id.clone()).or_default();
+        list.retain(|w| w.upgrade().is_some_and(|i| i.state() == State::Open));
+        list.push(Arc::downgrade(inner));
+    }
+
+    /// The open sessions of `id` (every id when `None`); forgets the rest.
+    fn open_sessions(&self, id: Option<&SessionId>) -> Vec<Arc<Inner>> {
+        let mut map = self.sessions();
+        let mut out = Vec::new();
+        let mut take = |list: &mut Vec<Weak<Inner>>| {
+            list.retain(|w| w.upgrade().is_some_and(|i| i.state() == State::Open));
+            out.extend(list.iter().filter_map(Weak::upgrade));
+        };
+        match id {
+            Some(id) => {
+                if let Some(list) = map.get_mut(id) {
+                    take(list);
+                }
+            }
+            None => map.values_mut().for_each(&mut take),
+        }
+        map.retain(|_, list| !list.is_empty());
+        out
     }
 
     pub(crate) fn lapsed(&self) -> bool {
@@ -225,13 +242,14 @@ async fn heartbeat_loop(node: Weak<Node>, backend: Arc<dyn Backend>) {
         let ttl = n.config().heartbeat_ttl;
         let beat = tokio::time::timeout(ttl, backend.heartbeat(&n.info, ttl)).await;
         crate::observe::heartbeat(matches!(beat, Ok(Ok(()))));
+        drop(n.open_sessions(None)); // prune closed sessions
         match beat {
             Ok(Ok(())) => {
                 last_ok = Instant::now();
                 if n.lapsed.swap(false, Ordering::SeqCst) {
                     tracing::warn!(node = %n.info.id, "heartbeat back after a lapse; every session renews now");
-                    if let Some(t) = n.target() {
-                        t.renew_all_now();
+                    for inner in n.open_sessions(None) {
+                        crate::lock::renew_now(&inner);
                     }
                 }
             }
@@ -254,11 +272,11 @@ async fn listen_loop(node: Weak<Node>, backend: Arc<dyn Backend>) {
         };
         match backend.release_requests(&id, WAIT).await {
             Ok(ids) => {
-                let Some(target) = node.upgrade().and_then(|n| n.target()) else {
-                    return;
-                };
+                let Some(n) = node.upgrade() else { return };
                 for id in &ids {
-                    target.release_requested(id);
+                    for inner in n.open_sessions(Some(id)) {
+                        crate::handoff::release_requested(inner);
+                    }
                 }
             }
             Err(e) => {

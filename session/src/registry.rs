@@ -5,7 +5,7 @@
 use crate::backend::{Backend, NodeInfo, SessionId};
 use crate::health::{CriticalChangedFn, CriticalConfig, CriticalConnection};
 use crate::hooks::{MigrationFn, ValidatorFn};
-use crate::liveness::{LivenessConfig, ReleaseTarget};
+use crate::liveness::LivenessConfig;
 use crate::session::{Inner, Registered};
 use crate::shared::Shared;
 use crate::{OpenWait, Session, Value};
@@ -22,42 +22,6 @@ pub(crate) struct RegistryInner {
     sessions: Mutex<HashMap<SessionId, Session>>,
     hidden: Mutex<Vec<Weak<Inner>>>,
     shutting_down: AtomicBool,
-}
-
-impl ReleaseTarget for RegistryInner {
-    fn release_requested(&self, id: &SessionId) {
-        for inner in self.live_sessions(Some(id)) {
-            crate::handoff::release_requested(inner);
-        }
-    }
-
-    fn renew_all_now(&self) {
-        for inner in self.live_sessions(None) {
-            crate::lock::renew_now(&inner);
-        }
-    }
-}
-
-impl RegistryInner {
-    /// The registered and hidden sessions alive now (of `id` only, when
-    /// given).
-    fn live_sessions(&self, id: Option<&SessionId>) -> Vec<Arc<Inner>> {
-        let mut out: Vec<Arc<Inner>> = {
-            let map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
-            match id {
-                Some(id) => map.get(id).map(|s| s.0.clone()).into_iter().collect(),
-                None => map.values().map(|s| s.0.clone()).collect(),
-            }
-        };
-        let hidden = self.hidden.lock().unwrap_or_else(|p| p.into_inner());
-        out.extend(
-            hidden
-                .iter()
-                .filter_map(Weak::upgrade)
-                .filter(|i| id.map_or(true, |id| &i.id == id)),
-        );
-        out
-    }
 }
 
 impl Registered for RegistryInner {
@@ -81,15 +45,12 @@ impl std::fmt::Debug for Registry {
 impl Registry {
     /// A registry on `backend`.
     pub fn new(backend: Arc<dyn Backend>) -> Registry {
-        let inner = Arc::new(RegistryInner {
+        Registry(Arc::new(RegistryInner {
             shared: Shared::new(backend),
             sessions: Mutex::new(HashMap::new()),
             hidden: Mutex::new(Vec::new()),
             shutting_down: AtomicBool::new(false),
-        });
-        let target = Arc::downgrade(&inner) as Weak<dyn ReleaseTarget>;
-        inner.shared.node.set_target(target);
-        Registry(inner)
+        }))
     }
 
     /// This registry's node: the identity its heartbeat and every lock its

@@ -69,6 +69,7 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
         }
     };
     let attempts_changed = state::open(inner, value, stored, token);
+    inner.shared.node.opened(inner);
     {
         let mut core = inner.core();
         if core.stays_open() {
