@@ -397,6 +397,11 @@ async fn a_session_opens_in_two_round_trips_and_saves_and_closes_in_one() {
         .await
         .expect("connect");
     let registry = sdm_session::Registry::new(Arc::new(backend));
+    // The process's first Open also writes its heartbeat and subscribes its
+    // release listener: once per process, not per session.
+    let first = registry.session("Player", None, "first");
+    assert_eq!(first.open(None).await, sdm_session::Response::Success);
+    tokio::time::sleep(Duration::from_millis(500)).await; // the listener settles
     let session = registry.session("Player", None, "counted");
     let (opened, trips) = counted(&server, session.open(None)).await;
     assert_eq!(opened, sdm_session::Response::Success);

@@ -26,7 +26,7 @@ const KEY: &str = "paused";
 fn describe(response: &Response) -> String {
     match response {
         Response::Error(e) => format!("Error {e}"),
-        Response::Locked(owner) => format!("Locked {owner}"),
+        Response::Locked(owner) => format!("Locked {}", owner.unique_id),
         other => other.name().to_owned(),
     }
 }

@@ -33,7 +33,7 @@ fn spawn(role: &str, store: &str) -> Kid {
 
 fn describe(response: &Response) -> String {
     match response {
-        Response::Locked(owner) => format!("Locked {owner}"),
+        Response::Locked(owner) => format!("Locked {}", owner.unique_id),
         other => format!("{other:?}"),
     }
 }

@@ -248,12 +248,13 @@ async fn a_session_closes_itself_when_redis_stays_down() {
         samples > 100,
         "the states were sampled throughout ({samples})"
     );
+    // A's heartbeat expired during the outage, so B takes the key as soon
+    // as Redis is back (before A's lock entry expires), under a newer
+    // fencing token.
     let answers = b_answers.lock().expect("answers").clone();
     assert!(
-        answers
-            .iter()
-            .any(|r| matches!(r, Response::Locked(owner) if owner == a.unique_id())),
-        "after the restart A's lock still held the key until it expired: {answers:?}"
+        answers.last().is_some_and(|r| *r == Response::Success),
+        "B opened after the restart: {answers:?}"
     );
     assert!(
         answers.iter().all(|r| matches!(
