@@ -141,7 +141,11 @@ fn failover_child() {
             config.handoff_defer_limit = Duration::from_millis(ms.parse().expect("limit ms"));
         }
         registry.set_liveness_config(config);
-        say(&format!("NODE {} {}", registry.node().id, std::process::id()));
+        say(&format!(
+            "NODE {} {}",
+            registry.node().id,
+            std::process::id()
+        ));
         let mut sessions: HashMap<String, Session> = HashMap::new();
         let mut lines =
             tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tokio::io::stdin()));
@@ -199,6 +203,7 @@ fn failover_child() {
 struct Proc {
     kid: Kid,
     backlog: Vec<String>,
+    node: String,
     pid: u32,
 }
 
@@ -208,14 +213,15 @@ impl Proc {
         all.extend_from_slice(env);
         let kid = Kid::spawn("failover_child", &all);
         let node = kid.expect_line("NODE", Duration::from_secs(60));
-        let pid = node
-            .rsplit(' ')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("NODE <id> <pid>");
+        let mut parts = node.split(' ').skip(1);
+        let (Some(node), Some(pid)) = (parts.next(), parts.next().and_then(|p| p.parse().ok()))
+        else {
+            panic!("NODE <id> <pid>: {node}");
+        };
         Proc {
             kid,
             backlog: Vec::new(),
+            node: node.to_owned(),
             pid,
         }
     }
@@ -272,7 +278,7 @@ impl Proc {
 /// A store for one test: a temp SQLite file (the directory removed on
 /// drop), or a redis-server of its own.
 enum Store {
-    Sqlite(#[allow(dead_code)] tempfile::TempDir, String),
+    Sqlite(tempfile::TempDir, String),
     Redis(redis_server::RedisServer),
 }
 
@@ -303,6 +309,33 @@ impl Store {
 
     fn backend(&self) -> Arc<dyn Backend> {
         sdm_session::backend::connect(self.url()).expect("connect")
+    }
+
+    /// How long node `node`'s heartbeat entry has left, read from the store
+    /// itself (by its own clock).
+    fn heartbeat_left(&self, node: &str) -> Duration {
+        let ms: i64 = match self {
+            Store::Sqlite(dir, _) => {
+                let conn = rusqlite::Connection::open(dir.path().join("players.db")).expect("db");
+                conn.query_row(
+                    "SELECT expires_at_ms - CAST(ROUND((julianday('now') - 2440587.5) * 86400000.0) AS INTEGER)
+                     FROM sdm_nodes WHERE id = ?1",
+                    [node],
+                    |r| r.get(0),
+                )
+                .expect("the node's heartbeat")
+            }
+            Store::Redis(server) => {
+                let client = redis::Client::open(server.url()).expect("url");
+                let mut conn = client.get_connection().expect("connection");
+                redis::cmd("PTTL")
+                    .arg(format!("{{sdm:node:{node}}}:hb"))
+                    .query(&mut conn)
+                    .expect("PTTL")
+            }
+        };
+        assert!(ms > 0, "node {node} has a live heartbeat ({ms})");
+        Duration::from_millis(ms.unsigned_abs())
     }
 }
 
@@ -371,6 +404,7 @@ async fn kill(store: Store) {
     let waited = registry.session(NAME, None, wait_key);
     waited.set_open_wait(Some(OpenWait::wait(Duration::from_secs(20))));
 
+    let left = store.heartbeat_left(&a.node);
     a.kid.kill9();
     let killed = Instant::now();
     // The owner's heartbeat still lives: Locked, naming the dead process.
@@ -391,10 +425,15 @@ async fn kill(store: Store) {
     let poll_ms = open_polling(&polled, killed, takeover_bound()).await;
     let (r, wait_ms) = wait_open.await.expect("waiting open");
     assert_eq!(r, Response::Success, "OpenWait::wait open");
+    // The heartbeat had `left` to live at the kill: the rest is how soon
+    // after its expiry the key was taken.
     eprintln!(
-        "FIGURE {label} kill_to_open_ms={} kill_to_open_wait_ms={}",
+        "FIGURE {label} kill_to_open_ms={} kill_to_open_wait_ms={} heartbeat_left_at_kill_ms={} after_expiry_ms={} after_expiry_wait_ms={}",
         ms(poll_ms),
-        ms(wait_ms)
+        ms(wait_ms),
+        ms(left),
+        ms(poll_ms.saturating_sub(left)),
+        ms(wait_ms.saturating_sub(left))
     );
     assert!(poll_ms < takeover_bound(), "polled open {poll_ms:?}");
     assert!(wait_ms < takeover_bound(), "waiting open {wait_ms:?}");
@@ -512,6 +551,10 @@ async fn partition_redis() {
     assert_eq!(a.open(None).await, Response::Success);
     a.set_value(Value::from("A"));
     assert!(a.save().await.is_saved());
+    // A second key A leaves alone: it must close by itself after the heal.
+    let idle_key = "partitioned-idle";
+    let a_idle = registry_a.session(NAME, None, idle_key);
+    assert_eq!(a_idle.open(None).await, Response::Success);
 
     let backend = sdm_session::backend::connect(server.url()).expect("connect");
     let registry_b = Registry::new(backend.clone());
@@ -524,6 +567,8 @@ async fn partition_redis() {
     b.set_value(Value::from("B"));
     assert!(b.save().await.is_saved());
     let token_b = b.lock_token();
+    let b_idle = registry_b.session(NAME, None, idle_key);
+    open_polling(&b_idle, cut, takeover_bound()).await;
     // A finds out its heartbeat lapsed: a whole TTL without a renewal (one
     // renewal interval later at most, plus the failing call).
     let lapse = until(
@@ -533,7 +578,12 @@ async fn partition_redis() {
     )
     .await;
     let lapse = lapse + takeover;
-    assert_eq!(a.state(), State::Open, "A cannot know yet; it keeps its value");
+    assert_eq!(
+        a.state(),
+        State::Open,
+        "A cannot know yet; it keeps its value"
+    );
+    assert_eq!(a_idle.state(), State::Open);
     let min_cut = DEFAULT_HEARTBEAT_TTL + Duration::from_secs(1);
     if cut.elapsed() < min_cut {
         tokio::time::sleep(min_cut - cut.elapsed()).await;
@@ -564,13 +614,22 @@ async fn partition_redis() {
     })
     .await;
     let back = healed.elapsed();
+    // The heartbeat back, every session renews at once: the idle one finds
+    // its lock taken and closes without saving.
+    until("A's idle session to close", Duration::from_secs(15), || {
+        a_idle.state() == State::Closed
+    })
+    .await;
+    let idle_closed = healed.elapsed();
+    assert_eq!(a_idle.close_reason(), Some(CloseReason::LockLost));
     eprintln!(
-        "FIGURE redis partition cut_to_open_ms={} cut_to_lapse_ms={} cut_ms={} heal_to_refused_save_ms={} heal_to_heartbeat_ms={} refused_by={} proxy_refused={}",
+        "FIGURE redis partition cut_to_open_ms={} cut_to_lapse_ms={} cut_ms={} heal_to_refused_save_ms={} heal_to_heartbeat_ms={} heal_to_idle_lock_lost_ms={} refused_by={} proxy_refused={}",
         ms(takeover),
         ms(lapse),
         ms(cut_for),
         ms(save_ms),
         ms(back),
+        ms(idle_closed),
         describe(&save).replace(' ', "_"),
         proxy.refused()
     );
@@ -678,14 +737,7 @@ async fn deferred_handoff(store: Store) {
     let label = store.name();
     let margin = Duration::from_secs(2);
     let held = Duration::from_millis(1500);
-    let released = deferred(
-        &store,
-        "deferred",
-        &[(DEFER, "1500")],
-        held,
-        held + margin,
-    )
-    .await;
+    let released = deferred(&store, "deferred", &[(DEFER, "1500")], held, held + margin).await;
     let limit = Duration::from_secs(2);
     let bounded = deferred(
         &store,
