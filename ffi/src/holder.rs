@@ -103,13 +103,13 @@ pub unsafe extern "C" fn sdm_lock_holder_clear(holder: *mut sdm_lock_holder) {
         if holder.is_null() {
             return;
         }
-        // SAFETY: non-NULL and valid by the contract; the string fields are
-        // read as raw pointers and the whole struct is then overwritten.
+        // SAFETY: non-NULL and valid by the contract; only the pointer
+        // fields are read (a garbage `live` is never read as a bool), then
+        // the whole struct is overwritten.
         unsafe {
-            let h = holder.read();
-            strings::free(h.unique_id);
-            strings::free(h.node_id);
-            strings::free(h.host);
+            strings::free(std::ptr::addr_of!((*holder).unique_id).read());
+            strings::free(std::ptr::addr_of!((*holder).node_id).read());
+            strings::free(std::ptr::addr_of!((*holder).host).read());
             holder.write(empty_holder());
         }
     })
