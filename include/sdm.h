@@ -13,8 +13,10 @@
  *      char *              owned by the caller, free with sdm_string_free();
  *      const char *        borrowed from the library, never free it; its
  *                          lifetime is given where it is returned;
- *      opaque handles      (sdm_context, sdm_session, sdm_connection) owned
- *                          by the caller, free each with its own _free.
+ *      opaque handles      (sdm_context, sdm_session, sdm_connection,
+ *                          sdm_deferral) owned by the caller, free each
+ *                          with its own _free (sdm_release_request is
+ *                          borrowed for its callback only).
  *    Every _free function accepts NULL. Using a pointer after it was freed,
  *    freeing it twice, or freeing it with another function is undefined
  *    behaviour.
@@ -232,6 +234,53 @@ typedef uint32_t sdm_response_code;
 #endif // __cplusplus
 
 /**
+ * Why a session last left Open.
+ */
+enum sdm_close_reason
+#if defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+  : uint32_t
+#endif // defined(__cplusplus) || __STDC_VERSION__ >= 202311L
+ {
+  /**
+   * It never left Open (never opened, or open since its first Open).
+   */
+  SDM_CLOSE_REASON_NONE = 0,
+  /**
+   * Close or Destroy was called.
+   */
+  SDM_CLOSE_REASON_REQUESTED = 1,
+  /**
+   * The lock renewal failed LockAttempts times in a row.
+   */
+  SDM_CLOSE_REASON_ATTEMPTS_EXHAUSTED = 2,
+  /**
+   * Another owner took the lock (a write was fenced, a renewal found a
+   * newer token, or an admin unlock): nothing was saved, the value stays
+   * in memory.
+   */
+  SDM_CLOSE_REASON_LOCK_LOST = 3,
+  /**
+   * Handed over to another server on its release request.
+   */
+  SDM_CLOSE_REASON_HANDED_OFF = 4,
+  /**
+   * The context shut down.
+   */
+  SDM_CLOSE_REASON_SHUTDOWN = 5,
+  /**
+   * A reason newer than this header.
+   */
+  SDM_CLOSE_REASON_OTHER = 255,
+};
+#ifndef __cplusplus
+#if __STDC_VERSION__ >= 202311L
+typedef enum sdm_close_reason sdm_close_reason;
+#else
+typedef uint32_t sdm_close_reason;
+#endif // __STDC_VERSION__ >= 202311L
+#endif // __cplusplus
+
+/**
  * A connected listener. Opaque; `sdm_connection_free` releases the handle
  * but keeps the listener connected (as in the module); disconnect it with
  * `sdm_connection_disconnect`. Destroying the session disconnects all.
@@ -245,11 +294,70 @@ typedef struct sdm_connection sdm_connection;
 typedef struct sdm_context sdm_context;
 
 /**
+ * A deferred handoff. Opaque, owned by the caller: the handoff waits while
+ * it lives (and at most the defer limit from the request); free it with
+ * `sdm_deferral_free` to let the handoff proceed.
+ */
+typedef struct sdm_deferral sdm_deferral;
+
+/**
+ * A release request given to a release-request callback: another server's
+ * Open asks for the session. Opaque and borrowed: valid only during the
+ * callback; defer the handoff with `sdm_release_request_defer`.
+ */
+typedef struct sdm_release_request sdm_release_request;
+
+/**
  * A handle to a session of a context. Opaque; free with
  * `sdm_session_free`, which releases the handle, not the session (close or
  * destroy it for that). Handles to the same name/scope/key share one session.
  */
 typedef struct sdm_session sdm_session;
+
+/**
+ * Who holds a session's lock: the session (its UniqueId and fencing
+ * token), its server process (node id, host name, pid), whether that
+ * process's heartbeat lives, and since when it holds the lock.
+ *
+ * Ownership: the strings are owned by the caller; release them with
+ * `sdm_lock_holder_clear`. A zero-initialised `sdm_lock_holder` is valid
+ * to clear.
+ */
+typedef struct sdm_lock_holder {
+  /**
+   * The UniqueId of the session holding the lock (the same text as the
+   * `data` of a LOCKED response); NULL when the holder is empty.
+   */
+  char *unique_id;
+  /**
+   * The fencing token of its acquisition.
+   */
+  uint64_t token;
+  /**
+   * The id of its server process (its context's node id, see
+   * `sdm_context_get_node_id`); NULL when the lock names no process
+   * (heartbeats off, or taken by an earlier version).
+   */
+  char *node_id;
+  /**
+   * The host name of that process (for people); NULL with `node_id`.
+   */
+  char *host;
+  /**
+   * The process id of that process (for people); 0 with no node.
+   */
+  uint32_t pid;
+  /**
+   * Whether that process's heartbeat lives (true when the lock names no
+   * process: nothing tells otherwise).
+   */
+  bool live;
+  /**
+   * When it took the lock, in milliseconds since the Unix epoch by the
+   * store's clock (0 when unknown).
+   */
+  int64_t since_ms;
+} sdm_lock_holder;
 
 /**
  * Settings of a context; start from `sdm_context_options_default()`.
@@ -304,19 +412,10 @@ typedef void (*sdm_attempts_changed_fn)(void *user_data, uint32_t attempts_remai
 typedef void (*sdm_process_queue_fn)(void *user_data, const char *read_id, const char *values_json);
 
 /**
- * Validator: `(user_data, value as JSON)` (borrowed for the call); returns
- * NULL when the value is valid, else a message allocated with `malloc`
- * (e.g. `strdup`), which the library takes over and frees with `free`.
+ * Release-request event: `(user_data, request)`. `request` is borrowed for
+ * the duration of the call.
  */
-typedef char *(*sdm_validate_fn)(void *user_data, const char *value_json);
-
-/**
- * Migration step: `(user_data, value as JSON, error)` (the text borrowed
- * for the call). Returns the migrated value as JSON allocated with
- * `malloc`, which the library takes over; or NULL when the step fails,
- * optionally setting `*error` to a `malloc`'d message.
- */
-typedef char *(*sdm_migrate_fn)(void *user_data, const char *value_json, char **error);
+typedef void (*sdm_release_requested_fn)(void *user_data, struct sdm_release_request *request);
 
 /**
  * The answer of a blocking session operation.
@@ -335,6 +434,50 @@ typedef struct sdm_response {
    */
   char *data;
 } sdm_response;
+
+/**
+ * Validator: `(user_data, value as JSON)` (borrowed for the call); returns
+ * NULL when the value is valid, else a message allocated with `malloc`
+ * (e.g. `strdup`), which the library takes over and frees with `free`.
+ */
+typedef char *(*sdm_validate_fn)(void *user_data, const char *value_json);
+
+/**
+ * Migration step: `(user_data, value as JSON, error)` (the text borrowed
+ * for the call). Returns the migrated value as JSON allocated with
+ * `malloc`, which the library takes over; or NULL when the step fails,
+ * optionally setting `*error` to a `malloc`'d message.
+ */
+typedef char *(*sdm_migrate_fn)(void *user_data, const char *value_json, char **error);
+
+/**
+ * How a context proves its process lives and hands sessions over; start
+ * from `sdm_liveness_config_default()`.
+ */
+typedef struct sdm_liveness_config {
+  /**
+   * The heartbeat's expiry in the store, in milliseconds (default
+   * 10 000): how soon after this process dies its keys can be taken
+   * over by other servers.
+   */
+  uint64_t heartbeat_ttl_ms;
+  /**
+   * Time between heartbeats, in milliseconds (default 3 000); less than
+   * the TTL.
+   */
+  uint64_t heartbeat_interval_ms;
+  /**
+   * The longest release-request listeners may defer a handoff, in
+   * milliseconds (default 10 000); the session then closes anyway.
+   */
+  uint64_t handoff_defer_limit_ms;
+  /**
+   * False turns heartbeats off: locks name no process, and a dead
+   * owner's keys free only when their locks expire (the module's
+   * behaviour). Default true.
+   */
+  bool enabled;
+} sdm_liveness_config;
 
 /**
  * What `sdm_context_shutdown_within` did.
@@ -370,6 +513,54 @@ typedef char *(*sdm_mutate_fn)(void *user_data, const char *current_json);
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/**
+ * Lists every held lock on the context's store (of the data store `name`
+ * only, when not NULL), sorted by key, as a JSON array of objects:
+ * `{"id": "name/scope/key", "name", "scope", "key", "owner": UniqueId,
+ * "token", "node": node id or null, "host": or null, "pid": or null,
+ * "live": heartbeat alive, "since_ms": acquisition time (ms since the
+ * Unix epoch, 0 if unknown)}`. Blocking.
+ *
+ * Ownership: `*out_json` is owned by the caller; free it with
+ * `sdm_string_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_SHUTDOWN`,
+ * `SDM_STORE` / `SDM_TIMEOUT`.
+ *
+ * # Safety
+ * `ctx` NULL or live; `name` NULL or NUL-terminated; `out_json` NULL or
+ * writable.
+ */
+sdm_result sdm_admin_locks(struct sdm_context *ctx, const char *name, char **out_json);
+
+/**
+ * Frees the lock of `name`/`scope`/`key` (scope NULL: "global") whoever
+ * holds it, in one step that also fences the holder: its saves and
+ * renewals are refused from then on, and it closes at its next store step
+ * keeping its value in memory (close reason `SDM_CLOSE_REASON_LOCK_LOST`).
+ * Blocking.
+ *
+ * `*out_was_held` tells whether anybody held it; `out_holder` (NULL if
+ * not wanted) receives who did (empty when nobody), with its liveness as
+ * read before the unlock.
+ *
+ * Ownership: the strings of `*out_holder` are owned by the caller
+ * (`sdm_lock_holder_clear`).
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_SHUTDOWN`,
+ * `SDM_STORE` / `SDM_TIMEOUT`.
+ *
+ * # Safety
+ * `ctx` NULL or live; the strings NULL or NUL-terminated; `out_was_held`
+ * NULL or writable; `out_holder` NULL or writable.
+ */
+sdm_result sdm_admin_unlock(struct sdm_context *ctx,
+                            const char *name,
+                            const char *scope,
+                            const char *key,
+                            bool *out_was_held,
+                            struct sdm_lock_holder *out_holder);
 
 /**
  * Compresses a JSON text into the module's compressed format.
@@ -765,6 +956,154 @@ sdm_result sdm_session_get_updated_time(struct sdm_session *session, int64_t *ou
 sdm_result sdm_session_get_lock_token(struct sdm_session *session, uint64_t *out);
 
 /**
+ * Sets how an Open of this session treats a lock held by a live owner
+ * (overriding the context's `sdm_context_set_open_wait`): with
+ * `deadline_ms` > 0 the Open waits up to that long for the lock (woken
+ * when it is released, not by polling), and with `handoff` it also asks
+ * the owner's process to hand the session over (the owner's
+ * release-request listeners run, then it saves, releases and closes).
+ * `deadline_ms` 0 answers LOCKED at once, as the module does, whatever the
+ * context's setting. A dead owner's lock (its heartbeat expired) is taken
+ * over at once in every case.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_set_open_wait(struct sdm_session *session,
+                                     uint64_t deadline_ms,
+                                     bool handoff);
+
+/**
+ * Forgets the session's own open wait (`sdm_session_set_open_wait`): the
+ * context's setting applies again.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_clear_open_wait(struct sdm_session *session);
+
+/**
+ * Gets the open wait an Open of this session uses (its own setting, else
+ * the context's): `*out_deadline_ms` 0 and `*out_handoff` false when it
+ * answers LOCKED at once.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `session` NULL or live; the out-pointers NULL or writable.
+ */
+sdm_result sdm_session_get_open_wait(struct sdm_session *session,
+                                     uint64_t *out_deadline_ms,
+                                     bool *out_handoff);
+
+/**
+ * Gets why the session last left Open (`SDM_CLOSE_REASON_NONE` if it
+ * never did). Kept while the session is open again, until it next closes.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_close_reason(struct sdm_session *session, sdm_close_reason *out);
+
+/**
+ * Connects to the release-request event: `callback(user_data, request)`
+ * when another server's Open with a handoff wait (see
+ * `sdm_session_set_open_wait`) asks for this open session. Afterwards the
+ * session saves (if SaveOnClose), releases its lock and closes (close
+ * reason `SDM_CLOSE_REASON_HANDED_OFF`), and the other server's Open takes
+ * the lock at once.
+ *
+ * The handoff waits for the callback to return (in dispatch mode: for
+ * `sdm_context_dispatch` to run it), and while any deferral taken with
+ * `sdm_release_request_defer` lives; at most the context's handoff defer
+ * limit (`sdm_liveness_config.handoff_defer_limit_ms`, default 10 s) from
+ * the request. See `sdm_session_on_state_changed` for threads and
+ * ownership of `*out`.
+ *
+ * # Safety
+ * As `sdm_session_on_state_changed`.
+ */
+sdm_result sdm_session_on_release_requested(struct sdm_session *session,
+                                            sdm_release_requested_fn callback,
+                                            void *user_data,
+                                            struct sdm_connection **out);
+
+/**
+ * Defers the handoff of a release request until `*out` is freed with
+ * `sdm_deferral_free` (e.g. to finish a trade first), and at most the
+ * defer limit (`sdm_release_request_defer_limit_ms`) from the request.
+ * Call it during the release-request callback; `*out` may be kept and
+ * freed later from any thread. Several deferrals may be taken; the
+ * handoff waits for all.
+ *
+ * Ownership: `*out` is owned by the caller; free it with
+ * `sdm_deferral_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `request` NULL or the request of a running release-request callback;
+ * `out` NULL or writable.
+ */
+sdm_result sdm_release_request_defer(struct sdm_release_request *request,
+                                     struct sdm_deferral **out);
+
+/**
+ * The longest a release request's handoff may be deferred, in
+ * milliseconds (0 for NULL).
+ *
+ * # Safety
+ * `request` NULL or the request of a running release-request callback.
+ */
+uint64_t sdm_release_request_defer_limit_ms(const struct sdm_release_request *request);
+
+/**
+ * Ends a deferral: once every deferral of the request is freed (and the
+ * callback has returned) the handoff proceeds. NULL is accepted. Using
+ * `deferral` afterwards is undefined behaviour.
+ *
+ * # Safety
+ * `deferral` NULL or live, not used after this call.
+ */
+void sdm_deferral_free(struct sdm_deferral *deferral);
+
+/**
+ * Frees the strings of a holder and sets every field to NULL / zero. NULL
+ * is accepted.
+ *
+ * # Safety
+ * `holder` is NULL or points to an `sdm_lock_holder` whose strings are NULL
+ * or were filled by the library and not freed yet.
+ */
+void sdm_lock_holder_clear(struct sdm_lock_holder *holder);
+
+/**
+ * Open(template), as `sdm_session_open`, also telling who holds the lock
+ * when the answer is LOCKED: then `*out_holder` is filled (its
+ * `unique_id` is the response's `data`); otherwise it is left empty (NULL
+ * strings, zeros). Both `out` and `out_holder` may be NULL. The session's
+ * open wait applies (see `sdm_session_set_open_wait`): with one, a LOCKED
+ * answer names the holder found when the wait ended.
+ *
+ * Ownership: `out->data` (`sdm_response_clear`) and the strings of
+ * `*out_holder` (`sdm_lock_holder_clear`) are owned by the caller.
+ *
+ * # Safety
+ * `session` is NULL or live; `template_json` NULL or NUL-terminated; `out`
+ * and `out_holder` NULL or writable.
+ */
+sdm_result sdm_session_open_ex(struct sdm_session *session,
+                               const char *template_json,
+                               struct sdm_response *out,
+                               struct sdm_lock_holder *out_holder);
+
+/**
  * Sets the validator of the data store `name` (replacing any; NULL
  * `callback` removes it). It runs after migrations and templates on every
  * load (an invalid value refuses the open or read with `SDM_SESSION`, leaving no lock held) and before every save (nothing is
@@ -811,6 +1150,77 @@ sdm_result sdm_context_add_migration(struct sdm_context *ctx,
  * the next `sdm_` call on the same thread; copy it to keep it.
  */
 const char *sdm_last_error(void);
+
+/**
+ * The default liveness settings: TTL 10 s, interval 3 s, defer limit
+ * 10 s, enabled.
+ */
+struct sdm_liveness_config sdm_liveness_config_default(void);
+
+/**
+ * Sets the context's liveness settings. Set them before the first Open
+ * (the heartbeat starts then); the defer limit applies to later requests.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`; `SDM_INVALID_ARGUMENT` when the TTL or the
+ * interval is 0, or the interval is not less than the TTL (nothing
+ * changes).
+ *
+ * # Safety
+ * `ctx` NULL or live; `config` NULL or readable.
+ */
+sdm_result sdm_context_set_liveness_config(struct sdm_context *ctx,
+                                           const struct sdm_liveness_config *config);
+
+/**
+ * Gets the context's liveness settings.
+ *
+ * # Safety
+ * `ctx` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_context_get_liveness_config(const struct sdm_context *ctx,
+                                           struct sdm_liveness_config *out);
+
+/**
+ * Sets how Opens of the context's sessions treat a lock held by a live
+ * owner (a session's own `sdm_session_set_open_wait` wins): wait up to
+ * `deadline_ms` for it, asking the owner to hand over when `handoff`;
+ * `deadline_ms` 0 (the default) answers LOCKED at once.
+ *
+ * # Safety
+ * `ctx` NULL or live.
+ */
+sdm_result sdm_context_set_open_wait(struct sdm_context *ctx, uint64_t deadline_ms, bool handoff);
+
+/**
+ * Gets the context's open wait (0 and false: none).
+ *
+ * # Safety
+ * `ctx` NULL or live; the out-pointers NULL or writable.
+ */
+sdm_result sdm_context_get_open_wait(const struct sdm_context *ctx,
+                                     uint64_t *out_deadline_ms,
+                                     bool *out_handoff);
+
+/**
+ * Gets the context's node id: the id of this process's heartbeat, named
+ * by every lock its sessions take (`sdm_lock_holder.node_id` elsewhere).
+ *
+ * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.
+ *
+ * # Safety
+ * `ctx` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_context_get_node_id(const struct sdm_context *ctx, char **out);
+
+/**
+ * Whether this process's heartbeat could not be renewed for a whole TTL:
+ * its locks may have been taken over (each session finds out at its next
+ * store step; nothing stale can be written).
+ *
+ * # Safety
+ * `ctx` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_context_heartbeat_lapsed(const struct sdm_context *ctx, bool *out);
 
 /**
  * Installs a Prometheus recorder for the engine's metrics in this process

@@ -332,6 +332,61 @@ struct Usage {
     double fraction = 0.0;
 };
 
+/** Why a session last left Open (Session::close_reason()). */
+enum class CloseReason : std::uint32_t {
+    None = SDM_CLOSE_REASON_NONE,                             ///< It never left Open.
+    Requested = SDM_CLOSE_REASON_REQUESTED,                   ///< Close or Destroy was called.
+    AttemptsExhausted = SDM_CLOSE_REASON_ATTEMPTS_EXHAUSTED,  ///< Lock renewals failed LockAttempts times.
+    LockLost = SDM_CLOSE_REASON_LOCK_LOST,                    ///< Another owner took the lock (nothing saved).
+    HandedOff = SDM_CLOSE_REASON_HANDED_OFF,                  ///< Handed over on another server's request.
+    Shutdown = SDM_CLOSE_REASON_SHUTDOWN,                     ///< The context shut down.
+    Other = SDM_CLOSE_REASON_OTHER,                           ///< A reason newer than this header.
+};
+
+/**
+ * How an Open treats a lock held by a live owner: wait up to `deadline`
+ * for it and, with `handoff`, ask the owner's process to hand the session
+ * over. A zero deadline answers Locked at once (the module's behaviour).
+ */
+struct OpenWait {
+    /** The longest the Open waits (0: Locked at once). */
+    std::chrono::milliseconds deadline{0};
+    /** Ask the owner to hand over (its release-request listeners run, then it saves and closes). */
+    bool handoff = true;
+};
+
+/** Who holds a session's lock (a Locked answer, an admin unlock). */
+struct LockHolder {
+    /** The UniqueId of the session holding it. */
+    std::string unique_id;
+    /** The fencing token of its acquisition. */
+    std::uint64_t token = 0;
+    /** The id of its server process (empty when the lock names none). */
+    std::string node_id;
+    /** The host name of that process (empty when none). */
+    std::string host;
+    /** The process id of that process (0 when none). */
+    std::uint32_t pid = 0;
+    /** Whether that process's heartbeat lives. */
+    bool live = false;
+    /** When it took the lock, in ms since the Unix epoch by the store's clock (0: unknown). */
+    std::int64_t since_ms = 0;
+    /** Whether the lock names its process. */
+    bool has_node() const noexcept { return !node_id.empty(); }
+};
+
+/** How a context proves its process lives and hands sessions over (Context::set_liveness_config). */
+struct LivenessConfig {
+    /** The heartbeat's expiry in the store: how soon a dead process's keys can be taken over. */
+    std::chrono::milliseconds heartbeat_ttl{10000};
+    /** Time between heartbeats; less than the TTL. */
+    std::chrono::milliseconds heartbeat_interval{3000};
+    /** The longest release-request listeners may defer a handoff. */
+    std::chrono::milliseconds handoff_defer_limit{10000};
+    /** False turns heartbeats off (a dead owner's keys free when their locks expire). */
+    bool enabled = true;
+};
+
 /** Completion of an async operation, and the Saved event. */
 using ResponseHandler = std::function<void(Response)>;
 /** Handler of exceptions that leave a callback (see set_callback_exception_handler). */
@@ -648,6 +703,108 @@ inline void on_queue(void *user_data, const char *read_id, const char *values) n
         user_data, std::string_view(read_id ? read_id : ""), std::string_view(values ? values : ""));
 }
 
+}  // namespace detail
+/** @endcond */
+
+/**
+ * A deferred handoff (ReleaseRequest::defer()): the handoff waits while it
+ * lives, at most the defer limit from the request. Move-only; destroying
+ * it (or release()) lets the handoff proceed. May outlive the callback and
+ * be destroyed on any thread.
+ */
+class Deferral {
+public:
+    /** Defers nothing. */
+    Deferral() = default;
+    Deferral(const Deferral &) = delete;
+    Deferral &operator=(const Deferral &) = delete;
+    /** Moves the deferral; `other` defers nothing afterwards. */
+    Deferral(Deferral &&other) noexcept : raw_(std::exchange(other.raw_, nullptr)) {}
+    /** Ends this deferral and takes over `other`'s. */
+    Deferral &operator=(Deferral &&other) noexcept {
+        if (this != &other) {
+            sdm_deferral_free(raw_);
+            raw_ = std::exchange(other.raw_, nullptr);
+        }
+        return *this;
+    }
+    /** Ends the deferral. */
+    ~Deferral() { sdm_deferral_free(raw_); }
+    /** Ends the deferral now (the handoff may proceed). */
+    void release() noexcept { sdm_deferral_free(std::exchange(raw_, nullptr)); }
+    /** Whether this still defers. */
+    explicit operator bool() const noexcept { return raw_ != nullptr; }
+
+private:
+    friend class ReleaseRequest;
+    explicit Deferral(sdm_deferral *raw) noexcept : raw_(raw) {}
+    sdm_deferral *raw_ = nullptr;
+};
+
+/**
+ * Another server's request to hand a session over, given to
+ * Session::on_release_requested listeners; valid during the call only.
+ */
+class ReleaseRequest {
+public:
+    ReleaseRequest(const ReleaseRequest &) = delete;
+    ReleaseRequest &operator=(const ReleaseRequest &) = delete;
+
+    /** Defers the handoff while the returned Deferral lives (at most defer_limit()). */
+    Deferral defer() { return defer(nothrow).value(); }
+    /** Non-throwing defer(). */
+    Result<Deferral> defer(nothrow_t) {
+        sdm_deferral *d = nullptr;
+        sdm_result rc = sdm_release_request_defer(raw_, &d);
+        if (rc != SDM_OK) return detail::failure(rc);
+        return Deferral(d);
+    }
+    /** The longest the handoff may be deferred. */
+    std::chrono::milliseconds defer_limit() const noexcept {
+        return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(sdm_release_request_defer_limit_ms(raw_)));
+    }
+    /** The C request (borrowed for the callback). */
+    sdm_release_request *handle() const noexcept { return raw_; }
+
+private:
+    friend void detail_on_release(void *, sdm_release_request *) noexcept;
+    explicit ReleaseRequest(sdm_release_request *raw) noexcept : raw_(raw) {}
+    sdm_release_request *raw_;
+};
+
+/** A release-request listener. */
+using ReleaseRequestHandler = std::function<void(ReleaseRequest &)>;
+
+/** @cond internal */
+inline void detail_on_release(void *user_data, sdm_release_request *request) noexcept {
+    ReleaseRequest r(request);
+    detail::call_listener<ReleaseRequestHandler>(user_data, r);
+}
+
+namespace detail {
+/** Moves a filled sdm_lock_holder into a LockHolder and clears it. */
+inline LockHolder take_holder(sdm_lock_holder &h) {
+    std::unique_ptr<sdm_lock_holder, void (*)(sdm_lock_holder *)> guard(&h, sdm_lock_holder_clear);
+    LockHolder out;
+    if (h.unique_id) out.unique_id = h.unique_id;
+    if (h.node_id) out.node_id = h.node_id;
+    if (h.host) out.host = h.host;
+    out.token = h.token;
+    out.pid = h.pid;
+    out.live = h.live;
+    out.since_ms = h.since_ms;
+    return out;
+}
+inline std::uint64_t ms(std::chrono::milliseconds d) noexcept {
+    return d.count() > 0 ? static_cast<std::uint64_t>(d.count()) : 0;
+}
+inline std::chrono::milliseconds from_ms(std::uint64_t v) noexcept {
+    return std::chrono::milliseconds(static_cast<std::chrono::milliseconds::rep>(v));
+}
+inline std::optional<OpenWait> open_wait_of(std::uint64_t deadline, bool handoff) {
+    if (deadline == 0) return std::nullopt;
+    return OpenWait{from_ms(deadline), handoff};
+}
 }  // namespace detail
 /** @endcond */
 
@@ -1193,6 +1350,66 @@ public:
         return detail::get_value<std::uint64_t>([&](std::uint64_t *o) { return sdm_session_get_lock_token(raw_, o); });
     }
 
+    /** Why the session last left Open (CloseReason::None if it never did). */
+    CloseReason close_reason() const { return close_reason(nothrow).value(); }
+    /** Non-throwing close_reason(). */
+    Result<CloseReason> close_reason(nothrow_t) const {
+        sdm_close_reason r{};
+        sdm_result rc = sdm_session_get_close_reason(raw_, &r);
+        if (rc != SDM_OK) return detail::failure(rc);
+        return static_cast<CloseReason>(r);
+    }
+
+    // ---- server hops ------------------------------------------------------
+
+    /**
+     * Open(template), also telling who holds the lock: on a Locked answer
+     * `holder` is set (then the throwing form throws Status::Locked), else
+     * reset.
+     */
+    Response open(std::string_view template_json, std::optional<LockHolder> &holder) {
+        return open(nothrow, template_json, holder).value();
+    }
+    /** Non-throwing open() with the holder. */
+    Result<Response> open(nothrow_t, std::string_view template_json, std::optional<LockHolder> &holder) {
+        holder.reset();
+        detail::CStr t(template_json, true);
+        if (t.has_nul()) return detail::nul_error("template_json");
+        sdm_lock_holder h{};
+        Result<Response> r =
+            detail::run([&](sdm_response *out) { return sdm_session_open_ex(raw_, t.get(), out, &h); });
+        if (h.unique_id) {
+            holder = detail::take_holder(h);
+        } else {
+            sdm_lock_holder_clear(&h);
+        }
+        return r;
+    }
+    /**
+     * Sets how Opens of this session treat a lock held by a live owner
+     * (overriding the context's): wait up to `wait.deadline`, asking for a
+     * handoff when `wait.handoff`; a zero deadline answers Locked at once.
+     */
+    void set_open_wait(OpenWait wait) { set_open_wait(nothrow, wait).value(); }
+    /** Non-throwing set_open_wait(). */
+    Result<void> set_open_wait(nothrow_t, OpenWait wait) {
+        return detail::check(sdm_session_set_open_wait(raw_, detail::ms(wait.deadline), wait.handoff));
+    }
+    /** Forgets this session's own open wait: the context's applies. */
+    void clear_open_wait() { clear_open_wait(nothrow).value(); }
+    /** Non-throwing clear_open_wait(). */
+    Result<void> clear_open_wait(nothrow_t) { return detail::check(sdm_session_clear_open_wait(raw_)); }
+    /** The open wait an Open of this session uses (std::nullopt: Locked at once). */
+    std::optional<OpenWait> open_wait() const { return open_wait(nothrow).value(); }
+    /** Non-throwing open_wait(). */
+    Result<std::optional<OpenWait>> open_wait(nothrow_t) const {
+        std::uint64_t deadline = 0;
+        bool handoff = false;
+        sdm_result rc = sdm_session_get_open_wait(raw_, &deadline, &handoff);
+        if (rc != SDM_OK) return detail::failure(rc);
+        return detail::open_wait_of(deadline, handoff);
+    }
+
     // ---- events -----------------------------------------------------------
 
     /** StateChanged: `f(state)` after every state change. */
@@ -1232,6 +1449,20 @@ public:
     /** Non-throwing on_process_queue(). */
     Result<Connection> on_process_queue(nothrow_t, std::function<void(std::string_view, std::string_view)> f) {
         return listen(std::move(f), sdm_session_on_process_queue, &detail::on_queue);
+    }
+    /**
+     * ReleaseRequested: `f(request)` when another server's Open with a
+     * handoff wait asks for this open session; the session then saves,
+     * releases and closes (CloseReason::HandedOff) once `f` has returned
+     * and every Deferral from request.defer() is gone (at most the defer
+     * limit).
+     */
+    Connection on_release_requested(ReleaseRequestHandler f) {
+        return on_release_requested(nothrow, std::move(f)).value();
+    }
+    /** Non-throwing on_release_requested(). */
+    Result<Connection> on_release_requested(nothrow_t, ReleaseRequestHandler f) {
+        return listen(std::move(f), sdm_session_on_release_requested, &detail_on_release);
     }
 
 private:
@@ -1445,6 +1676,86 @@ public:
     std::size_t dispatch() noexcept { return sdm_context_dispatch(raw_); }
     /** The events mode. */
     EventsMode events_mode() const noexcept { return static_cast<EventsMode>(sdm_context_events_mode(raw_)); }
+
+    // ---- liveness, server hops and admin -----------------------------------
+
+    /** Sets the liveness settings (before the first Open); Status::InvalidArgument for a bad TTL/interval. */
+    void set_liveness_config(const LivenessConfig &config) { set_liveness_config(nothrow, config).value(); }
+    /** Non-throwing set_liveness_config(). */
+    Result<void> set_liveness_config(nothrow_t, const LivenessConfig &config) {
+        sdm_liveness_config c = sdm_liveness_config_default();
+        c.heartbeat_ttl_ms = detail::ms(config.heartbeat_ttl);
+        c.heartbeat_interval_ms = detail::ms(config.heartbeat_interval);
+        c.handoff_defer_limit_ms = detail::ms(config.handoff_defer_limit);
+        c.enabled = config.enabled;
+        return detail::check(sdm_context_set_liveness_config(raw_, &c));
+    }
+    /** The liveness settings. */
+    LivenessConfig liveness_config() const { return liveness_config(nothrow).value(); }
+    /** Non-throwing liveness_config(). */
+    Result<LivenessConfig> liveness_config(nothrow_t) const {
+        sdm_liveness_config c{};
+        sdm_result rc = sdm_context_get_liveness_config(raw_, &c);
+        if (rc != SDM_OK) return detail::failure(rc);
+        return LivenessConfig{detail::from_ms(c.heartbeat_ttl_ms), detail::from_ms(c.heartbeat_interval_ms),
+                              detail::from_ms(c.handoff_defer_limit_ms), c.enabled};
+    }
+    /** Sets how Opens of this context's sessions treat a live owner's lock (zero deadline: Locked at once). */
+    void set_open_wait(OpenWait wait) { set_open_wait(nothrow, wait).value(); }
+    /** Non-throwing set_open_wait(). */
+    Result<void> set_open_wait(nothrow_t, OpenWait wait) {
+        return detail::check(sdm_context_set_open_wait(raw_, detail::ms(wait.deadline), wait.handoff));
+    }
+    /** The context's open wait (std::nullopt: Locked at once). */
+    std::optional<OpenWait> open_wait() const { return open_wait(nothrow).value(); }
+    /** Non-throwing open_wait(). */
+    Result<std::optional<OpenWait>> open_wait(nothrow_t) const {
+        std::uint64_t deadline = 0;
+        bool handoff = false;
+        sdm_result rc = sdm_context_get_open_wait(raw_, &deadline, &handoff);
+        if (rc != SDM_OK) return detail::failure(rc);
+        return detail::open_wait_of(deadline, handoff);
+    }
+    /** This process's node id (named by every lock this context's sessions take). */
+    std::string node_id() const { return node_id(nothrow).value(); }
+    /** Non-throwing node_id(). */
+    Result<std::string> node_id(nothrow_t) const {
+        return detail::get_string([&](char **o) { return sdm_context_get_node_id(raw_, o); });
+    }
+    /**
+     * Admin: every held lock on the store (of data store `name` only, when
+     * not empty) as a JSON array of {id, name, scope, key, owner, token,
+     * node, host, pid, live, since_ms}.
+     */
+    std::string admin_locks(std::string_view name = {}) { return admin_locks(nothrow, name).value(); }
+    /** Non-throwing admin_locks(). */
+    Result<std::string> admin_locks(nothrow_t, std::string_view name = {}) {
+        detail::CStr n(name, true);
+        if (n.has_nul()) return detail::nul_error("name");
+        return detail::get_string([&](char **o) { return sdm_admin_locks(raw_, n.get(), o); });
+    }
+    /** Admin: frees name/global/key's lock whoever holds it (fencing it); who held it, if anybody. */
+    std::optional<LockHolder> admin_unlock(std::string_view name, std::string_view key) {
+        return admin_unlock(nothrow, name, {}, key).value();
+    }
+    /** Admin: frees name/scope/key's lock whoever holds it (fencing it); who held it, if anybody. */
+    std::optional<LockHolder> admin_unlock(std::string_view name, std::string_view scope, std::string_view key) {
+        return admin_unlock(nothrow, name, scope, key).value();
+    }
+    /** Non-throwing admin_unlock(); an empty scope is "global". */
+    Result<std::optional<LockHolder>> admin_unlock(nothrow_t, std::string_view name, std::string_view scope,
+                                                   std::string_view key) {
+        detail::CStr n(name), s(scope, true), k(key);
+        if (n.has_nul()) return detail::nul_error("name");
+        if (s.has_nul()) return detail::nul_error("scope");
+        if (k.has_nul()) return detail::nul_error("key");
+        bool was_held = false;
+        sdm_lock_holder h{};
+        sdm_result rc = sdm_admin_unlock(raw_, n.get(), s.get(), k.get(), &was_held, &h);
+        if (rc != SDM_OK) return detail::failure(rc);
+        if (!was_held) return std::optional<LockHolder>();
+        return std::optional<LockHolder>(detail::take_holder(h));
+    }
 
 private:
     explicit Context(sdm_context *raw) noexcept : raw_(raw), id_(detail::registry().new_context()) {}

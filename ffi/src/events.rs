@@ -28,7 +28,7 @@ pub struct sdm_connection {
 
 /// # Safety
 /// `session` NULL or live; `out` NULL or writable.
-unsafe fn connect<C: Copy + Send + Sync + 'static>(
+pub(crate) unsafe fn connect<C: Copy + Send + Sync + 'static>(
     session: *mut sdm_session,
     callback: Option<C>,
     out: *mut *mut sdm_connection,

@@ -27,6 +27,7 @@
 #![warn(missing_docs)]
 #![allow(non_camel_case_types)]
 
+pub mod admin;
 pub mod boundary;
 pub mod callback;
 pub mod codec;
@@ -35,9 +36,12 @@ pub mod critical;
 pub mod error;
 pub mod events;
 pub mod facts;
+pub mod handoff;
+pub mod holder;
 pub mod hooks;
 pub mod json;
 pub mod last_error;
+pub mod liveness;
 pub mod metrics;
 pub mod ops;
 pub mod properties;

@@ -641,6 +641,149 @@ static void test_dispatch_mode(void) {
     sdm_context_free(ctx);
 }
 
+/* ---- two servers on one SQLite file: holder, handoff with deferral, admin ---- */
+
+static int release_calls = 0;
+static sdm_deferral *held_deferral = NULL;
+static uint64_t seen_defer_limit = 0;
+
+static void on_release(void *user_data, sdm_release_request *request) {
+    sdm_deferral *d = NULL;
+    (void)user_data;
+    CHECK_CODE(sdm_release_request_defer(request, &d), SDM_OK);
+    pthread_mutex_lock(&lock);
+    held_deferral = d;
+    seen_defer_limit = sdm_release_request_defer_limit_ms(request);
+    pthread_mutex_unlock(&lock);
+    add_int(&release_calls, 1);
+}
+
+/* Frees the deferral 700 ms after the callback took it; sets *done. */
+static void *release_later(void *arg) {
+    int *done = (int *)arg;
+    sdm_deferral *d = NULL;
+    if (!wait_for(&release_calls, 1, NULL)) return NULL;
+    sleep_ms(700);
+    pthread_mutex_lock(&lock);
+    d = held_deferral;
+    held_deferral = NULL;
+    pthread_mutex_unlock(&lock);
+    add_int(done, 1);
+    sdm_deferral_free(d);
+    return NULL;
+}
+
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static void test_handoff(void) {
+    sdm_context *ca = NULL, *cb = NULL;
+    sdm_session *a = NULL, *b = NULL;
+    sdm_connection *conn = NULL, *conn2 = NULL;
+    sdm_response resp = {SDM_RESPONSE_SUCCESS, NULL};
+    sdm_lock_holder h;
+    sdm_liveness_config cfg = sdm_liveness_config_default();
+    sdm_close_reason reason = SDM_CLOSE_REASON_OTHER;
+    char dir[] = "/tmp/sdm-hop-XXXXXX";
+    char url[128], path[128];
+    const char *suffixes[3] = {"", "-wal", "-shm"};
+    char *ua = NULL, *ub = NULL, *node = NULL, *json = NULL, *value = NULL;
+    uint64_t deadline = 0;
+    bool handoff = false, was_held = false;
+    int released = 0, i;
+    pthread_t t;
+    double started;
+
+    memset(&h, 0, sizeof h);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(url, sizeof url, "sqlite://%s/hop.db", dir);
+    CHECK_CODE(sdm_context_new(url, NULL, &ca), SDM_OK);
+    CHECK_CODE(sdm_context_new(url, NULL, &cb), SDM_OK);
+    if (ca == NULL || cb == NULL) return;
+    CHECK(cfg.heartbeat_ttl_ms == 10000 && cfg.heartbeat_interval_ms == 3000 && cfg.enabled);
+    cfg.handoff_defer_limit_ms = 9000;
+    CHECK_CODE(sdm_context_set_liveness_config(ca, &cfg), SDM_OK);
+    cfg.heartbeat_interval_ms = 0;
+    CHECK_CODE(sdm_context_set_liveness_config(ca, &cfg), SDM_INVALID_ARGUMENT);
+    CHECK_CODE(sdm_context_set_liveness_config(ca, NULL), SDM_NULL_ARGUMENT);
+    CHECK_CODE(sdm_session_new(ca, "Players", NULL, "9", &a), SDM_OK);
+    CHECK_CODE(sdm_session_new(cb, "Players", NULL, "9", &b), SDM_OK);
+    CHECK_CODE(sdm_session_get_close_reason(a, &reason), SDM_OK);
+    CHECK(reason == SDM_CLOSE_REASON_NONE);
+
+    CHECK_CODE(sdm_session_open(a, "{\"Coins\":1}", NULL), SDM_OK);
+    CHECK_CODE(sdm_session_set_value_json(a, "{\"Coins\":5}"), SDM_OK);
+    ua = get_text(sdm_session_get_unique_id, a);
+    ub = get_text(sdm_session_get_unique_id, b);
+    CHECK_CODE(sdm_context_get_node_id(ca, &node), SDM_OK);
+
+    /* no wait: LOCKED at once, with the holder */
+    CHECK_CODE(sdm_session_open_ex(b, NULL, &resp, &h), SDM_LOCKED);
+    CHECK(resp.code == SDM_RESPONSE_LOCKED && resp.data && strcmp(resp.data, ua) == 0);
+    CHECK(h.unique_id && strcmp(h.unique_id, ua) == 0);
+    CHECK(h.node_id && node && strcmp(h.node_id, node) == 0);
+    CHECK(h.host != NULL && h.pid == (uint32_t)getpid() && h.live && h.since_ms > 0 && h.token > 0);
+    sdm_lock_holder_clear(&h);
+    CHECK(h.unique_id == NULL && h.host == NULL);
+    sdm_response_clear(&resp);
+
+    /* wait with a handoff; A's callback defers for 700 ms */
+    CHECK_CODE(sdm_session_on_release_requested(a, on_release, NULL, &conn), SDM_OK);
+    CHECK_CODE(sdm_session_on_release_requested(a, NULL, NULL, &conn2), SDM_NULL_ARGUMENT);
+    CHECK(conn2 == NULL);
+    CHECK_CODE(sdm_session_on_release_requested(a, on_release, NULL, &conn2), SDM_OK);
+    CHECK_CODE(sdm_connection_disconnect(conn2), SDM_OK); /* a second listener, gone again */
+    sdm_connection_free(conn2);
+    CHECK_CODE(sdm_session_set_open_wait(b, 20000, true), SDM_OK);
+    CHECK_CODE(sdm_session_get_open_wait(b, &deadline, &handoff), SDM_OK);
+    CHECK(deadline == 20000 && handoff);
+    CHECK(pthread_create(&t, NULL, release_later, &released) == 0);
+    started = now_ms();
+    CHECK_CODE(sdm_session_open_ex(b, NULL, &resp, &h), SDM_OK);
+    CHECK(read_int(&released) == 1); /* the deferral held it back */
+    CHECK(now_ms() - started >= 650.0);
+    CHECK(h.unique_id == NULL);
+    pthread_join(t, NULL);
+    CHECK(read_int(&release_calls) == 1);
+    CHECK(seen_defer_limit == 9000);
+    value = get_text(sdm_session_get_value_json, b);
+    CHECK(value && strcmp(value, "{\"Coins\":5}") == 0);
+    CHECK_CODE(sdm_session_get_close_reason(a, &reason), SDM_OK);
+    CHECK(reason == SDM_CLOSE_REASON_HANDED_OFF);
+
+    /* admin: list, then unlock (fences B) */
+    CHECK_CODE(sdm_admin_locks(ca, NULL, &json), SDM_OK);
+    CHECK(json && strstr(json, ub) != NULL && strstr(json, "\"live\":true") != NULL &&
+          strstr(json, "\"id\":\"Players/global/9\"") != NULL);
+    sdm_string_free(json);
+    CHECK_CODE(sdm_admin_unlock(ca, "Players", NULL, "9", &was_held, &h), SDM_OK);
+    CHECK(was_held && h.unique_id && strcmp(h.unique_id, ub) == 0);
+    sdm_lock_holder_clear(&h);
+    CHECK_CODE(sdm_session_save(b, NULL), SDM_FENCED);
+    CHECK_CODE(sdm_session_get_close_reason(b, &reason), SDM_OK);
+    CHECK(reason == SDM_CLOSE_REASON_LOCK_LOST);
+    CHECK_CODE(sdm_admin_unlock(ca, "Players", NULL, "9", &was_held, NULL), SDM_OK);
+    CHECK(!was_held);
+
+    sdm_string_free(value);
+    sdm_string_free(ua);
+    sdm_string_free(ub);
+    sdm_string_free(node);
+    sdm_connection_free(conn);
+    sdm_session_free(a);
+    sdm_session_free(b);
+    sdm_context_free(ca);
+    sdm_context_free(cb);
+    for (i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/hop.db%s", dir, suffixes[i]);
+        remove(path);
+    }
+    rmdir(dir);
+}
+
 int main(void) {
     main_thread = pthread_self();
     test_version();
@@ -650,6 +793,7 @@ int main(void) {
     test_two_sessions();
     test_many_threads();
     test_dispatch_mode();
+    test_handoff();
     if (failures) {
         fprintf(stderr, "test_sdm: %d failure(s)\n", failures);
         return 1;

@@ -17,6 +17,9 @@
 #include <thread>
 #include <vector>
 
+#include <stdlib.h>  // mkdtemp
+#include <unistd.h>  // rmdir
+
 namespace {
 
 int failures = 0;
@@ -491,6 +494,77 @@ void test_many_threads() {
 
 }  // namespace
 
+// Two contexts on one SQLite file (two servers): the holder of a Locked
+// answer, a handoff deferred by a Deferral, close reasons, admin unlock.
+void test_handoff() {
+    char dir[] = "/tmp/sdm-cpp-hop-XXXXXX";
+    CHECK(mkdtemp(dir) != nullptr);
+    const std::string url = std::string("sqlite://") + dir + "/hop.db";
+    {
+        sdm::Context a_ctx(url), b_ctx(url);
+        sdm::LivenessConfig cfg;
+        cfg.handoff_defer_limit = 9s;
+        a_ctx.set_liveness_config(cfg);
+        CHECK(a_ctx.liveness_config().handoff_defer_limit == 9s);
+        cfg.heartbeat_interval = 20s;
+        CHECK_THROWS(a_ctx.set_liveness_config(cfg), sdm::Status::InvalidArgument, {});
+
+        sdm::Session a = a_ctx.session("Players", "9");
+        sdm::Session b = b_ctx.session("Players", "9");
+        CHECK(a.close_reason() == sdm::CloseReason::None);
+        a.open(R"({"Coins":1})");
+        a.set_value(R"({"Coins":5})");
+
+        std::optional<sdm::LockHolder> holder;
+        CHECK_THROWS(b.open({}, holder), sdm::Status::Locked, {});
+        CHECK(holder && holder->unique_id == a.unique_id() && holder->node_id == a_ctx.node_id() &&
+              holder->has_node() && holder->live && holder->since_ms > 0 && holder->token == a.lock_token());
+
+        std::mutex m;
+        std::optional<sdm::Deferral> deferral;
+        std::atomic<int> requests{0};
+        std::chrono::milliseconds limit{0};
+        sdm::ScopedConnection c = a.on_release_requested([&](sdm::ReleaseRequest &req) {
+            std::lock_guard<std::mutex> lock(m);
+            deferral = req.defer();
+            limit = req.defer_limit();
+            ++requests;
+        });
+        std::atomic<bool> released{false};
+        std::thread releaser([&] {
+            if (!wait_until([&] { return requests.load() > 0; })) return;
+            std::this_thread::sleep_for(500ms);
+            released = true;
+            std::lock_guard<std::mutex> lock(m);
+            deferral.reset();  // the Deferral's destructor lets the handoff proceed
+        });
+        b.set_open_wait(sdm::OpenWait{20s, true});
+        CHECK(b.open_wait() && b.open_wait()->deadline == 20s && b.open_wait()->handoff);
+        CHECK(b.open({}, holder).ok());
+        CHECK(released.load());
+        CHECK(!holder);
+        releaser.join();
+        CHECK(requests.load() == 1 && limit == 9s);
+        CHECK(b.value() == R"({"Coins":5})");
+        CHECK(a.state() == sdm::State::Closed && a.close_reason() == sdm::CloseReason::HandedOff);
+
+        b_ctx.set_open_wait(sdm::OpenWait{1s, false});
+        CHECK(b_ctx.open_wait() && b_ctx.open_wait()->deadline == 1s && !b_ctx.open_wait()->handoff);
+        b.clear_open_wait();
+        CHECK(b.open_wait() && b.open_wait()->deadline == 1s);
+
+        const std::string locks = a_ctx.admin_locks("Players");
+        CHECK(locks.find(b.unique_id()) != std::string::npos && locks.find("\"live\":true") != std::string::npos);
+        std::optional<sdm::LockHolder> was = a_ctx.admin_unlock("Players", "9");
+        CHECK(was && was->unique_id == b.unique_id());
+        CHECK_THROWS(b.save(), sdm::Status::Fenced, {});
+        CHECK(b.close_reason() == sdm::CloseReason::LockLost);
+        CHECK(!a_ctx.admin_unlock("Players", "9"));
+    }
+    for (const char *suffix : {"", "-wal", "-shm"}) std::remove((std::string(dir) + "/hop.db" + suffix).c_str());
+    rmdir(dir);
+}
+
 int main() {
     try {
         test_codec();
@@ -499,6 +573,7 @@ int main() {
         test_sweep_of_destroyed_listeners();
         test_dispatch_mode();
         test_many_threads();
+        test_handoff();
     } catch (const sdm::Error &e) {
         std::fprintf(stderr, "test_sdm_cpp: unexpected sdm::Error %s: %s\n", sdm::to_string(e.status()), e.what());
         ++failures;
