@@ -97,13 +97,13 @@ impl SqliteBackend {
     /// How often a [`wait_released`](crate::backend::Backend::wait_released)
     /// re-checks the file for a release by another process (releases through
     /// this backend wake it at once; so does the entry's expiry).
-    pub const RELEASE_RECHECK: Duration = Duration::from_millis(25);
+    pub const RELEASE_RECHECK: Duration = Duration::from_millis(10);
 
     /// How often a waiting
     /// [`release_requests`](crate::backend::Backend::release_requests)
     /// re-checks the file for requests made by another process (requests
     /// made through this backend wake it at once).
-    pub const REQUEST_RECHECK: Duration = Duration::from_millis(50);
+    pub const REQUEST_RECHECK: Duration = Duration::from_millis(20);
 
     /// Takes the lock for `claim` in one step (see
     /// [`Backend::acquire`](crate::backend::Backend::acquire)).
