@@ -10,8 +10,8 @@
 use super::fencing::Tokens;
 use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
-    Acquisition, Backend, BackendError, BoxFuture, Claim, Fence, LockEntry, NodeInfo, QueueBatch,
-    Record, RenewOutcome, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
+    QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
 };
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
@@ -95,6 +95,9 @@ struct Item {
     expires: Instant,
     invisible_until: Option<Instant>,
     read_id: Option<String>,
+    /// Read by the lock holder (owner, token): invisible while that lock
+    /// entry lives.
+    held: Option<(String, u64)>,
 }
 
 impl Stores {
@@ -198,6 +201,35 @@ impl MemoryBackend {
 
     fn set_now(&self, id: &SessionId, write: &Write, fence: Option<&Fence<'_>>) -> WriteOutcome {
         let mut s = self.stores();
+        self.apply(&mut s, id, write, fence, &[])
+    }
+
+    /// One fenced write and its acknowledgements, in the caller's step.
+    fn apply(
+        &self,
+        s: &mut Stores,
+        id: &SessionId,
+        write: &Write,
+        fence: Option<&Fence<'_>>,
+        acks: &[String],
+    ) -> WriteOutcome {
+        let outcome = self.write_in(s, id, write, fence);
+        if matches!(outcome, WriteOutcome::Written { .. }) && !acks.is_empty() {
+            if let Some(q) = s.queues.get_mut(id) {
+                q.items
+                    .retain(|i| i.read_id.as_ref().map_or(true, |r| !acks.contains(r)));
+            }
+        }
+        outcome
+    }
+
+    fn write_in(
+        &self,
+        s: &mut Stores,
+        id: &SessionId,
+        write: &Write,
+        fence: Option<&Fence<'_>>,
+    ) -> WriteOutcome {
         let tokens = s.tokens(id, Instant::now());
         let token = match fence {
             Some(f) => {
@@ -210,7 +242,7 @@ impl MemoryBackend {
                 s.issue(id, f.token);
                 if f.release && tokens.entry.is_some() {
                     s.locks.remove(id);
-                    self.wakers.wake(&lock_key(id));
+                    self.lock_changed(id);
                 }
                 f.token
             }
@@ -258,22 +290,37 @@ impl MemoryBackend {
         }
     }
 
-    /// One read attempt: a batch, or what to wait on and until when.
+    /// One read attempt: a batch, or what to wait on and until when. With
+    /// a `holder`, the values handed out stay invisible while its lock
+    /// entry lives.
     fn try_read(
         &self,
         id: &SessionId,
         count: usize,
         invisibility: Duration,
+        holder: Option<(&str, u64)>,
     ) -> Attempt<QueueBatch> {
         let mut s = self.stores();
         let now = Instant::now();
+        let lock = s
+            .live_lock(id, now)
+            .map(|l| (l.owner.clone(), l.token, l.expires));
         let q = s.queues.entry(id.clone()).or_default();
         q.items.retain(|i| i.expires > now);
+        // A held value is invisible while its holder's lock lives (until
+        // the entry's expiry at the latest); any other, until its time.
+        let hidden_until = |i: &Item| -> Option<Instant> {
+            match (&i.held, &lock) {
+                (Some((o, t)), Some((lo, lt, expires))) if o == lo && t == lt => Some(*expires),
+                (Some(_), _) => None,
+                (None, _) => i.invisible_until.filter(|t| *t > now),
+            }
+        };
         let mut visible: Vec<usize> = (0..q.items.len())
-            .filter(|&i| q.items[i].invisible_until.map_or(true, |t| t <= now))
+            .filter(|&i| hidden_until(&q.items[i]).is_none())
             .collect();
         if visible.is_empty() || count == 0 {
-            let next = q.items.iter().filter_map(|i| i.invisible_until).min();
+            let next = q.items.iter().filter_map(hidden_until).min();
             return Attempt::Empty { next };
         }
         visible.sort_by(|&a, &b| {
@@ -282,16 +329,26 @@ impl MemoryBackend {
         });
         visible.truncate(count);
         let read_id = super::checks::new_read_id();
+        let held = holder.map(|(o, t)| (o.to_owned(), t));
         let values = visible
             .iter()
             .map(|&i| {
                 let item = &mut q.items[i];
                 item.invisible_until = Some(now + invisibility);
                 item.read_id = Some(read_id.clone());
+                item.held = held.clone();
                 item.value.clone()
             })
             .collect();
         Attempt::Got(QueueBatch { read_id, values })
+    }
+
+    /// A lock entry of `id` was released, removed or replaced: wake the
+    /// release waits and the queue readers (values held by the old entry
+    /// are visible again).
+    fn lock_changed(&self, id: &SessionId) {
+        self.wakers.wake(&lock_key(id));
+        self.wakers.wake(&id.to_string());
     }
 }
 
@@ -336,6 +393,11 @@ impl Backend for MemoryBackend {
             let token = tokens.next();
             let node = claim.node.cloned();
             s.put_lock(id, claim.owner, token, node, now_ms(), now + ttl);
+            let replaced = tokens.entry.is_some();
+            drop(s);
+            if replaced {
+                self.lock_changed(id);
+            }
             Ok(Acquisition::Acquired { token })
         })
     }
@@ -377,7 +439,7 @@ impl Backend for MemoryBackend {
             {
                 s.locks.remove(id);
                 drop(s);
-                self.wakers.wake(&lock_key(id));
+                self.lock_changed(id);
                 return Ok(true);
             }
             Ok(false)
@@ -404,6 +466,7 @@ impl Backend for MemoryBackend {
                 expires: Instant::now() + expiration,
                 invisible_until: None,
                 read_id: None,
+                held: None,
             });
             drop(s);
             self.wakers.wake(&id.to_string());
@@ -421,7 +484,7 @@ impl Backend for MemoryBackend {
         Box::pin(async move {
             let key = id.to_string();
             wait_for(&self.wakers, &key, wait, || async {
-                Ok(self.try_read(id, count, invisibility))
+                Ok(self.try_read(id, count, invisibility, None))
             })
             .await
         })
@@ -437,6 +500,61 @@ impl Backend for MemoryBackend {
                 q.items.retain(|i| i.read_id.as_deref() != Some(read_id));
             }
             Ok(())
+        })
+    }
+
+    fn save<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Fence<'a>,
+        acks: &'a [String],
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            Ok(self.apply(&mut s, id, write, Some(&fence), acks))
+        })
+    }
+
+    fn save_many<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Result<BatchOutcome, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let now = Instant::now();
+            for step in steps {
+                let f = &step.fence;
+                if let Err(refused) = s.tokens(step.id, now).admit(f.owner, f.token) {
+                    return Ok(BatchOutcome::Refused {
+                        id: step.id.clone(),
+                        token: refused.token,
+                        owner: refused.owner,
+                    });
+                }
+            }
+            let written = steps
+                .iter()
+                .map(|step| self.apply(&mut s, step.id, step.write, Some(&step.fence), step.acks))
+                .collect();
+            Ok(BatchOutcome::Written(written))
+        })
+    }
+
+    fn queue_read_held<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+        holder: (&'a str, u64),
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        Box::pin(async move {
+            let key = id.to_string();
+            wait_for(&self.wakers, &key, wait, || async {
+                Ok(self.try_read(id, count, invisibility, Some(holder)))
+            })
+            .await
         })
     }
 
@@ -475,7 +593,7 @@ impl Backend for MemoryBackend {
             s.locks.remove(id);
             s.issue(id, next);
             drop(s);
-            self.wakers.wake(&lock_key(id));
+            self.lock_changed(id);
             Ok(removed)
         })
     }

@@ -203,6 +203,36 @@ pub enum RenewOutcome {
     },
 }
 
+/// One session's part of [`Backend::save_many`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SaveStep<'a> {
+    /// The key.
+    pub id: &'a SessionId,
+    /// What to write.
+    pub write: &'a Write,
+    /// The writer's lock (`release` releases it in the same step).
+    pub fence: Fence<'a>,
+    /// Read ids of queue values to remove in the same step.
+    pub acks: &'a [String],
+}
+
+/// The answer of [`Backend::save_many`].
+#[derive(Clone, Debug, PartialEq)]
+pub enum BatchOutcome {
+    /// Every step was written: each one's [`WriteOutcome::Written`], in
+    /// order.
+    Written(Vec<WriteOutcome>),
+    /// A fence refused: nothing was written.
+    Refused {
+        /// The first key whose fence refused.
+        id: SessionId,
+        /// The newest token issued for it.
+        token: u64,
+        /// Who holds its lock now, if anyone.
+        owner: Option<String>,
+    },
+}
+
 /// A batch of queue values handed out under one read id.
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueueBatch {
@@ -346,6 +376,83 @@ pub trait Backend: Send + Sync + 'static {
         id: &'a SessionId,
         read_id: &'a str,
     ) -> BoxFuture<'a, Result<(), BackendError>>;
+
+    /// A session's save step: the fenced write of `write` (as
+    /// [`set`](Self::set) with `fence`) **and** the removal of the queue
+    /// values handed out under each of `acks` (read ids), in one atomic
+    /// step: if the fence refuses the write, nothing is removed either
+    /// (exactly-once gifts). With no acks it is `set`. The default, for
+    /// stores that cannot do both in one step, refuses acks.
+    fn save<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Fence<'a>,
+        acks: &'a [String],
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        if acks.is_empty() {
+            return self.set(id, write, Some(fence));
+        }
+        Box::pin(async move {
+            Err(BackendError::Invalid(format!(
+                "the {} store cannot acknowledge queue values in a save of {id}",
+                self.kind()
+            )))
+        })
+    }
+
+    /// Several sessions' save steps ([`save`](Self::save)) in one atomic
+    /// step: all are written (and their acks removed) or none is. If any
+    /// fence refuses, nothing changes and the answer names the first
+    /// refused key ([`BatchOutcome::Refused`]). A store that cannot put the
+    /// keys in one step (Redis Cluster, keys in different hash slots)
+    /// answers [`BackendError::Invalid`] naming them, having written
+    /// nothing. The default refuses every batch of more than one step.
+    fn save_many<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Result<BatchOutcome, BackendError>> {
+        Box::pin(async move {
+            match steps {
+                [] => Ok(BatchOutcome::Written(Vec::new())),
+                [one] => Ok(
+                    match self
+                        .save(one.id, one.write, one.fence.clone(), one.acks)
+                        .await?
+                    {
+                        WriteOutcome::Fenced { token, owner } => BatchOutcome::Refused {
+                            id: one.id.clone(),
+                            token,
+                            owner,
+                        },
+                        written => BatchOutcome::Written(vec![written]),
+                    },
+                ),
+                _ => Err(BackendError::Invalid(format!(
+                    "the {} store cannot save several keys in one step",
+                    self.kind()
+                ))),
+            }
+        })
+    }
+
+    /// [`queue_read`](Self::queue_read) by the session holding the lock
+    /// under (`owner`, `token`): the values handed out stay invisible for
+    /// as long as that lock entry lives (whatever `invisibility` says), so
+    /// the owner never sees them twice and they come back as soon as it
+    /// loses the lock (taken over, expired or released), for the next
+    /// owner. The default ignores the holder.
+    fn queue_read_held<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+        holder: (&'a str, u64),
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        let _ = holder;
+        self.queue_read(id, count, wait, invisibility)
+    }
 
     /// The live lock entry of `id`, if any (for tools and `Locked`
     /// answers).

@@ -34,7 +34,9 @@
 //! limits, expiry, invisibility, removal, waiting), [`fencing`]
 //! (fencing tokens: a stale owner never overwrites a newer one) and
 //! [`liveness`] (node heartbeats, replacing a dead owner's entry, admin
-//! unlock, release waits and handoff requests).
+//! unlock, release waits and handoff requests) and [`exactly_once`]
+//! (saves that acknowledge queue values, held reads, atomic multi-key
+//! saves).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -47,6 +49,7 @@ use super::{
     WriteOutcome,
 };
 
+pub mod exactly_once;
 pub mod fencing;
 pub mod liveness;
 pub mod lock;
@@ -259,6 +262,10 @@ pub const CASES: &[(&str, Case)] = cases![
     liveness::locks_lists_live_entries,
     liveness::wait_released_wakes,
     liveness::release_requests_delivered_once,
+    exactly_once::save_acknowledges_queue_values,
+    exactly_once::refused_save_acknowledges_nothing,
+    exactly_once::held_values_stay_invisible_while_the_lock_lives,
+    exactly_once::save_many_is_all_or_nothing,
 ];
 
 /// The cases that need a [`Control`].

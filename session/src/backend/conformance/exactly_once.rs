@@ -1,0 +1,185 @@
+//! Exactly-once cases: a save acknowledges queue values in its own fenced
+//! step, values read by the lock holder stay invisible while its lock
+//! lives, and several keys save together or not at all.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{acquire, get, ok, record, set_value, some, LONG, PAST_SHORT, SHORT};
+use crate::backend::{
+    Backend, BatchOutcome, Claim, Fence, QueueBatch, SaveStep, SessionId, WriteOutcome,
+};
+
+async fn push(b: &Arc<dyn Backend>, id: &SessionId, values: &[&str]) {
+    for v in values {
+        ok(b.queue_push(id, v, LONG, 0.0).await, "push");
+    }
+}
+
+async fn read_held(
+    b: &Arc<dyn Backend>,
+    id: &SessionId,
+    invisibility: Duration,
+    holder: (&str, u64),
+) -> Option<QueueBatch> {
+    ok(
+        b.queue_read_held(id, 100, Duration::ZERO, invisibility, holder)
+            .await,
+        "held queue read",
+    )
+}
+
+fn fence(owner: &str, token: u64) -> Fence<'_> {
+    Fence {
+        owner,
+        token,
+        release: false,
+    }
+}
+
+/// A save's acks remove the values in the same step; without acks a save
+/// removes nothing.
+pub async fn save_acknowledges_queue_values(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("save_acks");
+    let t = acquire(&b, &id, "owner-a", LONG).await;
+    push(&b, &id, &["1", "2"]).await;
+    let batch = some(read_held(&b, &id, LONG, ("owner-a", t)).await, "values");
+    assert_eq!(batch.values, vec!["1", "2"]);
+    let none: &[String] = &[];
+    let w = set_value("{\"Coins\":3}");
+    let saved = ok(b.save(&id, &w, fence("owner-a", t), none).await, "save");
+    assert!(matches!(saved, WriteOutcome::Written { .. }), "{saved:?}");
+    let acks = [batch.read_id.clone()];
+    let saved = ok(b.save(&id, &w, fence("owner-a", t), &acks).await, "save");
+    assert!(matches!(saved, WriteOutcome::Written { .. }), "{saved:?}");
+    assert_eq!(record(&b, &id).await.value, "{\"Coins\":3}");
+    ok(b.unlock(&id, "owner-a").await, "unlock");
+    let after = ok(
+        b.queue_read(&id, 100, Duration::ZERO, LONG).await,
+        "queue read",
+    );
+    assert_eq!(after, None, "acknowledged values are gone");
+}
+
+/// A save refused by fencing removes nothing: the next owner gets the
+/// values, once.
+pub async fn refused_save_acknowledges_nothing(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("refused_acks");
+    let t = acquire(&b, &id, "owner-a", LONG).await;
+    push(&b, &id, &["\"gift\""]).await;
+    let batch = some(read_held(&b, &id, LONG, ("owner-a", t)).await, "values");
+    // A's process is declared dead: B replaces its entry.
+    let claim = Claim::new("owner-b").replacing("owner-a", t);
+    let tb = match ok(b.acquire(&id, &claim, LONG).await, "acquire") {
+        crate::backend::Acquisition::Acquired { token } => token,
+        other => panic!("B could not replace A: {other:?}"),
+    };
+    let acks = [batch.read_id.clone()];
+    let w = set_value("{\"stale\":true}");
+    let refused = ok(b.save(&id, &w, fence("owner-a", t), &acks).await, "save");
+    assert!(
+        matches!(refused, WriteOutcome::Fenced { .. }),
+        "{refused:?}"
+    );
+    assert_eq!(get(&b, &id).await, None, "nothing written");
+    let again = some(read_held(&b, &id, LONG, ("owner-b", tb)).await, "values");
+    assert_eq!(again.values, vec!["\"gift\""], "B receives the gift once");
+    assert_eq!(read_held(&b, &id, LONG, ("owner-b", tb)).await, None);
+}
+
+/// Values read by the holder stay invisible while its lock lives (past
+/// the invisibility time) and come back once it is released.
+pub async fn held_values_stay_invisible_while_the_lock_lives(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("held_invisible");
+    let t = acquire(&b, &id, "owner-a", LONG).await;
+    push(&b, &id, &["1"]).await;
+    assert!(read_held(&b, &id, SHORT, ("owner-a", t)).await.is_some());
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(
+        read_held(&b, &id, SHORT, ("owner-a", t)).await,
+        None,
+        "still invisible while the lock lives"
+    );
+    let plain = ok(b.queue_read(&id, 100, Duration::ZERO, SHORT).await, "read");
+    assert_eq!(plain, None, "invisible to other readers too");
+    ok(b.unlock(&id, "owner-a").await, "unlock");
+    let back = ok(b.queue_read(&id, 100, Duration::ZERO, LONG).await, "read");
+    assert_eq!(back.map(|q| q.values), Some(vec!["1".to_owned()]), "back");
+}
+
+/// Several keys save together or not at all; acks and releases ride along.
+pub async fn save_many_is_all_or_nothing(b: Arc<dyn Backend>) {
+    let one = super::fresh_id("many_one");
+    let two = super::fresh_id("many_two");
+    let t1 = acquire(&b, &one, "owner-1", LONG).await;
+    let t2 = acquire(&b, &two, "owner-2", LONG).await;
+    push(&b, &one, &["\"g\""]).await;
+    let batch = some(read_held(&b, &one, LONG, ("owner-1", t1)).await, "values");
+    let (w1, w2) = (set_value("1"), set_value("2"));
+    let acks = [batch.read_id.clone()];
+    let none: &[String] = &[];
+    // Two's lock is taken over: nothing is written, nothing removed.
+    let claim = Claim::new("owner-x").replacing("owner-2", t2);
+    let tx = match ok(b.acquire(&two, &claim, LONG).await, "acquire") {
+        crate::backend::Acquisition::Acquired { token } => token,
+        other => panic!("could not replace: {other:?}"),
+    };
+    let steps = [
+        SaveStep {
+            id: &one,
+            write: &w1,
+            fence: fence("owner-1", t1),
+            acks: &acks,
+        },
+        SaveStep {
+            id: &two,
+            write: &w2,
+            fence: fence("owner-2", t2),
+            acks: none,
+        },
+    ];
+    match ok(b.save_many(&steps).await, "save_many") {
+        BatchOutcome::Refused { id, token, .. } => {
+            assert_eq!(id, two);
+            assert!(token >= tx);
+        }
+        other => panic!("a refused fence wrote: {other:?}"),
+    }
+    assert_eq!(get(&b, &one).await, None, "one not written either");
+    assert_eq!(get(&b, &two).await, None);
+    ok(b.force_unlock(&two).await, "force_unlock");
+    let t2 = acquire(&b, &two, "owner-2", LONG).await;
+    let steps = [
+        SaveStep {
+            id: &one,
+            write: &w1,
+            fence: fence("owner-1", t1),
+            acks: &acks,
+        },
+        SaveStep {
+            id: &two,
+            write: &w2,
+            fence: Fence {
+                owner: "owner-2",
+                token: t2,
+                release: true,
+            },
+            acks: none,
+        },
+    ];
+    match ok(b.save_many(&steps).await, "save_many") {
+        BatchOutcome::Written(outcomes) => {
+            assert_eq!(outcomes.len(), 2);
+            assert!(outcomes
+                .iter()
+                .all(|o| matches!(o, WriteOutcome::Written { .. })));
+        }
+        other => panic!("refused: {other:?}"),
+    }
+    assert_eq!(record(&b, &one).await.value, "1");
+    assert_eq!(record(&b, &two).await.value, "2");
+    assert_eq!(ok(b.lock_entry(&two).await, "entry"), None, "released");
+    ok(b.unlock(&one, "owner-1").await, "unlock");
+    let gone = ok(b.queue_read(&one, 100, Duration::ZERO, LONG).await, "read");
+    assert_eq!(gone, None, "the ack rode in the batch");
+}
