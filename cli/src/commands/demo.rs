@@ -786,11 +786,10 @@ pub fn time_stats(times: &[Duration]) -> String {
         }
     };
     format!(
-        "median {}, p99 {}, max {} ({} timed)",
+        "median {}, p99 {}, max {}",
         show(at(0.5)),
         show(at(0.99)),
-        show(at(1.0)),
-        sorted.len()
+        show(at(1.0))
     )
 }
 

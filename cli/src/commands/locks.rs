@@ -115,12 +115,16 @@ pub fn run_locks(args: &LocksArgs) -> Result<(), CliError> {
         let rows: Vec<serde_json::Value> = held
             .iter()
             .map(|h| {
-                let mut row = holder_json(&h.holder);
-                if let Some(o) = row.as_object_mut() {
-                    o.insert("id".into(), json!(h.id.to_string()));
-                    o.insert("name".into(), json!(h.id.name));
-                    o.insert("scope".into(), json!(h.id.scope));
-                    o.insert("key".into(), json!(h.id.key));
+                let mut row = json!({
+                    "id": h.id.to_string(),
+                    "name": h.id.name,
+                    "scope": h.id.scope,
+                    "key": h.id.key,
+                });
+                if let (Some(o), serde_json::Value::Object(holder)) =
+                    (row.as_object_mut(), holder_json(&h.holder))
+                {
+                    o.extend(holder);
                 }
                 row
             })
