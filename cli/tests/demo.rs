@@ -78,13 +78,14 @@ fn demo_kill_takes_the_killed_servers_players_back_within_the_heartbeat_ttl() {
     assert!(text.contains("coins 600 -> 600, items 12 -> 12"), "{text}");
     assert!(text.contains("no key owned twice"), "{text}");
     assert!(text.contains("0 opens answered Locked"), "{text}");
-    assert!(text.contains("with SIGKILL holding 2 players"), "{text}");
     let kill = text
         .lines()
         .find(|l| l.starts_with("kill: "))
         .unwrap_or_else(|| panic!("no kill line: {text}"));
+    // "kill: N of the killed server's N players open again ...", N > 0.
+    let words: Vec<&str> = kill.split(' ').collect();
     assert!(
-        kill.starts_with("kill: 2 of the killed server's 2 players"),
+        words.len() > 6 && words[1] == words[6] && words[1] != "0",
         "{text}"
     );
     // "... max 10.04 s (heartbeat TTL 10 s)": back once the heartbeat expired.
