@@ -312,9 +312,13 @@ async fn hop(world: &Arc<World>, player: u32, from: usize, old: Session, to: usi
     match join_now(world, player, to).await {
         Some((session, took)) => {
             world.hopped(took, &old);
+            let how = match old.close_reason() {
+                Some(CloseReason::HandedOff) => "handed over by",
+                _ => "after it left",
+            };
             forget(world, player, from, old).await;
             world.say(format!(
-                "player {player} is on server {to} ({:.1} ms, handed over by server {from})",
+                "player {player} is on server {to} ({:.1} ms, {how} server {from})",
                 took.as_secs_f64() * 1e3
             ));
             world.set_online(player, to, session);
