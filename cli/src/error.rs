@@ -33,6 +33,10 @@ pub enum CliError {
     /// owned twice).
     #[error("demo failed: {0}")]
     Demo(String),
+    /// `sdm locks` or `sdm unlock` could not reach the store, or the store
+    /// failed.
+    #[error("store: {0}")]
+    Store(String),
     /// `sdm bench` could not run, or operations failed during it.
     #[error("bench failed: {0}")]
     Bench(String),

@@ -53,3 +53,65 @@ fn demo_names_a_bad_store() {
         "{text}"
     );
 }
+
+#[test]
+fn demo_kill_takes_the_killed_servers_players_back_within_the_heartbeat_ttl() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = format!("sqlite://{}", dir.path().join("kill.db").display());
+    let out = Command::new(env!("CARGO_BIN_EXE_sdm"))
+        .args([
+            "demo",
+            "--quiet",
+            "--kill",
+            "--players",
+            "6",
+            "--steps",
+            "150",
+            "--store",
+            &store,
+        ])
+        .output()
+        .expect("run sdm demo --kill");
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("coins 600 -> 600, items 12 -> 12"), "{text}");
+    assert!(text.contains("no key owned twice"), "{text}");
+    assert!(text.contains("0 opens answered Locked"), "{text}");
+    let kill = text
+        .lines()
+        .find(|l| l.starts_with("kill: "))
+        .unwrap_or_else(|| panic!("no kill line: {text}"));
+    // "kill: N of the killed server's N players open again ...", N > 0.
+    let words: Vec<&str> = kill.split(' ').collect();
+    assert!(
+        words.len() > 6 && words[1] == words[6] && words[1] != "0",
+        "{text}"
+    );
+    // "... max 10.04 s (heartbeat TTL 10 s)": back once the heartbeat expired.
+    let max = kill
+        .split("max ")
+        .nth(1)
+        .and_then(|r| {
+            let mut words = r.split(' ');
+            let n: f64 = words.next()?.parse().ok()?;
+            match words.next()? {
+                "s" => Some(n),
+                "ms" => Some(n / 1e3),
+                _ => None,
+            }
+        })
+        .unwrap_or_else(|| panic!("no max in {kill}"));
+    assert!((6.0..12.0).contains(&max), "{kill}");
+}
+
+#[test]
+fn demo_kill_needs_a_shared_store() {
+    let out = Command::new(env!("CARGO_BIN_EXE_sdm"))
+        .args(["demo", "--quiet", "--kill", "--store", "memory://"])
+        .output()
+        .expect("run sdm demo");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--kill") && err.contains("memory://"), "{err}");
+}

@@ -3,9 +3,21 @@
 //! leaving and hopping servers. It prints what happens and checks at the
 //! end that no coin or item was lost or made up, and that no key was ever
 //! owned by two sessions at once; a violation makes it fail.
+//!
+//! Servers open with [`OpenWait::handoff`]: a player hopping servers is
+//! opened on the new server at once, and the old server hands the session
+//! over (saves, releases, closes) on request, so no Open answers `Locked`;
+//! each hop's Open is timed. With `--kill` one more server runs as a
+//! separate process (this binary, `sdm demo --child-of SCOPE`); mid-run it
+//! takes some players by handoff and is killed with SIGKILL, and the
+//! other servers re-open its players as soon as its heartbeat expires
+//! (default TTL, 10 s), which is timed too.
+
+#[path = "demo_kill.rs"]
+mod kill;
 
 use sdm_session::backend::{Backend, SessionId};
-use sdm_session::{Registry, Response, Session, State, Value};
+use sdm_session::{CloseReason, OpenWait, Registry, Response, Session, State, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,9 +27,25 @@ use std::time::Duration;
 /// working directory.
 pub const DEFAULT_STORE: &str = "sqlite://sdm-demo.db";
 
+/// The queue invisibility of the demo's sessions (the default is 30 s): a
+/// gift read by a session that closed (a hop) before it could hand the gift
+/// to ProcessQueue comes back to the next reader after this long. The
+/// demo's listeners apply and remove a gift at once, so a short time is
+/// safe and keeps the run short.
+const GIFT_INVISIBILITY: Duration = Duration::from_secs(5);
+
 /// How long the end of the demo waits for gifts still in flight: longer than
-/// the queue's invisibility time (30 s).
-const GIFT_WAIT: Duration = Duration::from_secs(40);
+/// the queue's invisibility time.
+const GIFT_WAIT: Duration = Duration::from_secs(15);
+
+/// How long an Open waits for a live owner to hand a player over (a hop),
+/// or for a killed server's heartbeat to expire (`--kill`), before it
+/// answers `Locked`.
+const OPEN_WAIT: Duration = Duration::from_secs(30);
+
+/// Steps (of about 30 ms) played at most after `--steps` while a killed
+/// server's players are not back yet: longer than [`OPEN_WAIT`].
+const RECOVERY_STEPS: u32 = 1_500;
 
 /// Arguments of `sdm demo`.
 #[derive(clap::Args, Debug, Clone)]
@@ -45,6 +73,17 @@ pub struct DemoArgs {
     /// save latency, lock waits, fenced writes, retries, ...).
     #[arg(long)]
     pub metrics: bool,
+    /// Also run one server as a separate process: mid-run it takes some
+    /// players by handoff and is killed with SIGKILL (kill -9); the other
+    /// servers re-open its players once its heartbeat expires (10 s) and the
+    /// time until each is back is reported. Needs a store shared between
+    /// processes (the SQLite default, or Redis); the run takes about 10 s more.
+    #[arg(long)]
+    pub kill: bool,
+    /// Internal: run as the `--kill` server process of the run whose keys
+    /// have scope SCOPE (commands on standard input).
+    #[arg(long, hide = true, value_name = "SCOPE")]
+    pub child_of: Option<String>,
 }
 
 impl Default for DemoArgs {
@@ -57,6 +96,8 @@ impl Default for DemoArgs {
             steps: 300,
             quiet: false,
             metrics: false,
+            kill: false,
+            child_of: None,
         }
     }
 }
@@ -72,14 +113,29 @@ pub struct DemoReport {
     pub trades: u64,
     /// Server hops.
     pub hops: u64,
-    /// Opens answered `Locked` (a hop racing the old server's close).
+    /// Hops the old server handed over on request (it closed with
+    /// [`CloseReason::HandedOff`]).
+    pub handoffs: u64,
+    /// Each completed hop's Open on the new server, from the call to
+    /// `Success` (handoff included).
+    pub hop_times: Vec<Duration>,
+    /// Opens answered `Locked` (the wait for a handoff ran out); none are
+    /// expected.
     pub locked_retries: u64,
+    /// `--kill`: the players the killed server process held.
+    pub killed_players: usize,
+    /// `--kill`: for each of them, the time from the kill until another
+    /// server had it open again.
+    pub recovery_times: Vec<Duration>,
     /// Problems found (double ownership, lost values, failed calls).
     pub violations: Vec<String>,
 }
 
 /// Runs the demo on its own single-thread runtime; errors on a violation.
 pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(scope) = &args.child_of {
+        return kill::serve(&args.store, scope);
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -149,6 +205,11 @@ struct World {
     scope: String,
     in_flight: AtomicI64,
     locked_retries: AtomicU64,
+    handoffs: AtomicU64,
+    hop_times: Mutex<Vec<Duration>>,
+    /// `--kill`: the killed server's players not open again yet.
+    recovering: AtomicU64,
+    recovery_times: Mutex<Vec<Duration>>,
     quiet: bool,
 }
 
@@ -157,6 +218,27 @@ impl World {
         if !self.quiet {
             println!("{line}");
         }
+    }
+    fn hopped(&self, took: Duration, old: &Session) {
+        if old.close_reason() == Some(CloseReason::HandedOff) {
+            self.handoffs.fetch_add(1, Ordering::SeqCst);
+        }
+        self.hop_times
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(took);
+    }
+    fn set_online(&self, player: u32, server: usize, session: Session) {
+        self.online
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(player, (server, session));
+    }
+    fn done_joining(&self, player: u32) {
+        self.joining
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&player);
     }
     fn violation(&self, v: String) {
         println!("VIOLATION: {v}");
@@ -204,24 +286,83 @@ async fn join(world: &Arc<World>, player: u32, server: usize) {
     {
         return;
     }
-    if !join_now(world, player, server).await {
+    if let Some((session, _)) = join_now(world, player, server).await {
+        world.say(format!("player {player} joined server {server}"));
+        world.set_online(player, server, session);
+    }
+    world.done_joining(player);
+}
+
+/// A hop: opens `player` on server `to` while server `from` still holds it;
+/// the Open asks `from` to hand the session over and waits for it. Then
+/// the old (closed) session leaves `from`'s registry.
+async fn hop(world: &Arc<World>, player: u32, from: usize, old: Session, to: usize) {
+    if !world
+        .joining
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(player)
+    {
+        world.set_online(player, from, old);
+        return;
+    }
+    world.say(format!(
+        "player {player} hops from server {from} to server {to}"
+    ));
+    match join_now(world, player, to).await {
+        Some((session, took)) => {
+            world.hopped(took, &old);
+            let how = match old.close_reason() {
+                Some(CloseReason::HandedOff) => "handed over by",
+                _ => "after it left",
+            };
+            forget(world, player, from, old).await;
+            world.say(format!(
+                "player {player} is on server {to} ({:.1} ms, {how} server {from})",
+                took.as_secs_f64() * 1e3
+            ));
+            world.set_online(player, to, session);
+        }
+        None => leave(world, player, from, old).await,
+    }
+    world.done_joining(player);
+}
+
+/// Drops a session closed by a handoff from its server's registry (so a
+/// later join there starts from a fresh session).
+async fn forget(world: &Arc<World>, player: u32, server: usize, old: Session) {
+    match old.destroy().await {
+        Response::Saved(_) | Response::Success => {}
+        other => world.violation(format!(
+            "player {player}'s old session on server {server}: {other}"
+        )),
+    }
+}
+
+/// A session with the ownership check and the gift listener, opened (the
+/// registry's [`OpenWait`] waits for a handoff). Answers it and how long the
+/// Open took; on failure the session leaves the registry again.
+async fn join_now(world: &Arc<World>, player: u32, server: usize) -> Option<(Session, Duration)> {
+    let opened = open_player(world, player, server).await;
+    if opened.is_none() {
         // Leave the registry, so a later join starts from a fresh session.
         if let Some(s) = world.servers[server].find("Player", Some(&world.scope), player) {
             s.destroy().await;
         }
     }
-    world
-        .joining
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&player);
+    opened
 }
 
-/// A session with the ownership check and the gift listener, opened
-/// (retrying while the previous server still holds it).
-async fn join_now(world: &Arc<World>, player: u32, server: usize) -> bool {
+async fn open_player(
+    world: &Arc<World>,
+    player: u32,
+    server: usize,
+) -> Option<(Session, Duration)> {
     let registry = &world.servers[server];
     let session = registry.session("Player", Some(&world.scope), player);
+    if let Err(e) = session.set_queue_invisibility(GIFT_INVISIBILITY) {
+        world.violation(format!("player {player}: {e}"));
+    }
     let w = world.clone();
     session.on_state_changed(move |state, s| {
         if state != State::Open {
@@ -268,46 +409,30 @@ async fn join_now(world: &Arc<World>, player: u32, server: usize) -> bool {
             }
         });
     });
-    for attempt in 0..200 {
+    let started = tokio::time::Instant::now();
+    for attempt in 0..3 {
         match session.open(Some(template(player))).await {
-            Response::Success => {
-                world.say(format!(
-                    "player {player} joined server {server}{}",
-                    if attempt > 0 {
-                        " (after waiting for the lock)"
-                    } else {
-                        ""
-                    }
-                ));
-                world
-                    .online
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(player, (server, session));
-                return true;
-            }
+            Response::Success => return Some((session, started.elapsed())),
             Response::Locked(owner) => {
+                // The wait for the owner to hand over ran out.
                 world.locked_retries.fetch_add(1, Ordering::SeqCst);
-                if attempt == 0 {
-                    world.say(format!(
-                        "player {player} waits on server {server}: locked by {}",
-                        &owner.unique_id[..8.min(owner.unique_id.len())]
-                    ));
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                world.say(format!(
+                    "player {player} still locked for server {server} (attempt {}): {owner}",
+                    attempt + 1
+                ));
             }
             other => {
                 world.violation(format!(
                     "player {player} could not join server {server}: {other}"
                 ));
-                return false;
+                return None;
             }
         }
     }
     world.violation(format!(
         "player {player} never got the lock on server {server}"
     ));
-    false
+    None
 }
 
 /// Leaves: destroy (saves and releases).
@@ -358,8 +483,21 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
         "sdm demo: {players} players, {servers} servers, store {}, seed {}",
         args.store, args.seed
     );
+    if args.kill && store.kind() == "memory" {
+        return Err(
+            "--kill runs a server as another process: it needs a shared store (sqlite://FILE or redis://...), not memory://"
+                .into(),
+        );
+    }
+    let registries: Vec<Registry> = (0..servers)
+        .map(|_| {
+            let r = Registry::new(store.clone());
+            r.set_open_wait(Some(OpenWait::handoff(OPEN_WAIT)));
+            r
+        })
+        .collect();
     let world = Arc::new(World {
-        servers: (0..servers).map(|_| Registry::new(store.clone())).collect(),
+        servers: registries,
         online: Mutex::new(BTreeMap::new()),
         joining: Mutex::new(std::collections::HashSet::new()),
         owners: Mutex::new(HashMap::new()),
@@ -367,9 +505,25 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
         scope: run_scope(),
         in_flight: AtomicI64::new(0),
         locked_retries: AtomicU64::new(0),
+        handoffs: AtomicU64::new(0),
+        hop_times: Mutex::new(Vec::new()),
+        recovering: AtomicU64::new(0),
+        recovery_times: Mutex::new(Vec::new()),
         quiet: args.quiet,
     });
     println!("keys of this run: Player/{}/<player>", world.scope);
+    let mut child = match args.kill {
+        true => {
+            let c = kill::ChildServer::spawn(&args.store, &world.scope).await?;
+            println!(
+                "server {servers} runs as process {} (node {}), to be killed mid-run",
+                c.pid(),
+                c.node()
+            );
+            Some(c)
+        }
+        false => None,
+    };
     let mut rng = Rng(args.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let mut report = DemoReport {
         coins: (i64::from(players) * 100, 0),
@@ -384,8 +538,23 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
     }
     while tasks.join_next().await.is_some() {}
 
-    for _ in 0..args.steps {
-        tokio::time::sleep(Duration::from_millis(3)).await;
+    let mut step = 0u32;
+    loop {
+        // With --kill, play on (more slowly) until the killed server's
+        // players are back.
+        let recovering = world.recovering.load(Ordering::SeqCst) > 0;
+        if step >= args.steps && (!recovering || step >= args.steps + RECOVERY_STEPS) {
+            break;
+        }
+        step += 1;
+        if step == (args.steps / 2).max(1) {
+            if let Some(c) = child.as_mut() {
+                report.killed_players = kill_server(&world, c, &mut rng, &mut tasks).await?;
+                report.hops += report.killed_players as u64;
+            }
+        }
+        let pause = if step > args.steps { 30 } else { 3 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
         let online: Vec<(u32, usize, Session)> = world
             .online
             .lock()
@@ -424,7 +593,7 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
                 }
             });
         } else if roll < 85 && !online.is_empty() {
-            // Server hop: leave one server and join another, without waiting in between.
+            // Server hop: join another server while the old one still holds the player.
             let (p, from, session) = online[rng.below(online.len() as u64) as usize].clone();
             world
                 .online
@@ -434,15 +603,9 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
             let to = (from + 1 + rng.below(servers as u64 - 1 + u64::from(servers == 1)) as usize)
                 % servers;
             report.hops += 1;
-            world.say(format!("player {p} hops from server {from} to server {to}"));
-            // The new server tries first: it finds the key locked until the old one has saved.
+            // The new server opens at once and asks the old one to hand over.
             let w = world.clone();
-            tasks.spawn(async move { join(&w, p, to).await });
-            let w = world.clone();
-            tasks.spawn(async move {
-                tokio::task::yield_now().await;
-                leave(&w, p, from, session).await
-            });
+            tasks.spawn(async move { hop(&w, p, from, session, to).await });
         } else if !online.is_empty() && rng.below(2) == 0 {
             let (p, server, session) = online[rng.below(online.len() as u64) as usize].clone();
             world
@@ -492,7 +655,7 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
     }
     // A gift read by a session that closed before it could fire ProcessQueue
     // (a hop racing the read) stays invisible for the queue's invisibility
-    // time (30 s), then comes back: wait that long before calling it lost.
+    // time, then comes back: wait that long before calling it lost.
     let started = tokio::time::Instant::now();
     let mut told = false;
     while world.in_flight.load(Ordering::SeqCst) != 0 && started.elapsed() < GIFT_WAIT {
@@ -558,13 +721,31 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
         ));
     }
     report.locked_retries = world.locked_retries.load(Ordering::SeqCst);
+    report.handoffs = world.handoffs.load(Ordering::SeqCst);
+    report.hop_times = world
+        .hop_times
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    report.recovery_times = world
+        .recovery_times
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    if report.killed_players != report.recovery_times.len() {
+        world.violation(format!(
+            "{} of the killed server's {} players never came back",
+            report.killed_players - report.recovery_times.len().min(report.killed_players),
+            report.killed_players
+        ));
+    }
     report.violations = world
         .violations
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
     println!(
-        "summary: {} trades, {} server hops, {} opens waited on a lock; coins {} -> {}, items {} -> {}; {}",
+        "summary: {} trades, {} server hops, {} opens answered Locked; coins {} -> {}, items {} -> {}; {}",
         report.trades,
         report.hops,
         report.locked_retries,
@@ -574,7 +755,162 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
         report.items.1,
         if report.violations.is_empty() { "no value lost, no key owned twice".to_owned() } else { format!("{} VIOLATION(S)", report.violations.len()) }
     );
+    println!(
+        "hops: {} completed, {} handed over on request; open on the new server {}",
+        report.hop_times.len(),
+        report.handoffs,
+        time_stats(&report.hop_times)
+    );
+    if args.kill {
+        println!(
+            "kill: {} of the killed server's {} players open again on the other servers; time from the kill: {} (heartbeat TTL {} s)",
+            report.recovery_times.len(),
+            report.killed_players,
+            time_stats(&report.recovery_times),
+            sdm_session::DEFAULT_HEARTBEAT_TTL.as_secs()
+        );
+    }
     Ok(report)
+}
+
+/// `median X, p99 Y, max Z` of some durations (in ms below 10 s, else s).
+pub fn time_stats(times: &[Duration]) -> String {
+    if times.is_empty() {
+        return "(none)".into();
+    }
+    let mut sorted = times.to_vec();
+    sorted.sort();
+    let at =
+        |q: f64| sorted[((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1];
+    let show = |d: Duration| {
+        if d < Duration::from_secs(10) {
+            format!("{:.1} ms", d.as_secs_f64() * 1e3)
+        } else {
+            format!("{:.2} s", d.as_secs_f64())
+        }
+    };
+    format!(
+        "median {}, p99 {}, max {}",
+        show(at(0.5)),
+        show(at(0.99)),
+        show(at(1.0))
+    )
+}
+
+/// `--kill`: moves some online players onto the server process by handoff,
+/// kills it with SIGKILL, and starts re-opening its players on the other
+/// servers (timed from the kill). Answers how many players it held.
+async fn kill_server(
+    world: &Arc<World>,
+    child: &mut kill::ChildServer,
+    rng: &mut Rng,
+    tasks: &mut tokio::task::JoinSet<()>,
+) -> Result<usize, Box<dyn std::error::Error>> {
+    let servers = world.servers.len();
+    let want = (world.online.lock().unwrap_or_else(|e| e.into_inner()).len() / 3).max(2);
+    let mut moving: Vec<(u32, usize, Session)> = Vec::new();
+    {
+        let mut online = world.online.lock().unwrap_or_else(|e| e.into_inner());
+        let mut joining = world.joining.lock().unwrap_or_else(|e| e.into_inner());
+        let mut candidates: Vec<u32> = online.keys().copied().collect();
+        while moving.len() < want && !candidates.is_empty() {
+            let p = candidates.swap_remove(rng.below(candidates.len() as u64) as usize);
+            if joining.insert(p) {
+                if let Some((server, session)) = online.remove(&p) {
+                    moving.push((p, server, session));
+                }
+            }
+        }
+    }
+    let players: Vec<u32> = moving.iter().map(|(p, _, _)| *p).collect();
+    println!(
+        "-- server {servers} (process {}) takes players {players:?} by handoff",
+        child.pid()
+    );
+    let answers = child.open(&players).await?;
+    let mut held: Vec<(u32, u64)> = Vec::new();
+    for (p, from, old) in moving {
+        match answers.get(&p) {
+            Some(Ok((token, took))) => {
+                // The old session leaves Open before it releases the lock,
+                // so it is closed by the time the server process has it.
+                if old.state() == State::Open {
+                    world.violation(format!(
+                        "player {p} open on server {from} and on the server process at once"
+                    ));
+                }
+                world.hopped(*took, &old);
+                forget(world, p, from, old).await;
+                world.say(format!(
+                    "player {p} is on server {servers} ({:.1} ms, handed over by server {from})",
+                    took.as_secs_f64() * 1e3
+                ));
+                held.push((p, *token));
+            }
+            other => {
+                let why = match other {
+                    Some(Err(e)) => e.clone(),
+                    _ => "no answer".into(),
+                };
+                world.violation(format!(
+                    "player {p} could not move to the server process: {why}"
+                ));
+                if old.state() == State::Open {
+                    world.set_online(p, from, old);
+                } else {
+                    forget(world, p, from, old).await;
+                }
+                world.done_joining(p);
+            }
+        }
+    }
+    let killed_at = child.kill()?;
+    println!(
+        "-- killed server {servers} (process {}) with SIGKILL holding {} players; the other servers re-open them",
+        child.pid(),
+        held.len()
+    );
+    for (p, token) in &held {
+        let (p, token) = (*p, *token);
+        let to = rng.below(servers as u64) as usize;
+        world.recovering.fetch_add(1, Ordering::SeqCst);
+        let w = world.clone();
+        tasks.spawn(async move { recover(&w, p, to, token, killed_at).await });
+    }
+    Ok(held.len())
+}
+
+/// Re-opens a killed server's player (still marked joining) on `server`:
+/// the Open waits until the dead process's heartbeat expires, then takes
+/// the lock over under a newer fencing token.
+async fn recover(
+    world: &Arc<World>,
+    player: u32,
+    server: usize,
+    dead_token: u64,
+    killed_at: tokio::time::Instant,
+) {
+    if let Some((session, _)) = join_now(world, player, server).await {
+        let took = killed_at.elapsed();
+        if session.lock_token() <= dead_token {
+            world.violation(format!(
+                "player {player} re-opened under fencing token {}, not above the killed server's {dead_token}",
+                session.lock_token()
+            ));
+        }
+        world
+            .recovery_times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(took);
+        world.say(format!(
+            "player {player} is back on server {server}, {:.2} s after the kill",
+            took.as_secs_f64()
+        ));
+        world.set_online(player, server, session);
+    }
+    world.done_joining(player);
+    world.recovering.fetch_sub(1, Ordering::SeqCst);
 }
 
 /// The metrics the engine recorded, one line each: counters and gauges with

@@ -9,6 +9,7 @@ pub mod bench;
 mod decode;
 pub mod demo;
 mod encode;
+mod locks;
 mod options;
 mod usage;
 
@@ -33,6 +34,14 @@ pub enum Command {
     /// store calls per operation, CPU and memory, and the store's raw
     /// ceiling measured in the same run.
     Bench(bench::BenchArgs),
+    /// List the locks held in a store: key, owning session, its server
+    /// process (node, host, pid), age, and whether its heartbeat lives.
+    #[command(long_about = locks::LOCKS_LONG_ABOUT)]
+    Locks(locks::LocksArgs),
+    /// Free one key's lock whoever holds it (fencing the holder), and print
+    /// who held it.
+    #[command(long_about = locks::UNLOCK_LONG_ABOUT)]
+    Unlock(locks::UnlockArgs),
 }
 
 impl Command {
@@ -44,6 +53,8 @@ impl Command {
             Command::Usage(args) => usage::run(&args),
             Command::Demo(args) => demo::run(&args).map_err(|e| CliError::Demo(e.to_string())),
             Command::Bench(args) => bench::run(&args).map_err(|e| CliError::Bench(e.to_string())),
+            Command::Locks(args) => locks::run_locks(&args),
+            Command::Unlock(args) => locks::run_unlock(&args),
         }
     }
 }
