@@ -360,7 +360,7 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 // ---------------------------------------------------------------------------
@@ -550,7 +550,7 @@ async fn a_file_of_schema_3_is_migrated_for_liveness() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -634,4 +634,179 @@ async fn locks_keep_session_ids_with_slashes() {
     let listed = backend.locks(Some("Guild/EU")).await.expect("locks");
     let ids: Vec<&SessionId> = listed.iter().map(|(id, _)| id).collect();
     assert_eq!(ids, [&id]);
+}
+
+/// The schema of sdm before held queue reads (schema 4), as it was.
+const SCHEMA_4: &str = "
+CREATE TABLE sdm_records (
+    id TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, metadata TEXT NOT NULL,
+    user_ids TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    version TEXT NOT NULL, token INTEGER NOT NULL DEFAULT 0,
+    data_version INTEGER NOT NULL DEFAULT 0, readable_from INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE sdm_locks (
+    id TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, expires_at_ms INTEGER NOT NULL,
+    token INTEGER NOT NULL DEFAULT 0, node_id TEXT, node_host TEXT, node_pid INTEGER,
+    since_ms INTEGER NOT NULL DEFAULT 0, name TEXT, scope TEXT, session_key TEXT
+) WITHOUT ROWID;
+CREATE TABLE sdm_tokens (id TEXT PRIMARY KEY NOT NULL, issued INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE sdm_queue (
+    item INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, priority REAL NOT NULL,
+    value TEXT NOT NULL, expires_at_ms INTEGER NOT NULL,
+    invisible_until_ms INTEGER NOT NULL DEFAULT 0, read_id TEXT
+);
+CREATE INDEX sdm_queue_order ON sdm_queue (session, priority DESC, item);
+CREATE INDEX sdm_queue_read ON sdm_queue (session, read_id);
+CREATE TABLE sdm_nodes (
+    id TEXT PRIMARY KEY NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE sdm_requests (
+    node_id TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL, session_key TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL, PRIMARY KEY (node_id, name, scope, session_key)
+) WITHOUT ROWID;
+INSERT INTO sdm_queue (session, priority, value, expires_at_ms) VALUES
+    ('Player/global/gifts', 1.0, '\"a\"', 9999999999999);
+INSERT INTO sdm_queue (session, priority, value, expires_at_ms, invisible_until_ms, read_id) VALUES
+    ('Player/global/gifts', 0.0, '\"b\"', 9999999999999, 1000, 'read-lapsed'),
+    ('Player/global/gifts', 0.0, '\"c\"', 9999999999999, 9999999999999, 'read-hidden');
+PRAGMA user_version = 4;
+";
+
+#[tokio::test]
+async fn a_file_of_schema_4_is_migrated_for_held_reads() {
+    use sdm_session::backend::Fence;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("schema4.db");
+    rusqlite::Connection::open(&path)
+        .expect("create")
+        .execute_batch(SCHEMA_4)
+        .expect("schema 4");
+    let backend = SqliteBackend::open(&path).expect("open migrates");
+    let again = SqliteBackend::open(&path).expect("open again");
+    let gifts = SessionId::new("Player", None, "gifts");
+    let long = Duration::from_secs(60);
+    // The old values read as before: unread and lapsed ones are visible,
+    // one still inside its invisibility time is not.
+    let batch = backend
+        .queue_read(&gifts, 10, Duration::ZERO, long)
+        .await
+        .expect("read")
+        .expect("old values");
+    assert_eq!(batch.values, ["\"a\"", "\"b\""]);
+    assert_eq!(
+        again.queue_read(&gifts, 10, Duration::ZERO, long).await,
+        Ok(None),
+        "\"c\" keeps its invisibility time"
+    );
+    // The old read id is acknowledged by a save; the new columns hold a
+    // held read.
+    let LockOutcome::Acquired { token } = backend.lock(&gifts, "owner", long).await.expect("lock")
+    else {
+        panic!("the key is free");
+    };
+    backend
+        .queue_remove(&gifts, "read-hidden")
+        .await
+        .expect("remove");
+    again
+        .queue_push(&gifts, "\"d\"", long, 0.0)
+        .await
+        .expect("push");
+    let held = backend
+        .queue_read_held(
+            &gifts,
+            10,
+            Duration::ZERO,
+            Duration::from_millis(1),
+            ("owner", token),
+        )
+        .await
+        .expect("held read")
+        .expect("value");
+    assert_eq!(held.values, ["\"d\""]);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert_eq!(
+        again.queue_read(&gifts, 10, Duration::ZERO, long).await,
+        Ok(None),
+        "held while the lock lives"
+    );
+    let write = Write::Set {
+        value: "{}".into(),
+        metadata: "{}".into(),
+        user_ids: vec![],
+        data_version: Default::default(),
+    };
+    let fence = Fence {
+        owner: "owner",
+        token,
+        release: true,
+    };
+    let acks = [batch.read_id.clone(), held.read_id.clone()];
+    let saved = again
+        .save(&gifts, &write, fence, &acks)
+        .await
+        .expect("save");
+    assert!(matches!(saved, WriteOutcome::Written { .. }), "{saved:?}");
+    assert_eq!(
+        backend.queue_read(&gifts, 10, Duration::ZERO, long).await,
+        Ok(None),
+        "every value acknowledged"
+    );
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(version, 5);
+    let held_columns: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('sdm_queue')
+             WHERE name IN ('held_owner', 'held_token')",
+            [],
+            |r| r.get(0),
+        )
+        .expect("columns");
+    assert_eq!(held_columns, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiting_reader_is_woken_when_the_holder_unlocks() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = Arc::new(SqliteBackend::open(dir.path().join("held.db")).expect("open"));
+    let id = SessionId::new("Player", None, "held-wake");
+    let long = Duration::from_secs(60);
+    let LockOutcome::Acquired { token } = backend.lock(&id, "owner", long).await.expect("lock")
+    else {
+        panic!("the key is free");
+    };
+    backend
+        .queue_push(&id, "\"gift\"", long, 0.0)
+        .await
+        .expect("push");
+    backend
+        .queue_read_held(&id, 10, Duration::ZERO, long, ("owner", token))
+        .await
+        .expect("held read")
+        .expect("value");
+    let reader = {
+        let (backend, id) = (Arc::clone(&backend), id.clone());
+        tokio::spawn(async move {
+            let got = backend
+                .queue_read(&id, 10, Duration::from_secs(10), long)
+                .await;
+            (got, tokio::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(!reader.is_finished(), "held while the lock lives");
+    assert_eq!(backend.unlock(&id, "owner").await, Ok(true));
+    let unlocked = tokio::time::Instant::now();
+    let (got, at) = reader.await.expect("reader");
+    let got = got.expect("read").expect("value back");
+    assert_eq!(got.values, ["\"gift\""]);
+    let took = at.saturating_duration_since(unlocked);
+    assert!(
+        took < SqliteBackend::RECHECK / 2,
+        "woken by the unlock, not the re-check: {took:?}"
+    );
 }

@@ -197,9 +197,11 @@ impl SqliteBackend {
     }
 
     /// Wakes this backend's waits on `id`'s lock entry (after a step of
-    /// ours changed it).
+    /// ours changed it), and its queue readers: values held by the old
+    /// entry are visible again.
     pub(super) fn wake_lock(&self, id: &SessionId) {
         self.inner.wakers.wake(&lock_key(id));
+        self.inner.wakers.wake(&id.to_string());
     }
 
     /// The live lock entry of `id` (a read).

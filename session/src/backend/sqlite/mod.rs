@@ -14,15 +14,33 @@
 //!   record's token in its own transaction and applies the
 //!   [fencing rule](super#fencing-tokens); a write with `release` deletes
 //!   our lock row in the same transaction.
+//! * Saves (`save.rs`): [`set`](super::Backend::set) and
+//!   [`save`](super::Backend::save) are one step: the fenced write and, only
+//!   when it is accepted, the removal of the queue values acknowledged by
+//!   read id (a save without acks runs exactly the statements of a `set`).
+//!   [`save_many`](super::Backend::save_many) is one step (one savepoint of
+//!   a group commit) for all its keys: every fence is checked first, and a
+//!   refusal writes nothing.
 //! * `rusqlite` is blocking: reads run on tokio's blocking pool, each on a
 //!   connection taken from a small per-backend pool; writes run on the one
 //!   writer thread of the backend (group commit), so writers of one process
 //!   never meet in SQLite's busy handler; writers of other processes wait
 //!   for each other through the busy timeout (5 s).
+//! * Held reads (`queue.rs`): values read with
+//!   [`queue_read_held`](super::Backend::queue_read_held) record their
+//!   holder (owner, token) and stay invisible, to every reader, while the
+//!   key's live lock entry is exactly that holder, whatever their
+//!   invisibility time; once the entry is released, expires, is replaced
+//!   or force-unlocked they are visible at once. Other values keep the
+//!   invisibility time.
 //! * Queue waits: a reader is woken at once by a push made through the same
-//!   [`SqliteBackend`] (any clone). Values pushed by *other processes* are
-//!   seen by re-checking every [`SqliteBackend::RECHECK`] while waiting:
-//!   SQLite has no server to block on.
+//!   [`SqliteBackend`] (any clone), and by a release, replacement or admin
+//!   unlock of the key's lock through it (held values come back); it looks
+//!   again when the first hidden value is due back (its invisibility time,
+//!   or the expiry of the entry holding it). Values pushed and locks
+//!   changed by *other processes* are seen by re-checking every
+//!   [`SqliteBackend::RECHECK`] while waiting: SQLite has no server to
+//!   block on.
 //!
 //! * Liveness and handoff (`liveness.rs`): a lock entry also holds the
 //!   node that took it and when (SQLite's clock). Node heartbeats and
@@ -45,14 +63,16 @@
 //! name, scope, session_key: the session id's parts), `sdm_tokens` (id,
 //! issued: the last fencing token issued for the key), `sdm_queue` (item —
 //! an increasing sequence —, session, priority, value, expires_at_ms,
-//! invisible_until_ms, read_id), `sdm_nodes` (id, host, pid, expires_at_ms:
+//! invisible_until_ms, read_id, and held_owner, held_token: the lock
+//! holder that read it, `NULL` for a value read without one or never
+//! read), `sdm_nodes` (id, host, pid, expires_at_ms:
 //! node heartbeats) and `sdm_requests` (node_id, name, scope, session_key,
 //! expires_at_ms: pending release requests, one per node and session, kept
 //! about a minute).
 //!
 //! **Storage changes.** A file made by an earlier version is migrated in
 //! place when it is opened, in one transaction; the schema version is kept
-//! in `PRAGMA user_version` (now 4).
+//! in `PRAGMA user_version` (now 5).
 //!
 //! * Schema 2 (fencing tokens): `token INTEGER NOT NULL DEFAULT 0` is added
 //!   to `sdm_records` and `sdm_locks`, and `sdm_tokens` is created.
@@ -64,10 +84,14 @@
 //!   to `sdm_locks`, and `sdm_nodes` and `sdm_requests` are created. An
 //!   existing lock entry reads as taken without a node at an unknown time,
 //!   and is listed under its id split at the first two `/`.
+//! * Schema 5 (held queue reads): `held_owner` and `held_token` (`NULL` by
+//!   default) are added to `sdm_queue`. Existing values read as read
+//!   without a holder: they keep their invisibility time.
 //!
 //! Upgrade every process that shares a file together: an older process
-//! does not check tokens, and does not clear a lock entry's node when it
-//! takes the lock.
+//! does not check tokens, does not clear a lock entry's node when it
+//! takes the lock, and hands out held queue values once their
+//! invisibility time has passed (and without clearing their holder).
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -78,21 +102,22 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 mod conn;
 mod group;
 mod liveness;
+mod queue;
+mod save;
 mod schema;
 mod tokens;
 
 use conn::{open_connection, sql_error};
 use group::GroupWriter;
 use schema::{migrate, SCHEMA};
-use tokens::{from_sql, issue, to_sql, tokens};
+use tokens::from_sql;
 
-use super::checks::{
-    check_push, millis, new_read_id, new_version, parse_user_ids, read_count, user_ids_json,
-};
-use super::wakers::{wait_for, Attempt, Wakers};
+use super::checks::{check_push, parse_user_ids};
+use super::wakers::Wakers;
 use super::{
-    Acquisition, Backend, BackendError, BoxFuture, Claim, DataVersion, Fence, LockEntry, NodeInfo,
-    QueueBatch, Record, RenewOutcome, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, DataVersion, Fence,
+    LockEntry, NodeInfo, QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write,
+    WriteOutcome,
 };
 
 /// Connections kept open when idle.
@@ -123,7 +148,7 @@ impl std::fmt::Debug for SqliteBackend {
 
 impl SqliteBackend {
     /// How often a waiting queue reader re-checks the file for values pushed
-    /// by other processes.
+    /// (and lock entries released or replaced) by other processes.
     pub const RECHECK: Duration = Duration::from_millis(500);
 
     /// Opens (creating if missing) the database file at `path`, switches it
@@ -198,50 +223,6 @@ impl SqliteBackend {
                 "sqlite {what} task failed: {e}"
             ))),
         }
-    }
-
-    /// One queue read attempt (no waiting).
-    async fn read_once(
-        &self,
-        id: &SessionId,
-        count: i64,
-        invisibility: Duration,
-    ) -> Result<Option<QueueBatch>, BackendError> {
-        let key = id.to_string();
-        let inv = millis(invisibility);
-        self.inner
-            .group
-            .write("queue_read", key.clone(), move |tx, now| {
-                tx.execute(
-                    "DELETE FROM sdm_queue WHERE session = ?1 AND expires_at_ms <= ?2",
-                    params![key, now],
-                )?;
-                let mut stmt = tx.prepare_cached(
-                    "SELECT item, value FROM sdm_queue
-                     WHERE session = ?1 AND invisible_until_ms <= ?2
-                     ORDER BY priority DESC, item ASC LIMIT ?3",
-                )?;
-                let rows = stmt
-                    .query_map(params![key, now, count], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?;
-                drop(stmt);
-                if rows.is_empty() {
-                    return Ok(None);
-                }
-                let read_id = new_read_id();
-                let mut update = tx.prepare_cached(
-                    "UPDATE sdm_queue SET invisible_until_ms = ?1, read_id = ?2 WHERE item = ?3",
-                )?;
-                let mut values = Vec::with_capacity(rows.len());
-                for (item, value) in rows {
-                    update.execute(params![now.saturating_add(inv), read_id, item])?;
-                    values.push(value);
-                }
-                Ok(Some(QueueBatch { read_id, values }))
-            })
-            .await
     }
 }
 
@@ -366,56 +347,24 @@ impl Backend for SqliteBackend {
         write: &'a Write,
         fence: Option<Fence<'a>>,
     ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
-        Box::pin(async move {
-            let key = id.to_string();
-            let write = write.clone();
-            let fence = fence.map(|f| (f.owner.to_owned(), f.token, f.release));
-            let release = fence.as_ref().is_some_and(|(_, _, release)| *release);
-            let outcome = self.inner.group.write("set", key.clone(), move |tx, now| {
-                    let known = tokens(tx, &key, now)?;
-                    let token = match &fence {
-                        Some((owner, token, _)) => {
-                            if let Err(refused) = known.admit(owner, *token) {
-                                return Ok(WriteOutcome::Fenced { token: refused.token, owner: refused.owner });
-                            }
-                            issue(tx, &key, &known, *token)?;
-                            *token
-                        }
-                        None => known.latest(),
-                    };
-                    let outcome = match &write {
-                        Write::Remove => {
-                            tx.execute("DELETE FROM sdm_records WHERE id = ?1", params![key])?;
-                            WriteOutcome::Written { created_ms: 0, updated_ms: 0, version: String::new(), token }
-                        }
-                        Write::Set { value, metadata, user_ids, data_version: dv } => {
-                            let version = new_version();
-                            let (created_ms, updated_ms) = tx.prepare_cached(
-                                "INSERT INTO sdm_records (id, value, metadata, user_ids, created_ms, updated_ms, version, token, data_version, readable_from)
-                                 VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)
-                                 ON CONFLICT (id) DO UPDATE SET value = excluded.value, metadata = excluded.metadata,
-                                   user_ids = excluded.user_ids, updated_ms = excluded.updated_ms,
-                                   version = excluded.version, token = excluded.token,
-                                   data_version = excluded.data_version, readable_from = excluded.readable_from
-                                 RETURNING created_ms, updated_ms",
-                            )?.query_row(
-                                params![key, value, metadata, user_ids_json(user_ids), now, version, to_sql(token), dv.version, dv.readable_from],
-                                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
-                            )?;
-                            WriteOutcome::Written { created_ms, updated_ms, version, token }
-                        }
-                    };
-                    if let Some((owner, _, true)) = &fence {
-                        tx.execute("DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2", params![key, owner])?;
-                    }
-                    Ok(outcome)
-                })
-            .await?;
-            if release {
-                self.wake_lock(id);
-            }
-            Ok(outcome)
-        })
+        Box::pin(async move { self.save_step(id, write, fence.as_ref(), &[]).await })
+    }
+
+    fn save<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Fence<'a>,
+        acks: &'a [String],
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move { self.save_step(id, write, Some(&fence), acks).await })
+    }
+
+    fn save_many<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Result<BatchOutcome, BackendError>> {
+        Box::pin(self.save_many_step(steps))
     }
 
     fn renew<'a>(
@@ -490,23 +439,18 @@ impl Backend for SqliteBackend {
         wait: Duration,
         invisibility: Duration,
     ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
-        Box::pin(async move {
-            let Some(count) = read_count(count) else {
-                return Ok(None);
-            };
-            // Pushes by this process wake the reader; other processes' are
-            // seen by re-reading every RECHECK.
-            let key = id.to_string();
-            wait_for(&self.inner.wakers, &key, wait, || async {
-                Ok(match self.read_once(id, count, invisibility).await? {
-                    Some(batch) => Attempt::Got(batch),
-                    None => Attempt::Empty {
-                        next: Some(tokio::time::Instant::now() + Self::RECHECK),
-                    },
-                })
-            })
-            .await
-        })
+        Box::pin(self.queue_read_for(id, count, wait, invisibility, None))
+    }
+
+    fn queue_read_held<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+        holder: (&'a str, u64),
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        Box::pin(self.queue_read_for(id, count, wait, invisibility, Some(holder)))
     }
 
     fn queue_remove<'a>(

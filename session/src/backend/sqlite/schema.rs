@@ -40,7 +40,9 @@ CREATE TABLE IF NOT EXISTS sdm_queue (
     value TEXT NOT NULL,
     expires_at_ms INTEGER NOT NULL,
     invisible_until_ms INTEGER NOT NULL DEFAULT 0,
-    read_id TEXT
+    read_id TEXT,
+    held_owner TEXT,
+    held_token INTEGER
 );
 CREATE INDEX IF NOT EXISTS sdm_queue_order ON sdm_queue (session, priority DESC, item);
 CREATE INDEX IF NOT EXISTS sdm_queue_read ON sdm_queue (session, read_id);
@@ -65,11 +67,13 @@ CREATE TABLE IF NOT EXISTS sdm_requests (
 /// (`data_version`, `readable_from`; 0 for records written before), 4 the
 /// node and acquisition time of lock entries (with the session id's parts)
 /// and the tables `sdm_nodes` (heartbeats) and `sdm_requests` (release
-/// requests).
-pub(super) const SCHEMA_VERSION: i64 = 4;
+/// requests), 5 the holder of queue values read by a lock holder
+/// (`held_owner`, `held_token` of `sdm_queue`; `NULL` for values read
+/// without a holder, as every value read before).
+pub(super) const SCHEMA_VERSION: i64 = 5;
 
 /// Columns added since the first release: table, column, declaration.
-const ADDED: [(&str, &str, &str); 11] = [
+const ADDED: [(&str, &str, &str); 13] = [
     ("sdm_records", "token", "INTEGER NOT NULL DEFAULT 0"),
     ("sdm_locks", "token", "INTEGER NOT NULL DEFAULT 0"),
     ("sdm_records", "data_version", "INTEGER NOT NULL DEFAULT 0"),
@@ -81,6 +85,8 @@ const ADDED: [(&str, &str, &str); 11] = [
     ("sdm_locks", "name", "TEXT"),
     ("sdm_locks", "scope", "TEXT"),
     ("sdm_locks", "session_key", "TEXT"),
+    ("sdm_queue", "held_owner", "TEXT"),
+    ("sdm_queue", "held_token", "INTEGER"),
 ];
 
 /// Brings a file of an earlier schema up to [`SCHEMA_VERSION`] in place

@@ -1,0 +1,239 @@
+//! Saves: the fenced write of one key and the acknowledgement of its queue
+//! values in one step ([`write_step`], shared by `set` and `save`), and
+//! several keys' saves in one step (`save_many`). See the
+//! [fencing rule](crate::backend#fencing-tokens).
+
+use rusqlite::{params, Transaction};
+
+use super::tokens::{issue, to_sql, tokens};
+use super::SqliteBackend;
+use crate::backend::checks::{new_version, user_ids_json};
+use crate::backend::{BackendError, BatchOutcome, Fence, SaveStep, SessionId, Write, WriteOutcome};
+
+/// A [`Fence`] the writer thread can own.
+#[derive(Clone, Debug)]
+pub(super) struct OwnedFence {
+    /// The writer's UniqueId.
+    owner: String,
+    /// The writer's fencing token.
+    token: u64,
+    /// Also delete the writer's lock row.
+    release: bool,
+}
+
+impl From<&Fence<'_>> for OwnedFence {
+    fn from(f: &Fence<'_>) -> Self {
+        OwnedFence {
+            owner: f.owner.to_owned(),
+            token: f.token,
+            release: f.release,
+        }
+    }
+}
+
+/// One key's save in the caller's transaction: the write (or removal) of
+/// `key` under `fence` (unconditional without one), then, only when the
+/// write is accepted, the removal of the queue values handed out under
+/// each of `acks`, and with `fence.release` the deletion of the writer's
+/// lock row. A refused fence changes nothing. With no acks it runs exactly
+/// the statements of a plain `set`.
+pub(super) fn write_step(
+    tx: &Transaction<'_>,
+    now: i64,
+    key: &str,
+    write: &Write,
+    fence: Option<&OwnedFence>,
+    acks: &[String],
+) -> rusqlite::Result<WriteOutcome> {
+    let known = tokens(tx, key, now)?;
+    let token = match fence {
+        Some(f) => {
+            if let Err(refused) = known.admit(&f.owner, f.token) {
+                return Ok(WriteOutcome::Fenced {
+                    token: refused.token,
+                    owner: refused.owner,
+                });
+            }
+            issue(tx, key, &known, f.token)?;
+            f.token
+        }
+        None => known.latest(),
+    };
+    let outcome = match write {
+        Write::Remove => {
+            tx.prepare_cached("DELETE FROM sdm_records WHERE id = ?1")?
+                .execute(params![key])?;
+            WriteOutcome::Written {
+                created_ms: 0,
+                updated_ms: 0,
+                version: String::new(),
+                token,
+            }
+        }
+        Write::Set {
+            value,
+            metadata,
+            user_ids,
+            data_version: dv,
+        } => {
+            let version = new_version();
+            let (created_ms, updated_ms) = tx
+                .prepare_cached(
+                    "INSERT INTO sdm_records (id, value, metadata, user_ids, created_ms, updated_ms, version, token, data_version, readable_from)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)
+                     ON CONFLICT (id) DO UPDATE SET value = excluded.value, metadata = excluded.metadata,
+                       user_ids = excluded.user_ids, updated_ms = excluded.updated_ms,
+                       version = excluded.version, token = excluded.token,
+                       data_version = excluded.data_version, readable_from = excluded.readable_from
+                     RETURNING created_ms, updated_ms",
+                )?
+                .query_row(
+                    params![
+                        key,
+                        value,
+                        metadata,
+                        user_ids_json(user_ids),
+                        now,
+                        version,
+                        to_sql(token),
+                        dv.version,
+                        dv.readable_from
+                    ],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+                )?;
+            WriteOutcome::Written {
+                created_ms,
+                updated_ms,
+                version,
+                token,
+            }
+        }
+    };
+    if !acks.is_empty() {
+        let mut remove =
+            tx.prepare_cached("DELETE FROM sdm_queue WHERE session = ?1 AND read_id = ?2")?;
+        for read_id in acks {
+            remove.execute(params![key, read_id])?;
+        }
+    }
+    if let Some(f) = fence.filter(|f| f.release) {
+        tx.prepare_cached("DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2")?
+            .execute(params![key, f.owner])?;
+    }
+    Ok(outcome)
+}
+
+/// One step of a `save_many`, owned by the writer thread.
+struct OwnedStep {
+    id: SessionId,
+    key: String,
+    write: Write,
+    fence: OwnedFence,
+    acks: Vec<String>,
+}
+
+impl SqliteBackend {
+    /// `set` (no acks) and `save`: one [`write_step`] in the next group
+    /// commit; a release wakes this backend's waits on the lock and the
+    /// key's queue readers (values held by the entry are visible again).
+    pub(super) async fn save_step(
+        &self,
+        id: &SessionId,
+        write: &Write,
+        fence: Option<&Fence<'_>>,
+        acks: &[String],
+    ) -> Result<WriteOutcome, BackendError> {
+        let key = id.to_string();
+        let write = write.clone();
+        let fence = fence.map(OwnedFence::from);
+        let release = fence.as_ref().is_some_and(|f| f.release);
+        let acks = acks.to_vec();
+        let what = if acks.is_empty() { "set" } else { "save" };
+        let outcome = self
+            .inner
+            .group
+            .write(what, key.clone(), move |tx, now| {
+                write_step(tx, now, &key, &write, fence.as_ref(), &acks)
+            })
+            .await?;
+        if release {
+            self.wake_lock(id);
+        }
+        Ok(outcome)
+    }
+
+    /// Several keys' saves in one step (see
+    /// [`Backend::save_many`](crate::backend::Backend::save_many)): every
+    /// fence is checked first, and a refusal writes nothing; else every
+    /// step is applied (inside a savepoint of its own, so that a refusal
+    /// met while applying, possible only when a key comes twice, still
+    /// undoes them all).
+    pub(super) async fn save_many_step(
+        &self,
+        steps: &[SaveStep<'_>],
+    ) -> Result<BatchOutcome, BackendError> {
+        if steps.is_empty() {
+            return Ok(BatchOutcome::Written(Vec::new()));
+        }
+        let owned: Vec<OwnedStep> = steps
+            .iter()
+            .map(|s| OwnedStep {
+                id: s.id.clone(),
+                key: s.id.to_string(),
+                write: s.write.clone(),
+                fence: OwnedFence::from(&s.fence),
+                acks: s.acks.to_vec(),
+            })
+            .collect();
+        let keys = owned
+            .iter()
+            .map(|s| s.key.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let outcome = self
+            .inner
+            .group
+            .write("save_many", keys, move |tx, now| {
+                for step in &owned {
+                    let known = tokens(tx, &step.key, now)?;
+                    if let Err(refused) = known.admit(&step.fence.owner, step.fence.token) {
+                        return Ok(BatchOutcome::Refused {
+                            id: step.id.clone(),
+                            token: refused.token,
+                            owner: refused.owner,
+                        });
+                    }
+                }
+                tx.execute_batch("SAVEPOINT save_many")?;
+                let mut written = Vec::with_capacity(owned.len());
+                for step in &owned {
+                    let outcome = write_step(
+                        tx,
+                        now,
+                        &step.key,
+                        &step.write,
+                        Some(&step.fence),
+                        &step.acks,
+                    )?;
+                    if let WriteOutcome::Fenced { token, owner } = outcome {
+                        tx.execute_batch("ROLLBACK TO save_many; RELEASE save_many")?;
+                        return Ok(BatchOutcome::Refused {
+                            id: step.id.clone(),
+                            token,
+                            owner,
+                        });
+                    }
+                    written.push(outcome);
+                }
+                tx.execute_batch("RELEASE save_many")?;
+                Ok(BatchOutcome::Written(written))
+            })
+            .await?;
+        if matches!(outcome, BatchOutcome::Written(_)) {
+            for step in steps.iter().filter(|s| s.fence.release) {
+                self.wake_lock(step.id);
+            }
+        }
+        Ok(outcome)
+    }
+}
