@@ -32,14 +32,14 @@ local values = {}
 if #picked == 0 then
   -- When to look again: the first invisibility to end, or the expiry of
   -- the lock entry holding values.
-  local next = -1
+  local show = -1
   local soon = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. fmt(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-  if #soon > 0 then next = tonumber(soon[2]) - now end
+  if #soon > 0 then show = tonumber(soon[2]) - now end
   if live and redis.call('HLEN', KEYS[7]) > 0 then
     local left = redis.call('PTTL', KEYS[8])
-    if left >= 0 and (next < 0 or left < next) then next = left end
+    if left >= 0 and (show < 0 or left < show) then show = left end
   end
-  return {values, next}
+  return {values, show}
 end
 local until_ms = now + tonumber(ARGV[2])
 for i, m in ipairs(picked) do

@@ -63,6 +63,12 @@ impl RedisBackend {
         self.inner.cluster_slot_check.store(on, Ordering::Relaxed);
     }
 
+    /// The Redis Cluster hash slot of `id`'s keys (all share it): the CRC16
+    /// of its hash tag (`prefix:name/scope/key`) modulo 16384.
+    pub fn key_slot(&self, id: &SessionId) -> u16 {
+        hash_slot(&self.key_base(id))
+    }
+
     /// Whether multi-key saves are refused when they span hash slots (see
     /// [`set_cluster_slot_check`](Self::set_cluster_slot_check)).
     pub fn cluster_slot_check(&self) -> bool {
@@ -169,11 +175,7 @@ fn check_slots(backend: &RedisBackend, steps: &[SaveStep<'_>]) -> Result<(), Bac
     }
     let slots: Vec<(String, u16)> = steps
         .iter()
-        .map(|s| {
-            let base = backend.key_base(s.id);
-            let slot = hash_slot(&base);
-            (base, slot)
-        })
+        .map(|s| (backend.key_base(s.id), backend.key_slot(s.id)))
         .collect();
     if slots.windows(2).all(|w| w[0].1 == w[1].1) {
         return Ok(());

@@ -1,7 +1,8 @@
 //! The Lua scripts of the Redis store, one `.lua` file each (readable and
 //! testable alone), with the preludes they share prepended at compile time.
-//! Every script touches the keys of one hash slot only: one session's, or
-//! one node's.
+//! Every script but `save_many.lua` touches the keys of one hash slot
+//! only: one session's, or one node's; a multi-key save touches each of
+//! its sessions' (see `RedisBackend::set_cluster_slot_check`).
 
 use redis::Script;
 
