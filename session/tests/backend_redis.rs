@@ -11,7 +11,10 @@ use std::time::Duration;
 
 use sdm_session::backend::conformance::{self, Control};
 use sdm_session::backend::redis::RedisBackend;
-use sdm_session::backend::{Backend, Fence, LockOutcome, RenewOutcome, Write, WriteOutcome};
+use sdm_session::backend::{
+    Backend, BackendError, BatchOutcome, Fence, LockOutcome, RenewOutcome, SaveStep, SessionId,
+    Write, WriteOutcome,
+};
 
 use redis_server::RedisServer;
 
@@ -936,4 +939,228 @@ async fn release_waits_and_requests_wake_across_processes() {
         here.release_requests(&node.id, Duration::ZERO).await,
         Ok(vec![])
     );
+}
+
+fn set_value(value: &str) -> Write {
+    Write::Set {
+        value: value.into(),
+        metadata: "{}".into(),
+        user_ids: vec![],
+        data_version: Default::default(),
+    }
+}
+
+async fn acquired(backend: &RedisBackend, id: &SessionId, owner: &str, ttl: Duration) -> u64 {
+    match backend.lock(id, owner, ttl).await.expect("lock") {
+        LockOutcome::Acquired { token } => token,
+        held => panic!("{held:?}"),
+    }
+}
+
+fn fence(owner: &str, token: u64) -> Fence<'_> {
+    Fence {
+        owner,
+        token,
+        release: false,
+    }
+}
+
+#[tokio::test]
+async fn saves_with_acks_and_multi_key_saves_are_one_round_trip() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "rt")
+        .await
+        .expect("connect");
+    let long = Duration::from_secs(60);
+    let (a, b) = (
+        conformance::fresh_id("acks_a"),
+        conformance::fresh_id("acks_b"),
+    );
+    let ta = acquired(&backend, &a, "owner-a", long).await;
+    let tb = acquired(&backend, &b, "owner-b", long).await;
+    backend.queue_push(&a, "1", long, 0.0).await.expect("push");
+    let batch = backend
+        .queue_read_held(&a, 10, Duration::ZERO, long, ("owner-a", ta))
+        .await
+        .expect("read")
+        .expect("values");
+    let acks = [batch.read_id];
+    let write = set_value("1");
+    let (saved, trips) = counted(
+        &server,
+        backend.save(&a, &write, fence("owner-a", ta), &acks),
+    )
+    .await;
+    assert!(
+        matches!(saved, Ok(WriteOutcome::Written { .. })),
+        "{saved:?}"
+    );
+    assert_eq!(trips, one("evalsha"), "save with acks");
+    let none: &[String] = &[];
+    let steps = [
+        SaveStep {
+            id: &a,
+            write: &write,
+            fence: fence("owner-a", ta),
+            acks: none,
+        },
+        SaveStep {
+            id: &b,
+            write: &write,
+            fence: fence("owner-b", tb),
+            acks: none,
+        },
+    ];
+    let (saved, trips) = counted(&server, backend.save_many(&steps)).await;
+    assert!(
+        matches!(saved, Ok(BatchOutcome::Written(ref w)) if w.len() == 2),
+        "{saved:?}"
+    );
+    assert_eq!(trips, one("evalsha"), "save_many");
+}
+
+#[tokio::test]
+async fn with_the_slot_check_a_batch_spanning_slots_is_refused_unwritten() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "slots")
+        .await
+        .expect("connect");
+    let long = Duration::from_secs(60);
+    let one_id = SessionId::new("Player", None, "1");
+    let two_id = SessionId::new("Player", None, "2");
+    let (s1, s2) = (backend.key_slot(&one_id), backend.key_slot(&two_id));
+    assert_ne!(s1, s2, "the test needs keys in two slots");
+    let t1 = acquired(&backend, &one_id, "o1", long).await;
+    let t2 = acquired(&backend, &two_id, "o2", long).await;
+    let (w1, w2) = (set_value("1"), set_value("2"));
+    let none: &[String] = &[];
+    let steps = [
+        SaveStep {
+            id: &one_id,
+            write: &w1,
+            fence: fence("o1", t1),
+            acks: none,
+        },
+        SaveStep {
+            id: &two_id,
+            write: &w2,
+            fence: fence("o2", t2),
+            acks: none,
+        },
+    ];
+    assert!(!backend.cluster_slot_check(), "off by default");
+    backend.set_cluster_slot_check(true);
+    let before = server.command_calls();
+    match backend.save_many(&steps).await {
+        Err(BackendError::Invalid(message)) => {
+            for (id, slot) in [(&one_id, s1), (&two_id, s2)] {
+                let named = format!("{} (slot {slot})", backend.key_base(id));
+                assert!(message.contains(&named), "{message} lacks {named}");
+            }
+        }
+        other => panic!("a batch spanning slots ran: {other:?}"),
+    }
+    assert!(
+        round_trips(&before, &server.command_calls()).is_empty(),
+        "refused before reaching the server"
+    );
+    assert_eq!(backend.get(&one_id).await, Ok(None), "nothing written");
+    assert_eq!(backend.get(&two_id).await, Ok(None), "nothing written");
+    // One session's keys share its slot: its batch passes the check.
+    match backend.save_many(&steps[..1]).await {
+        Ok(BatchOutcome::Written(w)) => assert_eq!(w.len(), 1),
+        other => panic!("{other:?}"),
+    }
+    // Without the check, a single Redis runs the whole batch.
+    backend.set_cluster_slot_check(false);
+    assert!(matches!(
+        backend.save_many(&steps).await,
+        Ok(BatchOutcome::Written(_))
+    ));
+    assert_eq!(
+        backend.get(&two_id).await.expect("get").map(|r| r.value),
+        Some("2".into())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reader_waiting_on_held_values_is_woken_by_their_release() {
+    let server = RedisServer::start_own();
+    let here = RedisBackend::connect(server.url(), "x")
+        .await
+        .expect("connect");
+    let there = RedisBackend::connect(server.url(), "x")
+        .await
+        .expect("connect");
+    let long = Duration::from_secs(60);
+    let prompt = Duration::from_millis(500);
+    let id = conformance::fresh_id("held_wake");
+    let token = acquired(&there, &id, "owner", long).await;
+    there
+        .queue_push(&id, "\"gift\"", long, 0.0)
+        .await
+        .expect("push");
+    assert!(there
+        .queue_read_held(
+            &id,
+            10,
+            Duration::ZERO,
+            Duration::from_millis(1),
+            ("owner", token)
+        )
+        .await
+        .expect("read")
+        .is_some());
+    let reader = {
+        let (here, id) = (here.clone(), id.clone());
+        tokio::spawn(async move {
+            let got = here.queue_read(&id, 10, long, long).await;
+            (got, tokio::time::Instant::now())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = server.command_calls();
+    let released_at = tokio::time::Instant::now();
+    assert_eq!(there.unlock(&id, "owner").await, Ok(true));
+    let (got, woken_at) = tokio::time::timeout(Duration::from_secs(5), reader)
+        .await
+        .expect("woken by the release, not by the 60 s wait")
+        .expect("task");
+    assert_eq!(got.expect("read").expect("values").values, ["\"gift\""]);
+    let took = woken_at - released_at;
+    assert!(took < prompt, "woken {took:?} after the release");
+    assert_eq!(
+        round_trips(&before, &server.command_calls()),
+        HashMap::from([("evalsha".to_owned(), 2)]),
+        "no polling: the unlock, then one read"
+    );
+
+    // An entry that lapses: the reader looks again at its expiry.
+    let id = conformance::fresh_id("held_expiry");
+    let ttl = Duration::from_millis(700);
+    let token = acquired(&there, &id, "owner", ttl).await;
+    there
+        .queue_push(&id, "\"late\"", long, 0.0)
+        .await
+        .expect("push");
+    assert!(there
+        .queue_read_held(
+            &id,
+            10,
+            Duration::ZERO,
+            Duration::from_millis(1),
+            ("owner", token)
+        )
+        .await
+        .expect("read")
+        .is_some());
+    let started = tokio::time::Instant::now();
+    let got = here
+        .queue_read(&id, 10, Duration::from_secs(10), long)
+        .await
+        .expect("read")
+        .expect("back once the entry expired");
+    assert_eq!(got.values, ["\"late\""]);
+    let took = started.elapsed();
+    assert!(took < Duration::from_secs(2), "read {took:?} after waiting");
 }

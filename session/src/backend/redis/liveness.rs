@@ -27,6 +27,15 @@ pub(super) fn unlock_channel(base: &str) -> String {
     format!("{base}:unlock")
 }
 
+/// A lock entry of the session with key base `base` was released or
+/// replaced by this process: wake its release waits and its queue readers
+/// (values held by the old entry are visible again), as the scripts'
+/// announcements on `T:unlock` and `T:push` wake other processes.
+pub(super) fn lock_changed(backend: &RedisBackend, base: &str) {
+    backend.inner.wakers.wake(&unlock_channel(base));
+    backend.inner.wakers.wake(&super::queue::push_channel(base));
+}
+
 /// The node lines of a lock entry (`\n` id, host, pid; empty for none),
 /// exactly as [`entry_text`] writes them: the script appends the
 /// acquisition time by the server's clock.
@@ -73,7 +82,7 @@ pub(super) async fn acquire(
                 .map(unsigned)
                 .ok_or_else(|| corrupt(id, format!("lock token {token:?}")))?;
             // It may have replaced a live entry: wake this process's waits.
-            backend.inner.wakers.wake(&unlock_channel(&base));
+            lock_changed(backend, &base);
             Ok(Acquisition::Acquired { token })
         }
         [_, entry] => Ok(Acquisition::Held(entry_of(id, entry)?)),
@@ -109,7 +118,7 @@ pub(super) async fn force_unlock(
     let mut call = Call::new(&backend.inner.scripts.force_unlock);
     backend.token_keys(&mut call, &base);
     let reply = backend.replicated(&call, "force_unlock", &base).await?;
-    backend.inner.wakers.wake(&unlock_channel(&base));
+    lock_changed(backend, &base);
     match reply {
         Value::Nil => Ok(None),
         other => entry_of(id, &other).map(Some),

@@ -2,20 +2,31 @@
 //! servers on many hosts.
 //!
 //! * **One round trip per step.** Every lock step, conditional write,
-//!   admin unlock, release request and queue step is one Lua script run
-//!   with `EVALSHA` (the scripts are loaded when the connection is made, so
-//!   the first call is one round trip too); a read is one `HGETALL`, a lock
-//!   entry one `GET`, a heartbeat one `SET`. Opening a session costs 2
-//!   round trips (lock, get), a save 1, a close 1 (write and release in one
-//!   script), a lock renewal 1.
+//!   save (with its queue acknowledgements), multi-key save, admin unlock,
+//!   release request and queue step is one Lua script run with `EVALSHA`
+//!   (the scripts are loaded when the connection is made, so the first
+//!   call is one round trip too); a read is one `HGETALL`, a lock entry
+//!   one `GET`, a heartbeat one `SET`. Opening a session costs 2 round
+//!   trips (lock, get), a save 1 (with or without acks), a close 1 (write
+//!   and release in one script), a lock renewal 1.
 //! * **The server's clock.** Locks and heartbeats expire with `PX`; queue
 //!   times and a lock's acquisition time come from `redis.call('TIME')`
 //!   inside the scripts; queue keys expire with `PEXPIREAT` when their last
 //!   value does. Game server clocks never matter.
 //! * **Redis Cluster.** All keys of one session share the hash tag
 //!   `{prefix:name/scope/key}`, all keys of one node the tag
-//!   `{prefix:node:<id>}`, so every script touches one slot. Listing the
-//!   locks (`SCAN`) reads one server; a cluster needs it on each master.
+//!   `{prefix:node:<id>}`, so every script but a multi-key save touches
+//!   one slot. Listing the locks (`SCAN`) reads one server; a cluster
+//!   needs it on each master. See [below](#redis-cluster-and-multi-key-saves)
+//!   for multi-key saves.
+//! * **Exactly-once queue values.** A save removes the values handed out
+//!   under its acks (read ids) in the same script as its fenced write, and
+//!   only when the fence admits it: a refused save removes nothing, so the
+//!   next owner gets them. Values read by the lock holder
+//!   ([`Backend::queue_read_held`]) are marked held (`T:qh`) and stay
+//!   hidden for as long as the lock entry is exactly that owner and token;
+//!   every read checks the entry, so they show again as soon as it is
+//!   released, replaced or expired.
 //! * **Fencing.** The lock, renew, write and admin unlock scripts read the
 //!   lock entry, the token counter and the record's token in the same step
 //!   and apply the [fencing rule](super#fencing-tokens). The scripts are the
@@ -28,9 +39,11 @@
 //!   `PUBLISH` on a channel; a waiting reader (a queue read, a release
 //!   wait, a node's wait for release requests) is subscribed on the shared
 //!   pub/sub connection and woken by the message, then reads again; a
-//!   release wait also reads again when the entry's `PTTL` runs out. If the
-//!   server does not speak RESP3 (Redis < 6) or the subscription fails,
-//!   waiting falls back to re-reading every second.
+//!   release wait also reads again when the entry's `PTTL` runs out, a
+//!   queue read when a hidden value may show (its invisibility ends, or
+//!   the lock entry holding it expires). If the server does not speak
+//!   RESP3 (Redis < 6) or the subscription fails, waiting falls back to
+//!   re-reading every second.
 //!
 //! **Storage changes.** Keys written by an earlier version keep working: a
 //! record without `token` counts as token 0; a lock entry holding a bare
@@ -58,8 +71,11 @@
 //! * the queue: `T:q` (sorted set: score `-priority`, member a zero-padded
 //!   sequence number, so equal priorities come out oldest first), `T:qv`
 //!   (hash: member → value), `T:qe` (sorted set: member → expiry ms),
-//!   `T:qi` (sorted set: member → invisible until ms), `T:qm` (hash: member
-//!   → read id), `T:qs` (the sequence counter).
+//!   `T:qi` (sorted set: member → invisible until ms, for values not
+//!   held), `T:qm` (hash: member → read id), `T:qh` (hash: member →
+//!   `token:owner` of the lock entry that read it, for values read by the
+//!   lock holder: hidden while that entry lives), `T:qs` (the sequence
+//!   counter).
 //!
 //! Keys of node `<id>` (`{p:node:<id>}`, or `{node:<id>}`, written `N`):
 //!
@@ -68,24 +84,44 @@
 //!   id as the JSON array `[name, scope, key]`, score its expiry ms, 60 s
 //!   after the request; the key expires with its last request).
 //!
-//! Channels: `T:push` (a value was pushed), `T:unlock` (the lock entry was
+//! Channels: `T:push` (a value was pushed, or the lock entry was released
+//! or replaced: values it held show again), `T:unlock` (the lock entry was
 //! released or replaced: an unlock, a write that releases, an admin unlock,
 //! an acquisition over a live entry), `N:requests` (a release request for
 //! the node).
+//!
+//! # Redis Cluster and multi-key saves
+//!
+//! [`Backend::save_many`] saves several sessions in one script: it checks
+//! every fence first and writes nothing unless all admit. On a single
+//! Redis that works whatever the keys. Redis Cluster runs a script only
+//! when all its keys are in one hash slot, and the slot of a key is the
+//! CRC16 of its hash tag modulo 16384; each session's tag is its whole id
+//! (`{prefix:name/scope/key}`), so two sessions share a slot only when
+//! their tags happen to hash alike. This backend does not speak Redis
+//! Cluster yet; [`RedisBackend::set_cluster_slot_check`] makes it refuse,
+//! as a cluster would, a batch spanning slots with
+//! [`BackendError::Invalid`] naming the keys and their slots, before
+//! anything is written. For a game whose sessions trade with each other
+//! on a cluster, a future hash-tag option will let it place the sessions
+//! that trade in one slot (say, a tag naming the trading group or shard
+//! rather than the whole session id) at the cost of spreading less
+//! evenly; until then, run trades on a single Redis (or one with
+//! replicas).
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::ConnectionManager;
-use redis::{Client, Value};
+use redis::Client;
 
-use super::checks::{check_ttl, new_version, user_ids_json};
+use super::checks::check_ttl;
 use super::wakers::Wakers;
 use super::{
-    Acquisition, Backend, BackendError, BoxFuture, Claim, Fence, LockEntry, NodeInfo, QueueBatch,
-    Record, RenewOutcome, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
+    QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
 };
 
 mod connection;
@@ -95,6 +131,7 @@ mod pubsub;
 mod queue;
 mod replication;
 mod reply;
+mod save;
 mod scan;
 mod scripts;
 use replication::Call;
@@ -135,6 +172,9 @@ struct Inner {
     replication: std::sync::Mutex<(Replication, Duration)>,
     /// Replicas each lock step and save waits for (set when connecting).
     replicas: std::sync::OnceLock<u32>,
+    /// Refuse multi-key saves spanning hash slots (see
+    /// [`RedisBackend::set_cluster_slot_check`]).
+    cluster_slot_check: AtomicBool,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -196,6 +236,7 @@ impl RedisBackend {
                     DEFAULT_REPLICATION_TIMEOUT,
                 )),
                 replicas: std::sync::OnceLock::new(),
+                cluster_slot_check: AtomicBool::new(false),
             }),
         })
     }
@@ -318,56 +359,24 @@ impl Backend for RedisBackend {
         write: &'a Write,
         fence: Option<Fence<'a>>,
     ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
-        Box::pin(async move {
-            let base = self.key_base(id);
-            let mut call = Call::new(&self.inner.scripts.set);
-            self.token_keys(&mut call, &base);
-            call.arg(if *write == Write::Remove { "r" } else { "s" });
-            match &fence {
-                Some(f) => {
-                    call.arg("1")
-                        .arg(f.owner)
-                        .arg(f.token)
-                        .arg(if f.release { "1" } else { "0" })
-                }
-                None => call.arg("0").arg("").arg(0).arg("0"),
-            };
-            if let Write::Set {
-                value,
-                metadata,
-                user_ids,
-                data_version,
-            } = write
-            {
-                call.arg(new_version())
-                    .arg(value)
-                    .arg(metadata)
-                    .arg(user_ids_json(user_ids))
-                    .arg(data_version.version)
-                    .arg(data_version.readable_from);
-            }
-            let reply = array(id, self.replicated(&call, "set", &base).await?)?;
-            if fence.as_ref().is_some_and(|f| f.release) {
-                // Perhaps released: wake this process's release waits.
-                self.inner.wakers.wake(&liveness::unlock_channel(&base));
-            }
-            let number = |v: &Value, what: &str| {
-                int(v).ok_or_else(|| corrupt(id, format!("{what} is not an integer: {v:?}")))
-            };
-            match reply.as_slice() {
-                [flag, token, holder] if int(flag) == Some(0) => Ok(WriteOutcome::Fenced {
-                    token: unsigned(number(token, "token")?),
-                    owner: text(holder).filter(|h| !h.is_empty()),
-                }),
-                [_, created, updated, version, token] => Ok(WriteOutcome::Written {
-                    created_ms: number(created, "created_ms")?,
-                    updated_ms: number(updated, "updated_ms")?,
-                    version: text(version).unwrap_or_default(),
-                    token: unsigned(number(token, "token")?),
-                }),
-                other => Err(corrupt(id, format!("write answered {other:?}"))),
-            }
-        })
+        Box::pin(async move { save::save(self, id, write, fence.as_ref(), &[]).await })
+    }
+
+    fn save<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Fence<'a>,
+        acks: &'a [String],
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move { save::save(self, id, write, Some(&fence), acks).await })
+    }
+
+    fn save_many<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Result<BatchOutcome, BackendError>> {
+        Box::pin(save::save_many(self, steps))
     }
 
     fn renew<'a>(
@@ -415,7 +424,7 @@ impl Backend for RedisBackend {
                 .await
                 .map_err(|e| redis_error("unlock", &base, &e))?;
             if removed == 1 {
-                self.inner.wakers.wake(&liveness::unlock_channel(&base));
+                liveness::lock_changed(self, &base);
             }
             Ok(removed == 1)
         })
@@ -438,7 +447,25 @@ impl Backend for RedisBackend {
         wait: Duration,
         invisibility: Duration,
     ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
-        Box::pin(queue::read(self, id, count, wait, invisibility))
+        Box::pin(queue::read(self, id, count, wait, invisibility, None))
+    }
+
+    fn queue_read_held<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+        holder: (&'a str, u64),
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        Box::pin(queue::read(
+            self,
+            id,
+            count,
+            wait,
+            invisibility,
+            Some(holder),
+        ))
     }
 
     fn queue_remove<'a>(

@@ -1,6 +1,19 @@
--- Read visible values. Preludes now, purge. KEYS q, qv, qe, qs, qi, qm;
--- ARGV count, invisibility ms, read id. Answers the values read (empty when
--- none is visible).
+-- Read visible values. Preludes now, purge, tokens (for `parse_lock`).
+-- KEYS q, qv, qe, qs, qi, qm, qh, lock; ARGV count, invisibility ms, read
+-- id, holder (`token:owner` of the reader's lock; '' for a plain read).
+-- A value handed out to a holder (qh: member → `token:owner`) is hidden
+-- for as long as the live lock entry is exactly that owner and token, and
+-- visible at once when it is not; any other value is hidden until its time
+-- in qi. Answers {values read, ms until a hidden value may show (-1: none)};
+-- the values are empty when none is visible.
+local owner, token = parse_lock(redis.call('GET', KEYS[8]))
+local live = owner and (fmt(token) .. ':' .. owner)
+local function hidden(m)
+  local h = redis.call('HGET', KEYS[7], m)
+  if h then return h == live end
+  local t = tonumber(redis.call('ZSCORE', KEYS[5], m))
+  return t ~= nil and t > now
+end
 local count = tonumber(ARGV[1])
 local picked = {}
 local start = 0
@@ -8,8 +21,7 @@ while #picked < count do
   local batch = redis.call('ZRANGE', KEYS[1], start, start + 99)
   if #batch == 0 then break end
   for _, m in ipairs(batch) do
-    local hidden = tonumber(redis.call('ZSCORE', KEYS[5], m))
-    if hidden == nil or hidden <= now then
+    if not hidden(m) then
       picked[#picked + 1] = m
       if #picked >= count then break end
     end
@@ -17,14 +29,30 @@ while #picked < count do
   start = start + 100
 end
 local values = {}
-if #picked == 0 then return values end
+if #picked == 0 then
+  -- When to look again: the first invisibility to end, or the expiry of
+  -- the lock entry holding values.
+  local show = -1
+  local soon = redis.call('ZRANGEBYSCORE', KEYS[5], '(' .. fmt(now), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+  if #soon > 0 then show = tonumber(soon[2]) - now end
+  if live and redis.call('HLEN', KEYS[7]) > 0 then
+    local left = redis.call('PTTL', KEYS[8])
+    if left >= 0 and (show < 0 or left < show) then show = left end
+  end
+  return {values, show}
+end
 local until_ms = now + tonumber(ARGV[2])
 for i, m in ipairs(picked) do
   values[i] = redis.call('HGET', KEYS[2], m)
-  redis.call('ZADD', KEYS[5], until_ms, m)
+  if ARGV[4] ~= '' then
+    redis.call('HSET', KEYS[7], m, ARGV[4])
+    redis.call('ZREM', KEYS[5], m)
+  else
+    redis.call('HDEL', KEYS[7], m)
+    redis.call('ZADD', KEYS[5], until_ms, m)
+  end
   redis.call('HSET', KEYS[6], m, ARGV[3])
 end
 local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2]
-redis.call('PEXPIREAT', KEYS[5], last)
-redis.call('PEXPIREAT', KEYS[6], last)
-return values
+for i = 5, 7 do redis.call('PEXPIREAT', KEYS[i], last) end
+return {values, -1}

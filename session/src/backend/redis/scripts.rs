@@ -1,7 +1,8 @@
 //! The Lua scripts of the Redis store, one `.lua` file each (readable and
 //! testable alone), with the preludes they share prepended at compile time.
-//! Every script touches the keys of one hash slot only: one session's, or
-//! one node's.
+//! Every script but `save_many.lua` touches the keys of one hash slot
+//! only: one session's, or one node's; a multi-key save touches each of
+//! its sessions' (see `RedisBackend::set_cluster_slot_check`).
 
 use redis::Script;
 
@@ -31,18 +32,36 @@ pub(crate) const LOCK: &str = with_tokens!("lock.lua");
 pub(crate) const RENEW: &str = with_tokens!("renew.lua");
 /// Release our lock (announced).
 pub(crate) const UNLOCK: &str = with_tokens!("unlock.lua");
-/// Write or remove the record, fenced.
-pub(crate) const SET: &str = concat!(
-    include_str!("now.lua"),
-    include_str!("tokens.lua"),
-    include_str!("set.lua")
-);
+/// The save prelude (`parse_step`, `refusal`, `save`) and what it needs:
+/// `now`, the fencing prelude and `ack`.
+macro_rules! with_save {
+    ($file:literal) => {
+        concat!(
+            include_str!("now.lua"),
+            include_str!("tokens.lua"),
+            include_str!("ack.lua"),
+            include_str!("save.lua"),
+            include_str!($file)
+        )
+    };
+}
+
+/// Write or remove the record, fenced, and acknowledge queue values.
+pub(crate) const SET: &str = with_save!("set.lua");
+/// Several sessions' saves, all or nothing.
+pub(crate) const SAVE_MANY: &str = with_save!("save_many.lua");
 /// Push a queue value.
 pub(crate) const PUSH: &str = with_queue!("push.lua");
-/// Read queue values.
-pub(crate) const READ: &str = with_queue!("read.lua");
+/// Read queue values (the fencing prelude parses the lock entry holding
+/// values).
+pub(crate) const READ: &str = concat!(
+    include_str!("now.lua"),
+    include_str!("purge.lua"),
+    include_str!("tokens.lua"),
+    include_str!("read.lua")
+);
 /// Remove the values of a read id.
-pub(crate) const REMOVE: &str = include_str!("remove.lua");
+pub(crate) const REMOVE: &str = concat!(include_str!("ack.lua"), include_str!("remove.lua"));
 /// Admin unlock: remove the entry and fence its owner.
 pub(crate) const FORCE_UNLOCK: &str = with_tokens!("force_unlock.lua");
 /// Read a lock entry with its remaining life.
@@ -53,11 +72,12 @@ pub(crate) const REQUEST: &str = concat!(include_str!("now.lua"), include_str!("
 pub(crate) const REQUESTS: &str = concat!(include_str!("now.lua"), include_str!("requests.lua"));
 
 /// Every script source, for loading them all when connecting.
-pub(crate) const ALL: [&str; 11] = [
+pub(crate) const ALL: [&str; 12] = [
     LOCK,
     RENEW,
     UNLOCK,
     SET,
+    SAVE_MANY,
     PUSH,
     READ,
     REMOVE,
@@ -73,6 +93,7 @@ pub(crate) struct Scripts {
     pub(crate) renew: Script,
     pub(crate) unlock: Script,
     pub(crate) set: Script,
+    pub(crate) save_many: Script,
     pub(crate) push: Script,
     pub(crate) read: Script,
     pub(crate) remove: Script,
@@ -89,6 +110,7 @@ impl Scripts {
             renew: Script::new(RENEW),
             unlock: Script::new(UNLOCK),
             set: Script::new(SET),
+            save_many: Script::new(SAVE_MANY),
             push: Script::new(PUSH),
             read: Script::new(READ),
             remove: Script::new(REMOVE),

@@ -15,16 +15,22 @@ local function parse_lock(v)
   return head, 0
 end
 
--- What the store knows about the key's tokens (and the entry's text).
-local function tokens()
-  local text = redis.call('GET', KEYS[2])
+-- What the store knows about a key's tokens (and the entry's text). `rec`,
+-- `lock` and `tok` name the session's keys (default KEYS 1, 2, 3; a script
+-- saving several sessions passes each one's), kept in the answer.
+local function tokens(rec, lock, tok)
+  rec, lock, tok = rec or KEYS[1], lock or KEYS[2], tok or KEYS[3]
+  local text = redis.call('GET', lock)
   local owner, entry = parse_lock(text)
   local k = {
+    rec = rec,
+    lock = lock,
+    tok = tok,
     text = text,
     owner = owner,
     entry = entry,
-    counter = tonumber(redis.call('GET', KEYS[3])) or 0,
-    record = tonumber(redis.call('HGET', KEYS[1], 'token')) or 0,
+    counter = tonumber(redis.call('GET', tok)) or 0,
+    record = tonumber(redis.call('HGET', rec, 'token')) or 0,
   }
   k.latest = math.max(k.counter, k.record, k.entry)
   return k
@@ -39,7 +45,7 @@ end
 
 -- Remembers `token` as issued (a lost counter is repaired, never lowered).
 local function issue(k, token)
-  if k.counter < token then redis.call('SET', KEYS[3], fmt(token)) end
+  if k.counter < token then redis.call('SET', k.tok, fmt(token)) end
 end
 
 -- Writes `owner`'s lock entry under `token` for `ttl` ms. `node` is empty
@@ -54,8 +60,12 @@ local function put_lock(owner, token, ttl, node)
   redis.call('SET', KEYS[2], text, 'PX', ttl)
 end
 
--- Announces that the entry changed hands on `T:unlock` (KEYS[2] is
--- `T:lock`), waking the release waits of every process.
-local function announce_release()
-  redis.call('PUBLISH', string.sub(KEYS[2], 1, -5) .. 'unlock', '1')
+-- Announces that the entry `lock` (`T:lock`, default KEYS[2]) changed
+-- hands: on `T:unlock`, waking the release waits of every process, and on
+-- `T:push`, waking the queue readers (values held by the old entry are
+-- visible again).
+local function announce_release(lock)
+  local base = string.sub(lock or KEYS[2], 1, -5)
+  redis.call('PUBLISH', base .. 'unlock', '1')
+  redis.call('PUBLISH', base .. 'push', '1')
 end

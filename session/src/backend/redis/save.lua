@@ -1,0 +1,67 @@
+-- Prelude: one session's save step (needs now, tokens, ack). A step's keys
+-- follow KEYS index `ko`: rec, lock, tok, then, when it has acks, q, qv,
+-- qe, qi, qm, qh. Its arguments follow ARGV index `ao`: mode (s/r), fenced
+-- (1/0), owner, token, release (1/0), version, value, metadata, user ids,
+-- data version, readable from (those six empty for a removal), the ack
+-- count, then that many read ids. Answers the step and the indexes after
+-- it.
+local function parse_step(ko, ao)
+  local s = {
+    rec = KEYS[ko + 1], lock = KEYS[ko + 2], tok = KEYS[ko + 3],
+    mode = ARGV[ao + 1], fenced = ARGV[ao + 2] == '1', owner = ARGV[ao + 3],
+    token = tonumber(ARGV[ao + 4]), release = ARGV[ao + 5] == '1',
+    version = ARGV[ao + 6], value = ARGV[ao + 7], metadata = ARGV[ao + 8],
+    user_ids = ARGV[ao + 9], data_version = ARGV[ao + 10], readable_from = ARGV[ao + 11],
+    acks = {},
+  }
+  local n = tonumber(ARGV[ao + 12])
+  for i = 1, n do s.acks[ARGV[ao + 12 + i]] = true end
+  ko = ko + 3
+  if n > 0 then
+    s.queue = {KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3], KEYS[ko + 4], KEYS[ko + 5], KEYS[ko + 6]}
+    ko = ko + 6
+  end
+  return s, ko, ao + 12 + n
+end
+
+-- The step's fence against what the store knows (`k`, from `tokens`): nil
+-- when it admits the write (or the step is unfenced), else the refusal
+-- {0, newest token, holder or ''}.
+local function refusal(s, k)
+  if s.fenced and not admits(k, s.owner, s.token) then return {0, k.latest, k.owner or ''} end
+  return nil
+end
+
+-- Applies a step: when fenced out, nothing changes and the answer is the
+-- refusal; else the write, the release (announced) and the acks, and the
+-- answer {1, created, updated, version, token}. A removal leaves a
+-- tombstone (the hash with only `token`), so a lost counter cannot repeat
+-- its token.
+local function save(s)
+  local k = tokens(s.rec, s.lock, s.tok)
+  local refused = refusal(s, k)
+  if refused then return refused end
+  local token = k.latest
+  if s.fenced then
+    token = s.token
+    issue(k, token)
+  end
+  local out
+  if s.mode == 'r' then
+    redis.call('DEL', s.rec)
+    redis.call('HSET', s.rec, 'token', fmt(token))
+    out = {1, 0, 0, '', token}
+  else
+    local created = tonumber(redis.call('HGET', s.rec, 'created_ms')) or now
+    redis.call('HSET', s.rec, 'value', s.value, 'metadata', s.metadata, 'user_ids', s.user_ids,
+      'created_ms', fmt(created), 'updated_ms', fmt(now), 'version', s.version,
+      'token', fmt(token), 'data_version', s.data_version, 'readable_from', s.readable_from)
+    out = {1, created, now, s.version, token}
+  end
+  if s.fenced and s.release and k.owner == s.owner then
+    redis.call('DEL', s.lock)
+    announce_release(s.lock)
+  end
+  if s.queue then ack(s.queue, s.acks) end
+  return out
+end

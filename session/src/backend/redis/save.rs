@@ -1,0 +1,268 @@
+//! Saves: the fenced write of one session with the acknowledgement of its
+//! queue values (`set.lua`, one script run), and several sessions' saves
+//! all or nothing (`save_many.lua`), refused up front when the keys span
+//! hash slots and the backend checks slots (Redis Cluster).
+
+use std::sync::atomic::Ordering;
+
+use redis::Value;
+
+use super::liveness::lock_changed;
+use super::queue::ack_keys;
+use super::replication::Call;
+use super::reply::{array, corrupt, int, text, unsigned};
+use super::RedisBackend;
+use crate::backend::checks::{new_version, user_ids_json};
+use crate::backend::{BackendError, BatchOutcome, Fence, SaveStep, SessionId, Write, WriteOutcome};
+
+/// The number of hash slots of a Redis Cluster.
+const SLOTS: u16 = 16384;
+
+/// CRC16 as Redis Cluster computes it (CCITT, polynomial 0x1021, initial
+/// value 0: "XMODEM").
+fn crc16(bytes: &[u8]) -> u16 {
+    bytes.iter().fold(0u16, |crc, &b| {
+        (0..8).fold(crc ^ (u16::from(b) << 8), |crc, _| {
+            if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            }
+        })
+    })
+}
+
+/// The hash slot of `key`, as Redis Cluster computes it: the CRC16 of the
+/// text between the first `{` and the next `}` when that text is not empty,
+/// else of the whole key, modulo 16384.
+pub(super) fn hash_slot(key: &str) -> u16 {
+    let bytes = key.as_bytes();
+    let tagged = bytes.iter().position(|&b| b == b'{').and_then(|open| {
+        let rest = &bytes[open + 1..];
+        rest.iter()
+            .position(|&b| b == b'}')
+            .filter(|&close| close > 0)
+            .map(|close| &rest[..close])
+    });
+    crc16(tagged.unwrap_or(bytes)) % SLOTS
+}
+
+impl RedisBackend {
+    /// Refuses multi-key saves ([`save_many`](crate::backend::Backend::save_many))
+    /// whose sessions lie in different hash slots, as Redis Cluster would
+    /// (a script may only touch keys of one slot there), with
+    /// [`BackendError::Invalid`] naming the keys and their slots, before
+    /// anything is written. Off by default: a single Redis runs such a
+    /// batch in one script. Turn it on to test that a game's batches would
+    /// run on a cluster (this backend does not speak Redis Cluster yet; it
+    /// will check slots whenever it does). Each session's keys are tagged
+    /// with the whole session id, so two sessions share a slot only when
+    /// their tags happen to hash alike; see the [module
+    /// documentation](super#redis-cluster-and-multi-key-saves).
+    pub fn set_cluster_slot_check(&self, on: bool) {
+        self.inner.cluster_slot_check.store(on, Ordering::Relaxed);
+    }
+
+    /// The Redis Cluster hash slot of `id`'s keys (all share it): the CRC16
+    /// of its hash tag (`prefix:name/scope/key`) modulo 16384.
+    pub fn key_slot(&self, id: &SessionId) -> u16 {
+        hash_slot(&self.key_base(id))
+    }
+
+    /// Whether multi-key saves are refused when they span hash slots (see
+    /// [`set_cluster_slot_check`](Self::set_cluster_slot_check)).
+    pub fn cluster_slot_check(&self) -> bool {
+        self.inner.cluster_slot_check.load(Ordering::Relaxed)
+    }
+
+    /// Adds one save step's keys and arguments to `call` (the layout the
+    /// save prelude, `save.lua`, reads).
+    fn save_step(
+        &self,
+        call: &mut Call<'_>,
+        base: &str,
+        write: &Write,
+        fence: Option<&Fence<'_>>,
+        acks: &[String],
+    ) {
+        self.token_keys(call, base);
+        if !acks.is_empty() {
+            for key in ack_keys(base) {
+                call.key(key);
+            }
+        }
+        call.arg(if *write == Write::Remove { "r" } else { "s" });
+        match fence {
+            Some(f) => {
+                call.arg("1")
+                    .arg(f.owner)
+                    .arg(f.token)
+                    .arg(if f.release { "1" } else { "0" })
+            }
+            None => call.arg("0").arg("").arg(0).arg("0"),
+        };
+        match write {
+            Write::Set {
+                value,
+                metadata,
+                user_ids,
+                data_version,
+            } => call
+                .arg(new_version())
+                .arg(value)
+                .arg(metadata)
+                .arg(user_ids_json(user_ids))
+                .arg(data_version.version)
+                .arg(data_version.readable_from),
+            // No version, value, metadata, user ids nor data version.
+            Write::Remove => call.arg("").arg("").arg("").arg("").arg("").arg(""),
+        };
+        call.arg(acks.len());
+        for read_id in acks {
+            call.arg(read_id);
+        }
+    }
+}
+
+/// A save step's answer (`{0, token, holder}` or `{1, created, updated,
+/// version, token}`).
+fn write_outcome(id: &SessionId, reply: &[Value]) -> Result<WriteOutcome, BackendError> {
+    let number = |v: &Value, what: &str| {
+        int(v).ok_or_else(|| corrupt(id, format!("{what} is not an integer: {v:?}")))
+    };
+    match reply {
+        [flag, token, holder] if int(flag) == Some(0) => Ok(WriteOutcome::Fenced {
+            token: unsigned(number(token, "token")?),
+            owner: text(holder).filter(|h| !h.is_empty()),
+        }),
+        [_, created, updated, version, token] => Ok(WriteOutcome::Written {
+            created_ms: number(created, "created_ms")?,
+            updated_ms: number(updated, "updated_ms")?,
+            version: text(version).unwrap_or_default(),
+            token: unsigned(number(token, "token")?),
+        }),
+        other => Err(corrupt(id, format!("write answered {other:?}"))),
+    }
+}
+
+/// [`Backend::set`](crate::backend::Backend::set) and
+/// [`Backend::save`](crate::backend::Backend::save): one `set.lua` run
+/// (with `WAIT` for replicas when they must confirm) that writes, releases
+/// when asked and removes the values handed out under `acks`, unless the
+/// fence refuses.
+pub(super) async fn save(
+    backend: &RedisBackend,
+    id: &SessionId,
+    write: &Write,
+    fence: Option<&Fence<'_>>,
+    acks: &[String],
+) -> Result<WriteOutcome, BackendError> {
+    let base = backend.key_base(id);
+    let mut call = Call::new(&backend.inner.scripts.set);
+    backend.save_step(&mut call, &base, write, fence, acks);
+    let reply = array(id, backend.replicated(&call, "set", &base).await?)?;
+    if fence.is_some_and(|f| f.release) {
+        // Perhaps released: wake this process's waits.
+        lock_changed(backend, &base);
+    }
+    write_outcome(id, &reply)
+}
+
+/// Refuses `steps` spanning hash slots when the backend checks slots.
+fn check_slots(backend: &RedisBackend, steps: &[SaveStep<'_>]) -> Result<(), BackendError> {
+    if !backend.cluster_slot_check() {
+        return Ok(());
+    }
+    let slots: Vec<(String, u16)> = steps
+        .iter()
+        .map(|s| (backend.key_base(s.id), backend.key_slot(s.id)))
+        .collect();
+    if slots.windows(2).all(|w| w[0].1 == w[1].1) {
+        return Ok(());
+    }
+    let named: Vec<String> = slots
+        .iter()
+        .map(|(base, slot)| format!("{base} (slot {slot})"))
+        .collect();
+    Err(BackendError::Invalid(format!(
+        "a multi-key save spans hash slots, which Redis Cluster refuses: {}",
+        named.join(", ")
+    )))
+}
+
+/// [`Backend::save_many`](crate::backend::Backend::save_many): one
+/// `save_many.lua` run checking every fence before writing anything.
+pub(super) async fn save_many(
+    backend: &RedisBackend,
+    steps: &[SaveStep<'_>],
+) -> Result<BatchOutcome, BackendError> {
+    let Some(first) = steps.first() else {
+        return Ok(BatchOutcome::Written(Vec::new()));
+    };
+    check_slots(backend, steps)?;
+    let bases: Vec<String> = steps.iter().map(|s| backend.key_base(s.id)).collect();
+    let mut call = Call::new(&backend.inner.scripts.save_many);
+    call.arg(steps.len());
+    for (step, base) in steps.iter().zip(&bases) {
+        backend.save_step(&mut call, base, step.write, Some(&step.fence), step.acks);
+    }
+    let what = if steps.len() > 1 {
+        format!("{} (and {} more)", bases[0], steps.len() - 1)
+    } else {
+        bases[0].clone()
+    };
+    let reply = array(
+        first.id,
+        backend.replicated(&call, "save_many", &what).await?,
+    )?;
+    for (step, base) in steps.iter().zip(&bases) {
+        if step.fence.release {
+            lock_changed(backend, base);
+        }
+    }
+    match reply.as_slice() {
+        [flag, index, token, holder] if int(flag) == Some(0) => {
+            let step = int(index)
+                .and_then(|i| usize::try_from(i).ok())
+                .and_then(|i| i.checked_sub(1))
+                .and_then(|i| steps.get(i))
+                .ok_or_else(|| corrupt(first.id, format!("save_many refused step {index:?}")))?;
+            Ok(BatchOutcome::Refused {
+                id: step.id.clone(),
+                token: int(token)
+                    .map(unsigned)
+                    .ok_or_else(|| corrupt(step.id, format!("token {token:?}")))?,
+                owner: text(holder).filter(|h| !h.is_empty()),
+            })
+        }
+        [_, Value::Array(outcomes)] if outcomes.len() == steps.len() => {
+            let written = steps
+                .iter()
+                .zip(outcomes)
+                .map(|(step, out)| match out {
+                    Value::Array(fields) => write_outcome(step.id, fields),
+                    other => Err(corrupt(step.id, format!("save answered {other:?}"))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(BatchOutcome::Written(written))
+        }
+        other => Err(corrupt(first.id, format!("save_many answered {other:?}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{crc16, hash_slot};
+
+    #[test]
+    fn slots_are_computed_as_redis_cluster_does() {
+        assert_eq!(crc16(b"123456789"), 0x31C3);
+        assert_eq!(hash_slot("foo"), 12182);
+        assert_eq!(hash_slot("bar"), 5061);
+        // Only the hash tag counts.
+        assert_eq!(hash_slot("{foo}:rec"), hash_slot("foo"));
+        assert_eq!(hash_slot("{foo}:lock"), hash_slot("{foo}:q"));
+        // An empty tag hashes the whole key.
+        assert_eq!(hash_slot("{}foo"), crc16(b"{}foo") % 16384);
+    }
+}
