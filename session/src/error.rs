@@ -119,6 +119,17 @@ pub enum SessionError {
         /// The session id.
         id: String,
     },
+    /// A save together ([`Registry::save_together`](crate::Registry::save_together))
+    /// wrote nothing because another of its sessions could not be saved.
+    #[error("{id} not saved: the save together was refused because of {by}: {message}")]
+    NotSavedTogether {
+        /// This session's id.
+        id: String,
+        /// The session that refused the batch.
+        by: String,
+        /// Why it refused.
+        message: String,
+    },
     /// The operation was dropped before it answered (the runtime shut down).
     #[error("operation on {id} was cancelled")]
     Cancelled {

@@ -86,6 +86,7 @@
 //! | `failover.rs` | **failover and server hops**, Open's side: taking a dead owner's lock at once, waiting for and asking for a live owner's ([`OpenWait`]) |
 //! | `handoff.rs` | **handoff**, the owner's side: the release-request event, deferrals, closing for the next owner |
 //! | `admin.rs` | **admin tools**: held locks with their holders, admin unlock |
+//! | `ops/together.rs` | **atomic trades**: several sessions saved in one atomic, fenced step |
 //! | `shutdown.rs` | **shutdown** ("bind to close") within a deadline, its report, and the signal helper |
 //! | `health.rs` | **critical state**: store failures in a sliding window |
 //! | `hooks.rs` | each data store name's **validator and migrations** |

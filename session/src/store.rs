@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::backend::{
-    Acquisition, Backend, BackendError, Claim, Fence, QueueBatch, Record, RenewOutcome, SessionId,
-    Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, Claim, Fence, QueueBatch, Record,
+    RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
 };
 use crate::error::SessionError;
 use crate::health::Health;
@@ -88,6 +88,18 @@ impl<'a> SessionStore<'a> {
         }
     }
 
+    /// Saves several sessions' steps in one atomic store step (this
+    /// session's id names errors).
+    pub(crate) async fn save_many(
+        &self,
+        steps: &[SaveStep<'_>],
+    ) -> Result<BatchOutcome, SessionError> {
+        self.call("save_together", CALL_TIMEOUT, || {
+            self.backend.save_many(steps)
+        })
+        .await
+    }
+
     /// Reads the record.
     pub(crate) async fn get(&self) -> Result<Option<Record>, SessionError> {
         self.call("get", CALL_TIMEOUT, || self.backend.get(self.id))
@@ -101,16 +113,22 @@ impl<'a> SessionStore<'a> {
         write: &Write,
         token: u64,
         release: bool,
+        acks: &[String],
     ) -> Result<WriteOutcome, SessionError> {
-        let fence = Fence {
+        let fence = self.fence(token, release);
+        self.call("set", CALL_TIMEOUT, || {
+            self.backend.save(self.id, write, fence.clone(), acks)
+        })
+        .await
+    }
+
+    /// Our lock under `token` (and whether a write releases it).
+    pub(crate) fn fence(&self, token: u64, release: bool) -> Fence<'a> {
+        Fence {
             owner: self.owner,
             token,
             release,
-        };
-        self.call("set", CALL_TIMEOUT, || {
-            self.backend.set(self.id, write, Some(fence.clone()))
-        })
-        .await
+        }
     }
 
     /// Takes the lock (a new fencing token) with `claim` (whose owner is
@@ -167,15 +185,20 @@ impl<'a> SessionStore<'a> {
         .await
     }
 
-    /// Reads up to `count` values, waiting up to `wait` for the first.
+    /// Reads up to `count` values, waiting up to `wait` for the first, as
+    /// the holder of our lock under `token` (the values stay invisible
+    /// while that lock lives).
     pub(crate) async fn queue_read(
         &self,
         count: usize,
         wait: Duration,
         invisibility: Duration,
+        token: u64,
     ) -> Result<Option<QueueBatch>, SessionError> {
+        let holder = (self.owner, token);
         self.call("queue_read", wait + CALL_TIMEOUT, || {
-            self.backend.queue_read(self.id, count, wait, invisibility)
+            self.backend
+                .queue_read_held(self.id, count, wait, invisibility, holder)
         })
         .await
     }

@@ -2,6 +2,8 @@
 
 mod common;
 
+use sdm_session::backend::Backend;
+
 use common::{secs, v, Rig};
 use sdm_session::backend::testing::Method;
 use sdm_session::{Response, SessionError, Value};
@@ -115,7 +117,7 @@ async fn batches_hold_at_most_100_values() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn values_not_removed_come_back_after_the_invisibility_time() {
+async fn values_not_removed_stay_with_the_owner_and_come_back_to_the_next_one() {
     let rig = Rig::new();
     let owner = rig.registry().session("Player", None, 1);
     owner.set_queue_invisibility(secs(10)).unwrap();
@@ -124,11 +126,50 @@ async fn values_not_removed_come_back_after_the_invisibility_time() {
     let (log, _c) = listen(&owner, false);
     tokio::time::sleep(secs(5)).await;
     assert_eq!(log.lock().unwrap().len(), 1);
-    tokio::time::sleep(secs(10)).await;
-    let l = log.lock().unwrap();
-    assert_eq!(l.len(), 2);
-    assert_ne!(l[0].0, l[1].0, "a new read id");
-    assert_eq!(l[1].1, vec![v(json!({"gift": 5}))]);
+    // Exactly once: while its lock lives, the owner never sees them twice.
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(log.lock().unwrap().len(), 1, "not handed out twice");
+    // The owner leaves without removing them: the next owner gets them.
+    assert!(owner.close().await.is_saved());
+    let (next_server, _) = rig.other_server();
+    let next = next_server.session("Player", None, 1);
+    next.open(None).await;
+    let (next_log, _c2) = listen(&next, false);
+    tokio::time::sleep(secs(1)).await;
+    let l = next_log.lock().unwrap();
+    assert_eq!(l.len(), 1);
+    assert_ne!(l[0].0, log.lock().unwrap()[0].0, "a new read id");
+    assert_eq!(l[0].1, vec![v(json!({"gift": 5}))]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn values_read_by_another_reader_come_back_after_the_invisibility_time() {
+    let rig = Rig::new();
+    let id = sdm_session::backend::SessionId::new("Player", None, "1");
+    rig.memory
+        .queue_push(&id, "5", secs(60), 0.0)
+        .await
+        .unwrap();
+    let first = rig
+        .memory
+        .queue_read(&id, 10, secs(0), secs(10))
+        .await
+        .unwrap();
+    assert!(first.is_some());
+    assert_eq!(
+        rig.memory
+            .queue_read(&id, 10, secs(0), secs(10))
+            .await
+            .unwrap(),
+        None
+    );
+    tokio::time::sleep(secs(11)).await;
+    let again = rig
+        .memory
+        .queue_read(&id, 10, secs(0), secs(10))
+        .await
+        .unwrap();
+    assert_eq!(again.map(|b| b.values), Some(vec!["5".to_owned()]));
 }
 
 #[tokio::test(start_paused = true)]

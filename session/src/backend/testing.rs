@@ -16,8 +16,8 @@
 //! ```
 
 use super::{
-    Acquisition, Backend, BackendError, BoxFuture, Claim, Fence, LockEntry, NodeInfo, QueueBatch,
-    Record, RenewOutcome, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
+    QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,7 +29,7 @@ use std::time::Duration;
 pub enum Method {
     /// [`Backend::get`].
     Get,
-    /// [`Backend::set`].
+    /// [`Backend::set`] and [`Backend::save`].
     Set,
     /// [`Backend::acquire`] (and [`Backend::lock`], which calls it).
     Lock,
@@ -39,7 +39,7 @@ pub enum Method {
     Unlock,
     /// [`Backend::queue_push`].
     QueuePush,
-    /// [`Backend::queue_read`].
+    /// [`Backend::queue_read`] and [`Backend::queue_read_held`].
     QueueRead,
     /// [`Backend::queue_remove`].
     QueueRemove,
@@ -57,6 +57,8 @@ pub enum Method {
     RequestRelease,
     /// [`Backend::release_requests`].
     ReleaseRequests,
+    /// [`Backend::save_many`].
+    SaveMany,
 }
 
 impl Method {
@@ -70,7 +72,7 @@ impl Method {
     }
 
     /// Every method.
-    pub const ALL: [Method; 15] = [
+    pub const ALL: [Method; 16] = [
         Method::Get,
         Method::Set,
         Method::Lock,
@@ -86,6 +88,7 @@ impl Method {
         Method::NodeAlive,
         Method::RequestRelease,
         Method::ReleaseRequests,
+        Method::SaveMany,
     ];
 }
 
@@ -363,6 +366,34 @@ impl Backend for FaultyBackend {
             self.inner.queue_remove(id, read_id)
         })
     }
+    fn save<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Fence<'a>,
+        acks: &'a [String],
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        self.call(Method::Set, move || self.inner.save(id, write, fence, acks))
+    }
+    fn save_many<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Result<BatchOutcome, BackendError>> {
+        self.call(Method::SaveMany, move || self.inner.save_many(steps))
+    }
+    fn queue_read_held<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+        holder: (&'a str, u64),
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        self.call(Method::QueueRead, move || {
+            self.inner
+                .queue_read_held(id, count, wait, invisibility, holder)
+        })
+    }
     fn lock_entry<'a>(
         &'a self,
         id: &'a SessionId,
@@ -557,6 +588,35 @@ impl Backend for CountingBackend {
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         self.bump(Method::QueueRemove);
         self.inner.queue_remove(id, read_id)
+    }
+    fn save<'a>(
+        &'a self,
+        id: &'a SessionId,
+        write: &'a Write,
+        fence: Fence<'a>,
+        acks: &'a [String],
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        self.bump(Method::Set);
+        self.inner.save(id, write, fence, acks)
+    }
+    fn save_many<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Result<BatchOutcome, BackendError>> {
+        self.bump(Method::SaveMany);
+        self.inner.save_many(steps)
+    }
+    fn queue_read_held<'a>(
+        &'a self,
+        id: &'a SessionId,
+        count: usize,
+        wait: Duration,
+        invisibility: Duration,
+        holder: (&'a str, u64),
+    ) -> BoxFuture<'a, Result<Option<QueueBatch>, BackendError>> {
+        self.bump(Method::QueueRead);
+        self.inner
+            .queue_read_held(id, count, wait, invisibility, holder)
     }
     fn lock_entry<'a>(
         &'a self,

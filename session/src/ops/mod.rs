@@ -10,6 +10,7 @@ mod open;
 mod read;
 mod save;
 pub(crate) mod timers;
+mod together;
 
 use crate::observe;
 use crate::session::Inner;

@@ -64,35 +64,50 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
 }
 
 /// What a save writes, encoded from the value and metadata now.
-struct Encoded {
-    write: Write,
-    compressed: Option<String>,
-    value: Value,
+pub(crate) struct Encoded {
+    pub(crate) write: Write,
+    pub(crate) compressed: Option<String>,
+    pub(crate) value: Value,
+}
+
+/// The value and the queue removals a save writes, taken together (under
+/// the apply gate: a delivered value is in the value exactly when its
+/// removal is in the acks).
+pub(crate) struct Snapshot {
+    pub(crate) value: Value,
+    pub(crate) acks: Vec<String>,
+}
+
+pub(crate) fn snapshot(inner: &Inner) -> Snapshot {
+    let _gate = inner.gate();
+    let value = inner.value().clone();
+    let acks = inner.core().pending_acks.clone();
+    Snapshot { value, acks }
 }
 
 /// Runs the data store's validator on the value about to be saved.
-fn validate(inner: &Inner) -> Result<(), SessionError> {
+fn validate(inner: &Inner, value: &Value) -> Result<(), SessionError> {
     let hooks = inner.shared.hooks.of(&inner.id.name);
-    let value = inner.value().clone();
     hooks
-        .validate(&value)
+        .validate(value)
         .map_err(|message| SessionError::Invalid {
             id: inner.id_text.clone(),
             message,
         })
 }
 
-/// Encodes the value and metadata; the error names what cannot be written.
-fn encode(inner: &Inner) -> Result<Encoded, SessionError> {
-    encode_value(inner).map_err(|message| SessionError::Unwritable {
+/// Validates and encodes the value and metadata; the error names what
+/// cannot be written.
+pub(crate) fn prepare(inner: &Inner, value: Value) -> Result<Encoded, SessionError> {
+    validate(inner, &value)?;
+    encode_value(inner, value).map_err(|message| SessionError::Unwritable {
         id: inner.id_text.clone(),
         message,
     })
 }
 
 /// Encodes the value and metadata; a message naming what cannot be written.
-fn encode_value(inner: &Inner) -> Result<Encoded, String> {
-    let value = inner.value().clone();
+fn encode_value(inner: &Inner, value: Value) -> Result<Encoded, String> {
     if value.is_nil() {
         return Ok(Encoded {
             write: Write::Remove,
@@ -138,25 +153,18 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
     if let Some(due) = due.filter(|due| *due > tokio::time::Instant::now()) {
         tokio::time::sleep_until(due).await;
     }
-    let saving = inner.events.saving.listeners();
-    if !saving.is_empty() {
-        let snapshot = inner.value().clone();
-        let s = Session(inner.clone());
-        for f in saving {
-            f(&snapshot, &s);
-        }
-    }
+    let writing = inner.write_lock.lock().await;
+    fire_saving(inner);
     let started = std::time::Instant::now();
-    let (response, bytes) = match validate(inner).and_then(|()| encode(inner)) {
+    let snap = snapshot(inner);
+    let (response, bytes) = match prepare(inner, snap.value) {
         Err(e) => (Response::Error(e), 0),
         Ok(encoded) => {
-            let bytes = match &encoded.write {
-                Write::Set { value, .. } => value.len(),
-                Write::Remove => 0,
-            };
-            (write(inner, encoded, release).await, bytes)
+            let bytes = encoded_bytes(&encoded);
+            (write(inner, encoded, release, &snap.acks).await, bytes)
         }
     };
+    drop(writing);
     let outcome = match &response {
         Response::Saved(_) => "saved",
         Response::Error(SessionError::Fenced { .. }) => "fenced",
@@ -174,17 +182,54 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
     response
 }
 
-/// Writes under the session's token; an accepted write updates what is
-/// known of the stored key.
-async fn write(inner: &Arc<Inner>, encoded: Encoded, release: bool) -> Response {
+/// Fires Saving with the value about to be saved.
+pub(crate) fn fire_saving(inner: &Arc<Inner>) {
+    let saving = inner.events.saving.listeners();
+    if !saving.is_empty() {
+        let snapshot = inner.value().clone();
+        let s = Session(inner.clone());
+        for f in saving {
+            f(&snapshot, &s);
+        }
+    }
+}
+
+/// The bytes of value text a write stores.
+pub(crate) fn encoded_bytes(encoded: &Encoded) -> usize {
+    match &encoded.write {
+        Write::Set { value, .. } => value.len(),
+        Write::Remove => 0,
+    }
+}
+
+/// Writes under the session's token, acknowledging `acks` in the same
+/// step; an accepted write updates what is known of the stored key.
+async fn write(inner: &Arc<Inner>, encoded: Encoded, release: bool, acks: &[String]) -> Response {
     let token = inner.core().token;
-    match inner.store().write(&encoded.write, token, release).await {
+    let outcome = inner
+        .store()
+        .write(&encoded.write, token, release, acks)
+        .await;
+    written(inner, encoded, outcome, token, acks)
+}
+
+/// What a write's outcome means for the session, and its answer.
+pub(crate) fn written(
+    inner: &Inner,
+    encoded: Encoded,
+    outcome: Result<WriteOutcome, SessionError>,
+    token: u64,
+    acks: &[String],
+) -> Response {
+    match outcome {
         Ok(outcome @ WriteOutcome::Written { .. }) => {
             let removed = encoded.write == Write::Remove;
-            inner
-                .core()
-                .stored
-                .saved(outcome, removed, encoded.compressed);
+            let mut core = inner.core();
+            core.stored.saved(outcome, removed, encoded.compressed);
+            core.pending_acks.retain(|a| !acks.contains(a));
+            for a in acks {
+                core.delivered.remove(a);
+            }
             Response::Saved(encoded.value)
         }
         Ok(WriteOutcome::Fenced {

@@ -19,6 +19,7 @@ pub(crate) use reader::read_loop;
 
 use crate::{Response, Session, SessionError};
 use sdm_codec::Value;
+use std::future::Future;
 use std::time::Duration;
 
 /// The default expiration of a queued value: 7 days.
@@ -61,10 +62,38 @@ impl Session {
 
     /// Remove: removes the values handed to ProcessQueue under `read_id`,
     /// so they do not come back.
-    pub async fn remove(&self, read_id: &str) -> Response {
-        match self.0.store().queue_remove(read_id).await {
-            Ok(()) => Response::Success,
-            Err(e) => Response::Error(e),
+    ///
+    /// **Exactly once** (a deliberate difference from the module): for
+    /// values handed to this session while it is open, the removal counts
+    /// from the moment `remove` is *called* (before the future is polled,
+    /// so a listener may spawn it) and is committed in the same atomic,
+    /// fenced store step as the session's next save (an explicit save,
+    /// auto-save, or the save on close), with the value in which they were
+    /// applied; the answer is `Success` at once. If that save is refused
+    /// or never happens (a crash, a lost lock, SaveOnClose off), nothing is
+    /// removed and the values go, once, to whoever owns the key next, who
+    /// loads a value in which they were never applied. Values handed to an
+    /// open session stay invisible while its lock lives, so it never sees
+    /// them twice. Any other `remove` (a closed session, a read id this
+    /// session was not handed) removes at once, as in the module.
+    pub fn remove(&self, read_id: &str) -> impl Future<Output = Response> + Send + 'static {
+        let pending = {
+            let mut core = self.0.core();
+            let held = core.state == crate::State::Open && core.delivered.contains(read_id);
+            if held && !core.pending_acks.iter().any(|a| a == read_id) {
+                core.pending_acks.push(read_id.to_owned());
+            }
+            held
+        };
+        let (inner, read_id) = (self.0.clone(), read_id.to_owned());
+        async move {
+            if pending {
+                return Response::Success;
+            }
+            match inner.store().queue_remove(&read_id).await {
+                Ok(()) => Response::Success,
+                Err(e) => Response::Error(e),
+            }
         }
     }
 }

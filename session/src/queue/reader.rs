@@ -19,10 +19,13 @@ pub(crate) async fn read_loop(session: Weak<Inner>) -> Option<TaskKind> {
         if !state::keep_reading(&inner) {
             return None;
         }
-        let invisibility = inner.core().props.queue_invisibility;
+        let (invisibility, token) = {
+            let core = inner.core();
+            (core.props.queue_invisibility, core.token)
+        };
         let read = inner
             .store()
-            .queue_read(QUEUE_BATCH, QUEUE_WAIT, invisibility)
+            .queue_read(QUEUE_BATCH, QUEUE_WAIT, invisibility, token)
             .await;
         match read {
             Ok(Some(batch)) => {
@@ -39,7 +42,11 @@ pub(crate) async fn read_loop(session: Weak<Inner>) -> Option<TaskKind> {
                     return None;
                 }
                 metrics::counter!(crate::observe::QUEUE_VALUES).increment(values.len() as u64);
+                inner.core().delivered.insert(batch.read_id.clone());
                 let s = Session(inner.clone());
+                // No save snapshots the value while listeners apply values
+                // and remove them (see `apply_gate`).
+                let _gate = inner.gate();
                 for f in inner.events.process_queue.listeners() {
                     f(&batch.read_id, &values, &s);
                 }

@@ -62,6 +62,11 @@ pub(crate) struct Core {
     lock_lost: bool,
     /// Why the session last left Open.
     pub(crate) close_reason: Option<CloseReason>,
+    /// The read ids this session's reader was handed while open.
+    pub(crate) delivered: std::collections::HashSet<String>,
+    /// The delivered read ids whose Remove was called: acknowledged in the
+    /// next save's own step (exactly-once gifts).
+    pub(crate) pending_acks: Vec<String>,
     /// Why the next close happens, when something other than a caller
     /// asked for it (a handoff, shutdown, the renewal timer).
     closing: Option<CloseReason>,
@@ -80,6 +85,8 @@ impl Core {
             last_save: None,
             lock_lost: false,
             close_reason: None,
+            delivered: std::collections::HashSet::new(),
+            pending_acks: Vec::new(),
             closing: None,
             timers: Timers::default(),
         }
@@ -149,6 +156,7 @@ pub(crate) fn open(inner: &Inner, value: Value, stored: Stored, token: u64) -> O
     core.state = State::Open;
     core.lock_lost = false;
     core.closing = None;
+    forget_deliveries(&mut core);
     core.last_save = None;
     let attempts = core.props.lock_attempts;
     let changed = (core.attempts != attempts).then_some(attempts);
@@ -176,6 +184,13 @@ pub(crate) fn close(inner: &Inner) -> Option<bool> {
     core.closing = None;
     core.lock_lost = false;
     Some(save)
+}
+
+/// Forgets what the reader was handed and the removals not yet saved:
+/// unsaved, they are delivered again to whoever owns the key next.
+pub(crate) fn forget_deliveries(core: &mut Core) {
+    core.delivered.clear();
+    core.pending_acks.clear();
 }
 
 /// A Destroy begins: the timers stop. Answers (whether open, whether to
@@ -212,6 +227,7 @@ pub(crate) fn lose_lock(inner: &Inner) -> bool {
     core.lock_lost = false;
     core.close_reason = Some(CloseReason::LockLost);
     core.closing = None;
+    forget_deliveries(&mut core);
     stop_timers(&mut core);
     true
 }
