@@ -305,6 +305,13 @@ impl MemoryBackend {
         let lock = s
             .live_lock(id, now)
             .map(|l| (l.owner.clone(), l.token, l.expires));
+        // A holder that no longer holds the lock reads nothing: its session
+        // can never save what it would apply.
+        if let Some((owner, token)) = holder {
+            if !matches!(&lock, Some((o, t, _)) if o == owner && *t == token) {
+                return Attempt::Empty { next: None };
+            }
+        }
         let q = s.queues.entry(id.clone()).or_default();
         q.items.retain(|i| i.expires > now);
         // A held value is invisible while its holder's lock lives (until

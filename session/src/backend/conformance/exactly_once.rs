@@ -107,6 +107,38 @@ pub async fn held_values_stay_invisible_while_the_lock_lives(b: Arc<dyn Backend>
     assert_eq!(back.map(|q| q.values), Some(vec!["1".to_owned()]), "back");
 }
 
+/// A reader whose lock is gone (taken over, released or never held)
+/// reads nothing, even values visible to everyone else: its session can
+/// never save what it would apply, and a reading loop must not spin on
+/// values it keeps getting back.
+pub async fn a_holder_without_the_lock_reads_nothing(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("holder_without_lock");
+    let t = acquire(&b, &id, "owner-a", LONG).await;
+    push(&b, &id, &["1"]).await;
+    assert_eq!(
+        read_held(&b, &id, LONG, ("owner-a", t + 1)).await,
+        None,
+        "another token of the same owner"
+    );
+    assert_eq!(
+        read_held(&b, &id, LONG, ("owner-z", t)).await,
+        None,
+        "another owner"
+    );
+    ok(b.unlock(&id, "owner-a").await, "unlock");
+    assert_eq!(
+        read_held(&b, &id, LONG, ("owner-a", t)).await,
+        None,
+        "after release"
+    );
+    let plain = ok(b.queue_read(&id, 100, Duration::ZERO, LONG).await, "read");
+    assert_eq!(
+        plain.map(|q| q.values),
+        Some(vec!["1".to_owned()]),
+        "still there"
+    );
+}
+
 /// Several keys save together or not at all; acks and releases ride along.
 pub async fn save_many_is_all_or_nothing(b: Arc<dyn Backend>) {
     let one = super::fresh_id("many_one");

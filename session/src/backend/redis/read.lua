@@ -14,6 +14,9 @@ local function hidden(m)
   local t = tonumber(redis.call('ZSCORE', KEYS[5], m))
   return t ~= nil and t > now
 end
+-- A holder that no longer holds the lock reads nothing: its session can
+-- never save what it would apply.
+if ARGV[4] ~= '' and ARGV[4] ~= live then return {{}, -1} end
 local count = tonumber(ARGV[1])
 local picked = {}
 local start = 0

@@ -105,6 +105,13 @@ impl SqliteBackend {
                     }
                     None => (None, None, None),
                 };
+                // A holder that no longer holds the lock reads nothing: its
+                // session can never save what it would apply.
+                if let Some((owner, token)) = &holder {
+                    if live_owner != Some(owner.as_str()) || live_token != Some(*token) {
+                        return Ok(Found::Nothing { reveal_in_ms: None });
+                    }
+                }
                 let mut stmt = tx.prepare_cached(
                     "SELECT item, value FROM sdm_queue
                      WHERE session = ?1 AND CASE WHEN held_owner IS NULL
