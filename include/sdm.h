@@ -818,6 +818,18 @@ sdm_result sdm_session_on_attempts_changed(struct sdm_session *session,
  * open. Call `sdm_session_remove` with `read_id` once they are applied.
  * See `sdm_session_on_state_changed` for threads and ownership.
  *
+ * Exactly-once gifts: apply the values (`sdm_session_set_value` or
+ * `sdm_session_mutate_value`) and call `sdm_session_remove(read_id)`
+ * (or `_async`) **inside the callback**. The removal is then committed
+ * in the same atomic store step as the session's next save, with the
+ * value in which the values were applied, and no save of the session
+ * starts between the delivery and the callback's return (saves wait for
+ * it, at most 10 s; in dispatch mode, until `sdm_context_dispatch` runs
+ * it). If that save never lands (a crash, a lost lock), the values are
+ * delivered again, once, to the key's next owner. A blocking save,
+ * close or destroy called from inside the callback stops the wait at
+ * that point, so apply and remove before calling it.
+ *
  * # Safety
  * As `sdm_session_on_state_changed`.
  */
@@ -1678,6 +1690,47 @@ sdm_result sdm_context_shutdown_within(struct sdm_context *ctx,
  * `s` is NULL or a string returned by this library and not freed yet.
  */
 void sdm_string_free(char *s);
+
+/**
+ * Saves `count` open sessions of `ctx` in one atomic, fenced store step
+ * (an atomic trade): all are written or none is. Each session's Saving
+ * and Saved events fire as for a save, and each one's pending queue
+ * removals ride along. Blocking.
+ *
+ * `out` (NULL if not wanted) receives the response: SUCCESS when all were
+ * saved (`SDM_OK`); `SDM_STATE` when a session is not open (nothing
+ * written); an ERROR otherwise (nothing written): `SDM_FENCED` for the
+ * session whose lock was taken over (it closes; the others answer
+ * `SDM_SESSION`, not saved together, and stay open), `SDM_STORE` /
+ * `SDM_TIMEOUT` for a failing store, `SDM_SESSION` for keys a Redis
+ * Cluster cannot write in one step (different hash slots; the message
+ * names them). Argument errors: `SDM_NULL_ARGUMENT` (`ctx`, `sessions`
+ * with `count` > 0, or an element), `SDM_INVALID_ARGUMENT` (a session of
+ * another context), `SDM_SHUTDOWN`.
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * `ctx` NULL or live; `sessions` NULL (with `count` 0) or `count`
+ * readable handles, each NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_context_save_together(struct sdm_context *ctx,
+                                     struct sdm_session *const *sessions,
+                                     size_t count,
+                                     struct sdm_response *out);
+
+/**
+ * `sdm_context_save_together` without blocking: `callback(user_data,
+ * code, data)` receives the response (see `sdm_session_open_async`).
+ *
+ * # Safety
+ * As `sdm_context_save_together`; `callback` NULL or valid.
+ */
+sdm_result sdm_context_save_together_async(struct sdm_context *ctx,
+                                           struct sdm_session *const *sessions,
+                                           size_t count,
+                                           sdm_completion_fn callback,
+                                           void *user_data);
 
 /**
  * The session's value as JSON (`null` when nil).

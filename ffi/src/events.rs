@@ -171,6 +171,18 @@ pub unsafe extern "C" fn sdm_session_on_attempts_changed(
 /// open. Call `sdm_session_remove` with `read_id` once they are applied.
 /// See `sdm_session_on_state_changed` for threads and ownership.
 ///
+/// Exactly-once gifts: apply the values (`sdm_session_set_value` or
+/// `sdm_session_mutate_value`) and call `sdm_session_remove(read_id)`
+/// (or `_async`) **inside the callback**. The removal is then committed
+/// in the same atomic store step as the session's next save, with the
+/// value in which the values were applied, and no save of the session
+/// starts between the delivery and the callback's return (saves wait for
+/// it, at most 10 s; in dispatch mode, until `sdm_context_dispatch` runs
+/// it). If that save never lands (a crash, a lost lock), the values are
+/// delivered again, once, to the key's next owner. A blocking save,
+/// close or destroy called from inside the callback stops the wait at
+/// that point, so apply and remove before calling it.
+///
 /// # Safety
 /// As `sdm_session_on_state_changed`.
 #[no_mangle]
@@ -182,13 +194,18 @@ pub unsafe extern "C" fn sdm_session_on_process_queue(
 ) -> sdm_result {
     let ud = UserData::new(user_data);
     let listen = move |s: &sdm_session, cb: QueueFn, sink: Arc<Sink>| {
-        s.session.on_process_queue(move |read_id, values, _| {
+        let holds = Arc::clone(&s.ctx.pending_holds);
+        s.session.on_process_queue(move |read_id, values, session| {
+            // Saves wait until the callback has returned (exactly-once).
+            let parked = holds.park(session.hold_saves());
             let id = c_text(read_id);
             let list = sdm_codec::Value::from(sdm_codec::Table::from_sequence(values.to_vec()));
             let values = c_text(&json::write(&list));
-            // SAFETY: the host's callback with its own user_data.
-            sink.deliver(Box::new(move || unsafe {
-                cb(ud.get(), id.as_ptr(), values.as_ptr())
+            sink.deliver(Box::new(move || {
+                crate::hold::run_parked(&parked, || {
+                    // SAFETY: the host's callback with its own user_data.
+                    unsafe { cb(ud.get(), id.as_ptr(), values.as_ptr()) }
+                })
             }));
         })
     };

@@ -37,6 +37,7 @@ pub mod error;
 pub mod events;
 pub mod facts;
 pub mod handoff;
+pub mod hold;
 pub mod holder;
 pub mod hooks;
 pub mod json;
@@ -52,6 +53,7 @@ pub mod shutdown;
 pub mod sink;
 pub mod store;
 pub mod strings;
+pub mod together;
 pub mod value;
 pub mod version;
 

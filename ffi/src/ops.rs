@@ -11,6 +11,7 @@ use sdm_codec::Value;
 
 use crate::boundary::{self, opt_str_arg, str_arg};
 use crate::callback::{c_text, sdm_completion_fn, UserData};
+use crate::context::Context;
 use crate::error::{Error, Result};
 use crate::json;
 use crate::response::{outcome, sdm_response};
@@ -23,13 +24,21 @@ where
     F: FnOnce(Session) -> Fut,
     Fut: Future<Output = Response> + Send + 'static,
 {
+    blocking_on(&s.ctx, out, op(s.session.clone()))
+}
+
+/// Runs `future` on `ctx` and waits for its response (into `out`).
+pub(crate) fn blocking_on<Fut>(ctx: &Context, out: *mut sdm_response, future: Fut) -> Result<()>
+where
+    Fut: Future<Output = Response> + Send + 'static,
+{
     // SAFETY: NULL or writable by the exported functions' contract.
     let mut out = unsafe { out.as_mut() };
     if let Some(o) = out.as_deref_mut() {
         *o = crate::response::empty();
     }
-    s.ctx.check_running()?;
-    let response = s.ctx.block_on(op(s.session.clone()))?;
+    ctx.check_running()?;
+    let response = ctx.block_on(future)?;
     outcome(&response).finish(out)
 }
 
@@ -45,10 +54,24 @@ where
     Fut: Future<Output = Response> + Send + 'static,
 {
     s.ctx.check_running()?;
-    let sink = Arc::clone(&s.ctx.sink);
+    spawn_on(&s.ctx, callback, user_data, op(s.session.clone()))
+}
+
+/// Starts `future` on `ctx`; its response goes to `callback` through the
+/// sink.
+pub(crate) fn spawn_on<Fut>(
+    ctx: &Context,
+    callback: sdm_completion_fn,
+    user_data: *mut c_void,
+    future: Fut,
+) -> Result<()>
+where
+    Fut: Future<Output = Response> + Send + 'static,
+{
+    ctx.check_running()?;
+    let sink = Arc::clone(&ctx.sink);
     let user_data = UserData::new(user_data);
-    let future = op(s.session.clone());
-    s.ctx.handle.spawn(async move {
+    ctx.handle.spawn(async move {
         let response = future.await;
         let Some(cb) = callback else { return };
         let o = outcome(&response);
@@ -196,6 +219,7 @@ pub unsafe extern "C" fn sdm_session_save(
     out: *mut sdm_response,
 ) -> sdm_result {
     boundary::call(|| {
+        crate::hold::release_callback_hold();
         // SAFETY: forwarded contract.
         let s = unsafe { session_arg(session) }?;
         blocking(s, out, |se| async move { se.save().await })
@@ -232,6 +256,7 @@ pub unsafe extern "C" fn sdm_session_close(
     out: *mut sdm_response,
 ) -> sdm_result {
     boundary::call(|| {
+        crate::hold::release_callback_hold();
         // SAFETY: forwarded contract.
         let s = unsafe { session_arg(session) }?;
         blocking(s, out, |se| async move { se.close().await })
@@ -269,6 +294,7 @@ pub unsafe extern "C" fn sdm_session_destroy(
     out: *mut sdm_response,
 ) -> sdm_result {
     boundary::call(|| {
+        crate::hold::release_callback_hold();
         // SAFETY: forwarded contract.
         let s = unsafe { session_arg(session) }?;
         blocking(s, out, |se| async move { se.destroy().await })

@@ -93,6 +93,29 @@ impl Registry {
         self.rt.block_on(self.inner.shutdown_within(deadline))
     }
 
+    /// Saves `sessions` in one atomic, fenced store step, blocking: all are
+    /// written or none is (atomic trades). See
+    /// [`crate::Registry::save_together`].
+    ///
+    /// ```
+    /// use sdm_session::{backend::memory::MemoryBackend, blocking::Registry, Response, Value};
+    /// use std::sync::Arc;
+    ///
+    /// let registry = Registry::new(Arc::new(MemoryBackend::new()))?;
+    /// let (a, b) = (registry.session("Player", None, 1), registry.session("Player", None, 2));
+    /// a.open(Some(Value::from(100)));
+    /// b.open(Some(Value::from(0)));
+    /// a.set_value(Value::from(60)); // a gives 40 coins to b
+    /// b.set_value(Value::from(40));
+    /// assert_eq!(registry.save_together(&[&a, &b]), Response::Success);
+    /// registry.shutdown();
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn save_together(&self, sessions: &[&Session]) -> Response {
+        let inner: Vec<&crate::Session> = sessions.iter().map(|s| &s.inner).collect();
+        self.rt.block_on(self.inner.save_together(&inner))
+    }
+
     /// Runs [`shutdown`](Self::shutdown) on SIGINT/SIGTERM, in the background.
     pub fn shutdown_on_signal(&self) {
         let _guard = self.rt.enter();

@@ -130,6 +130,17 @@ pub enum SessionError {
         /// Why it refused.
         message: String,
     },
+    /// A Remove of queue values that were handed to this session while it
+    /// was open, after its lock ended without a save of their removal:
+    /// they were not removed (their application was not saved either) and
+    /// go, once, to the key's next owner.
+    #[error("{read_id} of {id} not removed: it was delivered while the session was open, and the session closed before a save acknowledged it; its values go to the key's next owner")]
+    Lapsed {
+        /// The session id.
+        id: String,
+        /// The read id.
+        read_id: String,
+    },
     /// The operation was dropped before it answered (the runtime shut down).
     #[error("operation on {id} was cancelled")]
     Cancelled {

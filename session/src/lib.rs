@@ -82,6 +82,7 @@
 //! | `queue/mod.rs` | **the queue**: Queue and Remove |
 //! | `queue/reader.rs` | the ProcessQueue reading loop |
 //! | `queue/invisibility.rs` | **queue invisibility** |
+//! | `queue/hold.rs` | the apply gate: saves wait while queue values are applied ([`SaveHold`]) |
 //! | `liveness.rs` | **owner liveness**: the registry's node, one heartbeat per process, the release-request listener |
 //! | `failover.rs` | **failover and server hops**, Open's side: taking a dead owner's lock at once, waiting for and asking for a live owner's ([`OpenWait`]) |
 //! | `handoff.rs` | **handoff**, the owner's side: the release-request event, deferrals, closing for the next owner |
@@ -149,7 +150,10 @@ pub use hooks::{MigrationFn, ValidatorFn};
 pub use liveness::{
     LivenessConfig, DEFAULT_HANDOFF_DEFER_LIMIT, DEFAULT_HEARTBEAT_INTERVAL, DEFAULT_HEARTBEAT_TTL,
 };
-pub use queue::{DEFAULT_QUEUE_EXPIRATION, DEFAULT_QUEUE_INVISIBILITY, QUEUE_BATCH, QUEUE_WAIT};
+pub use queue::{
+    SaveHold, DEFAULT_QUEUE_EXPIRATION, DEFAULT_QUEUE_INVISIBILITY, QUEUE_BATCH, QUEUE_WAIT,
+    SAVE_HOLD_LIMIT,
+};
 pub use reconcile::reconcile;
 pub use registry::Registry;
 pub use response::{CloseReason, Holder, Response, State, StateKind};

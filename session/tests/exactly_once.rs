@@ -186,6 +186,83 @@ async fn remove_on_a_closed_session_removes_at_once() {
     assert_eq!(rig.memory.queue_len(&id), 0);
 }
 
+/// A listener that applies too late (after the session closed) gets
+/// `Lapsed` from Remove and removes nothing: the gift was never saved
+/// applied, and goes to the next owner, once.
+#[tokio::test(start_paused = true)]
+async fn a_remove_after_the_session_closed_removes_nothing() {
+    let rig = Rig::new();
+    let server = rig.registry();
+    let s = server.session("Player", None, 1);
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let ids = seen.clone();
+    s.on_process_queue(move |read_id, _, _| ids.lock().unwrap().push(read_id.to_owned()));
+    s.open(Some(template())).await;
+    send_gifts(&s, 1).await;
+    tokio::time::sleep(secs(1)).await;
+    let read_id = seen.lock().unwrap().first().cloned().expect("delivered");
+    assert!(s.close().await.is_saved());
+    assert!(matches!(
+        s.remove(&read_id).await,
+        Response::Error(SessionError::Lapsed { .. })
+    ));
+    assert_eq!(rig.memory.queue_len(s.id()), 1, "not removed");
+    let (_server, b) = open_elsewhere(&rig, 1).await;
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(coins_and_items(&js(b.clone_value())), (10.0, all_items(1)));
+}
+
+/// A game that applies values outside the listener holds saves
+/// (`hold_saves`) from delivery until it applied and removed them: a save
+/// asked meanwhile waits, then stores the gift and its removal together.
+#[tokio::test(start_paused = true)]
+async fn a_save_hold_delays_saves_until_the_gift_is_applied_and_removed() {
+    let rig = Rig::new();
+    let server = rig.registry();
+    let s = server.session("Player", None, 1);
+    s.set_save_interval(secs(0)).unwrap();
+    type Later = (String, Vec<Value>, sdm_session::SaveHold);
+    let later: Arc<Mutex<Option<Later>>> = Arc::default();
+    let slot = later.clone();
+    s.on_process_queue(move |read_id, values, s| {
+        *slot.lock().unwrap() = Some((read_id.to_owned(), values.to_vec(), s.hold_saves()));
+    });
+    s.open(Some(template())).await;
+    send_gifts(&s, 1).await;
+    tokio::time::sleep(secs(1)).await;
+    let (read_id, values, hold) = later.lock().unwrap().take().expect("delivered");
+    let saving = tokio::spawn({
+        let s = s.clone();
+        async move { s.save().await }
+    });
+    tokio::time::sleep(secs(2)).await;
+    assert!(!saving.is_finished(), "the save waits for the hold");
+    s.with_value(|value| {
+        let mut j = js(value.clone());
+        j["Coins"] = json!(j["Coins"].as_f64().unwrap_or(0.0) + 10.0 * values.len() as f64);
+        *value = v(j);
+    });
+    drop(s.remove(&read_id));
+    drop(hold);
+    assert!(saving.await.unwrap().is_saved());
+    assert_eq!(rig.stored("1").await.unwrap()["Coins"], 10.0);
+    assert_eq!(rig.memory.queue_len(s.id()), 0, "removed with the save");
+}
+
+/// A hold never released stops delaying saves after `SAVE_HOLD_LIMIT`.
+#[tokio::test(start_paused = true)]
+async fn a_forgotten_hold_delays_saves_only_up_to_the_limit() {
+    let rig = Rig::new();
+    let server = rig.registry();
+    let s = server.session("Player", None, 1);
+    s.open(Some(template())).await;
+    let hold = s.hold_saves();
+    let started = tokio::time::Instant::now();
+    assert!(s.save().await.is_saved());
+    assert!(started.elapsed() >= sdm_session::SAVE_HOLD_LIMIT);
+    drop(hold);
+}
+
 #[tokio::test(start_paused = true)]
 async fn save_together_writes_all_in_one_step_and_fires_each_sessions_events() {
     let rig = Rig::new();

@@ -39,7 +39,15 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
 
 /// Saves with the release in the same step, or only releases. A failed save
 /// still tries to release the lock (a fenced one has nothing to release).
+/// Afterwards the read ids delivered while open and not acknowledged by
+/// that save are forgotten (a later Remove of them answers `Lapsed`).
 pub(super) async fn save_and_release(inner: &Arc<Inner>, save: bool) -> Response {
+    let response = save_then_release(inner, save).await;
+    state::forget_deliveries(&mut inner.core());
+    response
+}
+
+async fn save_then_release(inner: &Arc<Inner>, save: bool) -> Response {
     if !save {
         return match inner.store().unlock().await {
             Ok(()) => Response::Success,

@@ -78,11 +78,15 @@ pub(crate) struct Snapshot {
     pub(crate) acks: Vec<String>,
 }
 
-pub(crate) fn snapshot(inner: &Inner) -> Snapshot {
-    let _gate = inner.gate();
-    let value = inner.value().clone();
-    let acks = inner.core().pending_acks.clone();
-    Snapshot { value, acks }
+pub(crate) async fn snapshot(inner: &Inner) -> Snapshot {
+    inner
+        .apply_gate
+        .quiet(&inner.id_text, || {
+            let value = inner.value().clone();
+            let acks = inner.core().pending_acks.clone();
+            Snapshot { value, acks }
+        })
+        .await
 }
 
 /// Runs the data store's validator on the value about to be saved.
@@ -156,7 +160,7 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
     let writing = inner.write_lock.lock().await;
     fire_saving(inner);
     let started = std::time::Instant::now();
-    let snap = snapshot(inner);
+    let snap = snapshot(inner).await;
     let (response, bytes) = match prepare(inner, snap.value) {
         Err(e) => (Response::Error(e), 0),
         Ok(encoded) => {

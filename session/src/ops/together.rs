@@ -94,7 +94,7 @@ async fn write_all(inners: &[Arc<Inner>]) -> Response {
     let mut parts = Vec::with_capacity(inners.len());
     for inner in inners {
         fire_saving(inner);
-        let snap = snapshot(inner);
+        let snap = snapshot(inner).await;
         let token = inner.core().token;
         match prepare(inner, snap.value) {
             Ok(encoded) => parts.push(Part {

@@ -11,8 +11,12 @@
 //! session closes or the last listener disconnects, and starts again when
 //! one connects.
 
+mod hold;
 mod invisibility;
 mod reader;
+
+pub(crate) use hold::ApplyGate;
+pub use hold::{SaveHold, SAVE_HOLD_LIMIT};
 
 pub use invisibility::DEFAULT_QUEUE_INVISIBILITY;
 pub(crate) use reader::read_loop;
@@ -74,21 +78,33 @@ impl Session {
     /// removed and the values go, once, to whoever owns the key next, who
     /// loads a value in which they were never applied. Values handed to an
     /// open session stay invisible while its lock lives, so it never sees
-    /// them twice. Any other `remove` (a closed session, a read id this
-    /// session was not handed) removes at once, as in the module.
+    /// them twice. A `remove` called after the session left Open for
+    /// values it was handed while open (a listener that applied them too
+    /// late) removes nothing and answers `Error(Lapsed)`: they were not
+    /// saved applied, and go to the key's next owner. Any other `remove`
+    /// (a read id this session was not handed) removes at once, as in the
+    /// module.
     pub fn remove(&self, read_id: &str) -> impl Future<Output = Response> + Send + 'static {
-        let pending = {
+        let (pending, lapsed) = {
             let mut core = self.0.core();
-            let held = core.state == crate::State::Open && core.delivered.contains(read_id);
+            // Delivered while open, and the session's save on close (if any)
+            // has not finished yet: rides in the next save's step.
+            let held = core.delivered.contains(read_id);
             if held && !core.pending_acks.iter().any(|a| a == read_id) {
                 core.pending_acks.push(read_id.to_owned());
             }
-            held
+            (held, !held && core.lapsed.contains(read_id))
         };
         let (inner, read_id) = (self.0.clone(), read_id.to_owned());
         async move {
             if pending {
                 return Response::Success;
+            }
+            if lapsed {
+                return Response::Error(SessionError::Lapsed {
+                    id: inner.id_text.clone(),
+                    read_id,
+                });
             }
             match inner.store().queue_remove(&read_id).await {
                 Ok(()) => Response::Success,

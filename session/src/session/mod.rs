@@ -45,10 +45,13 @@ pub(crate) struct Inner {
     pub(crate) runtime: std::sync::OnceLock<tokio::runtime::Handle>,
     /// Set while a handoff (a release request) is under way.
     pub(crate) handing_off: std::sync::atomic::AtomicBool,
-    /// Held while ProcessQueue listeners run and while a save takes its
-    /// snapshot of the value and the pending removals: a save sees a
-    /// delivered value either not applied and not removed, or both.
-    pub(crate) apply_gate: Mutex<()>,
+    /// Held while ProcessQueue listeners run (and by [`SaveHold`]s); a
+    /// save snapshots the value and the pending removals when no hold
+    /// lives: it sees a delivered value either not applied and not
+    /// removed, or both.
+    ///
+    /// [`SaveHold`]: crate::SaveHold
+    pub(crate) apply_gate: Arc<crate::queue::ApplyGate>,
     /// Held by a save (or a save together) from its snapshot to the
     /// store's answer: one write of a session at a time, in order.
     pub(crate) write_lock: tokio::sync::Mutex<()>,
@@ -75,7 +78,7 @@ impl Inner {
             state_tx: tokio::sync::watch::Sender::new(State::Closed),
             runtime: std::sync::OnceLock::new(),
             handing_off: std::sync::atomic::AtomicBool::new(false),
-            apply_gate: Mutex::new(()),
+            apply_gate: Arc::default(),
             write_lock: tokio::sync::Mutex::new(()),
         }
     }
@@ -84,11 +87,6 @@ impl Inner {
     /// consistent at every await point).
     pub(crate) fn core(&self) -> MutexGuard<'_, Core> {
         self.core.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The apply gate (see the field).
-    pub(crate) fn gate(&self) -> MutexGuard<'_, ()> {
-        self.apply_gate.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     pub(crate) fn state(&self) -> State {

@@ -67,6 +67,9 @@ pub(crate) struct Core {
     /// The delivered read ids whose Remove was called: acknowledged in the
     /// next save's own step (exactly-once gifts).
     pub(crate) pending_acks: Vec<String>,
+    /// Read ids delivered while open whose removal no save committed
+    /// before the session left Open: a late Remove must not remove them.
+    pub(crate) lapsed: std::collections::HashSet<String>,
     /// Why the next close happens, when something other than a caller
     /// asked for it (a handoff, shutdown, the renewal timer).
     closing: Option<CloseReason>,
@@ -87,6 +90,7 @@ impl Core {
             close_reason: None,
             delivered: std::collections::HashSet::new(),
             pending_acks: Vec::new(),
+            lapsed: std::collections::HashSet::new(),
             closing: None,
             timers: Timers::default(),
         }
@@ -187,9 +191,17 @@ pub(crate) fn close(inner: &Inner) -> Option<bool> {
 }
 
 /// Forgets what the reader was handed and the removals not yet saved:
-/// unsaved, they are delivered again to whoever owns the key next.
+/// unsaved, they are delivered again to whoever owns the key next (a
+/// Remove of them called later answers `Lapsed` and removes nothing).
 pub(crate) fn forget_deliveries(core: &mut Core) {
-    core.delivered.clear();
+    /// Lapsed read ids kept at most (the oldest are forgotten first; a
+    /// forgotten id's values were long since handed out again anyway).
+    const LAPSED_KEPT: usize = 4_096;
+    if core.lapsed.len() + core.delivered.len() > LAPSED_KEPT {
+        core.lapsed.clear();
+    }
+    let delivered = std::mem::take(&mut core.delivered);
+    core.lapsed.extend(delivered);
     core.pending_acks.clear();
 }
 

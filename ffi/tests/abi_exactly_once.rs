@@ -1,0 +1,326 @@
+//! Exactly-once gifts and atomic trades through the C ABI, called from
+//! Rust, with two contexts on one SQLite file (two "servers"):
+//! `sdm_context_save_together` and its argument errors, and a
+//! ProcessQueue callback (run on the library's callback thread, after the
+//! library's listener returned) during which a save is started: the save
+//! waits for the callback, so the gift it applied and its removal are
+//! stored together, and the next owner never gets the gift again.
+
+use std::ffi::{c_char, c_void, CStr, CString};
+use std::ptr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use sdm::admin::*;
+use sdm::context::*;
+use sdm::events::*;
+use sdm::ops::*;
+use sdm::properties::*;
+use sdm::response::*;
+use sdm::sdm_result::*;
+use sdm::session::*;
+use sdm::together::*;
+use sdm::value::*;
+
+fn last_error() -> String {
+    // SAFETY: never NULL.
+    unsafe { CStr::from_ptr(sdm::sdm_last_error()) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn take(p: *mut c_char) -> String {
+    assert!(!p.is_null(), "NULL string; last error: {}", last_error());
+    // SAFETY: from the library, NUL-terminated.
+    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
+    // SAFETY: from the library.
+    unsafe { sdm::sdm_string_free(p) };
+    s
+}
+
+fn file_context(path: &std::path::Path) -> *mut sdm_context {
+    let url = CString::new(format!("sqlite://{}", path.display())).expect("no NUL");
+    let mut ctx = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_context_new(url.as_ptr(), ptr::null(), &mut ctx) },
+        SDM_OK,
+        "{}",
+        last_error()
+    );
+    ctx
+}
+
+fn session(ctx: *mut sdm_context, key: &str) -> *mut sdm_session {
+    let key = CString::new(key).expect("no NUL");
+    let mut s = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_session_new(ctx, c"Player".as_ptr(), ptr::null(), key.as_ptr(), &mut s) },
+        SDM_OK
+    );
+    s
+}
+
+fn open(s: *mut sdm_session, template: &CStr) {
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_session_open(s, template.as_ptr(), ptr::null_mut()) },
+        SDM_OK,
+        "{}",
+        last_error()
+    );
+}
+
+fn value(s: *mut sdm_session) -> serde_json::Value {
+    let mut out = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(unsafe { sdm_session_get_value_json(s, &mut out) }, SDM_OK);
+    serde_json::from_str(&take(out)).expect("json")
+}
+
+fn set(s: *mut sdm_session, json: &str) {
+    let json = CString::new(json).expect("no NUL");
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_session_set_value_json(s, json.as_ptr()) },
+        SDM_OK
+    );
+}
+
+/// The stored value of `key`, read by another context.
+fn stored(ctx: *mut sdm_context, key: &str) -> serde_json::Value {
+    let s = session(ctx, key);
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_session_read(s, ptr::null(), ptr::null_mut()) },
+        SDM_OK
+    );
+    let v = value(s);
+    // SAFETY: a live handle.
+    unsafe { sdm_session_free(s) };
+    v
+}
+
+#[test]
+fn save_together_writes_every_session_and_checks_its_arguments() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("trades.db");
+    let (ctx, other) = (file_context(&path), file_context(&path));
+    let (a, b) = (session(ctx, "1"), session(ctx, "2"));
+    open(a, c"{\"Coins\":100}");
+    open(b, c"{\"Coins\":0}");
+    set(a, "{\"Coins\":60}");
+    set(b, "{\"Coins\":40}");
+    let both = [a, b];
+    let mut out = sdm_response {
+        code: sdm_response_code::SDM_RESPONSE_SUCCESS,
+        data: ptr::null_mut(),
+    };
+    // SAFETY: valid arguments.
+    let r = unsafe { sdm_context_save_together(ctx, both.as_ptr(), 2, &mut out) };
+    assert_eq!(r, SDM_OK, "{}", last_error());
+    assert_eq!(out.code, sdm_response_code::SDM_RESPONSE_SUCCESS);
+    // SAFETY: filled by the call.
+    unsafe { sdm_response_clear(&mut out) };
+    assert_eq!(stored(other, "1")["Coins"], 60);
+    assert_eq!(stored(other, "2")["Coins"], 40);
+
+    // Argument errors write nothing.
+    let stranger = session(other, "3");
+    let mixed = [a, stranger];
+    // SAFETY: the contract's NULL and foreign-handle cases.
+    unsafe {
+        assert_eq!(
+            sdm_context_save_together(ctx, mixed.as_ptr(), 2, ptr::null_mut()),
+            SDM_INVALID_ARGUMENT
+        );
+        assert!(last_error().contains("another context"), "{}", last_error());
+        assert_eq!(
+            sdm_context_save_together(ctx, ptr::null(), 2, ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        let holes = [a, ptr::null_mut()];
+        assert_eq!(
+            sdm_context_save_together(ctx, holes.as_ptr(), 2, ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert!(last_error().contains("sessions[1]"), "{}", last_error());
+        assert_eq!(
+            sdm_context_save_together(ptr::null_mut(), both.as_ptr(), 2, ptr::null_mut()),
+            SDM_NULL_ARGUMENT
+        );
+        assert_eq!(
+            sdm_context_save_together(ctx, ptr::null(), 0, ptr::null_mut()),
+            SDM_OK
+        );
+    }
+    // A closed session: SDM_STATE, nothing written.
+    // SAFETY: valid arguments.
+    unsafe {
+        assert_eq!(sdm_session_close(b, ptr::null_mut()), SDM_OK);
+    }
+    set(a, "{\"Coins\":0}");
+    // SAFETY: valid arguments.
+    let r = unsafe { sdm_context_save_together(ctx, both.as_ptr(), 2, ptr::null_mut()) };
+    assert_eq!(r, SDM_STATE);
+    assert_eq!(stored(other, "1")["Coins"], 60, "nothing written");
+    // SAFETY: live handles, freed once.
+    unsafe {
+        sdm_session_free(a);
+        sdm_session_free(b);
+        sdm_session_free(stranger);
+        sdm_context_free(ctx);
+        sdm_context_free(other);
+    }
+}
+
+/// What the gift callback needs.
+struct Gifts {
+    session: *mut sdm_session,
+    applied: AtomicUsize,
+    /// Start a save after applying, then wait before removing.
+    race_a_save: bool,
+}
+
+unsafe extern "C" fn apply_gift(
+    user_data: *mut c_void,
+    read_id: *const c_char,
+    values: *const c_char,
+) {
+    // SAFETY: the test's `Gifts`, alive while connected.
+    let gifts = unsafe { &*(user_data as *const Gifts) };
+    // SAFETY: NUL-terminated for the call.
+    let values: serde_json::Value =
+        serde_json::from_str(&unsafe { CStr::from_ptr(values) }.to_string_lossy()).expect("json");
+    let n = values.as_array().map_or(0, Vec::len);
+    let mut v = value(gifts.session);
+    let coins = v["Coins"].as_i64().unwrap_or(0) + 10 * n as i64;
+    v["Coins"] = coins.into();
+    set(gifts.session, &v.to_string());
+    gifts.applied.fetch_add(n, Ordering::SeqCst);
+    if gifts.race_a_save {
+        // A save starts between the gift's application and its removal:
+        // it must wait for this callback to return.
+        // SAFETY: a live handle; no callback.
+        unsafe { sdm_session_save_async(gifts.session, None, ptr::null_mut()) };
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    // SAFETY: a live handle and the read id of the call.
+    unsafe { sdm_session_remove(gifts.session, read_id, ptr::null_mut()) };
+}
+
+fn wait_until(what: &str, limit: Duration, f: impl Fn() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "{what} not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_save_racing_the_gift_callback_stores_the_gift_and_its_removal_together() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("gifts.db");
+    let (server_a, server_b) = (file_context(&path), file_context(&path));
+    let a = session(server_a, "7");
+    open(a, c"{\"Coins\":0}");
+    // SAFETY: valid arguments.
+    unsafe {
+        assert_eq!(sdm_session_set_save_on_close(a, false), SDM_OK);
+    }
+    let gifts = Box::new(Gifts {
+        session: a,
+        applied: AtomicUsize::new(0),
+        race_a_save: true,
+    });
+    let mut conn = ptr::null_mut();
+    // SAFETY: valid arguments; `gifts` outlives the connection.
+    assert_eq!(
+        unsafe {
+            sdm_session_on_process_queue(
+                a,
+                Some(apply_gift),
+                &*gifts as *const Gifts as *mut c_void,
+                &mut conn,
+            )
+        },
+        SDM_OK
+    );
+    let sender = session(server_b, "7");
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe {
+            sdm_session_queue(
+                sender,
+                c"{\"gift\":1}".as_ptr(),
+                ptr::null(),
+                ptr::null(),
+                ptr::null_mut(),
+            )
+        },
+        SDM_OK
+    );
+    wait_until("the gift", Duration::from_secs(10), || {
+        gifts.applied.load(Ordering::SeqCst) == 1
+    });
+    // The racing save lands with the gift applied (and acknowledged).
+    wait_until("the racing save", Duration::from_secs(10), || {
+        stored(server_b, "7")["Coins"] == 10
+    });
+    // Server A "crashes": its lock is taken away without another save.
+    let mut was_held = false;
+    // SAFETY: valid arguments.
+    unsafe {
+        sdm_connection_disconnect(conn);
+        sdm_connection_free(conn);
+        assert_eq!(
+            sdm_admin_unlock(
+                server_b,
+                c"Player".as_ptr(),
+                ptr::null(),
+                c"7".as_ptr(),
+                &mut was_held,
+                ptr::null_mut()
+            ),
+            SDM_OK
+        );
+    }
+    assert!(was_held);
+    // The next owner loads the gift applied once and never gets it again.
+    let next = sender;
+    let gifts_b = Box::new(Gifts {
+        session: next,
+        applied: AtomicUsize::new(0),
+        race_a_save: false,
+    });
+    let mut conn_b = ptr::null_mut();
+    // SAFETY: valid arguments; `gifts_b` outlives the connection.
+    unsafe {
+        assert_eq!(
+            sdm_session_on_process_queue(
+                next,
+                Some(apply_gift),
+                &*gifts_b as *const Gifts as *mut c_void,
+                &mut conn_b,
+            ),
+            SDM_OK
+        );
+    }
+    open(next, c"{\"Coins\":0}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        gifts_b.applied.load(Ordering::SeqCst),
+        0,
+        "never delivered again"
+    );
+    assert_eq!(value(next)["Coins"], 10, "applied exactly once");
+    // SAFETY: live handles, freed once.
+    unsafe {
+        sdm_connection_free(conn_b);
+        sdm_session_free(a);
+        sdm_session_free(next);
+        sdm_context_free(server_a);
+        sdm_context_free(server_b);
+    }
+}

@@ -1,0 +1,133 @@
+//! The apply gate: a save never snapshots the value between a delivered
+//! queue value being applied and its removal being registered.
+//!
+//! While ProcessQueue listeners run, the reading loop holds the gate; a
+//! host that applies values outside the listener (the C ABI's callback
+//! thread or dispatch queue, or a Rust game that applies them later) takes
+//! a [`SaveHold`] with [`Session::hold_saves`] in the listener and drops it
+//! once it has applied the values and called [`Session::remove`]. A save
+//! waits (asynchronously) until no hold lives, then takes its snapshot of
+//! the value and the pending removals under the gate's lock, so it sees
+//! each delivered value either applied and removed, or neither. A hold
+//! kept past [`SAVE_HOLD_LIMIT`] no longer delays saves (it is logged):
+//! a host that never lets go cannot stall saves and shutdown for ever.
+
+use crate::session::Inner;
+use crate::Session;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+/// The longest a save waits for [`SaveHold`]s to be dropped before it
+/// snapshots anyway.
+pub const SAVE_HOLD_LIMIT: Duration = Duration::from_secs(10);
+
+/// The gate's state: how many holds live.
+#[derive(Default)]
+pub(crate) struct ApplyGate {
+    holds: Mutex<usize>,
+    released: tokio::sync::Notify,
+}
+
+impl ApplyGate {
+    fn count(&self) -> MutexGuard<'_, usize> {
+        self.holds.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes a hold (never waits).
+    pub(crate) fn hold(self: &Arc<Self>) -> SaveHold {
+        *self.count() += 1;
+        SaveHold {
+            gate: Arc::clone(self),
+        }
+    }
+
+    /// Waits until no hold lives (at most [`SAVE_HOLD_LIMIT`]), then runs
+    /// `take` with the gate locked, so no hold starts while it runs.
+    pub(crate) async fn quiet<T>(&self, id: &str, take: impl FnOnce() -> T) -> T {
+        let deadline = tokio::time::Instant::now() + SAVE_HOLD_LIMIT;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            {
+                let count = self.count();
+                if *count == 0 {
+                    return take();
+                }
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                let count = self.count();
+                tracing::warn!(
+                    key = id,
+                    holds = *count,
+                    "a save waited {SAVE_HOLD_LIMIT:?} for queue values being applied; saving anyway"
+                );
+                let out = take();
+                drop(count);
+                return out;
+            }
+        }
+    }
+}
+
+/// Delays this session's saves until dropped (see the
+/// [module docs](self) and [`Session::hold_saves`]).
+#[must_use = "the hold ends when dropped"]
+pub struct SaveHold {
+    gate: Arc<ApplyGate>,
+}
+
+impl Drop for SaveHold {
+    fn drop(&mut self) {
+        let mut count = self.gate.count();
+        *count = count.saturating_sub(1);
+        if *count == 0 {
+            self.gate.released.notify_waiters();
+        }
+    }
+}
+
+impl std::fmt::Debug for SaveHold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SaveHold")
+    }
+}
+
+impl Session {
+    /// Delays this session's saves until the returned hold is dropped (at
+    /// most [`SAVE_HOLD_LIMIT`]): for a game that applies ProcessQueue
+    /// values outside the listener. Take the hold *in* the listener, apply
+    /// the values, call [`Session::remove`] with the read id, then drop
+    /// it: no save can then store the values applied without their
+    /// removal (or the reverse), which keeps gifts exactly-once. A listener
+    /// that applies and removes before it returns needs no hold.
+    ///
+    /// ```
+    /// use sdm_session::{backend::memory::MemoryBackend, Registry};
+    /// use std::sync::Arc;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let registry = Registry::new(Arc::new(MemoryBackend::new()));
+    /// let session = registry.session("Player", None, 1);
+    /// session.on_process_queue(|read_id, values, s| {
+    ///     let hold = s.hold_saves();
+    ///     let (s, read_id, values) = (s.clone(), read_id.to_owned(), values.to_vec());
+    ///     tokio::spawn(async move {
+    ///         // ... apply `values` to s's value, later ...
+    ///         drop(s.remove(&read_id)); // counts from the call
+    ///         drop(hold);
+    ///         let _ = values;
+    ///     });
+    /// });
+    /// # }
+    /// ```
+    pub fn hold_saves(&self) -> SaveHold {
+        self.0.apply_gate.hold()
+    }
+}
+
+impl Inner {
+    /// A hold of the reading loop while listeners run.
+    pub(crate) fn gate(&self) -> SaveHold {
+        self.apply_gate.hold()
+    }
+}
