@@ -1083,6 +1083,65 @@ async fn with_the_slot_check_a_batch_spanning_slots_is_refused_unwritten() {
     );
 }
 
+/// Keys with the same slot tag (`{tag}` in the key) share a slot, so they
+/// pass the cluster slot check and save together; `locks` reads their ids
+/// back.
+#[tokio::test]
+async fn keys_with_one_slot_tag_share_a_slot_and_save_together() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "tags")
+        .await
+        .expect("connect");
+    backend.set_cluster_slot_check(true);
+    let long = Duration::from_secs(60);
+    let one_id = SessionId::new("Player", None, "{trade-7}1");
+    let two_id = SessionId::new("Player", None, "{trade-7}2");
+    let other_id = SessionId::new("Player", None, "{trade-8}2");
+    assert_eq!(backend.key_slot(&one_id), backend.key_slot(&two_id));
+    assert_eq!(
+        backend.key_base(&one_id),
+        "{tags:Player/global/trade-7}{trade-7}1"
+    );
+    let t1 = acquired(&backend, &one_id, "o1", long).await;
+    let t2 = acquired(&backend, &two_id, "o2", long).await;
+    let (w1, w2) = (set_value("1"), set_value("2"));
+    let none: &[String] = &[];
+    let steps = [
+        SaveStep {
+            id: &one_id,
+            write: &w1,
+            fence: fence("o1", t1),
+            acks: none,
+        },
+        SaveStep {
+            id: &two_id,
+            write: &w2,
+            fence: fence("o2", t2),
+            acks: none,
+        },
+    ];
+    match backend.save_many(&steps).await {
+        Ok(BatchOutcome::Written(w)) => assert_eq!(w.len(), 2),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        backend.get(&two_id).await.expect("get").map(|r| r.value),
+        Some("2".into())
+    );
+    assert_ne!(backend.key_slot(&one_id), backend.key_slot(&other_id));
+    let plain = SessionId::new("Player", Some("s"), "3");
+    acquired(&backend, &plain, "o3", long).await;
+    let mut listed: Vec<SessionId> = backend
+        .locks(Some("Player"))
+        .await
+        .expect("locks")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    listed.sort_by_key(|id| id.to_string());
+    assert_eq!(listed, vec![one_id, two_id, plain]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reader_waiting_on_held_values_is_woken_by_their_release() {
     let server = RedisServer::start_own();

@@ -247,11 +247,21 @@ impl RedisBackend {
     }
 
     /// The hash-tagged base of a session's keys: `{prefix:name/scope/key}`.
+    ///
+    /// A key holding a **slot tag** `{tag}` (a non-empty `{...}`, e.g.
+    /// `{trade-7}1234`) is laid out as `{prefix:name/scope/tag}key`: every
+    /// key of one data store and scope with the same tag hashes to the same
+    /// Redis Cluster slot, so they can be saved together
+    /// ([`Backend::save_many`]).
     pub fn key_base(&self, id: &SessionId) -> String {
-        if self.inner.prefix.is_empty() {
-            format!("{{{id}}}")
+        let open = if self.inner.prefix.is_empty() {
+            String::from("{")
         } else {
-            format!("{{{}:{id}}}", self.inner.prefix)
+            format!("{{{}:", self.inner.prefix)
+        };
+        match slot_tag(&id.key) {
+            Some(tag) => format!("{open}{}/{}/{tag}}}{}", id.name, id.scope, id.key),
+            None => format!("{open}{id}}}"),
         }
     }
 
@@ -475,4 +485,13 @@ impl Backend for RedisBackend {
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(queue::remove(self, id, read_id))
     }
+}
+
+/// The slot tag of a session key: the text of its first non-empty `{...}`
+/// (see [`RedisBackend::key_base`]).
+pub fn slot_tag(key: &str) -> Option<&str> {
+    let open = key.find('{')?;
+    let rest = &key[open + 1..];
+    let close = rest.find('}')?;
+    (close > 0).then(|| &rest[..close])
 }

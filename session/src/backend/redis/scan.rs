@@ -2,7 +2,8 @@
 //! `SCAN` for the lock keys of this prefix (of one data store when named),
 //! then their entries, a batch per round trip.
 //!
-//! The session id is read back from the key `{prefix:name/scope/key}:lock`:
+//! The session id is read back from the key `{prefix:name/scope/key}:lock`
+//! (or, for a key with a slot tag, `{prefix:name/scope/tag}key:lock`):
 //! with a data store name given, the name is that one and the scope runs
 //! to the next `/`; without, the name runs to the first `/`. So a name or
 //! scope holding `/` may be split at the wrong place (a name holding `/`
@@ -48,22 +49,33 @@ impl RedisBackend {
     fn lock_pattern(&self, name: Option<&str>) -> String {
         let open = glob_escape(&self.tag_open());
         match name {
-            Some(name) => format!("{open}{}/*}}:lock", glob_escape(name)),
-            None => format!("{open}*}}:lock"),
+            Some(name) => format!("{open}{}/*}}*:lock", glob_escape(name)),
+            None => format!("{open}*}}*:lock"),
         }
     }
 
     /// The session id of a lock key (see the [module docs](self)); `None`
     /// for a key not shaped like one.
     fn session_of_lock_key(&self, key: &str, name: Option<&str>) -> Option<SessionId> {
-        let inner = key
+        let body = key
             .strip_prefix(self.tag_open().as_str())?
-            .strip_suffix("}:lock")?;
+            .strip_suffix(":lock")?;
+        // `name/scope/key}`, or with a slot tag `name/scope/tag}key`.
+        let (inner, tagged_key) = match body.strip_suffix('}') {
+            Some(inner) if !inner.contains('}') => (inner, None),
+            _ => {
+                let (inner, key) = body.split_once('}')?;
+                (inner, Some(key))
+            }
+        };
         let (name, rest) = match name {
             Some(name) => (name, inner.strip_prefix(name)?.strip_prefix('/')?),
             None => inner.split_once('/')?,
         };
-        let (scope, key) = rest.split_once('/')?;
+        let (scope, key) = match tagged_key {
+            Some(key) => (rest.rsplit_once('/')?.0, key),
+            None => rest.split_once('/')?,
+        };
         Some(SessionId {
             name: name.to_owned(),
             scope: scope.to_owned(),
