@@ -55,6 +55,7 @@
 #include <cstring>
 #include <exception>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -1658,6 +1659,26 @@ public:
     /** Non-throwing find(name, scope, key): Status::NotFound when there is none. */
     Result<Session> find(nothrow_t, std::string_view name, std::string_view scope, std::string_view key) {
         return lookup(name, scope, key, sdm_session_find);
+    }
+
+    /**
+     * Saves several open sessions of this context in one atomic, fenced
+     * store step (an atomic trade): all are written or none is. Response
+     * Success when all were saved; a `State` or `Error` response (nothing
+     * written) otherwise. Lets go of the save hold of a ProcessQueue
+     * callback running on this thread.
+     */
+    Response save_together(std::initializer_list<const Session *> sessions) {
+        return save_together(nothrow, sessions).value();
+    }
+    /** Non-throwing save_together. */
+    Result<Response> save_together(nothrow_t, std::initializer_list<const Session *> sessions) {
+        std::vector<sdm_session *> raw;
+        raw.reserve(sessions.size());
+        for (const Session *s : sessions) raw.push_back(s ? s->handle() : nullptr);
+        return detail::run([&](sdm_response *out) {
+            return sdm_context_save_together(raw_, raw.data(), raw.size(), out);
+        });
     }
 
     /**

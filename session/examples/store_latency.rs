@@ -10,8 +10,6 @@
 //! Numbers only, nothing asserted (the tests assert behaviour).
 
 use std::collections::HashMap;
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +17,10 @@ use sdm_session::backend::redis::RedisBackend;
 use sdm_session::backend::sqlite::SqliteBackend;
 use sdm_session::backend::{Backend, Fence, LockOutcome, SessionId, Write};
 
-type Error = Box<dyn std::error::Error>;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+
+use redis_server::{start_redis, Error};
 
 /// Latencies of one step, in µs.
 struct Stats(Vec<f64>);
@@ -196,49 +197,6 @@ async fn engine(store: &str, backend: Arc<dyn Backend>, iterations: usize) -> Re
         "session"
     );
     Ok(())
-}
-
-/// A `redis-server` of our own, killed on drop.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_redis() -> Result<(String, Option<Server>, tempfile::TempDir), Error> {
-    let dir = tempfile::tempdir()?;
-    if let Ok(url) = std::env::var("SDM_BENCH_REDIS_URL") {
-        return Ok((url, None, dir));
-    }
-    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
-    let child = Command::new("redis-server")
-        .args([
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--bind",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-        ])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("redis-server not found ({e}); apt-get install redis-server"))?;
-    let url = format!("redis://127.0.0.1:{port}/0");
-    let server = Server(child);
-    for _ in 0..200 {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Ok((url, Some(server), dir));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    Err("redis-server did not start".into())
 }
 
 fn command_calls(url: &str) -> Result<HashMap<String, u64>, Error> {

@@ -295,6 +295,17 @@ void test_sessions() {
     CHECK(wait_until([&] { return ev.locked([&] { return !ev.saved.empty() && !ev.saving.empty(); }); }));
     CHECK(ev.locked([&] { return ev.saving[0] == saved.data && ev.saved[0].code == sdm::ResponseCode::Saved; }));
 
+    // An atomic trade: both sessions written in one store step.
+    {
+        sdm::Session partner = ctx.session("Players", "trade-partner");
+        CHECK(partner.open(R"({"Coins":0})").ok());
+        sdm::Response traded = ctx.save_together({&s1, &partner});
+        CHECK(traded.code == sdm::ResponseCode::Success);
+        CHECK(ctx.save_together({}).code == sdm::ResponseCode::Success);
+        CHECK_THROWS(ctx.save_together({&s1, nullptr}), sdm::Status::NullArgument, {});
+        partner.destroy();
+    }
+
     // Compression through Metadata.Compress.
     s1.set_metadata(R"({"Compress":{"Level":2,"Decimals":3,"Safety":true}})");
     s1.save();
