@@ -1733,6 +1733,36 @@ sdm_result sdm_context_save_together_async(struct sdm_context *ctx,
                                            void *user_data);
 
 /**
+ * An atomic trade: `callback(user_data, values_json)` runs on the calling
+ * thread with the values of the `count` sessions as one JSON array (in the
+ * order given, a session given twice once), while every one of their
+ * saves waits; it returns NULL to decline (nothing changes; response
+ * ERROR, `SDM_SESSION`) or a JSON array of the new values, as many,
+ * allocated with `malloc` (the library frees it). The new values are then
+ * saved together in one atomic, fenced store step, as
+ * `sdm_context_save_together`; if that does not answer SUCCESS, the
+ * values are put back as they were before the callback. Blocking; the
+ * callback must not call value functions of these sessions.
+ *
+ * Errors as `sdm_context_save_together`, plus `SDM_NULL_ARGUMENT` for no
+ * callback and `SDM_INVALID_UTF8` / `SDM_INVALID_JSON` /
+ * `SDM_INVALID_ARGUMENT` for a returned text that is not a JSON array of
+ * as many values (nothing changed, nothing written).
+ *
+ * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
+ *
+ * # Safety
+ * As `sdm_context_save_together`; `callback` NULL or valid; the returned
+ * text NULL or a NUL-terminated `malloc` allocation.
+ */
+sdm_result sdm_context_trade(struct sdm_context *ctx,
+                             struct sdm_session *const *sessions,
+                             size_t count,
+                             sdm_mutate_fn callback,
+                             void *user_data,
+                             struct sdm_response *out);
+
+/**
  * The session's value as JSON (`null` when nil).
  *
  * Ownership: `*out_json` is owned by the caller; free it with

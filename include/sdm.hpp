@@ -1671,6 +1671,30 @@ public:
     Response save_together(std::initializer_list<const Session *> sessions) {
         return save_together(nothrow, sessions).value();
     }
+    /**
+     * An atomic trade: `change(values_json)` runs on this thread with the
+     * sessions' values as one JSON array (in the order given) while their
+     * saves wait, and returns the new values (a JSON array of as many) or
+     * std::nullopt to decline. The new values are saved together in one
+     * atomic, fenced store step; if that does not answer Success, the
+     * values are put back. A declined trade answers an Error response
+     * (nothing changed). An exception thrown by `change` is rethrown
+     * (nothing changed).
+     */
+    template <class F>
+    Response trade(std::initializer_list<const Session *> sessions, F &&change) {
+        using Fn = std::remove_reference_t<F>;
+        std::exception_ptr thrown;
+        Session::Mutation<Fn> m{&change, &thrown};
+        std::vector<sdm_session *> raw;
+        raw.reserve(sessions.size());
+        for (const Session *s : sessions) raw.push_back(s ? s->handle() : nullptr);
+        Result<Response> r = detail::run([&](sdm_response *out) {
+            return sdm_context_trade(raw_, raw.data(), raw.size(), &Session::mutate_trampoline<Fn>, &m, out);
+        });
+        if (thrown) std::rethrow_exception(thrown);
+        return r.value();
+    }
     /** Non-throwing save_together. */
     Result<Response> save_together(nothrow_t, std::initializer_list<const Session *> sessions) {
         std::vector<sdm_session *> raw;

@@ -324,3 +324,104 @@ fn a_save_racing_the_gift_callback_stores_the_gift_and_its_removal_together() {
         sdm_context_free(server_b);
     }
 }
+
+extern "C" {
+    fn malloc(size: usize) -> *mut c_void;
+}
+
+/// A `malloc` copy of `text`, NUL-terminated (handed to the library).
+fn malloc_text(text: &str) -> *mut c_char {
+    // SAFETY: a fresh allocation of len + 1 bytes, filled below.
+    unsafe {
+        let p = malloc(text.len() + 1).cast::<u8>();
+        assert!(!p.is_null());
+        ptr::copy_nonoverlapping(text.as_ptr(), p, text.len());
+        *p.add(text.len()) = 0;
+        p.cast()
+    }
+}
+
+/// Moves `*user_data` coins from the first value to the second; returns
+/// NULL (declines) when the first has fewer, and a one-value array (a bad
+/// answer) for an amount of -1.
+unsafe extern "C" fn move_coins(user_data: *mut c_void, values: *const c_char) -> *mut c_char {
+    // SAFETY: the test's amount.
+    let amount = unsafe { *(user_data as *const i64) };
+    // SAFETY: NUL-terminated for the call.
+    let mut v: serde_json::Value =
+        serde_json::from_str(&unsafe { CStr::from_ptr(values) }.to_string_lossy()).expect("json");
+    if amount == -1 {
+        return malloc_text("[1]");
+    }
+    let from = v[0]["Coins"].as_i64().unwrap_or(0);
+    if from < amount {
+        return ptr::null_mut();
+    }
+    v[0]["Coins"] = (from - amount).into();
+    v[1]["Coins"] = (v[1]["Coins"].as_i64().unwrap_or(0) + amount).into();
+    malloc_text(&v.to_string())
+}
+
+#[test]
+fn trade_changes_and_saves_as_one_step_or_declines() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("trade.db");
+    let (ctx, other) = (file_context(&path), file_context(&path));
+    let (a, b) = (session(ctx, "1"), session(ctx, "2"));
+    open(a, c"{\"Coins\":100}");
+    open(b, c"{\"Coins\":0}");
+    let both = [a, b];
+    let trade = |amount: i64| {
+        let mut amount = amount;
+        // SAFETY: valid arguments; `amount` outlives the call.
+        unsafe {
+            sdm_context_trade(
+                ctx,
+                both.as_ptr(),
+                2,
+                Some(move_coins),
+                (&mut amount as *mut i64).cast(),
+                ptr::null_mut(),
+            )
+        }
+    };
+    assert_eq!(trade(40), SDM_OK, "{}", last_error());
+    assert_eq!(value(a)["Coins"], 60);
+    assert_eq!(stored(other, "1")["Coins"], 60);
+    assert_eq!(stored(other, "2")["Coins"], 40);
+    assert_eq!(trade(1000), SDM_SESSION, "declined");
+    assert!(last_error().contains("declined"), "{}", last_error());
+    assert_eq!(
+        trade(-1),
+        SDM_INVALID_ARGUMENT,
+        "one value for two sessions"
+    );
+    assert!(
+        last_error().contains("1 values for 2 sessions"),
+        "{}",
+        last_error()
+    );
+    assert_eq!(value(a)["Coins"], 60, "unchanged");
+    assert_eq!(value(b)["Coins"], 40, "unchanged");
+    // SAFETY: the contract's NULL callback.
+    assert_eq!(
+        unsafe {
+            sdm_context_trade(
+                ctx,
+                both.as_ptr(),
+                2,
+                None,
+                ptr::null_mut(),
+                ptr::null_mut(),
+            )
+        },
+        SDM_NULL_ARGUMENT
+    );
+    // SAFETY: live handles, freed once.
+    unsafe {
+        sdm_session_free(a);
+        sdm_session_free(b);
+        sdm_context_free(ctx);
+        sdm_context_free(other);
+    }
+}

@@ -116,6 +116,14 @@ impl Registry {
         self.rt.block_on(self.inner.save_together(&inner))
     }
 
+    /// An atomic trade, blocking: changes the values of `sessions` with
+    /// `change` and saves them in one atomic, fenced store step. See
+    /// [`crate::Registry::trade`].
+    pub fn trade(&self, sessions: &[&Session], change: impl FnOnce(&mut [Value]) -> bool) -> Response {
+        let inner: Vec<&crate::Session> = sessions.iter().map(|s| &s.inner).collect();
+        self.rt.block_on(self.inner.trade(&inner, change))
+    }
+
     /// Runs [`shutdown`](Self::shutdown) on SIGINT/SIGTERM, in the background.
     pub fn shutdown_on_signal(&self) {
         let _guard = self.rt.enter();

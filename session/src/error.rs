@@ -141,6 +141,13 @@ pub enum SessionError {
         /// The read id.
         read_id: String,
     },
+    /// A trade ([`Registry::trade`](crate::Registry::trade)) whose change
+    /// declined: nothing changed, nothing was written.
+    #[error("the trade of {id} was declined by its change: nothing changed")]
+    Declined {
+        /// The first session of the trade.
+        id: String,
+    },
     /// The operation was dropped before it answered (the runtime shut down).
     #[error("operation on {id} was cancelled")]
     Cancelled {

@@ -263,6 +263,96 @@ async fn a_forgotten_hold_delays_saves_only_up_to_the_limit() {
     drop(hold);
 }
 
+/// `trade` changes and saves in one step; a declined change changes
+/// nothing; a failed save puts the values back as they were.
+#[tokio::test(start_paused = true)]
+async fn trade_changes_and_saves_together_or_not_at_all() {
+    let rig = Rig::new();
+    let server = rig.registry();
+    let (a, b) = (
+        server.session("Player", None, 1),
+        server.session("Player", None, 2),
+    );
+    a.open(Some(v(json!({"Coins": 100})))).await;
+    b.open(Some(v(json!({"Coins": 0})))).await;
+    let give = |amount: f64| {
+        move |values: &mut [Value]| {
+            let from = js(values[0].clone())["Coins"].as_f64().unwrap_or(0.0);
+            let to = js(values[1].clone())["Coins"].as_f64().unwrap_or(0.0);
+            if from < amount {
+                return false;
+            }
+            values[0] = v(json!({"Coins": from - amount}));
+            values[1] = v(json!({"Coins": to + amount}));
+            true
+        }
+    };
+    assert_eq!(server.trade(&[&a, &b], give(40.0)).await, Response::Success);
+    assert_eq!(rig.stored("1").await.unwrap()["Coins"], 60.0);
+    assert_eq!(rig.stored("2").await.unwrap()["Coins"], 40.0);
+    assert!(matches!(
+        server.trade(&[&a, &b], give(1000.0)).await,
+        Response::Error(SessionError::Declined { .. })
+    ));
+    assert_eq!(js(a.clone_value())["Coins"], 60.0, "declined: unchanged");
+    // The store fails the save together: nothing written, values back.
+    rig.faulty.fail_method(Method::SaveMany, true);
+    assert!(matches!(
+        server.trade(&[&a, &b], give(10.0)).await,
+        Response::Error(_)
+    ));
+    rig.faulty.fail_method(Method::SaveMany, false);
+    assert_eq!(js(a.clone_value())["Coins"], 60.0, "put back");
+    assert_eq!(js(b.clone_value())["Coins"], 40.0, "put back");
+    assert_eq!(rig.stored("1").await.unwrap()["Coins"], 60.0);
+    assert_eq!(rig.stored("2").await.unwrap()["Coins"], 40.0);
+}
+
+/// While a trade's save is under way, a gift delivered to one of its
+/// sessions waits: it is applied after the trade (never overwritten by
+/// the trade's values, nor by their putting back).
+#[tokio::test(start_paused = true)]
+async fn a_gift_delivered_during_a_trade_is_applied_after_it() {
+    let rig = Rig::new();
+    let server = rig.registry();
+    let (a, b) = (
+        server.session("Player", None, 1),
+        server.session("Player", None, 2),
+    );
+    apply_gifts(&a);
+    a.open(Some(template())).await;
+    b.open(Some(template())).await;
+    // A slow store: the gift arrives while the trade's save waits.
+    rig.faulty
+        .slow_method(Method::SaveMany, Some(std::time::Duration::from_secs(5)));
+    let trade = tokio::spawn({
+        let (server, a, b) = (server.clone(), a.clone(), b.clone());
+        async move {
+            server
+                .trade(&[&a, &b], |values| {
+                    values[0] = v(json!({"Coins": 1, "Items": []}));
+                    values[1] = v(json!({"Coins": 2, "Items": []}));
+                    true
+                })
+                .await
+        }
+    });
+    tokio::time::sleep(secs(1)).await;
+    send_gifts(&a, 1).await;
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(
+        coins_and_items(&js(a.clone_value())).0,
+        1.0,
+        "not applied yet"
+    );
+    assert_eq!(trade.await.unwrap(), Response::Success);
+    rig.faulty.slow_method(Method::SaveMany, None);
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(coins_and_items(&js(a.clone_value())), (11.0, all_items(1)));
+    assert!(a.save().await.is_saved());
+    assert_eq!(rig.memory.queue_len(a.id()), 0);
+}
+
 #[tokio::test(start_paused = true)]
 async fn save_together_writes_all_in_one_step_and_fires_each_sessions_events() {
     let rig = Rig::new();

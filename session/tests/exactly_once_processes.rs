@@ -10,7 +10,7 @@
 //!   and saves: each gift is applied exactly once (coins and item ids
 //!   counted from the store), and the queue is empty;
 //! - **trades**: a child trades coins and items between ten players with
-//!   `Registry::save_together` and is killed at a random moment, three
+//!   `Registry::trade` and is killed at a random moment, three
 //!   times over (each new child takes the keys over from the dead one):
 //!   the total coins and the multiset of item ids in the store are
 //!   exactly what they were at the start.
@@ -153,26 +153,31 @@ async fn trades_child(registry: &Registry) {
     loop {
         let a = next(u64::from(PLAYERS)) as usize;
         let b = (a + 1 + next(u64::from(PLAYERS) - 1) as usize) % PLAYERS as usize;
-        let (before_a, before_b) = (players[a].clone_value(), players[b].clone_value());
-        let (mut ja, mut jb) = (js(&before_a), js(&before_b));
-        let coins = ja["Coins"].as_i64().unwrap_or(0);
-        let give = if coins > 0 {
-            next(coins as u64 + 1) as i64
-        } else {
-            0
-        };
-        ja["Coins"] = json!(coins - give);
-        jb["Coins"] = json!(jb["Coins"].as_i64().unwrap_or(0) + give);
-        if let Some(item) = items_of(&mut ja).pop() {
-            items_of(&mut jb).push(item);
-        }
-        players[a].set_value(Value::from(ja));
-        players[b].set_value(Value::from(jb));
-        if registry.save_together(&[&players[a], &players[b]]).await != Response::Success {
-            // Not written: undo in memory too.
-            players[a].set_value(before_a);
-            players[b].set_value(before_b);
-        }
+        let (pick, cut) = (next(1 << 20), next(2));
+        let traded = registry
+            .trade(&[&players[a], &players[b]], |values| {
+                let (mut ja, mut jb) = (js(&values[0]), js(&values[1]));
+                let coins = ja["Coins"].as_i64().unwrap_or(0);
+                let give = if coins > 0 {
+                    pick as i64 % (coins + 1)
+                } else {
+                    0
+                };
+                ja["Coins"] = json!(coins - give);
+                jb["Coins"] = json!(jb["Coins"].as_i64().unwrap_or(0) + give);
+                if cut == 0 {
+                    if let Some(item) = items_of(&mut ja).pop() {
+                        items_of(&mut jb).push(item);
+                    }
+                }
+                values[0] = Value::from(ja);
+                values[1] = Value::from(jb);
+                true
+            })
+            .await;
+        // Anything but Success: nothing was written, and the values were
+        // put back.
+        let _ = traded;
         trades += 1;
         if trades % 20 == 0 {
             say(&format!("TRADES {trades}"));

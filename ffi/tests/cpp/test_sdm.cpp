@@ -303,6 +303,12 @@ void test_sessions() {
         CHECK(traded.code == sdm::ResponseCode::Success);
         CHECK(ctx.save_together({}).code == sdm::ResponseCode::Success);
         CHECK_THROWS(ctx.save_together({&s1, nullptr}), sdm::Status::NullArgument, {});
+        sdm::Response traded2 = ctx.trade({&s1, &partner}, [](std::string_view values) -> std::optional<std::string> {
+            CHECK(values.front() == '[');
+            return std::string(R"([{"Coins":1},{"Coins":2}])");
+        });
+        CHECK(traded2.code == sdm::ResponseCode::Success);
+        CHECK(partner.value() == R"({"Coins":2})");
         partner.destroy();
     }
 

@@ -14,7 +14,7 @@ use super::save::{encoded_bytes, fire_saving, prepare, snapshot, written, Encode
 use crate::backend::{BatchOutcome, SaveStep};
 use crate::session::events::{fire_saved, fire_state_changed};
 use crate::session::{state, Inner};
-use crate::{Registry, Response, Session, SessionError, State, StateKind};
+use crate::{Registry, Response, Session, SessionError, State, StateKind, Value};
 use std::sync::Arc;
 
 impl Registry {
@@ -38,7 +38,64 @@ impl Registry {
     /// assert_eq!(registry.save_together(&[&a, &b]).await, Response::Success);
     /// # }
     /// ```
+    ///
+    /// To change the values *and* save them as one step (a trade), use
+    /// [`trade`](Self::trade): a change made before `save_together` may be
+    /// saved on its own by a save of one session that runs in between
+    /// (auto-save, a handoff's close).
     pub async fn save_together(&self, sessions: &[&Session]) -> Response {
+        self.together(sessions, None::<fn(&mut [Value]) -> bool>)
+            .await
+    }
+
+    /// An atomic trade: runs `change` on the values of `sessions` (open, on
+    /// this registry's store; in the order given, a session given twice
+    /// once) and saves them in one atomic, fenced store step, as
+    /// [`save_together`](Self::save_together). The change is made while
+    /// every session's saves wait, so no other save can store one side of
+    /// the trade alone; if the save together does not answer `Success`,
+    /// the sessions' values are put back as they were before `change` (so
+    /// memory and store agree: nothing was traded). `change` returns
+    /// `false` to decline: nothing changes, nothing is written, the answer
+    /// is `Error(Declined)`. `change` must not call value methods of these
+    /// sessions' handles (it has their values).
+    ///
+    /// ```
+    /// use sdm_session::{backend::memory::MemoryBackend, Registry, Response, Value};
+    /// use std::sync::Arc;
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let registry = Registry::new(Arc::new(MemoryBackend::new()));
+    /// let (a, b) = (registry.session("Player", None, 1), registry.session("Player", None, 2));
+    /// a.open(Some(Value::from(100))).await;
+    /// b.open(Some(Value::from(0))).await;
+    /// let traded = registry
+    ///     .trade(&[&a, &b], |v| {
+    ///         let (from, to) = (v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(0.0));
+    ///         if from < 40.0 {
+    ///             return false; // not enough coins: decline
+    ///         }
+    ///         v[0] = Value::from(from - 40.0);
+    ///         v[1] = Value::from(to + 40.0);
+    ///         true
+    ///     })
+    ///     .await;
+    /// assert_eq!(traded, Response::Success);
+    /// assert_eq!(b.clone_value(), Value::from(40));
+    /// # }
+    /// ```
+    pub async fn trade(
+        &self,
+        sessions: &[&Session],
+        change: impl FnOnce(&mut [Value]) -> bool,
+    ) -> Response {
+        self.together(sessions, Some(change)).await
+    }
+
+    async fn together<F: FnOnce(&mut [Value]) -> bool>(
+        &self,
+        sessions: &[&Session],
+        change: Option<F>,
+    ) -> Response {
         let mut inners: Vec<Arc<Inner>> = Vec::with_capacity(sessions.len());
         for s in sessions {
             if !inners.iter().any(|i| Arc::ptr_eq(i, &s.0)) {
@@ -76,10 +133,52 @@ impl Registry {
                 return Response::State(kind);
             }
         }
+        // A trade's change and its save: no listener applies queue values
+        // to these sessions meanwhile (their reading loops wait).
+        let mut closed = Vec::new();
+        if change.is_some() {
+            let mut order: Vec<&Arc<Inner>> = inners.iter().collect();
+            order.sort_by_key(|i| Arc::as_ptr(i) as usize);
+            for inner in order {
+                closed.push(inner.apply_gate.close(&inner.id_text).await);
+            }
+        }
+        let before = match change {
+            None => None,
+            Some(change) => match apply(&inners, change) {
+                Some(before) => Some(before),
+                None => {
+                    return Response::Error(SessionError::Declined {
+                        id: inners[0].id_text.clone(),
+                    })
+                }
+            },
+        };
         let response = write_all(&inners).await;
+        if let (Some(before), false) = (before, response == Response::Success) {
+            for (inner, value) in inners.iter().zip(before) {
+                *inner.value() = value;
+            }
+        }
+        drop(closed);
         drop(guards);
         response
     }
+}
+
+/// Runs a trade's change on the sessions' values (under their write
+/// locks) and stores the changed values; answers the values before, or
+/// `None` when the change declined (nothing changed).
+fn apply(inners: &[Arc<Inner>], change: impl FnOnce(&mut [Value]) -> bool) -> Option<Vec<Value>> {
+    let before: Vec<Value> = inners.iter().map(|i| i.value().clone()).collect();
+    let mut values = before.clone();
+    if !change(&mut values) {
+        return None;
+    }
+    for (inner, value) in inners.iter().zip(values) {
+        *inner.value() = value;
+    }
+    Some(before)
 }
 
 /// One session's part of the batch.

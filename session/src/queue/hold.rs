@@ -21,23 +21,81 @@ use std::time::Duration;
 /// snapshots anyway.
 pub const SAVE_HOLD_LIMIT: Duration = Duration::from_secs(10);
 
-/// The gate's state: how many holds live.
+/// The gate's state: how many holds live, and whether a trade has closed
+/// it (the reading loop then waits before firing listeners).
 #[derive(Default)]
 pub(crate) struct ApplyGate {
-    holds: Mutex<usize>,
+    holds: Mutex<Holds>,
     released: tokio::sync::Notify,
 }
 
+#[derive(Default)]
+pub(crate) struct Holds {
+    count: usize,
+    closed: bool,
+}
+
 impl ApplyGate {
-    fn count(&self) -> MutexGuard<'_, usize> {
+    fn count(&self) -> MutexGuard<'_, Holds> {
         self.holds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Takes a hold (never waits).
     pub(crate) fn hold(self: &Arc<Self>) -> SaveHold {
-        *self.count() += 1;
+        self.count().count += 1;
         SaveHold {
             gate: Arc::clone(self),
+        }
+    }
+
+    /// Takes a hold once no trade has the gate closed (the reading loop,
+    /// before it fires listeners).
+    pub(crate) async fn enter(self: &Arc<Self>) -> SaveHold {
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            {
+                let mut holds = self.count();
+                if !holds.closed {
+                    holds.count += 1;
+                    return SaveHold {
+                        gate: Arc::clone(self),
+                    };
+                }
+            }
+            released.await;
+        }
+    }
+
+    /// Waits until no hold lives (at most [`SAVE_HOLD_LIMIT`]) and closes
+    /// the gate to the reading loop until the answer is dropped (a trade
+    /// changes and saves values no listener may touch meanwhile).
+    pub(crate) async fn close(self: &Arc<Self>, id: &str) -> GateClosed {
+        let deadline = tokio::time::Instant::now() + SAVE_HOLD_LIMIT;
+        loop {
+            let released = self.released.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            {
+                let mut holds = self.count();
+                if holds.count == 0 {
+                    holds.closed = true;
+                    return GateClosed {
+                        gate: Arc::clone(self),
+                    };
+                }
+            }
+            if tokio::time::timeout_at(deadline, released).await.is_err() {
+                tracing::warn!(
+                    key = id,
+                    "a trade waited {SAVE_HOLD_LIMIT:?} for queue values being applied; trading anyway"
+                );
+                self.count().closed = true;
+                return GateClosed {
+                    gate: Arc::clone(self),
+                };
+            }
         }
     }
 
@@ -50,20 +108,20 @@ impl ApplyGate {
             tokio::pin!(released);
             released.as_mut().enable();
             {
-                let count = self.count();
-                if *count == 0 {
+                let holds = self.count();
+                if holds.count == 0 {
                     return take();
                 }
             }
             if tokio::time::timeout_at(deadline, released).await.is_err() {
-                let count = self.count();
+                let holds = self.count();
                 tracing::warn!(
                     key = id,
-                    holds = *count,
+                    holds = holds.count,
                     "a save waited {SAVE_HOLD_LIMIT:?} for queue values being applied; saving anyway"
                 );
                 let out = take();
-                drop(count);
+                drop(holds);
                 return out;
             }
         }
@@ -79,11 +137,23 @@ pub struct SaveHold {
 
 impl Drop for SaveHold {
     fn drop(&mut self) {
-        let mut count = self.gate.count();
-        *count = count.saturating_sub(1);
-        if *count == 0 {
+        let mut holds = self.gate.count();
+        holds.count = holds.count.saturating_sub(1);
+        if holds.count == 0 {
             self.gate.released.notify_waiters();
         }
+    }
+}
+
+/// The gate closed by a trade; reopened when dropped.
+pub(crate) struct GateClosed {
+    gate: Arc<ApplyGate>,
+}
+
+impl Drop for GateClosed {
+    fn drop(&mut self) {
+        self.gate.count().closed = false;
+        self.gate.released.notify_waiters();
     }
 }
 
@@ -126,8 +196,9 @@ impl Session {
 }
 
 impl Inner {
-    /// A hold of the reading loop while listeners run.
-    pub(crate) fn gate(&self) -> SaveHold {
-        self.apply_gate.hold()
+    /// A hold of the reading loop while listeners run (waits while a
+    /// trade has the gate closed).
+    pub(crate) async fn gate(&self) -> SaveHold {
+        self.apply_gate.enter().await
     }
 }

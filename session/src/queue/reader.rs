@@ -46,7 +46,10 @@ pub(crate) async fn read_loop(session: Weak<Inner>) -> Option<TaskKind> {
                 let s = Session(inner.clone());
                 // No save snapshots the value while listeners apply values
                 // and remove them (see `apply_gate`).
-                let _gate = inner.gate();
+                let _gate = inner.gate().await;
+                if !state::keep_reading(&inner) {
+                    return None;
+                }
                 for f in inner.events.process_queue.listeners() {
                     f(&batch.read_id, &values, &s);
                 }
