@@ -499,7 +499,7 @@ async fn open_player(
 /// (and maybe an item) to `b`, both values change at once and are saved
 /// together in one store step; if that save is not a success, the change
 /// is undone in both values (nothing was written), so it never reaches the
-/// store on its own.
+/// store on its own (see [`Gifts::trade`]).
 async fn atomic_trade(
     world: &Arc<World>,
     server: usize,
@@ -508,23 +508,22 @@ async fn atomic_trade(
     coins: i64,
     with_item: bool,
 ) {
-    let open = a.state() == State::Open && b.state() == State::Open;
-    if let Some(t) = open
-        .then(|| gifts::trade(&a, &b, coins, with_item))
-        .flatten()
-    {
+    if a.state() == State::Open && b.state() == State::Open {
         let started = std::time::Instant::now();
-        let r = world.servers[server].save_together(&[&a, &b]).await;
+        let (r, made) = world.gifts[server].trade(&a, &b, coins, with_item).await;
         let took = started.elapsed();
-        let what = format!(
-            "player {pa} trades {} coins{} to player {pb} on server {server}",
-            t.coins,
-            t.item
-                .as_ref()
-                .map(|i| format!(" and {i}"))
-                .unwrap_or_default()
-        );
-        if r == Response::Success {
+        let what = match &made {
+            Some(t) => format!(
+                "player {pa} trades {} coins{} to player {pb} on server {server}",
+                t.coins,
+                t.item
+                    .as_ref()
+                    .map(|i| format!(" and {i}"))
+                    .unwrap_or_default()
+            ),
+            None => format!("player {pa} trades with player {pb} on server {server}"),
+        };
+        if r == Response::Success && made.is_some() {
             world.trades_saved.fetch_add(1, Ordering::SeqCst);
             world
                 .trade_times
@@ -536,7 +535,6 @@ async fn atomic_trade(
                 took.as_secs_f64() * 1e3
             ));
         } else {
-            gifts::undo(&a, &b, &t);
             world.trades_rolled_back.fetch_add(1, Ordering::SeqCst);
             world.say(format!("{what}: not saved ({r}), rolled back"));
         }

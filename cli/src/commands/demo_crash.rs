@@ -204,7 +204,6 @@ pub async fn simulate(
         coins: (i64::from(players) * 100, 0),
         items: (players as usize * 2, 0),
         kills,
-        trades: heard.trades + heard.gifts,
         trades_saved: heard.trades,
         trades_rolled_back: heard.rolled_back,
         trade_times: heard.trade_times,
@@ -231,12 +230,14 @@ pub async fn simulate(
         println!("VIOLATION: {v}");
     }
     report.violations = found;
+    report.trades = report.trades_saved + report.trades_rolled_back + report.gifts_sent;
     let in_recovery = tally.applied.load(std::sync::atomic::Ordering::SeqCst);
     let live = report.gifts_applied_live + in_recovery;
     println!(
-        "crash: {kills} servers killed with SIGKILL and restarted; {live} gift applications seen ({in_recovery} in the recovery) for {} gifts: at least {} applied by a killed server before its save and applied again by the next owner",
+        "crash: {kills} servers killed with SIGKILL and restarted; {live} gift applications seen ({in_recovery} in the recovery) for {} gifts: at least {} applied by a killed server before its save and applied again by the next owner; {} gifts made by a killed server before its save neither left nor reached anyone",
         report.gifts_sent,
-        live.saturating_sub(report.gifts_sent)
+        live.saturating_sub(report.gifts_sent),
+        heard.gifts.saturating_sub(report.gifts_sent)
     );
     super::print_summary(&report, "no value lost, no value doubled");
     Ok(report)
@@ -479,26 +480,24 @@ async fn trade(
     coins: i64,
     with_item: bool,
 ) {
-    let open = a.state() == State::Open && b.state() == State::Open;
-    if let Some(t) = open
-        .then(|| gifts::trade(&a, &b, coins, with_item))
-        .flatten()
-    {
+    if a.state() == State::Open && b.state() == State::Open {
         let started = std::time::Instant::now();
-        let r = server.registry.save_together(&[&a, &b]).await;
-        if r == Response::Success {
-            println!("event trade {}", started.elapsed().as_micros());
-            server.say(format!(
-                "player {pa} trades {} coins{} to player {pb}: saved together",
-                t.coins,
-                t.item.map(|i| format!(" and {i}")).unwrap_or_default()
-            ));
-        } else {
-            gifts::undo(&a, &b, &t);
-            println!("event rollback");
-            server.say(format!(
-                "player {pa} trades with player {pb}: not saved ({r}), rolled back"
-            ));
+        let (r, made) = server.gifts.trade(&a, &b, coins, with_item).await;
+        match made {
+            Some(t) if r == Response::Success => {
+                println!("event trade {}", started.elapsed().as_micros());
+                server.say(format!(
+                    "player {pa} trades {} coins{} to player {pb}: saved together",
+                    t.coins,
+                    t.item.map(|i| format!(" and {i}")).unwrap_or_default()
+                ));
+            }
+            _ => {
+                println!("event rollback");
+                server.say(format!(
+                    "player {pa} trades with player {pb}: not saved ({r}), rolled back"
+                ));
+            }
         }
     }
     server.release(&[pa, pb]);
