@@ -1,8 +1,13 @@
 //! `sdm demo`: a short simulation of several game servers sharing one
-//! store, with players joining, trading coins and items through queues,
-//! leaving and hopping servers. It prints what happens and checks at the
-//! end that no coin or item was lost or made up, and that no key was ever
-//! owned by two sessions at once; a violation makes it fail.
+//! store, with players joining, trading coins and items, leaving and
+//! hopping servers. Two players on one server trade atomically
+//! ([`Registry::save_together`]); other transfers are gifts with ids
+//! through the receiver's queue, applied exactly once (see
+//! `demo_gifts.rs`). It prints what happens and checks at the end, from the
+//! store, that no coin or item was lost or made up, that every gift sent
+//! was applied exactly once, and that no key was ever owned by two
+//! sessions at once; a violation makes it fail. `--crash` runs the servers
+//! as processes and kills and restarts them (see `demo_crash.rs`).
 //!
 //! Servers open with [`OpenWait::handoff`]: a player hopping servers is
 //! opened on the new server at once, and the old server hands the session
