@@ -69,6 +69,8 @@ fn child_args(args: &DemoArgs, n: u32) -> Vec<String> {
 /// What the servers' lines told.
 #[derive(Default)]
 struct Heard {
+    /// Each server's last event line.
+    last: BTreeMap<u32, String>,
     joins: u64,
     trades: u64,
     trade_times: Vec<Duration>,
@@ -81,6 +83,9 @@ struct Heard {
 
 impl Heard {
     fn hear(&mut self, n: u32, line: &str, quiet: bool) {
+        if line.starts_with("event ") {
+            self.last.insert(n, line.to_owned());
+        }
         match line.split_once(' ').unwrap_or((line, "")) {
             ("event", "join") => self.joins += 1,
             ("event", trade) if trade.starts_with("trade ") => {
@@ -148,11 +153,20 @@ pub async fn simulate(
             while let Some(line) = children[n].try_line() {
                 heard.hear(n as u32, &line, args.quiet);
             }
+            let doing = match heard.last.remove(&(n as u32)).as_deref() {
+                Some(l) if l.starts_with("event trade") => "a trade saved together",
+                Some("event rollback") => "a trade rolled back",
+                Some("event gift") => "a gift sent",
+                Some("event applied") => "a gift applied",
+                Some("event copy") => "a gift's second copy dropped",
+                Some("event join") => "a player joined",
+                _ => "nothing yet",
+            };
             kills += 1;
             let c =
                 ChildServer::spawn_with(&args.store, &scope, &child_args(args, n as u32)).await?;
             println!(
-                "-- {:.1} s: killed server {n} (process {pid}) with SIGKILL; restarted it as process {}",
+                "-- {:.1} s: killed server {n} (process {pid}) with SIGKILL (its last event: {doing}); restarted it as process {}",
                 started.elapsed().as_secs_f64(),
                 c.pid()
             );
@@ -234,7 +248,7 @@ pub async fn simulate(
     let in_recovery = tally.applied.load(std::sync::atomic::Ordering::SeqCst);
     let live = report.gifts_applied_live + in_recovery;
     println!(
-        "crash: {kills} servers killed with SIGKILL and restarted; {live} gift applications seen ({in_recovery} in the recovery) for {} gifts: at least {} applied by a killed server before its save and applied again by the next owner; {} gifts made by a killed server before its save neither left nor reached anyone",
+        "crash: {kills} servers killed with SIGKILL and restarted; {live} gift applications seen ({in_recovery} in the recovery) for {} gifts: at least {} applied by a killed server before its save and applied again by the next owner; gifts made by a killed server before its save (neither taken nor sent): {}",
         report.gifts_sent,
         live.saturating_sub(report.gifts_sent),
         heard.gifts.saturating_sub(report.gifts_sent)
