@@ -1,8 +1,13 @@
 //! `sdm demo`: a short simulation of several game servers sharing one
-//! store, with players joining, trading coins and items through queues,
-//! leaving and hopping servers. It prints what happens and checks at the
-//! end that no coin or item was lost or made up, and that no key was ever
-//! owned by two sessions at once; a violation makes it fail.
+//! store, with players joining, trading coins and items, leaving and
+//! hopping servers. Two players on one server trade atomically
+//! ([`Registry::save_together`]); other transfers are gifts with ids
+//! through the receiver's queue, applied exactly once (see
+//! `demo_gifts.rs`). It prints what happens and checks at the end, from the
+//! store, that no coin or item was lost or made up, that every gift sent
+//! was applied exactly once, and that no key was ever owned by two
+//! sessions at once; a violation makes it fail. `--crash` runs the servers
+//! as processes and kills and restarts them (see `demo_crash.rs`).
 //!
 //! Servers open with [`OpenWait::handoff`]: a player hopping servers is
 //! opened on the new server at once, and the old server hands the session
@@ -13,13 +18,19 @@
 //! other servers re-open its players as soon as its heartbeat expires
 //! (default TTL, 10 s), which is timed too.
 
+#[path = "demo_crash.rs"]
+mod crash;
+#[path = "demo_gifts.rs"]
+pub mod gifts;
 #[path = "demo_kill.rs"]
 mod kill;
+
+use gifts::{GiftEvent, Gifts};
 
 use sdm_session::backend::{Backend, SessionId};
 use sdm_session::{CloseReason, OpenWait, Registry, Response, Session, State, Value};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -80,10 +91,20 @@ pub struct DemoArgs {
     /// processes (the SQLite default, or Redis); the run takes about 10 s more.
     #[arg(long)]
     pub kill: bool,
+    /// Run the servers as separate processes and kill (SIGKILL) and
+    /// restart them at random points, several times, while they trade and
+    /// apply gifts; then check from the store that no value was lost or
+    /// doubled. Needs a store shared between processes (the SQLite default,
+    /// or Redis); takes about 30 s.
+    #[arg(long, conflicts_with = "kill")]
+    pub crash: bool,
     /// Internal: run as the `--kill` server process of the run whose keys
     /// have scope SCOPE (commands on standard input).
     #[arg(long, hide = true, value_name = "SCOPE")]
     pub child_of: Option<String>,
+    /// Internal: with `--child-of`, run as `--crash` server number N.
+    #[arg(long, hide = true, value_name = "N", requires = "child_of")]
+    pub crash_server: Option<u32>,
 }
 
 impl Default for DemoArgs {
@@ -97,7 +118,9 @@ impl Default for DemoArgs {
             quiet: false,
             metrics: false,
             kill: false,
+            crash: false,
             child_of: None,
+            crash_server: None,
         }
     }
 }
@@ -127,12 +150,42 @@ pub struct DemoReport {
     /// `--kill`: for each of them, the time from the kill until another
     /// server had it open again.
     pub recovery_times: Vec<Duration>,
+    /// Atomic trades saved together.
+    pub trades_saved: u64,
+    /// Atomic trades whose save_together failed (undone in memory).
+    pub trades_rolled_back: u64,
+    /// Each saved atomic trade's `save_together`.
+    pub trade_times: Vec<Duration>,
+    /// Gifts sent (ids in the senders' saved values).
+    pub gifts_sent: u64,
+    /// Gifts applied exactly once (ids in the receivers' saved values).
+    pub gifts_once: u64,
+    /// Gifts applied more than once.
+    pub gifts_doubled: u64,
+    /// Gifts sent and never applied.
+    pub gifts_lost: u64,
+    /// Gifts applied that no saved value sent.
+    pub gifts_made_up: u64,
+    /// Applications seen by this process's listeners (some may have been
+    /// lost with a killed server and applied again by the next owner).
+    pub gifts_applied_live: u64,
+    /// Second copies of gifts dropped by receivers (pushed again by a
+    /// sender's next owner after its server died before saving the push).
+    pub copies_dropped: u64,
+    /// `--crash`: players opened on a server (taken from another by
+    /// handoff, from a killed one once its heartbeat expired, or loaded).
+    pub joins: u64,
+    /// `--crash`: servers killed (and restarted).
+    pub kills: u64,
     /// Problems found (double ownership, lost values, failed calls).
     pub violations: Vec<String>,
 }
 
 /// Runs the demo on its own single-thread runtime; errors on a violation.
 pub fn run(args: &DemoArgs) -> Result<(), Box<dyn std::error::Error>> {
+    if let (Some(scope), Some(n)) = (&args.child_of, args.crash_server) {
+        return crash::serve(args, scope, n);
+    }
     if let Some(scope) = &args.child_of {
         return kill::serve(&args.store, scope);
     }
@@ -193,17 +246,26 @@ impl Rng {
 
 struct World {
     servers: Vec<Registry>,
+    /// Each server's gifts (listener, outbox sender).
+    gifts: Vec<Arc<Gifts>>,
+    /// What the gifts did.
+    tally: Arc<Tally>,
     /// Online players: player -> (server, session).
     online: Mutex<BTreeMap<u32, (usize, Session)>>,
     /// Players with a join under way (never two at once for one player).
     joining: Mutex<std::collections::HashSet<u32>>,
     /// Sessions that reached Open, per key, to catch double ownership.
     owners: Mutex<HashMap<String, Vec<Session>>>,
-    violations: Mutex<Vec<String>>,
+    violations: Arc<Mutex<Vec<String>>>,
     /// The scope of this run's keys: every run starts from fresh keys, so
     /// earlier runs left in the same store never change the counts.
     scope: String,
-    in_flight: AtomicI64,
+    /// Gifts sent (their ids are `g<n>`).
+    gifts_sent: AtomicU64,
+    /// Atomic trades saved, rolled back, and each one's save_together.
+    trades_saved: AtomicU64,
+    trades_rolled_back: AtomicU64,
+    trade_times: Mutex<Vec<Duration>>,
     locked_retries: AtomicU64,
     handoffs: AtomicU64,
     hop_times: Mutex<Vec<Duration>>,
@@ -240,6 +302,19 @@ impl World {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&player);
     }
+    /// Marks `players` as joining (so nothing else moves them) if none is.
+    fn reserve(&self, players: &[u32]) -> bool {
+        let mut online = self.online.lock().unwrap_or_else(|p| p.into_inner());
+        let mut joining = self.joining.lock().unwrap_or_else(|p| p.into_inner());
+        if players.iter().any(|p| joining.contains(p)) {
+            return false;
+        }
+        for p in players {
+            online.remove(p);
+            joining.insert(*p);
+        }
+        true
+    }
     fn violation(&self, v: String) {
         println!("VIOLATION: {v}");
         self.violations
@@ -249,31 +324,44 @@ impl World {
     }
 }
 
-fn template(player: u32) -> Value {
-    Value::from(serde_json::json!({
-        "Coins": 100,
-        "Inventory": [format!("p{player}-sword"), format!("p{player}-shield")],
-    }))
+/// What the gifts of one process did (heard from its gift listeners).
+struct Tally {
+    quiet: bool,
+    applied: AtomicU64,
+    violations: Arc<Mutex<Vec<String>>>,
 }
 
-/// Applies queued gifts to the receiver's value (in place, while open).
-fn apply_gift(value: &mut Value, gift: &Value) -> Option<(i64, Option<String>)> {
-    let table = value.as_table_mut()?;
-    let coins = gift["coins"].as_i64().unwrap_or(0);
-    let have = table.get("Coins").and_then(Value::as_i64).unwrap_or(0);
-    table.insert("Coins", have + coins);
-    let item = gift["item"].as_str().map(str::to_owned);
-    if let Some(item) = &item {
-        match table.get_mut("Inventory").and_then(Value::as_table_mut) {
-            Some(inv) => inv.push(item.as_str()),
-            None => {
-                let mut inv = sdm_session::Table::new();
-                inv.push(item.as_str());
-                table.insert("Inventory", inv);
+impl Tally {
+    fn hear(&self, event: GiftEvent) {
+        match event {
+            GiftEvent::Applied {
+                to,
+                from,
+                coins,
+                item,
+            } => {
+                self.applied.fetch_add(1, Ordering::SeqCst);
+                if !self.quiet {
+                    println!(
+                        "  player {to} received {coins} coins{} from player {from}",
+                        item.map(|i| format!(" and {i}")).unwrap_or_default()
+                    );
+                }
             }
+            GiftEvent::Violation(v) => {
+                println!("VIOLATION: {v}");
+                self.violations
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .push(v);
+            }
+            GiftEvent::CopyDropped | GiftEvent::Pushed => {}
         }
     }
-    Some((coins, item))
+}
+
+fn template(player: u32) -> Value {
+    gifts::template(player)
 }
 
 /// Joins `player` on `server` (unless a join of theirs is under way).
@@ -381,38 +469,15 @@ async fn open_player(
         }
         list.push(s.clone());
     });
-    let w = world.clone();
-    session.on_process_queue(move |read_id, values, s| {
-        for gift in values {
-            match s.with_value(|v| apply_gift(v, gift)) {
-                Some((coins, item)) => {
-                    w.in_flight.fetch_sub(1, Ordering::SeqCst);
-                    w.say(format!(
-                        "  player {} received {coins} coins{} from player {}",
-                        s.key(),
-                        item.map(|i| format!(" and {i}")).unwrap_or_default(),
-                        gift["from"].as_i64().unwrap_or(-1)
-                    ));
-                }
-                None => w.violation(format!(
-                    "player {} has no table to apply a gift to",
-                    s.key()
-                )),
-            }
-        }
-        let (s, id, w) = (s.clone(), read_id.to_owned(), w.clone());
-        tokio::spawn(async move {
-            if let r @ (Response::Error(_) | Response::Locked(_) | Response::State(_)) =
-                s.remove(&id).await
-            {
-                w.violation(format!("remove of a gift batch failed: {r}"));
-            }
-        });
-    });
+    world.gifts[server].equip(&session);
     let started = tokio::time::Instant::now();
     for attempt in 0..3 {
         match session.open(Some(template(player))).await {
-            Response::Success => return Some((session, started.elapsed())),
+            Response::Success => {
+                // Gifts its last owner saved in its outbox but may not have sent.
+                world.gifts[server].send_outbox(&session, &session.clone_value());
+                return Some((session, started.elapsed()));
+            }
             Response::Locked(owner) => {
                 // The wait for the owner to hand over ran out.
                 world.locked_retries.fetch_add(1, Ordering::SeqCst);
@@ -435,6 +500,60 @@ async fn open_player(
     None
 }
 
+/// An atomic trade between two players open on `server`: `a` gives coins
+/// (and maybe an item) to `b`, both values change at once and are saved
+/// together in one store step; if that save is not a success, the change
+/// is undone in both values (nothing was written), so it never reaches the
+/// store on its own (see [`Gifts::trade`]).
+async fn atomic_trade(
+    world: &Arc<World>,
+    server: usize,
+    (pa, a): (u32, Session),
+    (pb, b): (u32, Session),
+    coins: i64,
+    with_item: bool,
+) {
+    if a.state() == State::Open && b.state() == State::Open {
+        let started = std::time::Instant::now();
+        let (r, made) = world.gifts[server].trade(&a, &b, coins, with_item).await;
+        let took = started.elapsed();
+        let what = match &made {
+            Some(t) => format!(
+                "player {pa} trades {} coins{} to player {pb} on server {server}",
+                t.coins,
+                t.item
+                    .as_ref()
+                    .map(|i| format!(" and {i}"))
+                    .unwrap_or_default()
+            ),
+            None => format!("player {pa} trades with player {pb} on server {server}"),
+        };
+        if r == Response::Success && made.is_some() {
+            world.trades_saved.fetch_add(1, Ordering::SeqCst);
+            world
+                .trade_times
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(took);
+            world.say(format!(
+                "{what}: saved together ({:.1} ms)",
+                took.as_secs_f64() * 1e3
+            ));
+        } else {
+            world.trades_rolled_back.fetch_add(1, Ordering::SeqCst);
+            world.say(format!("{what}: not saved ({r}), rolled back"));
+        }
+    }
+    for (p, s) in [(pa, a), (pb, b)] {
+        if s.state() == State::Open {
+            world.set_online(p, server, s);
+        } else {
+            forget(world, p, server, s).await;
+        }
+        world.done_joining(p);
+    }
+}
+
 /// Leaves: destroy (saves and releases).
 async fn leave(world: &Arc<World>, player: u32, server: usize, session: Session) {
     match session.destroy().await {
@@ -443,35 +562,6 @@ async fn leave(world: &Arc<World>, player: u32, server: usize, session: Session)
         }
         other => world.violation(format!("player {player} leaving server {server}: {other}")),
     }
-}
-
-/// Takes coins (and maybe an item) from an online sender, synchronously.
-fn take_from(session: &Session, coins: i64, with_item: bool) -> Option<(i64, Option<String>)> {
-    if session.state() != State::Open {
-        return None;
-    }
-    session.with_value(|v| {
-        let t = v.as_table_mut()?;
-        let have = t.get("Coins").and_then(Value::as_i64)?;
-        let coins = coins.min(have);
-        t.insert("Coins", have - coins);
-        let item = if with_item {
-            t.get_mut("Inventory")
-                .and_then(Value::as_table_mut)
-                .and_then(|inv| {
-                    let n = inv.sequence().len();
-                    if n == 0 {
-                        None
-                    } else {
-                        inv.remove(n as u64)
-                            .and_then(|v| v.as_str().map(str::to_owned))
-                    }
-                })
-        } else {
-            None
-        };
-        Some((coins, item))
-    })
 }
 
 /// Runs the simulation and checks it.
@@ -489,6 +579,15 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
                 .into(),
         );
     }
+    if args.crash {
+        if store.kind() == "memory" {
+            return Err(
+                "--crash kills and restarts server processes: it needs a store shared between processes (sqlite://FILE or redis://...), not memory://"
+                    .into(),
+            );
+        }
+        return crash::simulate(args, store).await;
+    }
     let registries: Vec<Registry> = (0..servers)
         .map(|_| {
             let r = Registry::new(store.clone());
@@ -496,14 +595,33 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
             r
         })
         .collect();
+    let scope = run_scope();
+    let violations = Arc::new(Mutex::new(Vec::new()));
+    let tally = Arc::new(Tally {
+        quiet: args.quiet,
+        applied: AtomicU64::new(0),
+        violations: violations.clone(),
+    });
+    let gifts = registries
+        .iter()
+        .map(|r| {
+            let t = tally.clone();
+            Gifts::new(r.clone(), &scope, move |e| t.hear(e))
+        })
+        .collect();
     let world = Arc::new(World {
         servers: registries,
+        gifts,
+        tally,
         online: Mutex::new(BTreeMap::new()),
         joining: Mutex::new(std::collections::HashSet::new()),
         owners: Mutex::new(HashMap::new()),
-        violations: Mutex::new(Vec::new()),
-        scope: run_scope(),
-        in_flight: AtomicI64::new(0),
+        violations,
+        scope,
+        gifts_sent: AtomicU64::new(0),
+        trades_saved: AtomicU64::new(0),
+        trades_rolled_back: AtomicU64::new(0),
+        trade_times: Mutex::new(Vec::new()),
         locked_retries: AtomicU64::new(0),
         handoffs: AtomicU64::new(0),
         hop_times: Mutex::new(Vec::new()),
@@ -571,26 +689,54 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
                 to = (to + 1) % players;
             }
             let amount = 1 + rng.below(20) as i64;
-            let Some((coins, item)) = take_from(&session, amount, rng.below(4) == 0) else {
+            let with_item = rng.below(4) == 0;
+            if session.state() != State::Open {
+                continue;
+            }
+            let partner = online
+                .iter()
+                .find(|(p, s, _)| *p == to && *s == server)
+                .map(|(_, _, s)| s.clone());
+            if let Some(partner) = partner {
+                // Both on this server: an atomic trade. Neither hops nor
+                // leaves until it is saved (they count as joining).
+                if !world.reserve(&[from, to]) {
+                    continue;
+                }
+                report.trades += 1;
+                let w = world.clone();
+                tasks.spawn(async move {
+                    atomic_trade(
+                        &w,
+                        server,
+                        (from, session),
+                        (to, partner),
+                        amount,
+                        with_item,
+                    )
+                    .await
+                });
+                while tasks.try_join_next().is_some() {}
+                continue;
+            }
+            // Elsewhere (or offline): a gift through the receiver's queue,
+            // sent once the sender's save stored it in its outbox.
+            let id = format!("g{}", world.gifts_sent.fetch_add(1, Ordering::SeqCst));
+            let Some((coins, item)) = gifts::send(&session, from, to, amount, with_item, &id)
+            else {
+                world.violation(format!("player {from} has no table to send from"));
                 continue;
             };
             report.trades += 1;
-            world.in_flight.fetch_add(1, Ordering::SeqCst);
             world.say(format!(
-                "player {from} (server {server}) sends {coins} coins{} to player {to}",
+                "player {from} (server {server}) sends gift {id}: {coins} coins{} to player {to}",
                 item.as_ref()
                     .map(|i| format!(" and {i}"))
                     .unwrap_or_default()
             ));
-            let gift = Value::from(serde_json::json!({"from": from, "coins": coins, "item": item}));
-            // Sent from the sender's server through a hidden session on the receiver's key.
-            let courier = world.servers[server].hidden("Player", Some(&world.scope), to);
-            let w = world.clone();
             tasks.spawn(async move {
-                let r = courier.queue(gift, None, None).await;
-                if r != Response::Success {
-                    w.violation(format!("queueing a gift to player {to} failed: {r}"));
-                }
+                // Saved fires (here or in a close) and sends the outbox.
+                session.save().await;
             });
         } else if roll < 85 && !online.is_empty() {
             // Server hop: join another server while the old one still holds the player.
@@ -653,31 +799,22 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
             join(&world, p, 0).await;
         }
     }
-    // A gift read by a session that closed before it could fire ProcessQueue
-    // (a hop racing the read) stays invisible for the queue's invisibility
-    // time, then comes back: wait that long before calling it lost.
-    let started = tokio::time::Instant::now();
-    let mut told = false;
-    while world.in_flight.load(Ordering::SeqCst) != 0 && started.elapsed() < GIFT_WAIT {
-        if !told && started.elapsed() > Duration::from_secs(1) {
-            told = true;
-            println!(
-                "-- waiting for gifts hidden by an interrupted read to come back (up to {} s)",
-                GIFT_WAIT.as_secs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let in_flight = world.in_flight.load(Ordering::SeqCst);
-    if in_flight != 0 {
-        world.violation(format!("{in_flight} gift(s) never delivered"));
+    let online: Vec<Session> = world
+        .online
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .map(|(_, s)| s.clone())
+        .collect();
+    if let Err(v) = drain(&online).await {
+        world.violation(v);
     }
     for r in &world.servers {
         r.shutdown().await;
     }
 
     // Count what the store holds.
-    let mut items: Vec<String> = Vec::new();
+    let mut count = gifts::Count::default();
     for p in 0..players {
         let id = SessionId::new("Player", Some(&world.scope), p.to_string());
         let record = match store.get(&id).await {
@@ -689,37 +826,35 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
             Err(e) => return Err(e.into()),
         };
         let json: serde_json::Value = serde_json::from_str(&record.value)?;
-        report.coins.1 += json["Coins"].as_i64().unwrap_or(0);
-        if let Some(inv) = json["Inventory"].as_array() {
-            items.extend(inv.iter().filter_map(|i| i.as_str().map(str::to_owned)));
-        }
+        count.add(&json);
         if !args.quiet {
             println!(
-                "player {p}: {} coins, {} items",
+                "player {p}: {} coins, {} items, {} gifts received",
                 json["Coins"],
-                json["Inventory"].as_array().map_or(0, Vec::len)
+                gifts::list(&json["Inventory"]).len(),
+                gifts::list(&json["Gifts"]).len()
             );
         }
     }
-    report.items.1 = items.len();
-    items.sort();
-    let before = items.len();
-    items.dedup();
-    if items.len() != before {
-        world.violation("an item exists twice".into());
-    }
-    if report.coins.0 != report.coins.1 {
+    let sent = world.gifts_sent.load(Ordering::SeqCst);
+    if count.sent.len() as u64 != sent {
         world.violation(format!(
-            "coins not conserved: {} at the start, {} at the end",
-            report.coins.0, report.coins.1
+            "{sent} gifts sent, {} in the senders' saved values",
+            count.sent.len()
         ));
     }
-    if report.items.0 != report.items.1 {
-        world.violation(format!(
-            "items not conserved: {} at the start, {} at the end",
-            report.items.0, report.items.1
-        ));
+    for v in check_count(&mut report, &count) {
+        world.violation(v);
     }
+    report.gifts_applied_live = world.tally.applied.load(Ordering::SeqCst);
+    report.copies_dropped = world.gifts.iter().map(|g| g.copies_dropped()).sum();
+    report.trades_saved = world.trades_saved.load(Ordering::SeqCst);
+    report.trades_rolled_back = world.trades_rolled_back.load(Ordering::SeqCst);
+    report.trade_times = world
+        .trade_times
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
     report.locked_retries = world.locked_retries.load(Ordering::SeqCst);
     report.handoffs = world.handoffs.load(Ordering::SeqCst);
     report.hop_times = world
@@ -744,16 +879,9 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .clone();
-    println!(
-        "summary: {} trades, {} server hops, {} opens answered Locked; coins {} -> {}, items {} -> {}; {}",
-        report.trades,
-        report.hops,
-        report.locked_retries,
-        report.coins.0,
-        report.coins.1,
-        report.items.0,
-        report.items.1,
-        if report.violations.is_empty() { "no value lost, no key owned twice".to_owned() } else { format!("{} VIOLATION(S)", report.violations.len()) }
+    print_summary(
+        &report,
+        "no value lost, no value doubled, no key owned twice",
     );
     println!(
         "hops: {} completed, {} handed over on request; open on the new server {}",
@@ -771,6 +899,141 @@ pub async fn simulate(args: &DemoArgs) -> Result<DemoReport, Box<dyn std::error:
         );
     }
     Ok(report)
+}
+
+/// Waits until every gift sent by the values of `sessions` (all players,
+/// open) is applied: outboxes are sent by saves, and a gift read by a
+/// session that closed before it fired ProcessQueue comes back after the
+/// queue's invisibility time. Errs naming what never arrived.
+async fn drain(sessions: &[Session]) -> Result<(), String> {
+    let started = tokio::time::Instant::now();
+    let mut told = false;
+    let mut saved_at: Option<tokio::time::Instant> = None;
+    loop {
+        let (unapplied, outbox) = gifts::undelivered(sessions);
+        if unapplied == 0 && outbox == 0 {
+            return Ok(());
+        }
+        if started.elapsed() >= GIFT_WAIT {
+            return Err(format!(
+                "{unapplied} gift(s) never applied ({outbox} never left an outbox) within {} s",
+                GIFT_WAIT.as_secs()
+            ));
+        }
+        if !told && started.elapsed() > Duration::from_secs(1) {
+            told = true;
+            println!(
+                "-- waiting for gifts hidden by an interrupted read to come back (up to {} s)",
+                GIFT_WAIT.as_secs()
+            );
+        }
+        // A save sends what an outbox holds (its Saved event).
+        let due = match saved_at {
+            None => true,
+            Some(t) => t.elapsed() > Duration::from_secs(1),
+        };
+        if outbox > 0 && due {
+            saved_at = Some(tokio::time::Instant::now());
+            for s in sessions {
+                if !gifts::list(&gifts::js(&s.clone_value())["Outbox"]).is_empty() {
+                    let s = s.clone();
+                    tokio::spawn(async move { s.save().await });
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Fills the report's end counts from what the store holds; answers the
+/// violations found (a value lost, doubled or made up).
+fn check_count(report: &mut DemoReport, count: &gifts::Count) -> Vec<String> {
+    let mut violations = Vec::new();
+    report.coins.1 = count.coins;
+    report.items.1 = count.items.len();
+    let mut items = count.items.clone();
+    items.sort();
+    for pair in items.windows(2) {
+        if pair[0] == pair[1] {
+            violations.push(format!("item {} exists twice", pair[0]));
+        }
+    }
+    if report.coins.0 != report.coins.1 {
+        violations.push(format!(
+            "coins not conserved: {} at the start, {} at the end",
+            report.coins.0, report.coins.1
+        ));
+    }
+    if report.items.0 != report.items.1 {
+        violations.push(format!(
+            "items not conserved: {} at the start, {} at the end",
+            report.items.0, report.items.1
+        ));
+    }
+    if count.outbox > 0 {
+        violations.push(format!("{} gift(s) still in an outbox", count.outbox));
+    }
+    let check = count.gift_check();
+    report.gifts_sent = count.sent.len() as u64;
+    report.gifts_once = check.once as u64;
+    report.gifts_doubled = check.doubled.len() as u64;
+    report.gifts_lost = check.lost.len() as u64;
+    report.gifts_made_up = check.made_up.len() as u64;
+    violations.extend(check.problems());
+    violations
+}
+
+/// Prints the summary line and the trades line; `clean` is what a run
+/// without violations says.
+fn print_summary(report: &DemoReport, clean: &str) {
+    let verdict = if report.violations.is_empty() {
+        clean.to_owned()
+    } else {
+        format!("{} VIOLATION(S)", report.violations.len())
+    };
+    let moves = if report.joins > 0 {
+        format!("{} joins", report.joins)
+    } else {
+        format!("{} server hops", report.hops)
+    };
+    println!(
+        "summary: {} trades ({} atomic, {} gifts), {moves}, {} opens answered Locked; coins {} -> {}, items {} -> {}; gifts {} sent, {} applied once, {} applied twice, {} lost, {} made up; {verdict}",
+        report.trades,
+        report.trades_saved + report.trades_rolled_back,
+        report.gifts_sent,
+        report.locked_retries,
+        report.coins.0,
+        report.coins.1,
+        report.items.0,
+        report.items.1,
+        report.gifts_sent,
+        report.gifts_once,
+        report.gifts_doubled,
+        report.gifts_lost,
+        report.gifts_made_up,
+    );
+    let mean = if report.trade_times.is_empty() {
+        0.0
+    } else {
+        report
+            .trade_times
+            .iter()
+            .map(Duration::as_secs_f64)
+            .sum::<f64>()
+            / report.trade_times.len() as f64
+    };
+    println!(
+        "trades: {} saved together, {} rolled back; save_together {}{}; gifts: {} second copies dropped (pushed again by a sender's next owner)",
+        report.trades_saved,
+        report.trades_rolled_back,
+        time_stats(&report.trade_times),
+        if mean > 0.0 {
+            format!(" ({:.0} trades/s one at a time)", 1.0 / mean)
+        } else {
+            String::new()
+        },
+        report.copies_dropped
+    );
 }
 
 /// `median X, p99 Y, max Z` of some durations (in ms below 10 s, else s).

@@ -38,9 +38,19 @@ impl ChildServer {
         store: &str,
         scope: &str,
     ) -> Result<ChildServer, Box<dyn std::error::Error>> {
+        Self::spawn_with(store, scope, &[]).await
+    }
+
+    /// [`spawn`](Self::spawn) with more arguments for the server process.
+    pub async fn spawn_with(
+        store: &str,
+        scope: &str,
+        more: &[String],
+    ) -> Result<ChildServer, Box<dyn std::error::Error>> {
         let exe = std::env::current_exe()?;
         let mut child = Command::new(exe)
             .args(["demo", "--store", store, "--child-of", scope])
+            .args(more)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -88,6 +98,32 @@ impl ChildServer {
             Ok(None) => Err("the server process exited".into()),
             Err(_) => Err(format!("the server process did not answer within {within:?}").into()),
         }
+    }
+
+    /// A line the process printed, if one is waiting.
+    pub fn try_line(&mut self) -> Option<String> {
+        self.lines.try_recv().ok()
+    }
+
+    /// Closes the process's input (it shuts down cleanly), then answers
+    /// the lines it prints until it exits, waiting at most `within` (then
+    /// it is killed).
+    pub async fn finish(&mut self, within: Duration) -> Vec<String> {
+        self.stdin = None;
+        let mut lines = Vec::new();
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            match tokio::time::timeout_at(deadline, self.lines.recv()).await {
+                Ok(Some(line)) => lines.push(line),
+                Ok(None) => break,
+                Err(_) => {
+                    let _ = self.child.kill();
+                    break;
+                }
+            }
+        }
+        let _ = self.child.wait();
+        lines
     }
 
     /// Opens `players` on the server process (each by handoff from whoever
