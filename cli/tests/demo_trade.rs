@@ -1,7 +1,7 @@
 //! The demo's atomic trade ([`gifts::Gifts::trade`]) when a save of one
 //! side is already waiting behind an earlier trade of that player: the
-//! trade's change is made inside its own `save_together`, so the waiting
-//! save stores the value without it, and a refused `save_together` leaves
+//! trade's change is made inside its own store step (`Registry::trade`), so the waiting
+//! save stores the value without it, and a refused step leaves
 //! the store with every coin (nothing of the trade stored, nothing lost).
 
 #[path = "../src/commands/demo_gifts.rs"]

@@ -119,7 +119,11 @@ impl Registry {
     /// An atomic trade, blocking: changes the values of `sessions` with
     /// `change` and saves them in one atomic, fenced store step. See
     /// [`crate::Registry::trade`].
-    pub fn trade(&self, sessions: &[&Session], change: impl FnOnce(&mut [Value]) -> bool) -> Response {
+    pub fn trade(
+        &self,
+        sessions: &[&Session],
+        change: impl FnOnce(&mut [Value]) -> bool,
+    ) -> Response {
         let inner: Vec<&crate::Session> = sessions.iter().map(|s| &s.inner).collect();
         self.rt.block_on(self.inner.trade(&inner, change))
     }

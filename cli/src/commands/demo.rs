@@ -1,7 +1,7 @@
 //! `sdm demo`: a short simulation of several game servers sharing one
 //! store, with players joining, trading coins and items, leaving and
 //! hopping servers. Two players on one server trade atomically
-//! ([`Registry::save_together`]); other transfers are gifts with ids
+//! ([`Registry::trade`]); other transfers are gifts with ids
 //! through the receiver's queue, applied exactly once (see
 //! `demo_gifts.rs`). It prints what happens and checks at the end, from the
 //! store, that no coin or item was lost or made up, that every gift sent
@@ -152,9 +152,9 @@ pub struct DemoReport {
     pub recovery_times: Vec<Duration>,
     /// Atomic trades saved together.
     pub trades_saved: u64,
-    /// Atomic trades whose save_together failed (undone in memory).
+    /// Atomic trades whose store step failed (put back in memory).
     pub trades_rolled_back: u64,
-    /// Each saved atomic trade's `save_together`.
+    /// Each saved atomic trade's `Registry::trade` call.
     pub trade_times: Vec<Duration>,
     /// Gifts sent (ids in the senders' saved values).
     pub gifts_sent: u64,
@@ -1023,7 +1023,7 @@ fn print_summary(report: &DemoReport, clean: &str) {
             / report.trade_times.len() as f64
     };
     println!(
-        "trades: {} saved together, {} rolled back; save_together {}{}; gifts: {} second copies dropped (pushed again by a sender's next owner)",
+        "trades: {} saved together, {} rolled back; Registry::trade {}{}; gifts: {} second copies dropped (pushed again by a sender's next owner)",
         report.trades_saved,
         report.trades_rolled_back,
         time_stats(&report.trade_times),

@@ -8,7 +8,7 @@
 //!
 //! Each server process plays on its own: it opens players (taking them
 //! from another server by handoff), lets them leave, makes atomic trades
-//! between two of its players ([`Registry::save_together`]) and sends
+//! between two of its players ([`Registry::trade`]) and sends
 //! gifts to anyone through the queue (see `demo_gifts.rs`). It prints
 //! `ready NODE PID`, then one line per event (`event trade`, `event
 //! rollback`, `event gift`, `event applied`, `event copy`), `say TEXT`

@@ -1,5 +1,5 @@
 //! The demo's player values and how coins and items move between them:
-//! atomic trades (two sessions of one server, [`Registry::save_together`])
+//! atomic trades (two sessions of one server, [`Registry::trade`])
 //! and gifts through the queue (exactly once).
 //!
 //! A player's value is `{"Coins", "Inventory", "Sent", "Outbox", "Gifts",
@@ -18,9 +18,8 @@
 
 use sdm_session::{Registry, Response, Session, Value};
 use serde_json::{json, Value as Json};
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::future::Future;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// What happened to a gift, for the demo's output and counts.
@@ -57,41 +56,6 @@ pub struct Gifts {
     pushed: Mutex<HashSet<String>>,
     copies: AtomicU64,
     report: Box<dyn Fn(GiftEvent) + Send + Sync>,
-    /// Trades under way, by the keys of both players.
-    staged: Mutex<HashMap<String, Arc<Staged>>>,
-}
-
-/// A trade waiting for its `save_together` to fire Saving.
-struct Staged {
-    a: Session,
-    b: Session,
-    coins: i64,
-    with_item: bool,
-    /// True only while the trade's own `save_together` is being polled: a
-    /// Saving fired then is that call's (it holds both sessions' write
-    /// locks), not another save's.
-    armed: Arc<AtomicBool>,
-    /// Set once the change was made (what it moved, or `None`: nothing).
-    made: Mutex<Option<Option<Trade>>>,
-}
-
-/// Polls a future with `armed` set (see [`Staged::armed`]).
-struct Armed<'a> {
-    future: std::pin::Pin<Box<dyn Future<Output = Response> + Send + 'a>>,
-    armed: Arc<AtomicBool>,
-}
-
-impl Future for Armed<'_> {
-    type Output = Response;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Response> {
-        self.armed.store(true, Ordering::SeqCst);
-        let r = self.future.as_mut().poll(cx);
-        self.armed.store(false, Ordering::SeqCst);
-        r
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -113,7 +77,6 @@ impl Gifts {
             pushed: Mutex::new(HashSet::new()),
             copies: AtomicU64::new(0),
             report: Box::new(report),
-            staged: Mutex::new(HashMap::new()),
         })
     }
 
@@ -138,16 +101,6 @@ impl Gifts {
                     )));
                 }
             });
-        });
-        let me = Arc::clone(self);
-        session.on_saving(move |_, s| {
-            let staged = lock(&me.staged).get(s.key()).cloned();
-            if let Some(t) = staged.filter(|t| t.armed.load(Ordering::SeqCst)) {
-                let mut made = lock(&t.made);
-                if made.is_none() {
-                    *made = Some(trade(&t.a, &t.b, t.coins, t.with_item));
-                }
-            }
         });
         let me = Arc::clone(self);
         session.on_saved(move |response, s| {
@@ -201,14 +154,12 @@ impl Gifts {
 
     /// An atomic trade: `a` gives up to `coins` coins (and, with
     /// `with_item`, its last item) to `b`, both open on `registry` (the
-    /// registry of these gifts) and equipped by it, saved in one store step
-    /// with [`Registry::save_together`]. The change is made in the Saving
-    /// event that call fires, while it holds both sessions' write locks:
-    /// no other save (auto-save, a handoff's close, a gift's save) can
-    /// store one side of it on its own. If the call does not answer
-    /// `Success`, nothing was written and the change is undone in both
-    /// values before anything else runs. Answers the call's answer and what
-    /// moved (`None`: nothing changed).
+    /// registry of these gifts), changed and saved in one store step with
+    /// [`Registry::trade`]: the change is made while both sessions' saves
+    /// wait, so no other save (auto-save, a handoff's close, a gift's save)
+    /// can store one side of it on its own, and if the step does not answer
+    /// `Success` the values are put back. Answers the call's answer and
+    /// what it moved (`None`: nothing changed).
     pub async fn trade(
         self: &Arc<Self>,
         a: &Session,
@@ -216,35 +167,20 @@ impl Gifts {
         coins: i64,
         with_item: bool,
     ) -> (Response, Option<Trade>) {
-        let staged = Arc::new(Staged {
-            a: a.clone(),
-            b: b.clone(),
-            coins,
-            with_item,
-            armed: Arc::new(AtomicBool::new(false)),
-            made: Mutex::new(None),
-        });
-        {
-            let mut map = lock(&self.staged);
-            map.insert(a.key().to_owned(), Arc::clone(&staged));
-            map.insert(b.key().to_owned(), Arc::clone(&staged));
-        }
-        let r = Armed {
-            future: Box::pin(self.registry.save_together(&[a, b])),
-            armed: Arc::clone(&staged.armed),
-        }
-        .await;
-        {
-            let mut map = lock(&self.staged);
-            map.remove(a.key());
-            map.remove(b.key());
-        }
-        let made = lock(&staged.made).take().flatten();
-        if let Some(t) = &made {
-            if r != Response::Success {
-                undo(a, b, t);
-            }
-        }
+        let mut made = None;
+        let r = self
+            .registry
+            .trade(&[a, b], |values| {
+                let [va, vb] = values else { return false };
+                let Some((ja, jb, t)) = traded(&js(va), &js(vb), coins, with_item) else {
+                    return false;
+                };
+                *va = Value::from(ja);
+                *vb = Value::from(jb);
+                made = Some(t);
+                true
+            })
+            .await;
         (r, made)
     }
 
@@ -433,58 +369,29 @@ pub struct Trade {
     pub item: Option<String>,
 }
 
-/// Moves up to `coins` coins and maybe `a`'s last item from `a` to `b`, in
-/// both values at once (no await: nothing runs in between). `None`: a value
-/// is not a table, nothing changed.
-fn trade(a: &Session, b: &Session, coins: i64, with_item: bool) -> Option<Trade> {
-    let (ja, jb) = (js(&a.clone_value()), js(&b.clone_value()));
+/// Moves up to `coins` coins and maybe `a`'s last item from `a` to `b`:
+/// the two new values and what moved. `None`: a value is not a table.
+fn traded(a: &Json, b: &Json, coins: i64, with_item: bool) -> Option<(Json, Json, Trade)> {
+    let (mut ja, mut jb) = (a.clone(), b.clone());
     if !ja.is_object() || !jb.is_object() {
         return None;
     }
-    let taken = edit(a, |j| {
-        let have = coins_of(&j["Coins"])?;
-        let coins = coins.min(have).max(0);
-        j["Coins"] = json!(have - coins);
-        let mut inventory = list(&j["Inventory"]);
-        let item = match with_item {
-            true => inventory.pop().and_then(|i| i.as_str().map(str::to_owned)),
-            false => None,
-        };
-        j["Inventory"] = json!(inventory);
-        Some(Trade { coins, item })
-    })?;
-    give(b, taken.coins, taken.item.as_deref());
-    Some(taken)
-}
-
-/// Undoes a trade whose save failed: `b` gives back what it got (an
-/// inverse change, so gifts applied meanwhile stay).
-fn undo(a: &Session, b: &Session, t: &Trade) {
-    let item = t.item.as_deref();
-    edit(b, |j| {
-        j["Coins"] = json!(coins_of(&j["Coins"]).unwrap_or(0) - t.coins);
-        if let Some(item) = item {
-            let mut inventory = list(&j["Inventory"]);
-            if let Some(at) = inventory.iter().rposition(|i| i.as_str() == Some(item)) {
-                inventory.remove(at);
-            }
-            j["Inventory"] = json!(inventory);
-        }
-        Some(())
-    });
-    give(a, t.coins, item);
-}
-
-fn give(s: &Session, coins: i64, item: Option<&str>) {
-    edit(s, |j| {
-        j["Coins"] = json!(coins_of(&j["Coins"]).unwrap_or(0) + coins);
-        if let Some(item) = item {
-            let mut inventory = list(&j["Inventory"]);
-            inventory.push(json!(item));
-            j["Inventory"] = json!(inventory);
-        }
-        Some(())
-    });
+    let have = coins_of(&ja["Coins"])?;
+    let coins = coins.min(have).max(0);
+    ja["Coins"] = json!(have - coins);
+    let mut inventory = list(&ja["Inventory"]);
+    let item = match with_item {
+        true => inventory.pop().and_then(|i| i.as_str().map(str::to_owned)),
+        false => None,
+    };
+    ja["Inventory"] = json!(inventory);
+    jb["Coins"] = json!(coins_of(&jb["Coins"]).unwrap_or(0) + coins);
+    if let Some(item) = &item {
+        let mut inventory = list(&jb["Inventory"]);
+        inventory.push(json!(item));
+        jb["Inventory"] = json!(inventory);
+    }
+    Some((ja, jb, Trade { coins, item }))
 }
 
 /// Gift ids sent but not applied yet, and gifts still in an outbox, over
