@@ -5,8 +5,8 @@
 //! - the latency of one fenced save step with 0, 10 and 100 pending queue
 //!   removals riding along (each removal a read id of one value, read by
 //!   the lock holder), backend level, one caller;
-//! - trades per second: `Registry::save_together` of two open sessions
-//!   whose values changed, one caller and 8 concurrent callers (disjoint
+//! - trades per second: `Registry::trade` of two open sessions (a change
+//!   and one save together), one caller and 8 concurrent callers (disjoint
 //!   pairs).
 //!
 //! ```sh
@@ -99,10 +99,16 @@ async fn trades(
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < deadline {
-                let coins = a.clone_value().as_f64().unwrap_or(0.0);
-                a.set_value(Value::from(coins - 1.0));
-                b.set_value(Value::from(b.clone_value().as_f64().unwrap_or(0.0) + 1.0));
-                if registry.save_together(&[&a, &b]).await != Response::Success {
+                let traded = registry
+                    .trade(&[&a, &b], |v| {
+                        let (from, to) =
+                            (v[0].as_f64().unwrap_or(0.0), v[1].as_f64().unwrap_or(0.0));
+                        v[0] = Value::from(from - 1.0);
+                        v[1] = Value::from(to + 1.0);
+                        true
+                    })
+                    .await;
+                if traded != Response::Success {
                     return Err(format!("trade {n} failed"));
                 }
                 n += 1;
@@ -115,7 +121,7 @@ async fn trades(
         total += t.await??;
     }
     let rate = total as f64 / started.elapsed().as_secs_f64();
-    println!("{store:<7} trades (save_together of 2 sessions), {callers} caller(s): {rate:>8.0} trades/s");
+    println!("{store:<7} trades (Registry::trade of 2 sessions), {callers} caller(s): {rate:>8.0} trades/s");
     registry.shutdown().await;
     Ok(())
 }
