@@ -6,6 +6,8 @@
 //! waits for the callback, so the gift it applied and its removal are
 //! stored together, and the next owner never gets the gift again.
 
+mod common;
+
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,45 +24,7 @@ use sdm::session::*;
 use sdm::together::*;
 use sdm::value::*;
 
-fn last_error() -> String {
-    // SAFETY: never NULL.
-    unsafe { CStr::from_ptr(sdm::sdm_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn take(p: *mut c_char) -> String {
-    assert!(!p.is_null(), "NULL string; last error: {}", last_error());
-    // SAFETY: from the library, NUL-terminated.
-    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
-    // SAFETY: from the library.
-    unsafe { sdm::sdm_string_free(p) };
-    s
-}
-
-fn file_context(path: &std::path::Path) -> *mut sdm_context {
-    let url = CString::new(format!("sqlite://{}", path.display())).expect("no NUL");
-    let mut ctx = ptr::null_mut();
-    // SAFETY: valid arguments.
-    assert_eq!(
-        unsafe { sdm_context_new(url.as_ptr(), ptr::null(), &mut ctx) },
-        SDM_OK,
-        "{}",
-        last_error()
-    );
-    ctx
-}
-
-fn session(ctx: *mut sdm_context, key: &str) -> *mut sdm_session {
-    let key = CString::new(key).expect("no NUL");
-    let mut s = ptr::null_mut();
-    // SAFETY: valid arguments.
-    assert_eq!(
-        unsafe { sdm_session_new(ctx, c"Player".as_ptr(), ptr::null(), key.as_ptr(), &mut s) },
-        SDM_OK
-    );
-    s
-}
+use common::*;
 
 fn open(s: *mut sdm_session, template: &CStr) {
     // SAFETY: valid arguments.
@@ -277,7 +241,7 @@ fn a_save_racing_the_gift_callback_stores_the_gift_and_its_removal_together() {
         assert_eq!(
             sdm_admin_unlock(
                 server_b,
-                c"Player".as_ptr(),
+                c"Players".as_ptr(),
                 ptr::null(),
                 c"7".as_ptr(),
                 &mut was_held,

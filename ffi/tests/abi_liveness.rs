@@ -3,7 +3,9 @@
 //! callbacks with deferrals, close reasons, liveness settings and admin
 //! tools, with two contexts on one SQLite file (two "servers").
 
-use std::ffi::{c_char, c_void, CStr, CString};
+mod common;
+
+use std::ffi::{c_char, c_void, CStr};
 use std::ptr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
@@ -22,49 +24,11 @@ use sdm::sdm_result::*;
 use sdm::session::*;
 use sdm::value::*;
 
-fn last_error() -> String {
-    // SAFETY: never NULL.
-    unsafe { CStr::from_ptr(sdm::sdm_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn take(p: *mut c_char) -> String {
-    assert!(!p.is_null(), "NULL string; last error: {}", last_error());
-    // SAFETY: from the library, NUL-terminated.
-    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
-    // SAFETY: from the library.
-    unsafe { sdm::sdm_string_free(p) };
-    s
-}
+use common::*;
 
 fn text(p: *const c_char) -> Option<String> {
     // SAFETY: NULL or a NUL-terminated string from the library.
     (!p.is_null()).then(|| unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned())
-}
-
-fn file_context(path: &std::path::Path) -> *mut sdm_context {
-    let url = CString::new(format!("sqlite://{}", path.display())).expect("no NUL");
-    let mut ctx = ptr::null_mut();
-    // SAFETY: valid arguments.
-    assert_eq!(
-        unsafe { sdm_context_new(url.as_ptr(), ptr::null(), &mut ctx) },
-        SDM_OK,
-        "{}",
-        last_error()
-    );
-    ctx
-}
-
-fn session(ctx: *mut sdm_context, key: &str) -> *mut sdm_session {
-    let key = CString::new(key).expect("no NUL");
-    let mut s = ptr::null_mut();
-    // SAFETY: valid arguments.
-    assert_eq!(
-        unsafe { sdm_session_new(ctx, c"Players".as_ptr(), ptr::null(), key.as_ptr(), &mut s) },
-        SDM_OK
-    );
-    s
 }
 
 fn unique_id(s: *mut sdm_session) -> String {

@@ -1,6 +1,8 @@
 //! The session layer of the C ABI, called from Rust: contexts, operations,
 //! responses, properties, values, events and their error paths.
 
+mod common;
+
 use std::ffi::{c_char, c_void, CStr, CString};
 use std::ptr;
 use std::sync::mpsc;
@@ -17,21 +19,7 @@ use sdm::sdm_result::{self, *};
 use sdm::session::*;
 use sdm::value::*;
 
-fn last_error() -> String {
-    // SAFETY: never NULL.
-    unsafe { CStr::from_ptr(sdm::sdm_last_error()) }
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn take(p: *mut c_char) -> String {
-    assert!(!p.is_null(), "NULL string; last error: {}", last_error());
-    // SAFETY: from the library, NUL-terminated.
-    let s = unsafe { CStr::from_ptr(p) }.to_string_lossy().into_owned();
-    // SAFETY: from the library.
-    unsafe { sdm::sdm_string_free(p) };
-    s
-}
+use common::*;
 
 fn context(mode: sdm_events_mode) -> *mut sdm_context {
     let opts = sdm_context_options {
@@ -422,19 +410,6 @@ fn sqlite_store_keeps_data_across_contexts() {
 }
 
 /// A context on a SQLite file (`sqlite://path`).
-fn file_context(path: &std::path::Path) -> *mut sdm_context {
-    let url = CString::new(format!("sqlite://{}", path.display())).expect("no NUL");
-    let mut ctx = ptr::null_mut();
-    // SAFETY: valid arguments.
-    assert_eq!(
-        unsafe { sdm_context_new(url.as_ptr(), ptr::null(), &mut ctx) },
-        SDM_OK,
-        "{}",
-        last_error()
-    );
-    ctx
-}
-
 #[test]
 fn a_stale_save_is_fenced_with_its_own_code_and_the_tokens_are_readable() {
     let dir = tempfile::tempdir().expect("temp dir");
