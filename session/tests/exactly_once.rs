@@ -186,6 +186,29 @@ async fn remove_on_a_closed_session_removes_at_once() {
     assert_eq!(rig.memory.queue_len(&id), 0);
 }
 
+/// With SaveOnClose off, a close saves nothing, so it removes nothing
+/// either: the next owner gets the gifts, once, in a value without them.
+#[tokio::test(start_paused = true)]
+async fn a_close_without_save_on_close_removes_nothing() {
+    let rig = Rig::new();
+    let server = rig.registry();
+    let s = server.session("Player", None, 1);
+    s.set_save_interval(secs(0)).unwrap();
+    s.set_save_on_close(false);
+    apply_gifts(&s);
+    s.open(Some(template())).await;
+    send_gifts(&s, 2).await;
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(coins_and_items(&js(s.clone_value())).0, 20.0, "applied");
+    assert_eq!(s.close().await, Response::Success);
+    assert_eq!(rig.memory.queue_len(s.id()), 2, "nothing removed");
+    let (_server, b) = open_elsewhere(&rig, 1).await;
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!(coins_and_items(&js(b.clone_value())), (20.0, all_items(2)));
+    assert!(b.save().await.is_saved());
+    assert_eq!(rig.memory.queue_len(b.id()), 0);
+}
+
 /// A listener that applies too late (after the session closed) gets
 /// `Lapsed` from Remove and removes nothing: the gift was never saved
 /// applied, and goes to the next owner, once.

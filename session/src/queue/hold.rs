@@ -128,8 +128,8 @@ impl ApplyGate {
     }
 }
 
-/// Delays this session's saves until dropped (see the
-/// [module docs](self) and [`Session::hold_saves`]).
+/// Delays this session's saves until dropped (at most
+/// [`SAVE_HOLD_LIMIT`]): see [`Session::hold_saves`].
 #[must_use = "the hold ends when dropped"]
 pub struct SaveHold {
     gate: Arc<ApplyGate>,
