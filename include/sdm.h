@@ -1414,6 +1414,14 @@ sdm_result sdm_session_queue_async(struct sdm_session *session,
  * Remove(read_id): removes the queue values handed to ProcessQueue under
  * `read_id`, so they do not come back. Blocking; see `sdm_session_open`.
  *
+ * Exactly once: for values handed to this session while it is open, the
+ * removal counts from this call and is committed in the same atomic store
+ * step as the session's next save (SUCCESS at once); if that save never
+ * lands, nothing is removed and the values go, once, to the key's next
+ * owner. Called after the session closed for such values, it removes
+ * nothing and answers ERROR (`SDM_SESSION`, "not removed"). Any other
+ * read id is removed at once. See `sdm_session_on_process_queue`.
+ *
  * Ownership: `out->data` is owned by the caller (`sdm_response_clear`).
  *
  * # Safety
