@@ -822,13 +822,15 @@ sdm_result sdm_session_on_attempts_changed(struct sdm_session *session,
  * `sdm_session_mutate_value`) and call `sdm_session_remove(read_id)`
  * (or `_async`) **inside the callback**. The removal is then committed
  * in the same atomic store step as the session's next save, with the
- * value in which the values were applied, and no save of the session
- * starts between the delivery and the callback's return (saves wait for
- * it, at most 10 s; in dispatch mode, until `sdm_context_dispatch` runs
- * it). If that save never lands (a crash, a lost lock), the values are
- * delivered again, once, to the key's next owner. A blocking save,
- * close or destroy called from inside the callback stops the wait at
- * that point, so apply and remove before calling it.
+ * value in which the values were applied: no save of the session takes
+ * its snapshot while the callback runs (saves wait for it, at most
+ * 10 s). If that save never lands (a crash, a lost lock), the values are
+ * delivered again, once, to the key's next owner. A callback that runs
+ * after the session closed (dispatch came late) gets ERROR from
+ * `sdm_session_remove`: nothing is removed, and the values go to the
+ * key's next owner. A blocking save, close, destroy, save-together or
+ * trade called from inside the callback stops the wait at that point,
+ * so apply and remove before calling it.
  *
  * # Safety
  * As `sdm_session_on_state_changed`.

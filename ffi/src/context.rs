@@ -58,8 +58,6 @@ pub struct Context {
     pub sink: Arc<Sink>,
     /// The events mode.
     pub mode: sdm_events_mode,
-    /// Holds of ProcessQueue callbacks not run yet (exactly-once gifts).
-    pub pending_holds: Arc<crate::hold::PendingHolds>,
     shut_down: AtomicBool,
 }
 
@@ -110,9 +108,6 @@ impl Context {
                 "the context is already shut down",
             ));
         }
-        // Callbacks not run yet will not run before the saves: their
-        // values are not applied, so the saves need not wait for them.
-        self.pending_holds.release_all();
         crate::hold::release_callback_hold();
         let registry = self.registry.clone();
         self.block_on(async move { registry.shutdown_within(deadline).await })
@@ -188,7 +183,6 @@ fn new_context(url: &str, options: sdm_context_options) -> Result<sdm_context> {
         registry,
         sink: Arc::new(sink),
         mode,
-        pending_holds: Arc::default(),
         shut_down: AtomicBool::new(false),
     };
     Ok(sdm_context {

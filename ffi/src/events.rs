@@ -175,13 +175,15 @@ pub unsafe extern "C" fn sdm_session_on_attempts_changed(
 /// `sdm_session_mutate_value`) and call `sdm_session_remove(read_id)`
 /// (or `_async`) **inside the callback**. The removal is then committed
 /// in the same atomic store step as the session's next save, with the
-/// value in which the values were applied, and no save of the session
-/// starts between the delivery and the callback's return (saves wait for
-/// it, at most 10 s; in dispatch mode, until `sdm_context_dispatch` runs
-/// it). If that save never lands (a crash, a lost lock), the values are
-/// delivered again, once, to the key's next owner. A blocking save,
-/// close or destroy called from inside the callback stops the wait at
-/// that point, so apply and remove before calling it.
+/// value in which the values were applied: no save of the session takes
+/// its snapshot while the callback runs (saves wait for it, at most
+/// 10 s). If that save never lands (a crash, a lost lock), the values are
+/// delivered again, once, to the key's next owner. A callback that runs
+/// after the session closed (dispatch came late) gets ERROR from
+/// `sdm_session_remove`: nothing is removed, and the values go to the
+/// key's next owner. A blocking save, close, destroy, save-together or
+/// trade called from inside the callback stops the wait at that point,
+/// so apply and remove before calling it.
 ///
 /// # Safety
 /// As `sdm_session_on_state_changed`.
@@ -194,15 +196,14 @@ pub unsafe extern "C" fn sdm_session_on_process_queue(
 ) -> sdm_result {
     let ud = UserData::new(user_data);
     let listen = move |s: &sdm_session, cb: QueueFn, sink: Arc<Sink>| {
-        let holds = Arc::clone(&s.ctx.pending_holds);
         s.session.on_process_queue(move |read_id, values, session| {
-            // Saves wait until the callback has returned (exactly-once).
-            let parked = holds.park(session.hold_saves());
+            // Saves wait while the callback runs (exactly-once).
+            let session = session.clone();
             let id = c_text(read_id);
             let list = sdm_codec::Value::from(sdm_codec::Table::from_sequence(values.to_vec()));
             let values = c_text(&json::write(&list));
             sink.deliver(Box::new(move || {
-                crate::hold::run_parked(&parked, || {
+                crate::hold::with_hold(session.hold_saves(), || {
                     // SAFETY: the host's callback with its own user_data.
                     unsafe { cb(ud.get(), id.as_ptr(), values.as_ptr()) }
                 })

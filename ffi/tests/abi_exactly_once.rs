@@ -389,3 +389,150 @@ fn trade_changes_and_saves_as_one_step_or_declines() {
         sdm_context_free(other);
     }
 }
+
+/// A callback that runs too late (after its session closed): counts the
+/// call and keeps what `sdm_session_remove` answered.
+unsafe extern "C" fn late_gift(
+    user_data: *mut c_void,
+    read_id: *const c_char,
+    _values: *const c_char,
+) {
+    // SAFETY: the test's `Gifts`, alive while connected.
+    let gifts = unsafe { &*(user_data as *const Gifts) };
+    gifts.applied.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: a live handle and the read id of the call.
+    let rc = unsafe { sdm_session_remove(gifts.session, read_id, ptr::null_mut()) };
+    LATE_REMOVE.store(rc as i32, Ordering::SeqCst);
+}
+
+static LATE_REMOVE: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(-1);
+
+/// Queue values handed to ProcessQueue listeners in this process so far
+/// (the `sdm_queue_values_total` counter).
+fn values_delivered() -> u64 {
+    let mut text = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm::metrics::sdm_metrics_render(&mut text) },
+        SDM_OK
+    );
+    take(text)
+        .lines()
+        .find_map(|l| l.strip_prefix("sdm_queue_values_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// In dispatch mode a gift's callback runs only at `sdm_context_dispatch`:
+/// a close before it is not delayed (nothing was applied yet), and the
+/// late callback's remove removes nothing, so the next owner gets the
+/// gift, once.
+#[test]
+fn a_close_before_the_dispatch_is_not_delayed_and_loses_no_gift() {
+    assert_eq!(sdm::metrics::sdm_metrics_install(), SDM_OK);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("late.db");
+    let url = CString::new(format!("sqlite://{}", path.display())).expect("no NUL");
+    let opts = sdm_context_options {
+        events: sdm_events_mode::SDM_EVENTS_DISPATCH as u32,
+        worker_threads: 1,
+    };
+    let mut server_a = ptr::null_mut();
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe { sdm_context_new(url.as_ptr(), &opts, &mut server_a) },
+        SDM_OK
+    );
+    let server_b = file_context(&path);
+    let a = session(server_a, "9");
+    open(a, c"{\"Coins\":0}");
+    let gifts = Box::new(Gifts {
+        session: a,
+        applied: AtomicUsize::new(0),
+        race_a_save: false,
+    });
+    let mut conn = ptr::null_mut();
+    // SAFETY: valid arguments; `gifts` outlives the connection.
+    unsafe {
+        assert_eq!(
+            sdm_session_on_process_queue(
+                a,
+                Some(late_gift),
+                &*gifts as *const Gifts as *mut c_void,
+                &mut conn,
+            ),
+            SDM_OK
+        );
+    }
+    let sender = session(server_b, "9");
+    // SAFETY: valid arguments.
+    assert_eq!(
+        unsafe {
+            sdm_session_queue(
+                sender,
+                c"{\"gift\":1}".as_ptr(),
+                ptr::null(),
+                ptr::null(),
+                ptr::null_mut(),
+            )
+        },
+        SDM_OK
+    );
+    wait_until("the delivery", Duration::from_secs(10), || {
+        values_delivered() >= 1
+    });
+    let started = Instant::now();
+    // SAFETY: valid arguments.
+    assert_eq!(unsafe { sdm_session_close(a, ptr::null_mut()) }, SDM_OK);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "not delayed: {:?}",
+        started.elapsed()
+    );
+    // SAFETY: a live dispatch-mode context.
+    unsafe { sdm_context_dispatch(server_a) };
+    assert_eq!(
+        gifts.applied.load(Ordering::SeqCst),
+        1,
+        "the late callback ran"
+    );
+    assert_eq!(
+        LATE_REMOVE.load(Ordering::SeqCst),
+        SDM_SESSION as i32,
+        "a late remove removes nothing"
+    );
+    assert_eq!(stored(server_b, "9")["Coins"], 0, "saved without the gift");
+    // The next owner gets it, once.
+    let gifts_b = Box::new(Gifts {
+        session: sender,
+        applied: AtomicUsize::new(0),
+        race_a_save: false,
+    });
+    let mut conn_b = ptr::null_mut();
+    // SAFETY: valid arguments; `gifts_b` outlives the connection.
+    unsafe {
+        assert_eq!(
+            sdm_session_on_process_queue(
+                sender,
+                Some(apply_gift),
+                &*gifts_b as *const Gifts as *mut c_void,
+                &mut conn_b,
+            ),
+            SDM_OK
+        );
+    }
+    open(sender, c"{\"Coins\":0}");
+    wait_until("the gift again", Duration::from_secs(10), || {
+        gifts_b.applied.load(Ordering::SeqCst) == 1
+    });
+    assert_eq!(value(sender)["Coins"], 10);
+    // SAFETY: live handles, freed once.
+    unsafe {
+        sdm_connection_free(conn);
+        sdm_connection_free(conn_b);
+        sdm_session_free(a);
+        sdm_session_free(sender);
+        sdm_context_free(server_a);
+        sdm_context_free(server_b);
+    }
+}
