@@ -693,6 +693,16 @@ sdm_result sdm_context_shutdown(struct sdm_context *ctx);
 size_t sdm_context_dispatch(struct sdm_context *ctx);
 
 /**
+ * How many callbacks of a dispatch-mode context wait for the next
+ * `sdm_context_dispatch` (0 for a NULL or callback-mode context): a game
+ * loop may dispatch only when there are some.
+ *
+ * # Safety
+ * `ctx` is NULL or a live context.
+ */
+size_t sdm_context_pending_events(const struct sdm_context *ctx);
+
+/**
  * The events mode of a context (`SDM_EVENTS_CALLBACK` for NULL).
  *
  * # Safety

@@ -275,6 +275,23 @@ pub unsafe extern "C" fn sdm_context_dispatch(ctx: *mut sdm_context) -> usize {
     })
 }
 
+/// How many callbacks of a dispatch-mode context wait for the next
+/// `sdm_context_dispatch` (0 for a NULL or callback-mode context): a game
+/// loop may dispatch only when there are some.
+///
+/// # Safety
+/// `ctx` is NULL or a live context.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_context_pending_events(ctx: *const sdm_context) -> usize {
+    boundary::call_or(0, || {
+        // SAFETY: the caller's contract above.
+        match unsafe { ctx.as_ref() } {
+            Some(c) => c.inner.sink.pending(),
+            None => 0,
+        }
+    })
+}
+
 /// The events mode of a context (`SDM_EVENTS_CALLBACK` for NULL).
 ///
 /// # Safety

@@ -70,6 +70,14 @@ impl Sink {
         }
     }
 
+    /// Callbacks queued for dispatch and not run yet (0 in callback mode).
+    pub fn pending(&self) -> usize {
+        match self {
+            Sink::Thread { .. } => 0,
+            Sink::Queue(q) => lock(q).as_ref().map_or(0, VecDeque::len),
+        }
+    }
+
     /// Runs the queued callbacks on the calling thread (those queued when it
     /// was called); returns how many ran. Always 0 in callback mode.
     pub fn dispatch(&self) -> usize {

@@ -41,7 +41,6 @@ pub(crate) async fn read_loop(session: Weak<Inner>) -> Option<TaskKind> {
                 if !state::keep_reading(&inner) {
                     return None;
                 }
-                metrics::counter!(crate::observe::QUEUE_VALUES).increment(values.len() as u64);
                 inner.core().delivered.insert(batch.read_id.clone());
                 let s = Session(inner.clone());
                 // No save snapshots the value while listeners apply values
@@ -50,6 +49,7 @@ pub(crate) async fn read_loop(session: Weak<Inner>) -> Option<TaskKind> {
                 if !state::keep_reading(&inner) {
                     return None;
                 }
+                metrics::counter!(crate::observe::QUEUE_VALUES).increment(values.len() as u64);
                 for f in inner.events.process_queue.listeners() {
                     f(&batch.read_id, &values, &s);
                 }
