@@ -1714,6 +1714,8 @@ public:
     /** Non-throwing shutdown(). */
     Result<void> shutdown(nothrow_t) { return detail::check(sdm_context_shutdown(raw_)); }
 
+    /** Callbacks waiting for the next dispatch() (0 in callback mode). */
+    std::size_t pending_events() const noexcept { return sdm_context_pending_events(raw_); }
     /**
      * Runs the callbacks queued for a dispatch-mode context on this thread
      * (those queued before the call); returns how many ran (0 in callback mode).
