@@ -196,14 +196,16 @@ pub unsafe extern "C" fn sdm_session_on_process_queue(
 ) -> sdm_result {
     let ud = UserData::new(user_data);
     let listen = move |s: &sdm_session, cb: QueueFn, sink: Arc<Sink>| {
+        let handle = s.ctx.handle.clone();
         s.session.on_process_queue(move |read_id, values, session| {
             // Saves wait while the callback runs (exactly-once).
-            let session = session.clone();
+            let (session, runtime) = (session.clone(), handle.clone());
             let id = c_text(read_id);
             let list = sdm_codec::Value::from(sdm_codec::Table::from_sequence(values.to_vec()));
             let values = c_text(&json::write(&list));
             sink.deliver(Box::new(move || {
-                crate::hold::with_hold(session.hold_saves(), || {
+                let hold = runtime.block_on(session.hold_saves());
+                crate::hold::with_hold(hold, || {
                     // SAFETY: the host's callback with its own user_data.
                     unsafe { cb(ud.get(), id.as_ptr(), values.as_ptr()) }
                 })

@@ -244,16 +244,17 @@ async fn a_save_hold_delays_saves_until_the_gift_is_applied_and_removed() {
     let server = rig.registry();
     let s = server.session("Player", None, 1);
     s.set_save_interval(secs(0)).unwrap();
-    type Later = (String, Vec<Value>, sdm_session::SaveHold);
+    type Later = (String, Vec<Value>);
     let later: Arc<Mutex<Option<Later>>> = Arc::default();
     let slot = later.clone();
-    s.on_process_queue(move |read_id, values, s| {
-        *slot.lock().unwrap() = Some((read_id.to_owned(), values.to_vec(), s.hold_saves()));
+    s.on_process_queue(move |read_id, values, _| {
+        *slot.lock().unwrap() = Some((read_id.to_owned(), values.to_vec()));
     });
     s.open(Some(template())).await;
     send_gifts(&s, 1).await;
     tokio::time::sleep(secs(1)).await;
-    let (read_id, values, hold) = later.lock().unwrap().take().expect("delivered");
+    let (read_id, values) = later.lock().unwrap().take().expect("delivered");
+    let hold = s.hold_saves().await;
     let saving = tokio::spawn({
         let s = s.clone();
         async move { s.save().await }
@@ -279,7 +280,7 @@ async fn a_forgotten_hold_delays_saves_only_up_to_the_limit() {
     let server = rig.registry();
     let s = server.session("Player", None, 1);
     s.open(Some(template())).await;
-    let hold = s.hold_saves();
+    let hold = s.hold_saves().await;
     let started = tokio::time::Instant::now();
     assert!(s.save().await.is_saved());
     assert!(started.elapsed() >= sdm_session::SAVE_HOLD_LIMIT);

@@ -40,14 +40,6 @@ impl ApplyGate {
         self.holds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes a hold (never waits).
-    pub(crate) fn hold(self: &Arc<Self>) -> SaveHold {
-        self.count().count += 1;
-        SaveHold {
-            gate: Arc::clone(self),
-        }
-    }
-
     /// Takes a hold once no trade has the gate closed (the reading loop,
     /// before it fires listeners).
     pub(crate) async fn enter(self: &Arc<Self>) -> SaveHold {
@@ -166,11 +158,14 @@ impl std::fmt::Debug for SaveHold {
 impl Session {
     /// Delays this session's saves until the returned hold is dropped (at
     /// most [`SAVE_HOLD_LIMIT`]): for a game that applies ProcessQueue
-    /// values outside the listener. Take the hold *in* the listener, apply
-    /// the values, call [`Session::remove`] with the read id, then drop
-    /// it: no save can then store the values applied without their
-    /// removal (or the reverse), which keeps gifts exactly-once. A listener
-    /// that applies and removes before it returns needs no hold.
+    /// values outside the listener (later, on another task or thread).
+    /// Take the hold, apply the values, call [`Session::remove`] with the
+    /// read id, then drop it: no save can store the values applied without
+    /// their removal (or the reverse), which keeps gifts exactly-once.
+    /// Waits while a [trade](crate::Registry::trade) of this session is
+    /// under way (its change and save must not be mixed with values being
+    /// applied). A listener that applies and removes before it returns
+    /// needs no hold (the reading loop holds one while listeners run).
     ///
     /// ```
     /// use sdm_session::{backend::memory::MemoryBackend, Registry};
@@ -179,10 +174,10 @@ impl Session {
     /// let registry = Registry::new(Arc::new(MemoryBackend::new()));
     /// let session = registry.session("Player", None, 1);
     /// session.on_process_queue(|read_id, values, s| {
-    ///     let hold = s.hold_saves();
     ///     let (s, read_id, values) = (s.clone(), read_id.to_owned(), values.to_vec());
     ///     tokio::spawn(async move {
-    ///         // ... apply `values` to s's value, later ...
+    ///         let hold = s.hold_saves().await;
+    ///         // ... apply `values` to s's value ...
     ///         drop(s.remove(&read_id)); // counts from the call
     ///         drop(hold);
     ///         let _ = values;
@@ -190,8 +185,8 @@ impl Session {
     /// });
     /// # }
     /// ```
-    pub fn hold_saves(&self) -> SaveHold {
-        self.0.apply_gate.hold()
+    pub async fn hold_saves(&self) -> SaveHold {
+        self.0.apply_gate.enter().await
     }
 }
 
