@@ -501,30 +501,31 @@ async fn ten_thousand_trades_with_faults_and_crashes_conserve_everything() {
         let x = rng.below(PLAYERS as u64) as usize;
         let y = (x + 1 + rng.below(PLAYERS as u64 - 1) as usize) % PLAYERS as usize;
         let (a, b) = (&server.sessions[x], &server.sessions[y]);
-        let (va, vb) = (a.clone_value(), b.clone_value());
-        let (mut ja, mut jb) = (js(va.clone()), js(vb.clone()));
         let amount = rng.below(50) as f64;
-        if ja["Coins"].as_f64().unwrap_or(0.0) >= amount {
-            ja["Coins"] = json!(ja["Coins"].as_f64().unwrap_or(0.0) - amount);
-            jb["Coins"] = json!(jb["Coins"].as_f64().unwrap_or(0.0) + amount);
-        }
-        // (An empty list is an empty table, which reads back as `{}`.)
-        let (mut ia, mut ib) = (list(&ja["Items"]), list(&jb["Items"]));
-        if let Some(item) = ia.pop() {
-            ib.push(item);
-        }
-        ja["Items"] = json!(ia);
-        jb["Items"] = json!(ib);
-        a.set_value(v(ja));
-        b.set_value(v(jb));
-        match server.registry.save_together(&[a, b]).await {
+        let traded = server
+            .registry
+            .trade(&[a, b], |values| {
+                let (mut ja, mut jb) = (js(values[0].clone()), js(values[1].clone()));
+                if ja["Coins"].as_f64().unwrap_or(0.0) >= amount {
+                    ja["Coins"] = json!(ja["Coins"].as_f64().unwrap_or(0.0) - amount);
+                    jb["Coins"] = json!(jb["Coins"].as_f64().unwrap_or(0.0) + amount);
+                }
+                // (An empty list is an empty table, which reads back as `{}`.)
+                let (mut ia, mut ib) = (list(&ja["Items"]), list(&jb["Items"]));
+                if let Some(item) = ia.pop() {
+                    ib.push(item);
+                }
+                ja["Items"] = json!(ia);
+                jb["Items"] = json!(ib);
+                values[0] = v(ja);
+                values[1] = v(jb);
+                true
+            })
+            .await;
+        match traded {
             Response::Success => done += 1,
-            _ => {
-                // Not written: the game undoes the trade in memory.
-                a.set_value(va);
-                b.set_value(vb);
-                refused += 1;
-            }
+            // Not written, and put back in memory by `trade`.
+            _ => refused += 1,
         }
         if n % 500 == 0 {
             tokio::time::sleep(secs(1)).await; // timers run (auto-save)
