@@ -114,8 +114,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-use redis::Client;
+use cluster::{Conn, Endpoint};
 
 use super::checks::check_ttl;
 use super::wakers::Wakers;
@@ -124,6 +123,7 @@ use super::{
     QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
 };
 
+mod cluster;
 mod connection;
 mod liveness;
 mod nodes;
@@ -136,7 +136,7 @@ mod scan;
 mod scripts;
 use replication::Call;
 pub use replication::{Replication, DEFAULT_REPLICATION_TIMEOUT};
-use reply::{array, corrupt, int, record, redact, redis_error, text, unsigned};
+use reply::{array, corrupt, int, record, redis_error, text, unsigned};
 use scripts::Scripts;
 
 /// How long a connection attempt may take.
@@ -157,10 +157,10 @@ pub struct RedisBackend {
 }
 
 struct Inner {
-    client: Client,
+    endpoint: Endpoint,
     prefix: String,
-    conn: tokio::sync::OnceCell<ConnectionManager>,
-    pubsub: tokio::sync::OnceCell<ConnectionManager>,
+    conn: tokio::sync::OnceCell<Conn>,
+    pubsub: tokio::sync::OnceCell<Conn>,
     /// Channels subscribed on `pubsub`, valid for the connection epoch kept
     /// with them.
     subscribed: tokio::sync::Mutex<(u64, HashSet<String>)>,
@@ -180,7 +180,7 @@ struct Inner {
 impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
-            .field("addr", &self.inner.client.get_connection_info().addr)
+            .field("addr", &self.inner.endpoint.describe())
             .field("prefix", &self.inner.prefix)
             .finish_non_exhaustive()
     }
@@ -215,15 +215,14 @@ impl RedisBackend {
     /// Like [`connect`](Self::connect) but connects on the first call (which
     /// then also loads the scripts). Fails only on a malformed URL.
     pub fn lazy(url: &str, prefix: &str) -> Result<Self, BackendError> {
-        if url.starts_with("rediss://") {
+        if url.to_ascii_lowercase().starts_with("rediss") {
             // Several rustls crypto providers may be compiled in; pick one.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let client = Client::open(url)
-            .map_err(|e| BackendError::Invalid(format!("redis URL {:?}: {e}", redact(url))))?;
+        let endpoint = Endpoint::open(url)?;
         Ok(RedisBackend {
             inner: Arc::new(Inner {
-                client,
+                endpoint,
                 prefix: prefix.to_owned(),
                 conn: tokio::sync::OnceCell::new(),
                 pubsub: tokio::sync::OnceCell::new(),

@@ -17,6 +17,7 @@ use std::time::Duration;
 use redis::aio::ConnectionLike;
 use redis::{ErrorKind, Script, ToRedisArgs, Value};
 
+use super::cluster::Master;
 use super::reply::redis_error;
 use crate::backend::BackendError;
 
@@ -50,6 +51,20 @@ pub(super) fn replicas_to_wait(setting: Replication, info: &str) -> u32 {
                 .and_then(|n| n.trim().parse::<u32>().ok())
                 .unwrap_or(0);
             u32::from(connected > 0)
+        }
+    }
+}
+
+/// How many replicas to wait for on a Redis Cluster, from the setting and
+/// its masters: with [`Replication::Auto`], one when every master serving
+/// slots has a live replica (a `WAIT` runs on the master of the saved
+/// key's slot, so a shard without replicas could never confirm).
+pub(super) fn cluster_replicas_to_wait(setting: Replication, masters: &[Master]) -> u32 {
+    match setting {
+        Replication::Off => 0,
+        Replication::Require(n) => n,
+        Replication::Auto => {
+            u32::from(!masters.is_empty() && masters.iter().all(|m| m.replicas > 0))
         }
     }
 }
