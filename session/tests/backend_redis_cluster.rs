@@ -558,3 +558,45 @@ async fn a_master_killed_during_saves_loses_no_acknowledged_save() {
         );
     }
 }
+
+/// After the masters forgot the scripts (as a promoted replica never
+/// loaded them), every kind of call loads them again on `NOSCRIPT` and
+/// succeeds: the replicated steps (script and `WAIT` in one pipeline) and
+/// the plain script runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scripts_forgotten_by_the_masters_are_loaded_again() {
+    let cluster = RedisCluster::start();
+    let backend = connect(&cluster, "noscript").await;
+    let ids: Vec<SessionId> = (0..6)
+        .map(|i| SessionId::new("Player", None, format!("n{i}")))
+        .collect();
+    for port in cluster.masters() {
+        assert_eq!(cluster.command(port, &["SCRIPT", "FLUSH"]), "OK");
+    }
+    for id in &ids {
+        let token = acquired(&backend, id, "owner").await;
+        assert!(matches!(
+            backend
+                .save(id, &set_value("1"), fence("owner", token), &[])
+                .await,
+            Ok(WriteOutcome::Written { .. })
+        ));
+        backend
+            .queue_push(id, "\"v\"", LONG, 0.0)
+            .await
+            .expect("push");
+        assert!(backend.lock_entry(id).await.expect("entry").is_some());
+    }
+    for port in cluster.masters() {
+        assert_eq!(cluster.command(port, &["SCRIPT", "FLUSH"]), "OK");
+    }
+    for id in &ids {
+        assert_eq!(backend.unlock(id, "owner").await, Ok(true), "{id}");
+        let batch = backend
+            .queue_read(id, 10, Duration::ZERO, LONG)
+            .await
+            .expect("read")
+            .expect("values");
+        assert_eq!(batch.values, ["\"v\""]);
+    }
+}
