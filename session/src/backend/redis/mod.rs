@@ -154,7 +154,7 @@ use super::checks::check_ttl;
 use super::wakers::Wakers;
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
-    QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
+    QueueBatch, Record, RenewOutcome, RenewStep, SaveStep, SessionId, Write, WriteOutcome,
 };
 
 mod cluster;
@@ -163,6 +163,7 @@ mod liveness;
 mod nodes;
 mod pubsub;
 mod queue;
+mod renew;
 mod replication;
 mod reply;
 mod save;
@@ -170,7 +171,7 @@ mod scan;
 mod scripts;
 use replication::Call;
 pub use replication::{Replication, DEFAULT_REPLICATION_TIMEOUT};
-use reply::{array, corrupt, int, record, redis_error, text, unsigned};
+use reply::{record, redis_error};
 use scripts::Scripts;
 
 /// How long a connection attempt may take.
@@ -426,18 +427,15 @@ impl Backend for RedisBackend {
             let mut call = Call::new(&self.inner.scripts.renew);
             self.token_keys(&mut call, &base);
             call.arg(owner).arg(token).arg(ttl);
-            let reply = array(id, self.replicated(&call, "renew", &base).await?)?;
-            match reply.as_slice() {
-                [flag] if int(flag) == Some(1) => Ok(RenewOutcome::Renewed),
-                [_, token, holder] => Ok(RenewOutcome::Superseded {
-                    token: int(token)
-                        .map(unsigned)
-                        .ok_or_else(|| corrupt(id, format!("renew token {token:?}")))?,
-                    owner: text(holder).filter(|h| !h.is_empty()),
-                }),
-                other => Err(corrupt(id, format!("renew answered {other:?}"))),
-            }
+            renew::outcome(id, self.replicated(&call, "renew", &base).await?)
         })
+    }
+
+    fn renew_many<'a>(
+        &'a self,
+        steps: &'a [RenewStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<RenewOutcome, BackendError>>> {
+        Box::pin(renew::renew_many(self, steps))
     }
 
     fn unlock<'a>(
