@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what the tests need when it is missing: a redis-server binary (the
-# Redis tests start their own server from PATH) and, with --ffi, cmake, g++ and
+# Installs what the tests need when it is missing: redis-server and redis-cli
+# (the Redis tests start their own servers from PATH, the Redis Cluster tests
+# make theirs with `redis-cli --cluster create`) and, with --ffi, cmake, g++ and
 # pkg-config for the C/C++ checks. Uses the system's package manager (apt-get,
 # as root or with sudo). Safe to run again: it does nothing when everything is
 # there.
@@ -8,6 +9,8 @@ set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+# redis-cli comes with redis-tools (a dependency of Debian's redis-server).
+command -v redis-cli >/dev/null 2>&1 || need+=(redis-tools)
 if [[ " $* " == *" --ffi "* ]]; then
     command -v cmake >/dev/null 2>&1 || need+=(cmake)
     command -v g++ >/dev/null 2>&1 || need+=(g++)
@@ -33,5 +36,6 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || true
 for pkg in "${need[@]}"; do
     bin=$pkg
+    [[ $pkg == redis-tools ]] && bin=redis-cli
     command -v "$bin" >/dev/null 2>&1 || { echo "setup: could not install $pkg" >&2; exit 1; }
 done

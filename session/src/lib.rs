@@ -132,6 +132,7 @@ mod queue;
 mod reconcile;
 mod record;
 mod registry;
+mod renewals;
 mod response;
 mod retry;
 mod session;

@@ -5,6 +5,7 @@ use crate::backend::Backend;
 use crate::health::Health;
 use crate::hooks::Hooks;
 use crate::liveness::Node;
+use crate::renewals::Renewals;
 use crate::OpenWait;
 use std::sync::{Arc, Mutex};
 
@@ -21,11 +22,14 @@ pub(crate) struct Shared {
     /// How Opens of the registry's sessions wait for a held lock (a
     /// session's own setting wins).
     pub(crate) open_wait: Mutex<Option<OpenWait>>,
+    /// The lock renewals of this tick, sent together.
+    pub(crate) renewals: Renewals,
 }
 
 impl Shared {
     pub(crate) fn new(backend: Arc<dyn Backend>) -> Arc<Shared> {
         Arc::new(Shared {
+            renewals: Renewals::new(Arc::clone(&backend)),
             backend,
             health: Arc::new(Health::default()),
             hooks: Hooks::default(),

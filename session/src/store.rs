@@ -13,12 +13,14 @@ use crate::backend::{
 };
 use crate::error::SessionError;
 use crate::health::Health;
+use crate::renewals::Renewals;
 use crate::retry::{retry, CALL_TIMEOUT, LOCK_CALL_TIMEOUT};
 use crate::shared::Shared;
 
 /// The store as one session calls it.
 pub(crate) struct SessionStore<'a> {
     backend: &'a dyn Backend,
+    renewals: &'a Renewals,
     health: &'a Health,
     round_trips: &'a AtomicU64,
     id: &'a SessionId,
@@ -38,6 +40,7 @@ impl<'a> SessionStore<'a> {
     ) -> Self {
         SessionStore {
             backend: &*shared.backend,
+            renewals: &shared.renewals,
             health: &shared.health,
             round_trips,
             id,
@@ -144,14 +147,15 @@ impl<'a> SessionStore<'a> {
         .await
     }
 
-    /// Renews the lock taken under `token`.
+    /// Renews the lock taken under `token`, in the batch of this tick
+    /// (see `renewals.rs`).
     pub(crate) async fn renew(
         &self,
         token: u64,
         ttl: Duration,
     ) -> Result<RenewOutcome, SessionError> {
         self.call("renew", LOCK_CALL_TIMEOUT, || {
-            self.backend.renew(self.id, self.owner, token, ttl)
+            self.renewals.renew(self.id, self.owner, token, ttl)
         })
         .await
     }

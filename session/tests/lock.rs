@@ -227,3 +227,41 @@ async fn disconnected_server_is_taken_over_once_its_heartbeat_expired_with_nothi
     assert!(a.save().await.is_saved());
     assert_eq!(rig.stored("1").await, Some(json!({"Coins": 6})));
 }
+
+/// The renewals of one registry's sessions due in the same tick go to the
+/// store as one batch; a session whose renewal is due at another time
+/// renews in its own; each session's schedule and AttemptsRemaining are
+/// as when renewing alone.
+#[tokio::test(start_paused = true)]
+async fn renewals_due_in_the_same_tick_go_to_the_store_together() {
+    let rig = Rig::new();
+    let r = sdm_session::Registry::new(rig.counting.clone());
+    let sessions: Vec<_> = (0..20).map(|k| r.session("Player", None, k)).collect();
+    for s in &sessions {
+        s.set_save_interval(secs(0)).unwrap();
+        // Opened at one instant of the paused clock: due together.
+        assert_eq!(s.open(None).await, Response::Success);
+    }
+    tokio::time::sleep(secs(10)).await;
+    let late = r.session("Player", None, 99);
+    late.set_save_interval(secs(0)).unwrap();
+    assert_eq!(late.open(None).await, Response::Success);
+    rig.counting.reset();
+    tokio::time::sleep(secs(51)).await;
+    assert_eq!(rig.counting.count(Method::Renew), 20);
+    assert_eq!(rig.counting.renew_batches(), 1, "one batch for the 20");
+    tokio::time::sleep(secs(10)).await;
+    assert_eq!(rig.counting.count(Method::Renew), 21);
+    assert_eq!(rig.counting.renew_batches(), 2, "the late one alone");
+    tokio::time::sleep(secs(50)).await;
+    assert_eq!(rig.counting.count(Method::Renew), 41);
+    assert_eq!(rig.counting.renew_batches(), 3);
+    for s in sessions.iter().chain([&late]) {
+        assert_eq!(s.state(), State::Open);
+        assert_eq!(s.attempts_remaining(), 5);
+        assert_eq!(
+            rig.memory.lock_holder(s.id()).as_deref(),
+            Some(s.unique_id())
+        );
+    }
+}

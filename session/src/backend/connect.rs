@@ -61,7 +61,7 @@ enum Target<'a> {
 fn parse(url: &str) -> Result<Target<'_>, BackendError> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Err(BackendError::Invalid(format!(
-            "store URL {url:?} has no scheme; use memory://, sqlite://path/to/file.db, redis://host:port/db or rediss://..."
+            "store URL {url:?} has no scheme; use memory://, sqlite://path/to/file.db, redis://host:port/db, rediss://... or redis+cluster://host1:port,host2:port"
         )));
     };
     match scheme.to_ascii_lowercase().as_str() {
@@ -71,9 +71,11 @@ fn parse(url: &str) -> Result<Target<'_>, BackendError> {
             Err(BackendError::Invalid(format!("store URL {url:?}: sqlite:// needs a file path (sqlite://data/players.db)")))
         }
         "sqlite" => Ok(Target::Sqlite(rest)),
-        "redis" | "rediss" | "redis+unix" | "unix" => Ok(Target::Redis),
+        "redis" | "rediss" | "redis+unix" | "unix" | "redis+cluster" | "rediss+cluster" => {
+            Ok(Target::Redis)
+        }
         other => Err(BackendError::Invalid(format!(
-            "store URL {url:?}: unknown scheme {other:?}; use memory://, sqlite://path/to/file.db, redis://host:port/db or rediss://..."
+            "store URL {url:?}: unknown scheme {other:?}; use memory://, sqlite://path/to/file.db, redis://host:port/db, rediss://... or redis+cluster://host1:port,host2:port"
         ))),
     }
 }
@@ -84,6 +86,11 @@ fn parse(url: &str) -> Result<Target<'_>, BackendError> {
 /// * `sqlite://path/to/file.db` (relative to the working directory) or
 ///   `sqlite:///abs/path/file.db`: a SQLite file, created if missing;
 /// * `redis://[user:password@]host:port/db`, `rediss://...` (TLS): Redis.
+/// * `redis+cluster://[user:password@]host1:port,host2:port/`,
+///   `rediss+cluster://...` (TLS): a Redis Cluster, found from any of the
+///   nodes named (seed nodes; list a few in case one is down). Options
+///   after `?` apply to every node. See the [Redis store's
+///   documentation](super::redis#redis-cluster).
 ///
 /// Redis is connected on first use (the first call also loads the scripts);
 /// use [`connect_async`] to connect and check the server at once.

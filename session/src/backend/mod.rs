@@ -216,6 +216,20 @@ pub struct SaveStep<'a> {
     pub acks: &'a [String],
 }
 
+/// One lock renewal of [`Backend::renew_many`]: the arguments of
+/// [`Backend::renew`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RenewStep<'a> {
+    /// The key.
+    pub id: &'a SessionId,
+    /// The lock's owner (the session's UniqueId).
+    pub owner: &'a str,
+    /// The token the lock was taken under.
+    pub token: u64,
+    /// The lock's new time to live.
+    pub ttl: Duration,
+}
+
 /// The answer of [`Backend::save_many`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum BatchOutcome {
@@ -339,6 +353,25 @@ pub trait Backend: Send + Sync + 'static {
         token: u64,
         ttl: Duration,
     ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>>;
+
+    /// Renews several locks together (the renewals due in the same tick of
+    /// a process): each step answers as [`renew`](Self::renew) would, in
+    /// order, one answer per step. A store sends them in fewer round trips
+    /// (Redis: one pipeline per server, or per hash slot on a cluster;
+    /// SQLite: one transaction); an error of the batch is every step's.
+    /// The default renews one after the other.
+    fn renew_many<'a>(
+        &'a self,
+        steps: &'a [RenewStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<RenewOutcome, BackendError>>> {
+        Box::pin(async move {
+            let mut answers = Vec::with_capacity(steps.len());
+            for step in steps {
+                answers.push(self.renew(step.id, step.owner, step.token, step.ttl).await);
+            }
+            answers
+        })
+    }
 
     /// Removes the lock entry only if it holds `owner`; answers whether it
     /// did.

@@ -17,7 +17,7 @@
 
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
-    QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
+    QueueBatch, Record, RenewOutcome, RenewStep, SaveStep, SessionId, Write, WriteOutcome,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -460,6 +460,7 @@ impl Backend for FaultyBackend {
 pub struct CountingBackend {
     inner: Arc<dyn Backend>,
     counts: [AtomicU64; Method::ALL.len()],
+    renew_batches: AtomicU64,
 }
 
 impl CountingBackend {
@@ -468,6 +469,7 @@ impl CountingBackend {
         CountingBackend {
             inner,
             counts: Default::default(),
+            renew_batches: AtomicU64::new(0),
         }
     }
 
@@ -504,11 +506,18 @@ impl CountingBackend {
             .sum()
     }
 
+    /// Batches of renewals ([`Backend::renew_many`]) so far; each of
+    /// their steps also counts as a [`Method::Renew`] call.
+    pub fn renew_batches(&self) -> u64 {
+        self.renew_batches.load(Ordering::SeqCst)
+    }
+
     /// Sets every count to zero.
     pub fn reset(&self) {
         for c in &self.counts {
             c.store(0, Ordering::SeqCst);
         }
+        self.renew_batches.store(0, Ordering::SeqCst);
     }
 
     /// The wrapped backend.
@@ -552,6 +561,16 @@ impl Backend for CountingBackend {
     ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
         self.bump(Method::Renew);
         self.inner.renew(id, owner, token, ttl)
+    }
+    fn renew_many<'a>(
+        &'a self,
+        steps: &'a [RenewStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<RenewOutcome, BackendError>>> {
+        for _ in steps {
+            self.bump(Method::Renew);
+        }
+        self.renew_batches.fetch_add(1, Ordering::SeqCst);
+        self.inner.renew_many(steps)
     }
     fn unlock<'a>(
         &'a self,

@@ -2,7 +2,9 @@
 //! store does with no library in the way, for the step a save is.
 //!
 //! * Redis: a plain conditional write script (`EVAL`: check a lock key,
-//!   then `SET`), from 32 concurrent callers on one connection.
+//!   then `SET`), from 32 concurrent callers on one connection (on a
+//!   Redis Cluster, the cluster client's: the callers' keys spread over
+//!   the masters).
 //! * SQLite: an empty-but-durable write transaction (`BEGIN IMMEDIATE`,
 //!   one `UPDATE`, `COMMIT`, WAL with `synchronous = FULL`), back to back:
 //!   SQLite has one writer per file.
@@ -24,14 +26,57 @@ pub fn measure(url: &str, seconds: f64) -> Result<Option<Ceiling>, Box<dyn std::
     if let Some(path) = url.strip_prefix("sqlite://") {
         return Ok(Some(sqlite(path, span)?));
     }
-    if url.starts_with("redis://") || url.starts_with("rediss://") {
-        let rt = tokio::runtime::Builder::new_multi_thread()
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
-            .build()?;
-        return Ok(Some(rt.block_on(redis(url, span))?));
+            .build()
+    };
+    if url.starts_with("redis://") || url.starts_with("rediss://") {
+        let rt = runtime()?;
+        return Ok(Some(rt.block_on(async {
+            let client = redis::Client::open(url)?;
+            let conn = client.get_multiplexed_async_connection().await?;
+            redis(conn, span).await
+        })?));
+    }
+    if let Some(nodes) = cluster_nodes(url) {
+        let rt = runtime()?;
+        return Ok(Some(rt.block_on(async {
+            let client = redis::cluster::ClusterClient::new(nodes)?;
+            let conn = client.get_async_connection().await?;
+            redis(conn, span).await
+        })?));
     }
     Ok(None)
+}
+
+/// The node URLs of a `redis+cluster://host1:port,host2:port/` URL (the
+/// store's syntax; `None` for another URL).
+fn cluster_nodes(url: &str) -> Option<Vec<String>> {
+    let (scheme, rest) = url.split_once("://")?;
+    let node_scheme = match scheme {
+        "redis+cluster" => "redis",
+        "rediss+cluster" => "rediss",
+        _ => return None,
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let (userinfo, hosts) = match authority.rsplit_once('@') {
+        Some((user, hosts)) => (format!("{user}@"), hosts),
+        None => (String::new(), authority),
+    };
+    let query = tail
+        .split_once('?')
+        .map(|(_, q)| format!("?{q}"))
+        .unwrap_or_default();
+    Some(
+        hosts
+            .split(',')
+            .filter(|h| !h.is_empty())
+            .map(|h| format!("{node_scheme}://{userinfo}{h}/{query}"))
+            .collect(),
+    )
 }
 
 fn sqlite(path: &str, span: Duration) -> Result<Ceiling, Box<dyn std::error::Error>> {
@@ -63,9 +108,12 @@ const SCRIPT: &str = "if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1";
 
-async fn redis(url: &str, span: Duration) -> Result<Ceiling, Box<dyn std::error::Error>> {
-    let client = redis::Client::open(url)?;
-    let conn = client.get_multiplexed_async_connection().await?;
+/// 32 callers on `conn` (one server's multiplexed connection, or a
+/// cluster's: the callers' keys then spread over its masters).
+async fn redis<C>(conn: C, span: Duration) -> Result<Ceiling, Box<dyn std::error::Error>>
+where
+    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+{
     let mut tasks = tokio::task::JoinSet::new();
     let deadline = Instant::now() + span;
     let started = Instant::now();

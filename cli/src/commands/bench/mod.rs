@@ -50,7 +50,8 @@ impl Op {
 /// Arguments of `sdm bench`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// The store (`sqlite://file`, `redis://host:port/db`, `memory://`);
+    /// The store (`sqlite://file`, `redis://host:port/db`,
+    /// `redis+cluster://host1:port,host2:port/`, `memory://`);
     /// default: a SQLite file in a temporary directory.
     #[arg(long)]
     pub store: Option<String>,

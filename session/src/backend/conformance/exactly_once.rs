@@ -143,6 +143,13 @@ pub async fn a_holder_without_the_lock_reads_nothing(b: Arc<dyn Backend>) {
 pub async fn save_many_is_all_or_nothing(b: Arc<dyn Backend>) {
     let one = super::fresh_id("many_one");
     let two = super::fresh_id("many_two");
+    save_many_is_all_or_nothing_for(b, one, two).await;
+}
+
+/// [`save_many_is_all_or_nothing`] on two given sessions (fresh ones, not
+/// used before): for a store that saves together only sessions placed
+/// together, such as Redis Cluster (one hash slot).
+pub async fn save_many_is_all_or_nothing_for(b: Arc<dyn Backend>, one: SessionId, two: SessionId) {
     let t1 = acquire(&b, &one, "owner-1", LONG).await;
     let t2 = acquire(&b, &two, "owner-2", LONG).await;
     push(&b, &one, &["\"g\""]).await;

@@ -8,7 +8,9 @@ use super::{
     acquire, fence, get, held, lock, ok, read_now, record, set_value, written, LONG, PAST_SHORT,
     SHORT,
 };
-use crate::backend::{Backend, LockOutcome, RenewOutcome, SessionId, Write};
+use crate::backend::{
+    Backend, BackendError, LockOutcome, RenewOutcome, RenewStep, SessionId, Write,
+};
 
 /// One owner holds the lock; another is told who; it expires by the store.
 pub async fn contention_and_expiry(b: Arc<dyn Backend>) {
@@ -48,6 +50,71 @@ pub async fn renew_by_owner(b: Arc<dyn Backend>) {
         next > token,
         "renewal kept token {token}, the next is {next}"
     );
+}
+
+/// Renewals sent together are answered each as alone: renewed, superseded
+/// (naming the newer token), or refused for a zero ttl; the renewed locks
+/// outlive their first expiry, sessions spread over many keys (and so, on
+/// Redis Cluster, over hash slots and servers).
+pub async fn renew_many_answers_each_step(b: Arc<dyn Backend>) {
+    let ids: Vec<SessionId> = (0..12)
+        .map(|i| super::fresh_id(&format!("renew_many_{i}")))
+        .collect();
+    let mut tokens = Vec::new();
+    for id in &ids {
+        tokens.push(acquire(&b, id, "owner-a", SHORT).await);
+    }
+    // The last key was taken over after a lapse: its renewal is refused.
+    let (last, taken) = (&ids[ids.len() - 1], tokens[ids.len() - 1]);
+    ok(b.force_unlock(last).await, "force_unlock");
+    let newer = acquire(&b, last, "owner-b", LONG).await;
+    let mut steps: Vec<RenewStep<'_>> = ids
+        .iter()
+        .zip(&tokens)
+        .map(|(id, token)| RenewStep {
+            id,
+            owner: "owner-a",
+            token: *token,
+            ttl: LONG,
+        })
+        .collect();
+    steps[ids.len() - 1].token = taken;
+    // A zero ttl is refused for its step only.
+    let bad = super::fresh_id("renew_many_bad");
+    steps.push(RenewStep {
+        id: &bad,
+        owner: "owner-a",
+        token: 1,
+        ttl: Duration::ZERO,
+    });
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let answers = b.renew_many(&steps).await;
+    assert_eq!(answers.len(), steps.len(), "one answer per step");
+    for (id, answer) in ids[..ids.len() - 1].iter().zip(&answers) {
+        assert_eq!(answer, &Ok(RenewOutcome::Renewed), "{id}");
+    }
+    match &answers[ids.len() - 1] {
+        Ok(RenewOutcome::Superseded { token, owner }) => {
+            assert_eq!(*token, newer);
+            assert_eq!(owner.as_deref(), Some("owner-b"));
+        }
+        other => panic!("a taken-over lock was renewed: {other:?}"),
+    }
+    assert!(
+        matches!(answers[ids.len()], Err(BackendError::Invalid(_))),
+        "{:?}",
+        answers[ids.len()]
+    );
+    assert!(b.renew_many(&[]).await.is_empty());
+    // Past the first expiry, only the renewal keeps them.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    for id in &ids[..ids.len() - 1] {
+        assert_eq!(
+            lock(&b, id, "owner-c", SHORT).await,
+            held("owner-a"),
+            "{id}"
+        );
+    }
 }
 
 /// Only the owner's release removes the lock.

@@ -1,12 +1,16 @@
 //! The command connection (made, and the scripts loaded, on first use) and
-//! the replication setting it resolves.
+//! the replication setting it resolves: one server's, or a Redis
+//! Cluster's (see [`cluster`](super::cluster)).
 
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Value;
 
-use super::replication::{replicas_to_wait, Call, Replication, DEFAULT_REPLICATION_TIMEOUT};
+use super::cluster::{masters, Conn, Endpoint};
+use super::replication::{
+    cluster_replicas_to_wait, replicas_to_wait, Call, Replication, DEFAULT_REPLICATION_TIMEOUT,
+};
 use super::reply::redis_error;
 use super::{scripts, RedisBackend, CONNECT_TIMEOUT, RESPONSE_TIMEOUT};
 use crate::backend::BackendError;
@@ -41,36 +45,62 @@ impl RedisBackend {
     }
 
     /// The command connection, made (and the scripts loaded) on first use.
-    pub(super) async fn conn(&self) -> Result<ConnectionManager, BackendError> {
+    pub(super) async fn conn(&self) -> Result<Conn, BackendError> {
         let inner = &self.inner;
         inner
             .conn
             .get_or_try_init(|| async {
                 let what = |e: redis::RedisError| redis_error("connect", "", &e);
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(CONNECT_TIMEOUT)
-                    .set_response_timeout(RESPONSE_TIMEOUT)
-                    .set_number_of_retries(1);
-                let mut conn = ConnectionManager::new_with_config(inner.client.clone(), config)
-                    .await
-                    .map_err(what)?;
-                let mut pipe = redis::pipe();
-                for source in scripts::ALL {
-                    pipe.cmd("SCRIPT").arg("LOAD").arg(source);
-                }
-                let _: Vec<String> = pipe.query_async(&mut conn).await.map_err(what)?;
                 let setting = inner.replication.lock().map_or(Replication::Auto, |s| s.0);
-                let info: String = if setting == Replication::Auto {
-                    redis::cmd("INFO")
-                        .arg("replication")
-                        .query_async(&mut conn)
-                        .await
-                        .map_err(what)?
-                } else {
-                    String::new()
-                };
-                let _ = inner.replicas.set(replicas_to_wait(setting, &info));
-                Ok(conn)
+                match &inner.endpoint {
+                    Endpoint::Single(client) => {
+                        let config = ConnectionManagerConfig::new()
+                            .set_connection_timeout(CONNECT_TIMEOUT)
+                            .set_response_timeout(RESPONSE_TIMEOUT)
+                            .set_number_of_retries(1);
+                        let mut conn = ConnectionManager::new_with_config(client.clone(), config)
+                            .await
+                            .map_err(what)?;
+                        let mut pipe = redis::pipe();
+                        for source in scripts::ALL {
+                            pipe.cmd("SCRIPT").arg("LOAD").arg(source);
+                        }
+                        let _: Vec<String> = pipe.query_async(&mut conn).await.map_err(what)?;
+                        let info: String = if setting == Replication::Auto {
+                            redis::cmd("INFO")
+                                .arg("replication")
+                                .query_async(&mut conn)
+                                .await
+                                .map_err(what)?
+                        } else {
+                            String::new()
+                        };
+                        let _ = inner.replicas.set(replicas_to_wait(setting, &info));
+                        Ok(Conn::Single(conn))
+                    }
+                    Endpoint::Cluster { client, .. } => {
+                        let mut conn = client.get_async_connection().await.map_err(what)?;
+                        // `SCRIPT LOAD` goes to every master (one command
+                        // each: a pipeline would reach one node only).
+                        for source in scripts::ALL {
+                            let _: String = redis::cmd("SCRIPT")
+                                .arg("LOAD")
+                                .arg(source)
+                                .query_async(&mut conn)
+                                .await
+                                .map_err(what)?;
+                        }
+                        let masters = if setting == Replication::Auto {
+                            masters(&mut conn).await.map_err(what)?
+                        } else {
+                            Vec::new()
+                        };
+                        let _ = inner
+                            .replicas
+                            .set(cluster_replicas_to_wait(setting, &masters));
+                        Ok(Conn::Cluster(conn))
+                    }
+                }
             })
             .await
             .cloned()

@@ -16,9 +16,8 @@
 //! * **Redis Cluster.** All keys of one session share the hash tag
 //!   `{prefix:name/scope/key}`, all keys of one node the tag
 //!   `{prefix:node:<id>}`, so every script but a multi-key save touches
-//!   one slot. Listing the locks (`SCAN`) reads one server; a cluster
-//!   needs it on each master. See [below](#redis-cluster-and-multi-key-saves)
-//!   for multi-key saves.
+//!   one slot. Connect with `redis+cluster://host1:port,host2:port/` (see
+//!   [below](#redis-cluster)).
 //! * **Exactly-once queue values.** A save removes the values handed out
 //!   under its acks (read ids) in the same script as its fenced write, and
 //!   only when the fence admits it: a refused save removes nothing, so the
@@ -31,9 +30,10 @@
 //!   lock entry, the token counter and the record's token in the same step
 //!   and apply the [fencing rule](super#fencing-tokens). The scripts are the
 //!   `.lua` files beside this module.
-//! * **Connections.** One [`ConnectionManager`] (multiplexed, reconnecting)
-//!   for all calls of a backend, plus one RESP3 connection for pub/sub,
-//!   made on the first wait. Share one `RedisBackend` (it is cheap to
+//! * **Connections.** One multiplexed, reconnecting connection (on a
+//!   cluster, the redis crate's async cluster client, one connection per
+//!   node) for all calls of a backend, plus one RESP3 connection (or
+//!   cluster client) for pub/sub, made on the first wait. Share one `RedisBackend` (it is cheap to
 //!   clone) between all sessions of a process.
 //! * **Waits without polling.** A push, a release and a release request
 //!   `PUBLISH` on a channel; a waiting reader (a queue read, a release
@@ -90,7 +90,42 @@
 //! an acquisition over a live entry), `N:requests` (a release request for
 //! the node).
 //!
-//! # Redis Cluster and multi-key saves
+//! # Redis Cluster
+//!
+//! `redis+cluster://[user:password@]host1:port,host2:port[/][?options]`
+//! (`rediss+cluster://` for TLS) connects to a Redis Cluster through the
+//! redis crate's async cluster client. The hosts are seed nodes: the
+//! client reads the slot map from them, so naming a few is enough (in
+//! case one is down); the options after `?` apply to every node; a
+//! cluster has only database 0. [`connect`](super::connect()) and the
+//! `sdm` command take the same URL.
+//!
+//! * **One slot per script.** Each script run touches the keys of one hash
+//!   slot (one session's, or one node's), and is sent (with its `WAIT`,
+//!   in one pipeline) to the master of that slot. `MOVED` and `ASK`
+//!   redirects are followed by the client, which also re-reads the slot
+//!   map and reconnects when a node fails; what still fails after a few
+//!   retries (a master down until its replica is promoted, about twice
+//!   `cluster-node-timeout`) is a store error, and the engine retries the
+//!   step later as on any store error.
+//! * **Scripts after a failover.** A promoted replica has not loaded the
+//!   scripts (Redis does not replicate its script cache): the first run
+//!   answers `NOSCRIPT`, and the call loads the script on every master and
+//!   runs it again.
+//! * **Replication safety per shard.** `WAIT` runs on the master that ran
+//!   the script, so it counts that shard's replicas. With
+//!   [`Replication::Auto`], writes wait for one replica when every master
+//!   serving slots has one when the backend connects (`CLUSTER NODES`).
+//!   A shard whose master lost its only replica (after a failover, until
+//!   the old master comes back as a replica) answers its writes with
+//!   [`BackendError::Timeout`]: acknowledged still means "on two nodes".
+//! * **Wake-ups.** Scripts announce with a classic `PUBLISH`, which a
+//!   cluster delivers to every node, so the pub/sub client hears it on
+//!   whichever node it subscribed; it subscribes again when that node
+//!   fails.
+//! * **Listing locks** (`SCAN`) runs on every master serving slots.
+//!
+//! ## Multi-key saves
 //!
 //! [`Backend::save_many`] saves several sessions in one script: it checks
 //! every fence first and writes nothing unless all admit. On a single
@@ -98,37 +133,37 @@
 //! when all its keys are in one hash slot, and the slot of a key is the
 //! CRC16 of its hash tag modulo 16384; each session's tag is its whole id
 //! (`{prefix:name/scope/key}`), so two sessions share a slot only when
-//! their tags happen to hash alike. This backend does not speak Redis
-//! Cluster yet; [`RedisBackend::set_cluster_slot_check`] makes it refuse,
-//! as a cluster would, a batch spanning slots with
-//! [`BackendError::Invalid`] naming the keys and their slots, before
-//! anything is written. For a game whose sessions trade with each other
-//! on a cluster, a future hash-tag option will let it place the sessions
-//! that trade in one slot (say, a tag naming the trading group or shard
-//! rather than the whole session id) at the cost of spreading less
-//! evenly; until then, run trades on a single Redis (or one with
-//! replicas).
+//! their tags happen to hash alike. On a cluster (and on a single Redis
+//! with [`RedisBackend::set_cluster_slot_check`]) a batch spanning slots
+//! is refused with [`BackendError::Invalid`] naming the keys and their
+//! slots, before anything is written. For a game whose sessions trade
+//! with each other on a cluster, a future hash-tag option will let it
+//! place the sessions that trade in one slot (say, a tag naming the
+//! trading group or shard rather than the whole session id) at the cost
+//! of spreading less evenly; until then, run trades on a single Redis (or
+//! one with replicas).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 use std::time::Duration;
 
-use redis::aio::ConnectionManager;
-use redis::Client;
+use cluster::{Conn, Endpoint};
 
 use super::checks::check_ttl;
 use super::wakers::Wakers;
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
-    QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
+    QueueBatch, Record, RenewOutcome, RenewStep, SaveStep, SessionId, Write, WriteOutcome,
 };
 
+mod cluster;
 mod connection;
 mod liveness;
 mod nodes;
 mod pubsub;
 mod queue;
+mod renew;
 mod replication;
 mod reply;
 mod save;
@@ -136,7 +171,7 @@ mod scan;
 mod scripts;
 use replication::Call;
 pub use replication::{Replication, DEFAULT_REPLICATION_TIMEOUT};
-use reply::{array, corrupt, int, record, redact, redis_error, text, unsigned};
+use reply::{record, redis_error};
 use scripts::Scripts;
 
 /// How long a connection attempt may take.
@@ -157,10 +192,10 @@ pub struct RedisBackend {
 }
 
 struct Inner {
-    client: Client,
+    endpoint: Endpoint,
     prefix: String,
-    conn: tokio::sync::OnceCell<ConnectionManager>,
-    pubsub: tokio::sync::OnceCell<ConnectionManager>,
+    conn: tokio::sync::OnceCell<Conn>,
+    pubsub: tokio::sync::OnceCell<Conn>,
     /// Channels subscribed on `pubsub`, valid for the connection epoch kept
     /// with them.
     subscribed: tokio::sync::Mutex<(u64, HashSet<String>)>,
@@ -180,7 +215,7 @@ struct Inner {
 impl std::fmt::Debug for RedisBackend {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisBackend")
-            .field("addr", &self.inner.client.get_connection_info().addr)
+            .field("addr", &self.inner.endpoint.describe())
             .field("prefix", &self.inner.prefix)
             .finish_non_exhaustive()
     }
@@ -191,7 +226,8 @@ impl RedisBackend {
     pub const DEFAULT_PREFIX: &'static str = "sdm";
 
     /// Connects to the Redis at `url` (`redis://[user:pass@]host:port/db`,
-    /// `rediss://...` for TLS) and loads the scripts. `prefix` starts every
+    /// `rediss://...` for TLS; `redis+cluster://host1:port,host2:port/`
+    /// for a [Redis Cluster](self#redis-cluster)) and loads the scripts. `prefix` starts every
     /// key (`{prefix:name/scope/key}:...`); empty for none.
     ///
     /// ```no_run
@@ -215,15 +251,14 @@ impl RedisBackend {
     /// Like [`connect`](Self::connect) but connects on the first call (which
     /// then also loads the scripts). Fails only on a malformed URL.
     pub fn lazy(url: &str, prefix: &str) -> Result<Self, BackendError> {
-        if url.starts_with("rediss://") {
+        if url.to_ascii_lowercase().starts_with("rediss") {
             // Several rustls crypto providers may be compiled in; pick one.
             let _ = rustls::crypto::ring::default_provider().install_default();
         }
-        let client = Client::open(url)
-            .map_err(|e| BackendError::Invalid(format!("redis URL {:?}: {e}", redact(url))))?;
+        let endpoint = Endpoint::open(url)?;
         Ok(RedisBackend {
             inner: Arc::new(Inner {
-                client,
+                endpoint,
                 prefix: prefix.to_owned(),
                 conn: tokio::sync::OnceCell::new(),
                 pubsub: tokio::sync::OnceCell::new(),
@@ -402,18 +437,15 @@ impl Backend for RedisBackend {
             let mut call = Call::new(&self.inner.scripts.renew);
             self.token_keys(&mut call, &base);
             call.arg(owner).arg(token).arg(ttl);
-            let reply = array(id, self.replicated(&call, "renew", &base).await?)?;
-            match reply.as_slice() {
-                [flag] if int(flag) == Some(1) => Ok(RenewOutcome::Renewed),
-                [_, token, holder] => Ok(RenewOutcome::Superseded {
-                    token: int(token)
-                        .map(unsigned)
-                        .ok_or_else(|| corrupt(id, format!("renew token {token:?}")))?,
-                    owner: text(holder).filter(|h| !h.is_empty()),
-                }),
-                other => Err(corrupt(id, format!("renew answered {other:?}"))),
-            }
+            renew::outcome(id, self.replicated(&call, "renew", &base).await?)
         })
+    }
+
+    fn renew_many<'a>(
+        &'a self,
+        steps: &'a [RenewStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<RenewOutcome, BackendError>>> {
+        Box::pin(renew::renew_many(self, steps))
     }
 
     fn unlock<'a>(

@@ -17,6 +17,7 @@ use std::time::Duration;
 use redis::aio::ConnectionLike;
 use redis::{ErrorKind, Script, ToRedisArgs, Value};
 
+use super::cluster::Master;
 use super::reply::redis_error;
 use crate::backend::BackendError;
 
@@ -54,6 +55,20 @@ pub(super) fn replicas_to_wait(setting: Replication, info: &str) -> u32 {
     }
 }
 
+/// How many replicas to wait for on a Redis Cluster, from the setting and
+/// its masters: with [`Replication::Auto`], one when every master serving
+/// slots has a live replica (a `WAIT` runs on the master of the saved
+/// key's slot, so a shard without replicas could never confirm).
+pub(super) fn cluster_replicas_to_wait(setting: Replication, masters: &[Master]) -> u32 {
+    match setting {
+        Replication::Off => 0,
+        Replication::Require(n) => n,
+        Replication::Auto => {
+            u32::from(!masters.is_empty() && masters.iter().all(|m| m.replicas > 0))
+        }
+    }
+}
+
 /// A script call built for a round trip of its own (`EVALSHA`, then
 /// `WAIT` when replicas must confirm).
 pub(super) struct Call<'a> {
@@ -81,18 +96,19 @@ impl<'a> Call<'a> {
         self
     }
 
-    fn pipeline(&self, replicas: u32, timeout: Duration) -> redis::Pipeline {
-        let mut pipe = redis::pipe();
+    /// Adds this call's `EVALSHA` to `pipe`.
+    fn push_to(&self, pipe: &mut redis::Pipeline) {
         pipe.cmd("EVALSHA")
             .arg(self.script.get_hash())
             .arg(self.keys.len())
             .arg(&self.keys)
             .arg(&self.args);
-        if replicas > 0 {
-            pipe.cmd("WAIT")
-                .arg(replicas)
-                .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
-        }
+    }
+
+    fn pipeline(&self, replicas: u32, timeout: Duration) -> redis::Pipeline {
+        let mut pipe = redis::pipe();
+        self.push_to(&mut pipe);
+        push_wait(&mut pipe, replicas, timeout);
         pipe
     }
 
@@ -119,25 +135,91 @@ impl<'a> Call<'a> {
             other => other,
         }
         .map_err(|e| redis_error(what, base, &e))?;
-        if replicas > 0 {
-            let acked = match replies.pop() {
-                Some(Value::Int(n)) => n,
-                other => {
-                    return Err(BackendError::Other(format!(
-                        "redis {what} {base}: WAIT answered {other:?}"
-                    )))
-                }
-            };
-            if acked < i64::from(replicas) {
-                return Err(BackendError::Timeout(format!(
-                    "redis {what} {base}: written on the master but confirmed by {acked} of {replicas} replica(s) within {timeout:?}"
-                )));
-            }
-        }
+        check_wait(&mut replies, replicas, timeout, what, base)?;
         replies
             .pop()
             .ok_or_else(|| BackendError::Other(format!("redis {what} {base}: no reply")))
     }
+}
+
+/// Adds `WAIT` for `replicas` (none when 0) to `pipe`.
+fn push_wait(pipe: &mut redis::Pipeline, replicas: u32, timeout: Duration) {
+    if replicas > 0 {
+        pipe.cmd("WAIT")
+            .arg(replicas)
+            .arg(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+    }
+}
+
+/// Takes the `WAIT` reply off the end of `replies` (when there is one)
+/// and checks that enough replicas confirmed.
+fn check_wait(
+    replies: &mut Vec<Value>,
+    replicas: u32,
+    timeout: Duration,
+    what: &str,
+    base: &str,
+) -> Result<(), BackendError> {
+    if replicas == 0 {
+        return Ok(());
+    }
+    let acked = match replies.pop() {
+        Some(Value::Int(n)) => n,
+        other => {
+            return Err(BackendError::Other(format!(
+                "redis {what} {base}: WAIT answered {other:?}"
+            )))
+        }
+    };
+    if acked < i64::from(replicas) {
+        return Err(BackendError::Timeout(format!(
+            "redis {what} {base}: written on the master but confirmed by {acked} of {replicas} replica(s) within {timeout:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Runs several calls of one script in one pipeline (one round trip) with
+/// one `WAIT` after them all when replicas must confirm (it covers every
+/// write before it on the connection); answers each call's reply, in
+/// order. On a cluster every call's keys must be in one hash slot.
+pub(super) async fn run_batch(
+    calls: &[Call<'_>],
+    conn: &mut impl ConnectionLike,
+    replicas: u32,
+    timeout: Duration,
+    what: &str,
+    base: &str,
+) -> Result<Vec<Value>, BackendError> {
+    let Some(first) = calls.first() else {
+        return Ok(Vec::new());
+    };
+    let mut pipe = redis::pipe();
+    for call in calls {
+        call.push_to(&mut pipe);
+    }
+    push_wait(&mut pipe, replicas, timeout);
+    let mut replies: Vec<Value> = match pipe.query_async(conn).await {
+        Err(e) if e.kind() == ErrorKind::NoScriptError => {
+            first
+                .script
+                .load_async(conn)
+                .await
+                .map_err(|e| redis_error(what, base, &e))?;
+            pipe.query_async(conn).await
+        }
+        other => other,
+    }
+    .map_err(|e| redis_error(what, base, &e))?;
+    check_wait(&mut replies, replicas, timeout, what, base)?;
+    if replies.len() != calls.len() {
+        return Err(BackendError::Other(format!(
+            "redis {what} {base}: {} replies to {} calls",
+            replies.len(),
+            calls.len()
+        )));
+    }
+    Ok(replies)
 }
 
 #[cfg(test)]

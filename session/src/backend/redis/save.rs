@@ -52,10 +52,10 @@ impl RedisBackend {
     /// whose sessions lie in different hash slots, as Redis Cluster would
     /// (a script may only touch keys of one slot there), with
     /// [`BackendError::Invalid`] naming the keys and their slots, before
-    /// anything is written. Off by default: a single Redis runs such a
-    /// batch in one script. Turn it on to test that a game's batches would
-    /// run on a cluster (this backend does not speak Redis Cluster yet; it
-    /// will check slots whenever it does). Each session's keys are tagged
+    /// anything is written. Off by default on a single Redis, which runs
+    /// such a batch in one script: turn it on to test that a game's batches
+    /// would run on a cluster. Always on on a Redis Cluster
+    /// (`redis+cluster://`), whatever is set here. Each session's keys are tagged
     /// with the whole session id, so two sessions share a slot only when
     /// their tags happen to hash alike; see the [module
     /// documentation](super#redis-cluster-and-multi-key-saves).
@@ -71,8 +71,17 @@ impl RedisBackend {
 
     /// Whether multi-key saves are refused when they span hash slots (see
     /// [`set_cluster_slot_check`](Self::set_cluster_slot_check)).
+    /// Always on when connected to a Redis Cluster (`redis+cluster://`).
     pub fn cluster_slot_check(&self) -> bool {
-        self.inner.cluster_slot_check.load(Ordering::Relaxed)
+        self.is_cluster() || self.inner.cluster_slot_check.load(Ordering::Relaxed)
+    }
+
+    /// Whether this backend talks to a Redis Cluster (`redis+cluster://`).
+    pub fn is_cluster(&self) -> bool {
+        matches!(
+            self.inner.endpoint,
+            super::cluster::Endpoint::Cluster { .. }
+        )
     }
 
     /// Adds one save step's keys and arguments to `call` (the layout the

@@ -10,12 +10,19 @@
 //! also lists under the name before it). Without a prefix, keys of every
 //! prefix match (`{sdm:Player/...}` reads as data store `sdm:Player`), and
 //! a prefix `p` also lists the keys of a prefix `p:x` as data store `x:...`.
+//!
+//! On a Redis Cluster the scan runs on each master serving slots (as
+//! `CLUSTER NODES` lists them when the listing starts), and the entries
+//! are read a pipeline per hash slot. Keys of a slot migrating (or failing
+//! over) during the listing may be missed.
 
 use std::collections::HashMap;
 
-use redis::aio::ConnectionLike;
+use redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 
+use super::cluster::{masters, Conn, Master};
 use super::reply::redis_error;
+use super::save::hash_slot;
 use super::RedisBackend;
 use crate::backend::liveness::parse_entry;
 use crate::backend::{BackendError, LockEntry, SessionId};
@@ -84,60 +91,120 @@ impl RedisBackend {
     }
 }
 
-/// The lock keys matching `pattern` on one server and their entries (a key
-/// that expired between the scan and the read is left out; `SCAN` may name
-/// a key twice, it is listed once). A cluster version runs this on each
-/// master.
-async fn scan_server(
-    conn: &mut impl ConnectionLike,
+/// One `SCAN` step on the server `at` routes to (`None`: the connection's
+/// own server).
+async fn scan_step(
+    conn: &mut Conn,
+    at: Option<&Master>,
+    cursor: u64,
     pattern: &str,
-) -> Result<HashMap<String, String>, BackendError> {
-    let fail = |e: redis::RedisError| redis_error("locks", pattern, &e);
-    let mut found = HashMap::new();
-    let mut cursor: u64 = 0;
-    loop {
-        let (next, keys): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
-            .arg(cursor)
-            .arg("MATCH")
-            .arg(pattern)
-            .arg("COUNT")
-            .arg(SCAN_COUNT)
-            .query_async(conn)
-            .await
-            .map_err(fail)?;
-        // A key that is not UTF-8 cannot be a session's.
-        let keys: Vec<String> = keys
-            .into_iter()
-            .filter_map(|k| String::from_utf8(k).ok())
-            .collect();
-        if !keys.is_empty() {
-            let mut pipe = redis::pipe();
-            for key in &keys {
-                pipe.cmd("GET").arg(key);
-            }
-            let values: Vec<Option<Vec<u8>>> = pipe.query_async(conn).await.map_err(fail)?;
-            for (key, value) in keys.into_iter().zip(values) {
-                if let Some(value) = value {
-                    // Tolerant: an unreadable entry is listed as best read.
-                    found.insert(key, String::from_utf8_lossy(&value).into_owned());
-                }
+) -> Result<(u64, Vec<String>), redis::RedisError> {
+    let mut cmd = redis::cmd("SCAN");
+    cmd.arg(cursor)
+        .arg("MATCH")
+        .arg(pattern)
+        .arg("COUNT")
+        .arg(SCAN_COUNT);
+    let reply = match (conn, at) {
+        (Conn::Cluster(cluster), Some(master)) => {
+            let route = SingleNodeRoutingInfo::ByAddress {
+                host: master.host.clone(),
+                port: master.port,
+            };
+            cluster
+                .route_command(&cmd, RoutingInfo::SingleNode(route))
+                .await?
+        }
+        (conn, _) => cmd.query_async(conn).await?,
+    };
+    let (next, keys): (u64, Vec<Vec<u8>>) = redis::from_redis_value(&reply)?;
+    // A key that is not UTF-8 cannot be a session's.
+    let keys = keys
+        .into_iter()
+        .filter_map(|k| String::from_utf8(k).ok())
+        .collect();
+    Ok((next, keys))
+}
+
+/// The entries of `keys`, a pipeline per hash slot (a cluster routes a
+/// pipeline to one slot's master; on one server they are all one slot's
+/// as far as it cares, but grouping costs nothing).
+async fn entries(
+    conn: &mut Conn,
+    keys: Vec<String>,
+    found: &mut HashMap<String, String>,
+) -> Result<(), redis::RedisError> {
+    let mut by_slot: HashMap<u16, Vec<String>> = HashMap::new();
+    match conn {
+        Conn::Single(_) => {
+            by_slot.insert(0, keys);
+        }
+        Conn::Cluster(_) => {
+            for key in keys {
+                by_slot.entry(hash_slot(&key)).or_default().push(key);
             }
         }
+    }
+    for keys in by_slot.into_values() {
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.cmd("GET").arg(key);
+        }
+        let values: Vec<Option<Vec<u8>>> = pipe.query_async(conn).await?;
+        for (key, value) in keys.into_iter().zip(values) {
+            if let Some(value) = value {
+                // Tolerant: an unreadable entry is listed as best read.
+                found.insert(key, String::from_utf8_lossy(&value).into_owned());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The lock keys matching `pattern` on one server (the one `at` names on
+/// a cluster) and their entries, added to `found` (a key that expired
+/// between the scan and the read is left out; `SCAN` may name a key
+/// twice, it is listed once).
+async fn scan_server(
+    conn: &mut Conn,
+    at: Option<&Master>,
+    pattern: &str,
+    found: &mut HashMap<String, String>,
+) -> Result<(), BackendError> {
+    let fail = |e: redis::RedisError| redis_error("locks", pattern, &e);
+    let mut cursor: u64 = 0;
+    loop {
+        let (next, keys) = scan_step(conn, at, cursor, pattern).await.map_err(fail)?;
+        if !keys.is_empty() {
+            entries(conn, keys, found).await.map_err(fail)?;
+        }
         if next == 0 {
-            return Ok(found);
+            return Ok(());
         }
         cursor = next;
     }
 }
 
-/// [`Backend::locks`](crate::backend::Backend::locks).
+/// [`Backend::locks`](crate::backend::Backend::locks): on a cluster, the
+/// scan runs on every master serving slots (asked of the cluster first).
 pub(super) async fn locks(
     backend: &RedisBackend,
     name: Option<&str>,
 ) -> Result<Vec<(SessionId, LockEntry)>, BackendError> {
     let pattern = backend.lock_pattern(name);
     let mut conn = backend.conn().await?;
-    let found = scan_server(&mut conn, &pattern).await?;
+    let mut found = HashMap::new();
+    match &mut conn {
+        Conn::Single(_) => scan_server(&mut conn, None, &pattern, &mut found).await?,
+        Conn::Cluster(cluster) => {
+            let masters = masters(cluster)
+                .await
+                .map_err(|e| redis_error("locks", &pattern, &e))?;
+            for master in &masters {
+                scan_server(&mut conn, Some(master), &pattern, &mut found).await?;
+            }
+        }
+    }
     Ok(found
         .into_iter()
         .filter_map(|(key, text)| {

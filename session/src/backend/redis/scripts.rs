@@ -2,7 +2,9 @@
 //! testable alone), with the preludes they share prepended at compile time.
 //! Every script but `save_many.lua` touches the keys of one hash slot
 //! only: one session's, or one node's; a multi-key save touches each of
-//! its sessions' (see `RedisBackend::set_cluster_slot_check`).
+//! its sessions' (see `RedisBackend::set_cluster_slot_check`). The
+//! cluster tests (`tests/backend_redis_cluster.rs`) run every script on a
+//! Redis Cluster, which refuses a script touching two slots.
 
 use redis::Script;
 

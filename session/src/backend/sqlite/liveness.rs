@@ -11,7 +11,7 @@
 
 use std::time::Duration;
 
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, Transaction};
 use tokio::time::Instant;
 
 use super::conn::{sql_error, NOW_MS};
@@ -20,7 +20,7 @@ use super::SqliteBackend;
 use crate::backend::checks::{check_ttl, millis};
 use crate::backend::wakers::{wait_for, Attempt};
 use crate::backend::{
-    Acquisition, BackendError, Claim, LockEntry, NodeInfo, RenewOutcome, SessionId,
+    Acquisition, BackendError, Claim, LockEntry, NodeInfo, RenewOutcome, RenewStep, SessionId,
 };
 
 /// How long a release request is kept for its node (ms).
@@ -166,34 +166,65 @@ impl SqliteBackend {
         let (key, session, owner) = (id.to_string(), id.clone(), owner.to_owned());
         self.inner
             .group
-            .write("renew", key.clone(), move |tx, now| {
-                let known = tokens(tx, &key, now)?;
-                if let Err(refused) = known.admit(&owner, token) {
-                    return Ok(RenewOutcome::Superseded {
-                        token: refused.token,
-                        owner: refused.owner,
-                    });
-                }
-                issue(tx, &key, &known, token)?;
-                let expires = now.saturating_add(ttl);
-                let kept = tx
-                    .prepare_cached(
-                        "UPDATE sdm_locks SET expires_at_ms = ?2
-                         WHERE id = ?1 AND owner = ?3 AND token = ?4",
-                    )?
-                    .execute(params![key, expires, owner, to_sql(token)])?;
-                if kept == 0 {
-                    let entry = LockEntry {
-                        owner,
-                        token,
-                        node: None,
-                        since_ms: now,
-                    };
-                    put_lock(tx, &session, &entry, expires)?;
-                }
-                Ok(RenewOutcome::Renewed)
+            .write("renew", key, move |tx, now| {
+                renew_in(tx, now, &session, owner, token, ttl)
             })
             .await
+    }
+
+    /// Several renewals in one step of the group commit (one transaction,
+    /// see [`Backend::renew_many`](crate::backend::Backend::renew_many)),
+    /// each as [`renew_step`](Self::renew_step) would.
+    pub(super) async fn renew_many_step(
+        &self,
+        steps: &[RenewStep<'_>],
+    ) -> Vec<Result<RenewOutcome, BackendError>> {
+        let mut answers: Vec<Option<Result<RenewOutcome, BackendError>>> = vec![None; steps.len()];
+        let mut owned = Vec::with_capacity(steps.len());
+        for (index, step) in steps.iter().enumerate() {
+            match check_ttl(step.id, step.ttl) {
+                Err(e) => answers[index] = Some(Err(e)),
+                Ok(ttl) => owned.push((
+                    index,
+                    step.id.clone(),
+                    step.owner.to_owned(),
+                    step.token,
+                    ttl,
+                )),
+            }
+        }
+        if let Some((_, first, ..)) = owned.first() {
+            let key = first.to_string();
+            let indexes: Vec<usize> = owned.iter().map(|s| s.0).collect();
+            let done = self
+                .inner
+                .group
+                .write("renew", key, move |tx, now| {
+                    owned
+                        .into_iter()
+                        .map(|(_, id, owner, token, ttl)| renew_in(tx, now, &id, owner, token, ttl))
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .await;
+            match done {
+                Ok(outcomes) => {
+                    for (index, outcome) in indexes.into_iter().zip(outcomes) {
+                        answers[index] = Some(Ok(outcome));
+                    }
+                }
+                Err(e) => {
+                    for index in indexes {
+                        answers[index] = Some(Err(e.clone()));
+                    }
+                }
+            }
+        }
+        answers
+            .into_iter()
+            .map(|a| {
+                a.unwrap_or_else(|| Err(BackendError::Other("sqlite renew: no answer".into())))
+            })
+            .collect()
     }
 
     /// Wakes this backend's waits on `id`'s lock entry (after a step of
@@ -492,4 +523,43 @@ impl SqliteBackend {
         .await?;
         Ok(got.unwrap_or_default())
     }
+}
+
+/// One renewal inside a transaction: our entry (live, or lapsed but still
+/// ours) keeps its node and acquisition time and gets a new expiry; an
+/// entry written again after a lapse has no node.
+fn renew_in(
+    tx: &Transaction<'_>,
+    now: i64,
+    session: &SessionId,
+    owner: String,
+    token: u64,
+    ttl: i64,
+) -> rusqlite::Result<RenewOutcome> {
+    let key = session.to_string();
+    let known = tokens(tx, &key, now)?;
+    if let Err(refused) = known.admit(&owner, token) {
+        return Ok(RenewOutcome::Superseded {
+            token: refused.token,
+            owner: refused.owner,
+        });
+    }
+    issue(tx, &key, &known, token)?;
+    let expires = now.saturating_add(ttl);
+    let kept = tx
+        .prepare_cached(
+            "UPDATE sdm_locks SET expires_at_ms = ?2
+             WHERE id = ?1 AND owner = ?3 AND token = ?4",
+        )?
+        .execute(params![key, expires, owner, to_sql(token)])?;
+    if kept == 0 {
+        let entry = LockEntry {
+            owner,
+            token,
+            node: None,
+            since_ms: now,
+        };
+        put_lock(tx, session, &entry, expires)?;
+    }
+    Ok(RenewOutcome::Renewed)
 }

@@ -116,7 +116,7 @@ use super::checks::{check_push, parse_user_ids};
 use super::wakers::Wakers;
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, DataVersion, Fence,
-    LockEntry, NodeInfo, QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write,
+    LockEntry, NodeInfo, QueueBatch, Record, RenewOutcome, RenewStep, SaveStep, SessionId, Write,
     WriteOutcome,
 };
 
@@ -375,6 +375,13 @@ impl Backend for SqliteBackend {
         ttl: Duration,
     ) -> BoxFuture<'a, Result<RenewOutcome, BackendError>> {
         Box::pin(self.renew_step(id, owner, token, ttl))
+    }
+
+    fn renew_many<'a>(
+        &'a self,
+        steps: &'a [RenewStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<RenewOutcome, BackendError>>> {
+        Box::pin(self.renew_many_step(steps))
     }
 
     fn unlock<'a>(

@@ -18,6 +18,10 @@ fn urls_are_parsed() {
         Ok(Target::Redis)
     ));
     assert!(matches!(parse("rediss://host:6380"), Ok(Target::Redis)));
+    assert!(matches!(
+        parse("redis+cluster://h1:7000,h2:7001/"),
+        Ok(Target::Redis)
+    ));
 }
 
 #[test]
