@@ -241,6 +241,38 @@ async fn a_multi_key_save_spanning_slots_is_refused_unwritten() {
         backend.get(&b).await.expect("get").map(|r| r.value),
         Some("2".into())
     );
+
+    // Keys with one slot tag (`{tag}` in the key) share a slot on the
+    // cluster: players who trade get the same tag.
+    let (x, y) = (
+        SessionId::new("Player", None, "{trade-1}1"),
+        SessionId::new("Player", None, "{trade-1}2"),
+    );
+    assert_eq!(backend.key_slot(&x), backend.key_slot(&y));
+    let tx = acquired(&backend, &x, "ox").await;
+    let ty = acquired(&backend, &y, "oy").await;
+    let steps = [
+        SaveStep {
+            id: &x,
+            write: &w1,
+            fence: fence("ox", tx),
+            acks: none,
+        },
+        SaveStep {
+            id: &y,
+            write: &w2,
+            fence: fence("oy", ty),
+            acks: none,
+        },
+    ];
+    match backend.save_many(&steps).await {
+        Ok(BatchOutcome::Written(w)) => assert_eq!(w.len(), 2),
+        other => panic!("slot-tagged keys: {other:?}"),
+    }
+    assert_eq!(
+        backend.get(&y).await.expect("get").map(|r| r.value),
+        Some("2".into())
+    );
 }
 
 /// Queue waits, release waits and release requests are woken by another
