@@ -75,7 +75,20 @@
 //!   held), `T:qm` (hash: member → read id), `T:qh` (hash: member →
 //!   `token:owner` of the lock entry that read it, for values read by the
 //!   lock holder: hidden while that entry lives), `T:qs` (the sequence
-//!   counter).
+//!   counter);
+//! * history ([`crate::backend::history`]): `T:hist` (sorted set: score
+//!   the time a version was replaced, member a 16-digit sequence number, a
+//!   newline and the replaced record's hash as a JSON object with
+//!   `replaced_ms` and `removed`), written and trimmed by the save scripts
+//!   in the write's own run ([`RedisBackend::set_history`]); `T:uids` (set:
+//!   the user ids the key was indexed under).
+//!
+//! The user-id index: `{p:uid:N}` (or `{uid:N}`; set: the JSON array
+//! `[name, scope, key]` of each key that held user id `N`), added to by
+//! the save scripts. It has a hash tag of its own, so on Redis Cluster it
+//! lies in another slot than the session's keys: the save scripts and
+//! `erase.lua` touch it only on a single Redis (cluster support will move
+//! the index beside each key or write it in a step of its own).
 //!
 //! Keys of node `<id>` (`{p:node:<id>}`, or `{node:<id>}`, written `N`):
 //!
@@ -120,11 +133,13 @@ use redis::Client;
 use super::checks::check_ttl;
 use super::wakers::Wakers;
 use super::{
-    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
-    QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence,
+    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, Record, RenewOutcome,
+    SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
 
 mod connection;
+mod history;
 mod liveness;
 mod nodes;
 mod pubsub;
@@ -175,6 +190,8 @@ struct Inner {
     /// Refuse multi-key saves spanning hash slots (see
     /// [`RedisBackend::set_cluster_slot_check`]).
     cluster_slot_check: AtomicBool,
+    /// The retention of writes through this backend.
+    history: std::sync::Mutex<HistoryConfig>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -237,6 +254,7 @@ impl RedisBackend {
                 )),
                 replicas: std::sync::OnceLock::new(),
                 cluster_slot_check: AtomicBool::new(false),
+                history: std::sync::Mutex::new(HistoryConfig::default()),
             }),
         })
     }
@@ -264,6 +282,39 @@ impl RedisBackend {
 }
 
 impl Backend for RedisBackend {
+    fn versions<'a>(
+        &'a self,
+        id: &'a SessionId,
+        query: &'a VersionQuery,
+    ) -> BoxFuture<'a, Result<Vec<Version>, BackendError>> {
+        Box::pin(history::versions(self, id, query))
+    }
+
+    fn put<'a>(
+        &'a self,
+        id: &'a SessionId,
+        record: &'a Record,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move { history::put(self, id, record, fence.as_ref()).await })
+    }
+
+    fn keys<'a>(&'a self, query: &'a KeyQuery) -> BoxFuture<'a, Result<KeyPage, BackendError>> {
+        Box::pin(history::keys(self, query))
+    }
+
+    fn keys_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        Box::pin(history::keys_for_user(self, user_id, name))
+    }
+
+    fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
+        Box::pin(history::erase(self, id))
+    }
+
     fn acquire<'a>(
         &'a self,
         id: &'a SessionId,

@@ -23,7 +23,7 @@ use crate::backend::{BackendError, LockEntry, SessionId};
 const SCAN_COUNT: usize = 1000;
 
 /// Escapes the glob characters of `MATCH` patterns.
-fn glob_escape(text: &str) -> String {
+pub(super) fn glob_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -36,7 +36,7 @@ fn glob_escape(text: &str) -> String {
 
 impl RedisBackend {
     /// What starts every session key of this prefix: `{prefix:` (or `{`).
-    fn tag_open(&self) -> String {
+    pub(super) fn tag_open(&self) -> String {
         if self.inner.prefix.is_empty() {
             "{".to_owned()
         } else {

@@ -40,6 +40,7 @@ macro_rules! with_save {
             include_str!("now.lua"),
             include_str!("tokens.lua"),
             include_str!("ack.lua"),
+            include_str!("history.lua"),
             include_str!("save.lua"),
             include_str!($file)
         )
@@ -64,6 +65,9 @@ pub(crate) const READ: &str = concat!(
 pub(crate) const REMOVE: &str = concat!(include_str!("ack.lua"), include_str!("remove.lua"));
 /// Admin unlock: remove the entry and fence its owner.
 pub(crate) const FORCE_UNLOCK: &str = with_tokens!("force_unlock.lua");
+/// Erase a key: record, versions, queue, user-id index entries (fencing a
+/// live owner out).
+pub(crate) const ERASE: &str = with_tokens!("erase.lua");
 /// Read a lock entry with its remaining life.
 pub(crate) const ENTRY: &str = include_str!("entry.lua");
 /// Add a release request for a node (announced).
@@ -72,7 +76,7 @@ pub(crate) const REQUEST: &str = concat!(include_str!("now.lua"), include_str!("
 pub(crate) const REQUESTS: &str = concat!(include_str!("now.lua"), include_str!("requests.lua"));
 
 /// Every script source, for loading them all when connecting.
-pub(crate) const ALL: [&str; 12] = [
+pub(crate) const ALL: [&str; 13] = [
     LOCK,
     RENEW,
     UNLOCK,
@@ -85,6 +89,7 @@ pub(crate) const ALL: [&str; 12] = [
     ENTRY,
     REQUEST,
     REQUESTS,
+    ERASE,
 ];
 
 /// The scripts, ready to invoke (by SHA, loading on NOSCRIPT).
@@ -101,6 +106,7 @@ pub(crate) struct Scripts {
     pub(crate) entry: Script,
     pub(crate) request: Script,
     pub(crate) requests: Script,
+    pub(crate) erase: Script,
 }
 
 impl Scripts {
@@ -118,6 +124,7 @@ impl Scripts {
             entry: Script::new(ENTRY),
             request: Script::new(REQUEST),
             requests: Script::new(REQUESTS),
+            erase: Script::new(ERASE),
         }
     }
 }

@@ -1,0 +1,229 @@
+//! History on Redis: the retention setting, reading versions (`T:hist`,
+//! one `ZREVRANGE`), exact writes (`put`, the save script in mode `p`),
+//! key listing (`SCAN` for `T:rec`, then one `HEXISTS` pipeline a page),
+//! the user-id index (`{p:uid:N}`, one `SMEMBERS`) and erase
+//! (`erase.lua`). The versions and the index are written by the save
+//! scripts (`history.lua`), in the write's own run.
+
+use std::collections::HashMap;
+
+use redis::Value;
+
+use super::replication::Call;
+use super::reply::{array, corrupt, int, record, redis_error, text};
+use super::save::{index_member, save_change, Change};
+use super::scan::glob_escape;
+use super::RedisBackend;
+use crate::backend::{
+    BackendError, Erased, Fence, HistoryConfig, KeyPage, KeyQuery, Record, SessionId, Version,
+    VersionQuery, WriteOutcome,
+};
+
+/// Keys asked of each `SCAN` step of a key listing, at most (a step asks
+/// for about a page).
+const SCAN_COUNT: usize = 1000;
+
+impl RedisBackend {
+    /// The retention of the next writes.
+    pub(super) fn history(&self) -> HistoryConfig {
+        *self
+            .inner
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Changes the retention of this backend's writes (any clone) from the
+    /// next write of each key on. Servers sharing a Redis each trim by
+    /// their own setting.
+    pub fn set_history(&self, history: HistoryConfig) {
+        *self
+            .inner
+            .history
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = history;
+    }
+
+    /// The user-id index key of `user_id`: `{prefix:uid:N}` (`{uid:N}`
+    /// without a prefix).
+    pub(super) fn user_key(&self, user_id: i64) -> String {
+        format!("{}{user_id}}}", self.user_key_start())
+    }
+
+    fn user_key_start(&self) -> String {
+        if self.inner.prefix.is_empty() {
+            "{uid:".to_owned()
+        } else {
+            format!("{{{}:uid:", self.inner.prefix)
+        }
+    }
+}
+
+/// One `T:hist` member: 16-digit sequence, newline, the record's hash as
+/// JSON with `replaced_ms` and `removed`.
+fn version_of(id: &SessionId, member: &str) -> Result<Version, BackendError> {
+    let json = member
+        .split_once('\n')
+        .map(|(_, json)| json)
+        .ok_or_else(|| corrupt(id, "history member without a record"))?;
+    let mut fields: HashMap<String, String> = serde_json::from_str(json)
+        .map_err(|e| corrupt(id, format!("history member is not a JSON object: {e}")))?;
+    let replaced_ms = fields
+        .remove("replaced_ms")
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(|| corrupt(id, "history member without replaced_ms"))?;
+    let removed = fields.remove("removed").is_some_and(|r| r == "1");
+    let record =
+        record(id, fields)?.ok_or_else(|| corrupt(id, "history member without a value"))?;
+    Ok(Version {
+        record,
+        replaced_ms,
+        removed,
+    })
+}
+
+pub(super) async fn versions(
+    backend: &RedisBackend,
+    id: &SessionId,
+    query: &VersionQuery,
+) -> Result<Vec<Version>, BackendError> {
+    let key = format!("{}:hist", backend.key_base(id));
+    let mut conn = backend.conn().await?;
+    let members: Vec<String> = redis::cmd("ZREVRANGE")
+        .arg(&key)
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| redis_error("versions", &key, &e))?;
+    let all = members
+        .iter()
+        .map(|m| version_of(id, m))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(query.apply(all))
+}
+
+pub(super) async fn put(
+    backend: &RedisBackend,
+    id: &SessionId,
+    record: &Record,
+    fence: Option<&Fence<'_>>,
+) -> Result<WriteOutcome, BackendError> {
+    save_change(backend, id, Change::Put(record), fence, &[]).await
+}
+
+pub(super) async fn keys(
+    backend: &RedisBackend,
+    query: &KeyQuery,
+) -> Result<KeyPage, BackendError> {
+    let open = backend.tag_open();
+    let mut pattern = format!("{}{}/", glob_escape(&open), glob_escape(&query.name));
+    if let Some(scope) = &query.scope {
+        pattern.push_str(&glob_escape(scope));
+        pattern.push('/');
+        if let Some(prefix) = &query.prefix {
+            pattern.push_str(&glob_escape(prefix));
+        }
+    }
+    pattern.push_str("*}:rec");
+    let fail = |e: redis::RedisError| redis_error("keys", &pattern, &e);
+    let mut conn = backend.conn().await?;
+    let mut cursor: u64 = match &query.cursor {
+        Some(c) => c.parse().map_err(|_| {
+            BackendError::Invalid(format!("redis key cursor {c:?} is not a number"))
+        })?,
+        None => 0,
+    };
+    let limit = query.limit.max(1);
+    let mut ids = Vec::new();
+    loop {
+        let (next, found): (u64, Vec<Vec<u8>>) = redis::cmd("SCAN")
+            .arg(cursor)
+            .arg("MATCH")
+            .arg(&pattern)
+            .arg("COUNT")
+            .arg(limit.min(SCAN_COUNT))
+            .query_async(&mut conn)
+            .await
+            .map_err(fail)?;
+        let candidates: Vec<(String, SessionId)> = found
+            .into_iter()
+            .filter_map(|k| String::from_utf8(k).ok())
+            .filter_map(|k| {
+                let inner = k.strip_prefix(open.as_str())?.strip_suffix("}:rec")?;
+                let rest = inner.strip_prefix(query.name.as_str())?.strip_prefix('/')?;
+                let (scope, key) = rest.split_once('/')?;
+                let id = SessionId::new(query.name.clone(), Some(scope), key);
+                query.matches(&id).then_some((k, id))
+            })
+            .collect();
+        if !candidates.is_empty() {
+            let mut pipe = redis::pipe();
+            for (key, _) in &candidates {
+                pipe.cmd("HEXISTS").arg(key).arg("value");
+            }
+            let present: Vec<bool> = pipe.query_async(&mut conn).await.map_err(fail)?;
+            ids.extend(
+                candidates
+                    .into_iter()
+                    .zip(present)
+                    .filter(|(_, p)| *p)
+                    .map(|((_, id), _)| id),
+            );
+        }
+        cursor = next;
+        if cursor == 0 || ids.len() >= limit {
+            break;
+        }
+    }
+    Ok(KeyPage {
+        ids,
+        next: (cursor != 0).then(|| cursor.to_string()),
+    })
+}
+
+pub(super) async fn keys_for_user(
+    backend: &RedisBackend,
+    user_id: i64,
+    name: Option<&str>,
+) -> Result<Vec<SessionId>, BackendError> {
+    let key = backend.user_key(user_id);
+    let mut conn = backend.conn().await?;
+    let members: Vec<String> = redis::cmd("SMEMBERS")
+        .arg(&key)
+        .query_async(&mut conn)
+        .await
+        .map_err(|e| redis_error("keys_for_user", &key, &e))?;
+    let mut ids: Vec<SessionId> = members
+        .iter()
+        .filter_map(|m| serde_json::from_str::<(String, String, String)>(m).ok())
+        .map(|(n, s, k)| SessionId::new(n, Some(&s), k))
+        .filter(|id| name.map_or(true, |n| id.name == n))
+        .collect();
+    ids.sort();
+    Ok(ids)
+}
+
+pub(super) async fn erase(backend: &RedisBackend, id: &SessionId) -> Result<Erased, BackendError> {
+    let base = backend.key_base(id);
+    let mut call = Call::new(&backend.inner.scripts.erase);
+    backend.token_keys(&mut call, &base);
+    call.key(format!("{base}:hist")).key(format!("{base}:uids"));
+    for k in ["q", "qv", "qe", "qi", "qm", "qh", "qs"] {
+        call.key(format!("{base}:{k}"));
+    }
+    call.arg(index_member(id)).arg(backend.user_key_start());
+    let reply = array(id, backend.replicated(&call, "erase", &base).await?)?;
+    super::liveness::lock_changed(backend, &base);
+    let count = |v: &Value| int(v).and_then(|n| usize::try_from(n).ok()).unwrap_or(0);
+    match reply.as_slice() {
+        [record, versions, queued, holder, Value::Array(users)] => Ok(Erased {
+            record: int(record) == Some(1),
+            versions: count(versions),
+            queued: count(queued),
+            holder: text(holder).filter(|h| !h.is_empty()),
+            user_ids: users.iter().filter_map(int).collect(),
+        }),
+        other => Err(corrupt(id, format!("erase answered {other:?}"))),
+    }
+}
