@@ -186,6 +186,23 @@ pub struct Erased {
     pub holder: Option<String>,
 }
 
+/// A queue value as [`Backend::queue_items`](super::Backend::queue_items)
+/// lists it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueuedValue {
+    /// The store's name for the value (pass to
+    /// [`Backend::queue_delete`](super::Backend::queue_delete)).
+    pub item: String,
+    /// The value as JSON text.
+    pub value: String,
+    /// Its priority (higher is read first).
+    pub priority: f64,
+    /// When it expires (ms since the epoch, the store's clock).
+    pub expires_ms: i64,
+    /// Whether a reader holds it now (handed out, not yet removed nor back).
+    pub invisible: bool,
+}
+
 /// Where the two halves of a listing cursor meet (memory and SQLite use
 /// the last id listed, as `name/scope/key`).
 pub(crate) fn id_cursor(id: &SessionId) -> String {

@@ -11,8 +11,8 @@ use super::fencing::Tokens;
 use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence,
-    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, Record, RenewOutcome,
-    SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
+    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
+    RenewOutcome, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -881,6 +881,54 @@ impl Backend for MemoryBackend {
                 user_ids: users.into_iter().collect(),
                 holder,
             })
+        })
+    }
+
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let now = Instant::now();
+            let wall = now_ms();
+            let lock = s.live_lock(id, now).map(|l| (l.owner.clone(), l.token));
+            let Some(q) = s.queues.get(id) else {
+                return Ok(Vec::new());
+            };
+            let mut items: Vec<&Item> = q.items.iter().filter(|i| i.expires > now).collect();
+            items.sort_by(|a, b| b.priority.total_cmp(&a.priority).then(a.seq.cmp(&b.seq)));
+            Ok(items
+                .into_iter()
+                .map(|i| {
+                    let left = i.expires.saturating_duration_since(now).as_millis();
+                    let held = i.held.as_ref().is_some_and(|h| lock.as_ref() == Some(h));
+                    QueuedValue {
+                        item: i.seq.to_string(),
+                        value: i.value.clone(),
+                        priority: i.priority,
+                        expires_ms: wall.saturating_add(i64::try_from(left).unwrap_or(i64::MAX)),
+                        invisible: held
+                            || (i.held.is_none() && i.invisible_until.is_some_and(|t| t > now)),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let Some(q) = s.queues.get_mut(id) else {
+                return Ok(false);
+            };
+            let before = q.items.len();
+            q.items.retain(|i| i.seq.to_string() != item);
+            Ok(q.items.len() < before)
         })
     }
 }

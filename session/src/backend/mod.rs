@@ -79,7 +79,7 @@ mod wakers;
 pub use crate::id::SessionId;
 pub(crate) use checks::check_push;
 pub use connect::{connect, connect_async, connect_with, StoreOptions};
-pub use history::{Erased, HistoryConfig, KeyPage, KeyQuery, Version, VersionQuery};
+pub use history::{Erased, HistoryConfig, KeyPage, KeyQuery, QueuedValue, Version, VersionQuery};
 pub use liveness::{Acquisition, Claim, LockEntry, NodeInfo};
 
 /// A boxed future, so that backends can be used as `Arc<dyn Backend>`.
@@ -616,6 +616,27 @@ pub trait Backend: Send + Sync + 'static {
     /// is kept for that reason (it holds no data).
     fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
         Box::pin(async move { Err(no_history(self.kind(), "erase", id)) })
+    }
+
+    /// Every value in `id`'s queue that has not expired, visible or not,
+    /// in reading order (highest priority first, oldest first within one),
+    /// without handing any out: for tools (`sdm queue list`).
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        Box::pin(async move { Err(no_history(self.kind(), "list the queue of", id)) })
+    }
+
+    /// Removes the queue value `item` ([`QueuedValue::item`]) of `id`;
+    /// answers whether it was there.
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        let _ = item;
+        Box::pin(async move { Err(no_history(self.kind(), "remove a queue value of", id)) })
     }
 }
 

@@ -346,3 +346,39 @@ pub async fn keys_listed_in_pages(b: Arc<dyn Backend>) {
     let keys: BTreeSet<String> = got.into_iter().map(|id| id.key).collect();
     assert_eq!(keys, (50..57).map(|i| format!("k{i:03}")).collect());
 }
+
+/// `queue_items` lists the live values in reading order without handing
+/// any out (marking the ones a reader holds); `queue_delete` removes one.
+pub async fn queue_listed_and_fixed(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("history_queue");
+    assert!(ok(b.queue_items(&id).await, "items").is_empty());
+    ok(b.queue_push(&id, "\"low\"", LONG, 1.0).await, "push");
+    ok(b.queue_push(&id, "\"high\"", LONG, 5.5).await, "push");
+    ok(b.queue_push(&id, "\"low2\"", LONG, 1.0).await, "push");
+    ok(
+        b.queue_push(&id, "\"gone\"", Duration::from_millis(300), 9.0)
+            .await,
+        "push",
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let items = ok(b.queue_items(&id).await, "items");
+    let values: Vec<&str> = items.iter().map(|i| i.value.as_str()).collect();
+    assert_eq!(values, ["\"high\"", "\"low\"", "\"low2\""]);
+    assert_eq!(items[0].priority, 5.5);
+    assert!(items[0].expires_ms > super::now_ms());
+    assert!(items.iter().all(|i| !i.invisible));
+    let batch = read_now(&b, &id, 1, LONG).await.expect("a value");
+    assert_eq!(batch.values, ["\"high\""]);
+    let items = ok(b.queue_items(&id).await, "items");
+    assert!(items[0].invisible && !items[1].invisible, "{items:?}");
+    assert!(ok(b.queue_delete(&id, &items[1].item).await, "delete"));
+    assert!(!ok(
+        b.queue_delete(&id, &items[1].item).await,
+        "delete again"
+    ));
+    let left: Vec<String> = ok(b.queue_items(&id).await, "items")
+        .into_iter()
+        .map(|i| i.value)
+        .collect();
+    assert_eq!(left, ["\"high\"", "\"low2\""]);
+}

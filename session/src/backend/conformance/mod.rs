@@ -279,6 +279,7 @@ pub const HISTORY_CASES: &[(&str, Case)] = cases![
     history::put_writes_every_field,
     history::erase_leaves_nothing,
     history::keys_listed_in_pages,
+    history::queue_listed_and_fixed,
 ];
 
 /// The trimming cases, for a store kept with [`history::TRIM`].

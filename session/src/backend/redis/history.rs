@@ -15,8 +15,8 @@ use super::save::{index_member, save_change, Change};
 use super::scan::glob_escape;
 use super::RedisBackend;
 use crate::backend::{
-    BackendError, Erased, Fence, HistoryConfig, KeyPage, KeyQuery, Record, SessionId, Version,
-    VersionQuery, WriteOutcome,
+    BackendError, Erased, Fence, HistoryConfig, KeyPage, KeyQuery, QueuedValue, Record, SessionId,
+    Version, VersionQuery, WriteOutcome,
 };
 
 /// Keys asked of each `SCAN` step of a key listing, at most (a step asks
@@ -226,4 +226,55 @@ pub(super) async fn erase(backend: &RedisBackend, id: &SessionId) -> Result<Eras
         }),
         other => Err(corrupt(id, format!("erase answered {other:?}"))),
     }
+}
+
+/// The queue keys `queue_items.lua` and `queue_delete.lua` take.
+fn queue_keys(base: &str) -> [String; 6] {
+    ["q", "qv", "qe", "qi", "qm", "qh"].map(|k| format!("{base}:{k}"))
+}
+
+pub(super) async fn queue_items(
+    backend: &RedisBackend,
+    id: &SessionId,
+) -> Result<Vec<QueuedValue>, BackendError> {
+    let base = backend.key_base(id);
+    let mut call = Call::new(&backend.inner.scripts.queue_items);
+    for key in queue_keys(&base) {
+        call.key(key);
+    }
+    call.key(format!("{base}:lock"));
+    let reply = array(id, backend.replicated(&call, "queue_items", &base).await?)?;
+    reply
+        .iter()
+        .map(|row| match row {
+            Value::Array(f) if f.len() == 5 => {
+                let score: f64 = text(&f[2])
+                    .and_then(|t| t.parse().ok())
+                    .ok_or_else(|| corrupt(id, format!("queue score {:?}", f[2])))?;
+                Ok(QueuedValue {
+                    item: text(&f[0]).unwrap_or_default(),
+                    value: text(&f[1]).unwrap_or_default(),
+                    priority: if score == 0.0 { 0.0 } else { -score },
+                    expires_ms: int(&f[3]).unwrap_or(0),
+                    invisible: int(&f[4]) == Some(1),
+                })
+            }
+            other => Err(corrupt(id, format!("queue_items answered {other:?}"))),
+        })
+        .collect()
+}
+
+pub(super) async fn queue_delete(
+    backend: &RedisBackend,
+    id: &SessionId,
+    item: &str,
+) -> Result<bool, BackendError> {
+    let base = backend.key_base(id);
+    let mut call = Call::new(&backend.inner.scripts.queue_delete);
+    for key in queue_keys(&base) {
+        call.key(key);
+    }
+    call.arg(item);
+    let reply = backend.replicated(&call, "queue_delete", &base).await?;
+    Ok(int(&reply) == Some(1))
 }

@@ -134,8 +134,8 @@ use super::checks::check_ttl;
 use super::wakers::Wakers;
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence,
-    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, Record, RenewOutcome,
-    SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
+    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
+    RenewOutcome, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
 
 mod connection;
@@ -313,6 +313,21 @@ impl Backend for RedisBackend {
 
     fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
         Box::pin(history::erase(self, id))
+    }
+
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        Box::pin(history::queue_items(self, id))
+    }
+
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(history::queue_delete(self, id, item))
     }
 
     fn acquire<'a>(

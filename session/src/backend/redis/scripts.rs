@@ -68,6 +68,14 @@ pub(crate) const FORCE_UNLOCK: &str = with_tokens!("force_unlock.lua");
 /// Erase a key: record, versions, queue, user-id index entries (fencing a
 /// live owner out).
 pub(crate) const ERASE: &str = with_tokens!("erase.lua");
+/// List a queue without handing anything out.
+pub(crate) const QUEUE_ITEMS: &str = concat!(
+    include_str!("now.lua"),
+    include_str!("tokens.lua"),
+    include_str!("queue_items.lua")
+);
+/// Remove one queue value by member.
+pub(crate) const QUEUE_DELETE: &str = include_str!("queue_delete.lua");
 /// Read a lock entry with its remaining life.
 pub(crate) const ENTRY: &str = include_str!("entry.lua");
 /// Add a release request for a node (announced).
@@ -76,7 +84,7 @@ pub(crate) const REQUEST: &str = concat!(include_str!("now.lua"), include_str!("
 pub(crate) const REQUESTS: &str = concat!(include_str!("now.lua"), include_str!("requests.lua"));
 
 /// Every script source, for loading them all when connecting.
-pub(crate) const ALL: [&str; 13] = [
+pub(crate) const ALL: [&str; 15] = [
     LOCK,
     RENEW,
     UNLOCK,
@@ -90,6 +98,8 @@ pub(crate) const ALL: [&str; 13] = [
     REQUEST,
     REQUESTS,
     ERASE,
+    QUEUE_ITEMS,
+    QUEUE_DELETE,
 ];
 
 /// The scripts, ready to invoke (by SHA, loading on NOSCRIPT).
@@ -107,6 +117,8 @@ pub(crate) struct Scripts {
     pub(crate) request: Script,
     pub(crate) requests: Script,
     pub(crate) erase: Script,
+    pub(crate) queue_items: Script,
+    pub(crate) queue_delete: Script,
 }
 
 impl Scripts {
@@ -125,6 +137,8 @@ impl Scripts {
             request: Script::new(REQUEST),
             requests: Script::new(REQUESTS),
             erase: Script::new(ERASE),
+            queue_items: Script::new(QUEUE_ITEMS),
+            queue_delete: Script::new(QUEUE_DELETE),
         }
     }
 }

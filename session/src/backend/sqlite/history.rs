@@ -4,14 +4,14 @@
 
 use rusqlite::{params, Transaction};
 
-use super::conn::sql_error;
+use super::conn::{sql_error, NOW_MS};
 use super::save::{write_step, Change, OwnedFence};
 use super::tokens::{from_sql, issue, tokens};
 use super::SqliteBackend;
 use crate::backend::checks::parse_user_ids;
 use crate::backend::{
-    BackendError, DataVersion, Erased, Fence, HistoryConfig, KeyPage, KeyQuery, Record, SessionId,
-    Version, VersionQuery, WriteOutcome,
+    BackendError, DataVersion, Erased, Fence, HistoryConfig, KeyPage, KeyQuery, QueuedValue,
+    Record, SessionId, Version, VersionQuery, WriteOutcome,
 };
 
 /// Keeps `key`'s current record (if any) as its newest version, replaced
@@ -311,4 +311,61 @@ fn split_id(name: &str, id: &str) -> Option<SessionId> {
         scope: scope.to_owned(),
         key: key.to_owned(),
     })
+}
+
+impl SqliteBackend {
+    pub(super) async fn queue_items_now(
+        &self,
+        id: &SessionId,
+    ) -> Result<Vec<QueuedValue>, BackendError> {
+        let key = id.to_string();
+        let path = self.inner.path.clone();
+        self.read("queue_items", move |conn| {
+            conn.prepare_cached(&format!(
+                "SELECT q.item, q.value, q.priority, q.expires_at_ms,
+                   CASE WHEN q.held_owner IS NOT NULL THEN
+                     EXISTS (SELECT 1 FROM sdm_locks l WHERE l.id = q.session
+                       AND l.owner = q.held_owner AND l.token = q.held_token
+                       AND l.expires_at_ms > c.now)
+                   ELSE q.invisible_until_ms > c.now END
+                 FROM (SELECT {NOW_MS} AS now) c JOIN sdm_queue q
+                   ON q.session = ?1 AND q.expires_at_ms > c.now
+                 ORDER BY q.priority DESC, q.item"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_map(params![key], |r| {
+                    Ok(QueuedValue {
+                        item: r.get::<_, i64>(0)?.to_string(),
+                        value: r.get(1)?,
+                        priority: r.get(2)?,
+                        expires_ms: r.get(3)?,
+                        invisible: r.get(4)?,
+                    })
+                })?
+                .collect()
+            })
+            .map_err(|e| sql_error(&path, &format!("queue of {key}"), e))
+        })
+        .await
+    }
+
+    pub(super) async fn queue_delete_step(
+        &self,
+        id: &SessionId,
+        item: &str,
+    ) -> Result<bool, BackendError> {
+        let key = id.to_string();
+        let Ok(item) = item.parse::<i64>() else {
+            return Ok(false);
+        };
+        self.inner
+            .group
+            .write("queue_delete", key.clone(), move |tx, _now| {
+                Ok(tx
+                    .prepare_cached("DELETE FROM sdm_queue WHERE session = ?1 AND item = ?2")?
+                    .execute(params![key, item])?
+                    > 0)
+            })
+            .await
+    }
 }

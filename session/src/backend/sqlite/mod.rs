@@ -123,8 +123,8 @@ use super::checks::{check_push, parse_user_ids};
 use super::wakers::Wakers;
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, DataVersion, Erased, Fence,
-    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, Record, RenewOutcome,
-    SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
+    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
+    RenewOutcome, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
 
 /// Connections kept open when idle.
@@ -276,6 +276,21 @@ impl Backend for SqliteBackend {
 
     fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
         Box::pin(self.erase_step(id))
+    }
+
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        Box::pin(self.queue_items_now(id))
+    }
+
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(self.queue_delete_step(id, item))
     }
 
     fn acquire<'a>(
