@@ -25,8 +25,10 @@
 //! ```
 
 mod history;
+mod views;
 
 pub use history::{import, restore, AdminError, DumpLine, Restored};
+pub use views::{holder_json, inspect, keys_json, record_json, version_json, Inspection};
 
 use crate::backend::{Backend, BackendError, LockEntry, SessionId};
 use crate::response::Holder;
