@@ -54,6 +54,7 @@ pub mod store;
 pub mod strings;
 pub mod value;
 pub mod version;
+pub mod views;
 
 pub use codec::{
     sdm_compress_json, sdm_compress_json_len, sdm_decompress_json, sdm_decompress_json_len,
