@@ -1,7 +1,7 @@
 //! **Admin tools** on a store, for support and operators (`sdm locks`,
 //! `sdm unlock`, `sdm rollback`, `sdm import`): list the held locks with
-//! who holds them, free a key whatever holds it, [restore](restore) a kept
-//! version and [import](import) a dumped record ([`DumpLine`]).
+//! who holds them, free a key whatever holds it, [`restore`] a kept
+//! version and [`import`] a dumped record ([`DumpLine`]).
 //!
 //! ```
 //! use sdm_session::{admin, backend::memory::MemoryBackend, backend::SessionId, Registry, Response};
