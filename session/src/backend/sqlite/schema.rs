@@ -67,7 +67,7 @@ CREATE TABLE IF NOT EXISTS sdm_history (
     data_version INTEGER NOT NULL,
     readable_from INTEGER NOT NULL,
     PRIMARY KEY (id, seq)
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS sdm_user_index (
     user_id INTEGER NOT NULL,
     id TEXT NOT NULL,
