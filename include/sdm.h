@@ -1865,6 +1865,85 @@ sdm_result sdm_session_usage(struct sdm_session *session,
  */
 const char *sdm_version(void);
 
+/**
+ * Inspects `name`/`scope`/`key` (scope NULL: "global") on the context's
+ * store, as a JSON object: `id`, `name`, `scope`, `key`, `exists`; when it
+ * exists `value` (decoded: a compressed value decompressed), `compressed`
+ * (`level`, `decimals`, `safety`, `chars`, or null), `metadata`,
+ * `user_ids`, `created_ms`, `updated_ms`, `version`, `token`,
+ * `data_version`, `readable_from`; then `lock` (`owner`, `token`, `node`,
+ * `live`, `since_ms`, or null), `queue_length` and `versions` (how many
+ * kept). Blocking; a few reads, not one atomic step.
+ *
+ * Ownership: `*out_json` is owned by the caller; free it with
+ * `sdm_string_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_SHUTDOWN`,
+ * `SDM_STORE` / `SDM_TIMEOUT`.
+ *
+ * # Safety
+ * `ctx` NULL or live; the strings NULL or NUL-terminated; `out_json` NULL
+ * or writable.
+ */
+sdm_result sdm_admin_inspect(struct sdm_context *ctx,
+                             const char *name,
+                             const char *scope,
+                             const char *key,
+                             char **out_json);
+
+/**
+ * Lists the versions kept of `name`/`scope`/`key` (scope NULL:
+ * "global"), newest first, of records written in `[since_ms, until_ms]`
+ * (0 for no bound), at most `limit` (0 for all), as a JSON object: `id`,
+ * `current` (the current record as `sdm_admin_inspect` shows its fields,
+ * or null) and `versions` (an array of records, each with `replaced_ms`
+ * and `removed`). Blocking.
+ *
+ * Ownership: `*out_json` is owned by the caller; free it with
+ * `sdm_string_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_SHUTDOWN`,
+ * `SDM_STORE` / `SDM_TIMEOUT`.
+ *
+ * # Safety
+ * `ctx` NULL or live; the strings NULL or NUL-terminated; `out_json` NULL
+ * or writable.
+ */
+sdm_result sdm_admin_versions(struct sdm_context *ctx,
+                              const char *name,
+                              const char *scope,
+                              const char *key,
+                              int64_t since_ms,
+                              int64_t until_ms,
+                              size_t limit,
+                              char **out_json);
+
+/**
+ * One page of the keys of data store `name` holding a value (of `scope`
+ * and starting with `prefix` when not NULL), about `limit` of them (0:
+ * 1000), continuing after `cursor` (NULL for the first page), as a JSON
+ * object: `keys` (an array of `{id, name, scope, key}`) and `next` (the
+ * cursor of the next page, or null after the last). Blocking.
+ *
+ * Ownership: `*out_json` is owned by the caller; free it with
+ * `sdm_string_free`.
+ *
+ * Errors: `SDM_NULL_ARGUMENT`, `SDM_INVALID_UTF8`, `SDM_SHUTDOWN`,
+ * `SDM_INVALID_ARGUMENT` (a cursor the store did not give),
+ * `SDM_STORE` / `SDM_TIMEOUT`.
+ *
+ * # Safety
+ * `ctx` NULL or live; the strings NULL or NUL-terminated; `out_json` NULL
+ * or writable.
+ */
+sdm_result sdm_admin_keys(struct sdm_context *ctx,
+                          const char *name,
+                          const char *scope,
+                          const char *prefix,
+                          const char *cursor,
+                          size_t limit,
+                          char **out_json);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

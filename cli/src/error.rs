@@ -40,6 +40,17 @@ pub enum CliError {
     /// `sdm bench` could not run, or operations failed during it.
     #[error("bench failed: {0}")]
     Bench(String),
+    /// An admin command found no such key or version (exit code 4).
+    #[error("{0}")]
+    NotFound(String),
+    /// An admin command was refused: a live session holds the key, or the
+    /// operator did not confirm (exit code 5).
+    #[error("{0}")]
+    Refused(String),
+    /// `sdm import` read a line it cannot import (exit code 6); the
+    /// message names the line.
+    #[error("{0}")]
+    BadInput(String),
 }
 
 impl CliError {
@@ -47,6 +58,9 @@ impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::ReadInput(_) | CliError::WriteOutput(_) => 3,
+            CliError::NotFound(_) => 4,
+            CliError::Refused(_) => 5,
+            CliError::BadInput(_) => 6,
             _ => 1,
         }
     }

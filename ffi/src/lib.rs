@@ -56,6 +56,7 @@ pub mod strings;
 pub mod together;
 pub mod value;
 pub mod version;
+pub mod views;
 
 pub use codec::{
     sdm_compress_json, sdm_compress_json_len, sdm_decompress_json, sdm_decompress_json_len,

@@ -1,6 +1,7 @@
 //! **Admin tools** on a store, for support and operators (`sdm locks`,
-//! `sdm unlock`): list the held locks with who holds them, and free a key
-//! whatever holds it.
+//! `sdm unlock`, `sdm rollback`, `sdm import`): list the held locks with
+//! who holds them, free a key whatever holds it, [`restore`] a kept
+//! version and [`import`] a dumped record ([`DumpLine`]).
 //!
 //! ```
 //! use sdm_session::{admin, backend::memory::MemoryBackend, backend::SessionId, Registry, Response};
@@ -22,6 +23,12 @@
 //! assert!(!session.save().await.is_saved());
 //! # }
 //! ```
+
+mod history;
+mod views;
+
+pub use history::{import, restore, AdminError, DumpLine, Restored};
+pub use views::{holder_json, inspect, keys_json, record_json, version_json, Inspection};
 
 use crate::backend::{Backend, BackendError, LockEntry, SessionId};
 use crate::response::Holder;

@@ -17,3 +17,11 @@ async fn memory_passes_the_conformance_suite() {
     });
     conformance::run_all(store, control).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_passes_the_history_cases() {
+    let store = Arc::new(MemoryBackend::new());
+    conformance::run_cases(store, conformance::HISTORY_CASES).await;
+    let trimmed = Arc::new(MemoryBackend::with_history(conformance::history::TRIM));
+    conformance::run_cases(trimmed, conformance::TRIM_CASES).await;
+}

@@ -80,6 +80,18 @@ fn same_slot_pair(backend: &RedisBackend, case: &str) -> (SessionId, SessionId) 
     }
 }
 
+/// The history cases (versions, restore, import, erase, key listing over
+/// every master, keys of a user id) on the cluster, and retention.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cluster_passes_the_history_cases() {
+    let cluster = RedisCluster::start();
+    let backend = connect(&cluster, "history").await;
+    conformance::run_cases(Arc::new(backend), conformance::HISTORY_CASES).await;
+    let trimmed = connect(&cluster, "trim").await;
+    trimmed.set_history(conformance::history::TRIM);
+    conformance::run_cases(Arc::new(trimmed), conformance::TRIM_CASES).await;
+}
+
 /// The whole conformance suite, its fencing cases included, on the
 /// cluster. The multi-key save case runs on two sessions placed in one
 /// slot (a cluster saves together only those; a batch spanning slots is

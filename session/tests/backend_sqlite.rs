@@ -7,6 +7,99 @@ use sdm_session::backend::conformance::{self, Control};
 use sdm_session::backend::sqlite::SqliteBackend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_passes_the_history_cases() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("history.db");
+    let backend = SqliteBackend::open(&path).expect("open");
+    conformance::run_cases(Arc::new(backend), conformance::HISTORY_CASES).await;
+    let trimmed = SqliteBackend::open_with(&path, conformance::history::TRIM).expect("open");
+    conformance::run_cases(Arc::new(trimmed), conformance::TRIM_CASES).await;
+}
+
+/// A file of schema 5 (before history): its records are indexed by user
+/// id when it is opened, and writes start keeping versions.
+#[tokio::test]
+async fn a_file_of_schema_5_is_migrated_for_history() {
+    use sdm_session::backend::VersionQuery;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("schema5.db");
+    rusqlite::Connection::open(&path)
+        .expect("create")
+        .execute_batch(SCHEMA_5)
+        .expect("schema 5");
+    let backend = SqliteBackend::open(&path).expect("open migrates");
+    let id = SessionId::new("Player", None, "77");
+    let other = SessionId::new("Player", Some("eu"), "x/y");
+    assert_eq!(
+        backend.keys_for_user(77, None).await,
+        Ok(vec![other.clone(), id.clone()]),
+        "existing records are indexed by their user ids"
+    );
+    assert_eq!(
+        backend.keys_for_user(78, Some("Player")).await,
+        Ok(vec![id.clone()])
+    );
+    let before = backend.get(&id).await.expect("get").expect("record");
+    assert_eq!(before.version, "v1");
+    let write = Write::Set {
+        value: "2".into(),
+        metadata: "{}".into(),
+        user_ids: vec![77],
+        data_version: Default::default(),
+    };
+    assert!(matches!(
+        backend.set(&id, &write, None).await,
+        Ok(WriteOutcome::Written { .. })
+    ));
+    let kept = backend
+        .versions(&id, &VersionQuery::default())
+        .await
+        .expect("versions");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        kept[0].record, before,
+        "the old record is the first version"
+    );
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .expect("user_version");
+    assert_eq!(version, 6);
+    drop(SqliteBackend::open(&path).expect("open again"));
+}
+
+const SCHEMA_5: &str = "
+CREATE TABLE sdm_records (
+    id TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL, metadata TEXT NOT NULL,
+    user_ids TEXT NOT NULL, created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+    version TEXT NOT NULL, token INTEGER NOT NULL DEFAULT 0,
+    data_version INTEGER NOT NULL DEFAULT 0, readable_from INTEGER NOT NULL DEFAULT 0
+) WITHOUT ROWID;
+CREATE TABLE sdm_locks (
+    id TEXT PRIMARY KEY NOT NULL, owner TEXT NOT NULL, expires_at_ms INTEGER NOT NULL,
+    token INTEGER NOT NULL DEFAULT 0, node_id TEXT, node_host TEXT, node_pid INTEGER,
+    since_ms INTEGER NOT NULL DEFAULT 0, name TEXT, scope TEXT, session_key TEXT
+) WITHOUT ROWID;
+CREATE TABLE sdm_tokens (id TEXT PRIMARY KEY NOT NULL, issued INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE sdm_queue (
+    item INTEGER PRIMARY KEY AUTOINCREMENT, session TEXT NOT NULL, priority REAL NOT NULL,
+    value TEXT NOT NULL, expires_at_ms INTEGER NOT NULL,
+    invisible_until_ms INTEGER NOT NULL DEFAULT 0, read_id TEXT, held_owner TEXT, held_token INTEGER
+);
+CREATE TABLE sdm_nodes (
+    id TEXT PRIMARY KEY NOT NULL, host TEXT NOT NULL, pid INTEGER NOT NULL,
+    expires_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE sdm_requests (
+    node_id TEXT NOT NULL, name TEXT NOT NULL, scope TEXT NOT NULL, session_key TEXT NOT NULL,
+    expires_at_ms INTEGER NOT NULL, PRIMARY KEY (node_id, name, scope, session_key)
+) WITHOUT ROWID;
+INSERT INTO sdm_records VALUES ('Player/global/77', '1', '{}', '[77,78]', 1000, 2000, 'v1', 3, 0, 0);
+INSERT INTO sdm_records VALUES ('Player/eu/x/y', '1', '{}', '[77]', 1000, 2000, 'v1', 0, 0, 0);
+PRAGMA user_version = 5;
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_passes_the_conformance_suite() {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("conformance.db");
@@ -360,7 +453,7 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 }
 
 // ---------------------------------------------------------------------------
@@ -550,7 +643,7 @@ async fn a_file_of_schema_3_is_migrated_for_liveness() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -757,7 +850,7 @@ async fn a_file_of_schema_4_is_migrated_for_held_reads() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 5);
+    assert_eq!(version, 6);
     let held_columns: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM pragma_table_info('sdm_queue')

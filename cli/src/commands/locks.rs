@@ -84,13 +84,13 @@ pub struct UnlockArgs {
     pub json: bool,
 }
 
-fn store_error(e: impl std::fmt::Display) -> CliError {
+pub(super) fn store_error(e: impl std::fmt::Display) -> CliError {
     CliError::Store(e.to_string())
 }
 
 /// A single-thread runtime and the store, connected (an unreachable Redis
 /// fails here).
-fn connect(store: &StoreArg) -> Result<(Runtime, Arc<dyn Backend>), CliError> {
+pub(super) fn connect(store: &StoreArg) -> Result<(Runtime, Arc<dyn Backend>), CliError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

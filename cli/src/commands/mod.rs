@@ -5,13 +5,22 @@ use clap::Subcommand;
 
 use crate::error::CliError;
 
+mod admin_common;
 pub mod bench;
 mod decode;
 pub mod demo;
 mod encode;
+mod erase;
+mod export;
+mod import;
+mod inspect;
+mod keys;
 mod locks;
 mod options;
+mod queue;
+mod rollback;
 mod usage;
+mod versions;
 
 /// What `sdm` can do.
 #[derive(Debug, Subcommand)]
@@ -42,6 +51,32 @@ pub enum Command {
     /// who held it.
     #[command(long_about = locks::UNLOCK_LONG_ABOUT)]
     Unlock(locks::UnlockArgs),
+    /// Show everything about one key: value (decoded), metadata, user ids,
+    /// times, version, token, lock holder, queue length, versions kept.
+    #[command(long_about = inspect::LONG_ABOUT)]
+    Inspect(admin_common::KeyArgs),
+    /// List the versions kept of one key, newest first.
+    #[command(long_about = versions::LONG_ABOUT)]
+    Versions(versions::Args),
+    /// Restore a key to a kept version (refused while a live session holds
+    /// it, unless --force).
+    #[command(long_about = rollback::LONG_ABOUT)]
+    Rollback(rollback::Args),
+    /// List the keys of a data store.
+    #[command(long_about = keys::LONG_ABOUT)]
+    Keys(keys::Args),
+    /// Write every key of a data store as JSON Lines to standard output.
+    #[command(long_about = export::LONG_ABOUT)]
+    Export(export::Args),
+    /// Write keys back from `sdm export` JSON Lines on standard input.
+    #[command(long_about = import::LONG_ABOUT)]
+    Import(import::Args),
+    /// Erase every key of a user id, with its versions and queue.
+    #[command(long_about = erase::LONG_ABOUT)]
+    Erase(erase::Args),
+    /// Look at and fix a key's queue.
+    #[command(subcommand, long_about = queue::LONG_ABOUT)]
+    Queue(queue::Args),
 }
 
 impl Command {
@@ -55,6 +90,14 @@ impl Command {
             Command::Bench(args) => bench::run(&args).map_err(|e| CliError::Bench(e.to_string())),
             Command::Locks(args) => locks::run_locks(&args),
             Command::Unlock(args) => locks::run_unlock(&args),
+            Command::Inspect(args) => inspect::run(&args),
+            Command::Versions(args) => versions::run(&args),
+            Command::Rollback(args) => rollback::run(&args),
+            Command::Keys(args) => keys::run(&args),
+            Command::Export(args) => export::run(&args),
+            Command::Import(args) => import::run(&args),
+            Command::Erase(args) => erase::run(&args),
+            Command::Queue(args) => queue::run(&args),
         }
     }
 }

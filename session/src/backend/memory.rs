@@ -10,10 +10,11 @@
 use super::fencing::Tokens;
 use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
-    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
-    QueueBatch, Record, RenewOutcome, SaveStep, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence,
+    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
+    RenewOutcome, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::time::Instant;
@@ -48,6 +49,14 @@ struct Stores {
     nodes: HashMap<String, Instant>,
     /// Pending release requests by node id, with their expiry.
     requests: HashMap<String, Vec<(SessionId, Instant)>>,
+    /// Kept versions per key, oldest first.
+    history: HashMap<SessionId, VecDeque<Version>>,
+    /// The retention of `history`.
+    retention: HistoryConfig,
+    /// The user-id index: user id to the keys that held it.
+    by_user: BTreeMap<i64, BTreeSet<SessionId>>,
+    /// The user ids each key was indexed under (for erase).
+    user_ids: HashMap<SessionId, BTreeSet<i64>>,
 }
 
 /// How long a release request is kept for its node.
@@ -155,9 +164,22 @@ fn now_ms() -> i64 {
 }
 
 impl MemoryBackend {
-    /// An empty store.
+    /// An empty store, keeping the default history
+    /// ([`HistoryConfig::default`]: the last 30 versions of each key).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store keeping `history`.
+    pub fn with_history(history: HistoryConfig) -> Self {
+        let store = Self::default();
+        store.stores().retention = history;
+        store
+    }
+
+    /// Changes the retention from the next write of each key on.
+    pub fn set_history(&self, history: HistoryConfig) {
+        self.stores().retention = history;
     }
 
     fn stores(&self) -> MutexGuard<'_, Stores> {
@@ -230,34 +252,12 @@ impl MemoryBackend {
         write: &Write,
         fence: Option<&Fence<'_>>,
     ) -> WriteOutcome {
-        let tokens = s.tokens(id, Instant::now());
-        let token = match fence {
-            Some(f) => {
-                if let Err(refused) = tokens.admit(f.owner, f.token) {
-                    return WriteOutcome::Fenced {
-                        token: refused.token,
-                        owner: refused.owner,
-                    };
-                }
-                s.issue(id, f.token);
-                if f.release && tokens.entry.is_some() {
-                    s.locks.remove(id);
-                    self.lock_changed(id);
-                }
-                f.token
-            }
-            None => tokens.latest(),
+        let token = match self.admit_write(s, id, fence) {
+            Ok(token) => token,
+            Err(refused) => return refused,
         };
-        match write {
-            Write::Remove => {
-                s.records.remove(id);
-                WriteOutcome::Written {
-                    created_ms: 0,
-                    updated_ms: 0,
-                    version: String::new(),
-                    token,
-                }
-            }
+        let record = match write {
+            Write::Remove => None,
             Write::Set {
                 value,
                 metadata,
@@ -265,28 +265,100 @@ impl MemoryBackend {
                 data_version,
             } => {
                 let ms = now_ms();
-                let created_ms = s.records.get(id).map_or(ms, |r| r.created_ms);
-                let version = super::checks::new_version();
-                s.records.insert(
-                    id.clone(),
-                    Record {
-                        value: value.clone(),
-                        metadata: metadata.clone(),
-                        user_ids: user_ids.clone(),
-                        created_ms,
-                        updated_ms: ms,
-                        version: version.clone(),
-                        token,
-                        data_version: *data_version,
-                    },
-                );
-                WriteOutcome::Written {
-                    created_ms,
+                Some(Record {
+                    value: value.clone(),
+                    metadata: metadata.clone(),
+                    user_ids: user_ids.clone(),
+                    created_ms: s.records.get(id).map_or(ms, |r| r.created_ms),
                     updated_ms: ms,
-                    version,
+                    version: super::checks::new_version(),
                     token,
-                }
+                    data_version: *data_version,
+                })
             }
+        };
+        Self::replace(s, id, record, token)
+    }
+
+    /// Replaces `id`'s record (removes it for `None`), keeping the old one
+    /// as a version (trimmed by the retention) and indexing the user ids;
+    /// the write's answer.
+    fn replace(s: &mut Stores, id: &SessionId, record: Option<Record>, token: u64) -> WriteOutcome {
+        let now = now_ms();
+        let removed = record.is_none();
+        let old = match record {
+            Some(r) => {
+                for user in &r.user_ids {
+                    s.by_user.entry(*user).or_default().insert(id.clone());
+                    s.user_ids.entry(id.clone()).or_default().insert(*user);
+                }
+                s.records.insert(id.clone(), r)
+            }
+            None => s.records.remove(id),
+        };
+        let retention = s.retention;
+        if let Some(old) = old {
+            if retention.keep > 0 {
+                s.history.entry(id.clone()).or_default().push_back(Version {
+                    record: old,
+                    replaced_ms: now,
+                    removed,
+                });
+            }
+        }
+        if let Some(kept) = s.history.get_mut(id) {
+            let max_age = retention.max_age_ms();
+            if max_age > 0 {
+                kept.retain(|v| v.replaced_ms >= now - max_age);
+            }
+            while kept.len() > retention.keep as usize {
+                kept.pop_front();
+            }
+            if kept.is_empty() {
+                s.history.remove(id);
+            }
+        }
+        match s.records.get(id) {
+            Some(r) => WriteOutcome::Written {
+                created_ms: r.created_ms,
+                updated_ms: r.updated_ms,
+                version: r.version.clone(),
+                token: r.token,
+            },
+            None => WriteOutcome::Written {
+                created_ms: 0,
+                updated_ms: 0,
+                version: String::new(),
+                token,
+            },
+        }
+    }
+
+    /// The fence check of a write (and its release); the token to record,
+    /// or the refusal.
+    fn admit_write(
+        &self,
+        s: &mut Stores,
+        id: &SessionId,
+        fence: Option<&Fence<'_>>,
+    ) -> Result<u64, WriteOutcome> {
+        let tokens = s.tokens(id, Instant::now());
+        match fence {
+            Some(f) => {
+                if let Err(refused) = tokens.admit(f.owner, f.token) {
+                    return Err(WriteOutcome::Fenced {
+                        token: refused.token,
+                        owner: refused.owner,
+                    });
+                }
+                s.issue(id, f.token);
+                if f.release && tokens.entry.is_some() {
+                    s.locks.remove(id);
+                    self.lock_changed(id);
+                }
+                Ok(f.token)
+            }
+            None => Ok(tokens.latest()),
         }
     }
 
@@ -696,6 +768,174 @@ impl Backend for MemoryBackend {
             })
             .await?;
             Ok(got.unwrap_or_default())
+        })
+    }
+
+    fn versions<'a>(
+        &'a self,
+        id: &'a SessionId,
+        query: &'a VersionQuery,
+    ) -> BoxFuture<'a, Result<Vec<Version>, BackendError>> {
+        Box::pin(async move {
+            let s = self.stores();
+            let newest_first = s
+                .history
+                .get(id)
+                .map(|kept| kept.iter().rev().cloned().collect())
+                .unwrap_or_default();
+            Ok(query.apply(newest_first))
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        id: &'a SessionId,
+        record: &'a Record,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let token = match self.admit_write(&mut s, id, fence.as_ref()) {
+                Ok(token) => token,
+                Err(refused) => return Ok(refused),
+            };
+            Ok(Self::replace(&mut s, id, Some(record.clone()), token))
+        })
+    }
+
+    fn keys<'a>(&'a self, query: &'a KeyQuery) -> BoxFuture<'a, Result<KeyPage, BackendError>> {
+        Box::pin(async move {
+            let s = self.stores();
+            let mut ids: Vec<&SessionId> = s
+                .records
+                .keys()
+                .filter(|id| query.matches(id))
+                .filter(|id| {
+                    query
+                        .cursor
+                        .as_ref()
+                        .map_or(true, |c| id.to_string().as_str() > c.as_str())
+                })
+                .collect();
+            ids.sort_by_key(|id| id.to_string());
+            let limit = query.limit.max(1);
+            let more = ids.len() > limit;
+            ids.truncate(limit);
+            let next = if more {
+                ids.last().map(|id| super::history::id_cursor(id))
+            } else {
+                None
+            };
+            Ok(KeyPage {
+                ids: ids.into_iter().cloned().collect(),
+                next,
+            })
+        })
+    }
+
+    fn keys_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        Box::pin(async move {
+            let s = self.stores();
+            Ok(s.by_user
+                .get(&user_id)
+                .map(|ids| {
+                    ids.iter()
+                        .filter(|id| name.map_or(true, |n| id.name == n))
+                        .cloned()
+                        .collect()
+                })
+                .unwrap_or_default())
+        })
+    }
+
+    fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let now = Instant::now();
+            let next = s.tokens(id, now).next();
+            let holder = s.live_lock(id, now).map(|l| l.owner.clone());
+            if holder.is_some() {
+                s.locks.remove(id);
+                s.issue(id, next);
+            }
+            let record = s.records.remove(id).is_some();
+            let versions = s.history.remove(id).map_or(0, |h| h.len());
+            let queued = s
+                .queues
+                .remove(id)
+                .map_or(0, |q| q.items.iter().filter(|i| i.expires > now).count());
+            let users = s.user_ids.remove(id).unwrap_or_default();
+            for user in &users {
+                if let Some(ids) = s.by_user.get_mut(user) {
+                    ids.remove(id);
+                    if ids.is_empty() {
+                        s.by_user.remove(user);
+                    }
+                }
+            }
+            drop(s);
+            if holder.is_some() {
+                self.lock_changed(id);
+            }
+            Ok(Erased {
+                record,
+                versions,
+                queued,
+                user_ids: users.into_iter().collect(),
+                holder,
+            })
+        })
+    }
+
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let now = Instant::now();
+            let wall = now_ms();
+            let lock = s.live_lock(id, now).map(|l| (l.owner.clone(), l.token));
+            let Some(q) = s.queues.get(id) else {
+                return Ok(Vec::new());
+            };
+            let mut items: Vec<&Item> = q.items.iter().filter(|i| i.expires > now).collect();
+            items.sort_by(|a, b| b.priority.total_cmp(&a.priority).then(a.seq.cmp(&b.seq)));
+            Ok(items
+                .into_iter()
+                .map(|i| {
+                    let left = i.expires.saturating_duration_since(now).as_millis();
+                    let held = i.held.as_ref().is_some_and(|h| lock.as_ref() == Some(h));
+                    QueuedValue {
+                        item: i.seq.to_string(),
+                        value: i.value.clone(),
+                        priority: i.priority,
+                        expires_ms: wall.saturating_add(i64::try_from(left).unwrap_or(i64::MAX)),
+                        invisible: held
+                            || (i.held.is_none() && i.invisible_until.is_some_and(|t| t > now)),
+                    }
+                })
+                .collect())
+        })
+    }
+
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let Some(q) = s.queues.get_mut(id) else {
+                return Ok(false);
+            };
+            let before = q.items.len();
+            q.items.retain(|i| i.seq.to_string() != item);
+            Ok(q.items.len() < before)
         })
     }
 }

@@ -51,6 +51,13 @@
 //!
 //! Every method is one round trip to the store (one script or one
 //! transaction), so the engine can count them.
+//!
+//! # History
+//!
+//! Every accepted write keeps the record it replaces as a [`Version`] in
+//! the same step, trimmed by the store's [`HistoryConfig`]; see
+//! [`history`] and [`Backend::versions`], [`Backend::put`],
+//! [`Backend::keys`], [`Backend::keys_for_user`] and [`Backend::erase`].
 
 use std::future::Future;
 use std::pin::Pin;
@@ -65,12 +72,14 @@ pub mod testing;
 mod checks;
 mod connect;
 mod fencing;
+pub mod history;
 mod liveness;
 mod wakers;
 
 pub use crate::id::SessionId;
 pub(crate) use checks::check_push;
 pub use connect::{connect, connect_async, connect_with, StoreOptions};
+pub use history::{Erased, HistoryConfig, KeyPage, KeyQuery, QueuedValue, Version, VersionQuery};
 pub use liveness::{Acquisition, Claim, LockEntry, NodeInfo};
 
 /// A boxed future, so that backends can be used as `Arc<dyn Backend>`.
@@ -555,4 +564,118 @@ pub trait Backend: Send + Sync + 'static {
         node_id: &'a str,
         wait: Duration,
     ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>>;
+
+    /// The kept versions of `id` ([`history`]), newest first, filtered by
+    /// `query` (time range of when each was written, limit). The current
+    /// record is not a version: read it with [`get`](Self::get). The
+    /// default, for a store without history, answers
+    /// [`BackendError::Invalid`].
+    fn versions<'a>(
+        &'a self,
+        id: &'a SessionId,
+        query: &'a VersionQuery,
+    ) -> BoxFuture<'a, Result<Vec<Version>, BackendError>> {
+        let _ = query;
+        Box::pin(async move { Err(no_history(self.kind(), "versions", id)) })
+    }
+
+    /// The kept version of `id` whose [`Record::version`] is `version`, if
+    /// it is still kept.
+    fn version<'a>(
+        &'a self,
+        id: &'a SessionId,
+        version: &'a str,
+    ) -> BoxFuture<'a, Result<Option<Version>, BackendError>> {
+        Box::pin(async move {
+            let all = VersionQuery::default();
+            Ok(self
+                .versions(id, &all)
+                .await?
+                .into_iter()
+                .find(|v| v.record.version == version))
+        })
+    }
+
+    /// Writes `record` exactly as given (value, metadata, user ids, times,
+    /// version string, token, data version): for imports. Fenced like
+    /// [`set`](Self::set) (unconditional without a fence; `fence.release`
+    /// releases in the same step); keeps the replaced record as a version
+    /// and indexes the user ids, like every write. The answer's times,
+    /// version and token are the record's.
+    fn put<'a>(
+        &'a self,
+        id: &'a SessionId,
+        record: &'a Record,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        let _ = (record, fence);
+        Box::pin(async move { Err(no_history(self.kind(), "put", id)) })
+    }
+
+    /// One page of the keys holding a record, of data store `query.name`
+    /// (in one scope, with a key prefix, when asked). Not atomic across
+    /// pages: keys written meanwhile may or may not show.
+    fn keys<'a>(&'a self, query: &'a KeyQuery) -> BoxFuture<'a, Result<KeyPage, BackendError>> {
+        Box::pin(async move {
+            Err(BackendError::Invalid(format!(
+                "the {} store cannot list the keys of {}",
+                self.kind(),
+                query.name
+            )))
+        })
+    }
+
+    /// Every key (of data store `name` only, when given) whose record or a
+    /// kept version held `user_id` among its user ids, from the store's
+    /// user-id index (no value is read). Sorted.
+    fn keys_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        let _ = name;
+        Box::pin(async move {
+            Err(BackendError::Invalid(format!(
+                "the {} store keeps no user-id index (user id {user_id})",
+                self.kind()
+            )))
+        })
+    }
+
+    /// Erases `id`: its record, every version, its queue and its user-id
+    /// index entries, in one step. A live lock entry is removed and its
+    /// owner fenced (as [`force_unlock`](Self::force_unlock)), so a
+    /// session still open cannot write the key back; the fencing counter
+    /// is kept for that reason (it holds no data).
+    fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
+        Box::pin(async move { Err(no_history(self.kind(), "erase", id)) })
+    }
+
+    /// Every value in `id`'s queue that has not expired, visible or not,
+    /// in reading order (highest priority first, oldest first within one),
+    /// without handing any out: for tools (`sdm queue list`).
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        Box::pin(async move { Err(no_history(self.kind(), "list the queue of", id)) })
+    }
+
+    /// Removes the queue value `item` ([`QueuedValue::item`]) of `id`;
+    /// answers whether it was there.
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        let _ = item;
+        Box::pin(async move { Err(no_history(self.kind(), "remove a queue value of", id)) })
+    }
+}
+
+/// The refusal of a history call by a store without history.
+fn no_history(kind: &str, what: &str, id: &SessionId) -> BackendError {
+    BackendError::Invalid(format!(
+        "the {kind} store cannot {what} {id}: it keeps no history"
+    ))
 }

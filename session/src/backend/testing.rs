@@ -16,8 +16,9 @@
 //! ```
 
 use super::{
-    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
-    QueueBatch, Record, RenewOutcome, RenewStep, SaveStep, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence, KeyPage,
+    KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record, RenewOutcome, RenewStep,
+    SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -295,6 +296,47 @@ impl FaultyBackend {
 }
 
 impl Backend for FaultyBackend {
+    fn versions<'a>(
+        &'a self,
+        id: &'a SessionId,
+        query: &'a VersionQuery,
+    ) -> BoxFuture<'a, Result<Vec<Version>, BackendError>> {
+        self.inner.versions(id, query)
+    }
+    fn put<'a>(
+        &'a self,
+        id: &'a SessionId,
+        record: &'a Record,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        self.inner.put(id, record, fence)
+    }
+    fn keys<'a>(&'a self, query: &'a KeyQuery) -> BoxFuture<'a, Result<KeyPage, BackendError>> {
+        self.inner.keys(query)
+    }
+    fn keys_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        self.inner.keys_for_user(user_id, name)
+    }
+    fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
+        self.inner.erase(id)
+    }
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        self.inner.queue_items(id)
+    }
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.inner.queue_delete(id, item)
+    }
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }
@@ -527,6 +569,47 @@ impl CountingBackend {
 }
 
 impl Backend for CountingBackend {
+    fn versions<'a>(
+        &'a self,
+        id: &'a SessionId,
+        query: &'a VersionQuery,
+    ) -> BoxFuture<'a, Result<Vec<Version>, BackendError>> {
+        self.inner.versions(id, query)
+    }
+    fn put<'a>(
+        &'a self,
+        id: &'a SessionId,
+        record: &'a Record,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        self.inner.put(id, record, fence)
+    }
+    fn keys<'a>(&'a self, query: &'a KeyQuery) -> BoxFuture<'a, Result<KeyPage, BackendError>> {
+        self.inner.keys(query)
+    }
+    fn keys_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        self.inner.keys_for_user(user_id, name)
+    }
+    fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
+        self.inner.erase(id)
+    }
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        self.inner.queue_items(id)
+    }
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.inner.queue_delete(id, item)
+    }
     fn kind(&self) -> &'static str {
         self.inner.kind()
     }

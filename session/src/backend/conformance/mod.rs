@@ -36,7 +36,9 @@
 //! [`liveness`] (node heartbeats, replacing a dead owner's entry, admin
 //! unlock, release waits and handoff requests) and [`exactly_once`]
 //! (saves that acknowledge queue values, held reads, atomic multi-key
-//! saves).
+//! saves), and [`history`] (versions, retention, restore, erase, the
+//! user-id index, key listing: run with [`run_cases`] on a store kept with
+//! the retention they name).
 
 use std::fmt::Debug;
 use std::future::Future;
@@ -51,6 +53,7 @@ use super::{
 
 pub mod exactly_once;
 pub mod fencing;
+pub mod history;
 pub mod liveness;
 pub mod lock;
 pub mod queue;
@@ -269,6 +272,47 @@ pub const CASES: &[(&str, Case)] = cases![
     exactly_once::a_holder_without_the_lock_reads_nothing,
     exactly_once::save_many_is_all_or_nothing,
 ];
+
+/// The history cases, for a store kept with the default history
+/// ([`HistoryConfig::default`](crate::backend::HistoryConfig)).
+pub const HISTORY_CASES: &[(&str, Case)] = cases![
+    history::versions_kept_in_order,
+    history::restore_fenced_and_forced,
+    history::put_writes_every_field,
+    history::erase_leaves_nothing,
+    history::keys_listed_in_pages,
+    history::queue_listed_and_fixed,
+];
+
+/// The trimming cases, for a store kept with [`history::TRIM`].
+pub const TRIM_CASES: &[(&str, Case)] = cases![history::trimmed_by_count, history::trimmed_by_age];
+
+/// Runs `cases` concurrently on `backend` and fails naming every case that
+/// failed (for [`HISTORY_CASES`] and [`TRIM_CASES`], which need a store
+/// with a given retention).
+pub async fn run_cases(backend: Arc<dyn Backend>, cases: &[(&str, Case)]) {
+    let control = Control::new(|_| async {});
+    let mut failed = Vec::new();
+    let mut tasks = Vec::new();
+    for (name, case) in cases {
+        tasks.push((
+            *name,
+            tokio::spawn(case(Arc::clone(&backend), control.clone())),
+        ));
+    }
+    for (name, task) in tasks {
+        if let Err(e) = task.await {
+            failed.push(format!("{name}: {e}"));
+        }
+    }
+    assert!(
+        failed.is_empty(),
+        "{} history case(s) failed on {}:\n{}",
+        failed.len(),
+        backend.kind(),
+        failed.join("\n")
+    );
+}
 
 /// The cases that need a [`Control`].
 pub const CONTROLLED_CASES: &[(&str, Case)] = &[(

@@ -75,7 +75,21 @@
 //!   held), `T:qm` (hash: member → read id), `T:qh` (hash: member →
 //!   `token:owner` of the lock entry that read it, for values read by the
 //!   lock holder: hidden while that entry lives), `T:qs` (the sequence
-//!   counter).
+//!   counter);
+//! * history ([`crate::backend::history`]): `T:hist` (sorted set: score
+//!   the time a version was replaced, member a 16-digit sequence number, a
+//!   newline and the replaced record's hash as a JSON object with
+//!   `replaced_ms` and `removed`), written and trimmed by the save scripts
+//!   in the write's own run ([`RedisBackend::set_history`]); `T:uids` (set:
+//!   the user ids the key was indexed under).
+//!
+//! The user-id index: `{p:uid:N}` (or `{uid:N}`; set: the JSON array
+//! `[name, scope, key]` of each key that held user id `N`), added to by
+//! the save scripts. It has a hash tag of its own, so on Redis Cluster it
+//! would lie in another slot than the session's keys: there it is not
+//! kept (the scripts touch only the key's own `T:uids`), and
+//! `keys_for_user` scans every master for the `T:uids` sets holding the
+//! user id instead of reading one index set.
 //!
 //! Keys of node `<id>` (`{p:node:<id>}`, or `{node:<id>}`, written `N`):
 //!
@@ -153,12 +167,14 @@ use cluster::{Conn, Endpoint};
 use super::checks::check_ttl;
 use super::wakers::Wakers;
 use super::{
-    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Fence, LockEntry, NodeInfo,
-    QueueBatch, Record, RenewOutcome, RenewStep, SaveStep, SessionId, Write, WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence,
+    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
+    RenewOutcome, RenewStep, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
 
 mod cluster;
 mod connection;
+mod history;
 mod liveness;
 mod nodes;
 mod pubsub;
@@ -210,6 +226,8 @@ struct Inner {
     /// Refuse multi-key saves spanning hash slots (see
     /// [`RedisBackend::set_cluster_slot_check`]).
     cluster_slot_check: AtomicBool,
+    /// The retention of writes through this backend.
+    history: std::sync::Mutex<HistoryConfig>,
 }
 
 impl std::fmt::Debug for RedisBackend {
@@ -272,6 +290,7 @@ impl RedisBackend {
                 )),
                 replicas: std::sync::OnceLock::new(),
                 cluster_slot_check: AtomicBool::new(false),
+                history: std::sync::Mutex::new(HistoryConfig::default()),
             }),
         })
     }
@@ -309,6 +328,54 @@ impl RedisBackend {
 }
 
 impl Backend for RedisBackend {
+    fn versions<'a>(
+        &'a self,
+        id: &'a SessionId,
+        query: &'a VersionQuery,
+    ) -> BoxFuture<'a, Result<Vec<Version>, BackendError>> {
+        Box::pin(history::versions(self, id, query))
+    }
+
+    fn put<'a>(
+        &'a self,
+        id: &'a SessionId,
+        record: &'a Record,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move { history::put(self, id, record, fence.as_ref()).await })
+    }
+
+    fn keys<'a>(&'a self, query: &'a KeyQuery) -> BoxFuture<'a, Result<KeyPage, BackendError>> {
+        Box::pin(history::keys(self, query))
+    }
+
+    fn keys_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        Box::pin(history::keys_for_user(self, user_id, name))
+    }
+
+    fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
+        Box::pin(history::erase(self, id))
+    }
+
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        Box::pin(history::queue_items(self, id))
+    }
+
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(history::queue_delete(self, id, item))
+    }
+
     fn acquire<'a>(
         &'a self,
         id: &'a SessionId,

@@ -1,10 +1,15 @@
--- Prelude: one session's save step (needs now, tokens, ack). A step's keys
--- follow KEYS index `ko`: rec, lock, tok, then, when it has acks, q, qv,
--- qe, qi, qm, qh. Its arguments follow ARGV index `ao`: mode (s/r), fenced
--- (1/0), owner, token, release (1/0), version, value, metadata, user ids,
--- data version, readable from (those six empty for a removal), the ack
--- count, then that many read ids. Answers the step and the indexes after
--- it.
+-- Prelude: one session's save step (needs now, tokens, ack, history). A
+-- step's keys follow KEYS index `ko`: rec, lock, tok, then, when it has
+-- acks, q, qv, qe, qi, qm, qh, then hist, uids and one user-id index key
+-- per user id. Its arguments follow ARGV index `ao`: mode (s/r/p: set,
+-- remove, put as given), fenced (1/0), owner, token, release (1/0),
+-- version, value, metadata, user ids, data version, readable from (those
+-- six empty for a removal), the ack count, then that many read ids, then
+-- keep, max age (ms, 0 for none), created, updated and token (of a put),
+-- the key's index member, the user id count, the count of user-id index
+-- keys (0 on a Redis Cluster, where they lie in other slots: only the
+-- key's own `uids` set is kept) and the user ids. Answers the
+-- step and the indexes after it.
 local function parse_step(ko, ao)
   local s = {
     rec = KEYS[ko + 1], lock = KEYS[ko + 2], tok = KEYS[ko + 3],
@@ -21,7 +26,17 @@ local function parse_step(ko, ao)
     s.queue = {KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3], KEYS[ko + 4], KEYS[ko + 5], KEYS[ko + 6]}
     ko = ko + 6
   end
-  return s, ko, ao + 12 + n
+  ao = ao + 12 + n
+  s.keep, s.max_age = tonumber(ARGV[ao + 1]), tonumber(ARGV[ao + 2])
+  s.created, s.updated, s.put_token = ARGV[ao + 3], ARGV[ao + 4], ARGV[ao + 5]
+  s.member = ARGV[ao + 6]
+  local u, uk = tonumber(ARGV[ao + 7]), tonumber(ARGV[ao + 8])
+  s.hist, s.uids, s.uid_keys, s.user_id_list = KEYS[ko + 1], KEYS[ko + 2], {}, {}
+  for i = 1, u do
+    if i <= uk then s.uid_keys[i] = KEYS[ko + 2 + i] end
+    s.user_id_list[i] = ARGV[ao + 8 + i]
+  end
+  return s, ko + 2 + uk, ao + 8 + u
 end
 
 -- The step's fence against what the store knows (`k`, from `tokens`): nil
@@ -46,8 +61,16 @@ local function save(s)
     token = s.token
     issue(k, token)
   end
+  keep_version(s, s.mode == 'r')
   local out
-  if s.mode == 'r' then
+  if s.mode == 'p' then
+    redis.call('DEL', s.rec)
+    redis.call('HSET', s.rec, 'value', s.value, 'metadata', s.metadata, 'user_ids', s.user_ids,
+      'created_ms', s.created, 'updated_ms', s.updated, 'version', s.version,
+      'token', s.put_token, 'data_version', s.data_version, 'readable_from', s.readable_from)
+    index_users(s)
+    out = {1, tonumber(s.created), tonumber(s.updated), s.version, tonumber(s.put_token)}
+  elseif s.mode == 'r' then
     redis.call('DEL', s.rec)
     redis.call('HSET', s.rec, 'token', fmt(token))
     out = {1, 0, 0, '', token}
@@ -56,6 +79,7 @@ local function save(s)
     redis.call('HSET', s.rec, 'value', s.value, 'metadata', s.metadata, 'user_ids', s.user_ids,
       'created_ms', fmt(created), 'updated_ms', fmt(now), 'version', s.version,
       'token', fmt(token), 'data_version', s.data_version, 'readable_from', s.readable_from)
+    index_users(s)
     out = {1, created, now, s.version, token}
   end
   if s.fenced and s.release and k.owner == s.owner then

@@ -13,7 +13,19 @@ use super::replication::Call;
 use super::reply::{array, corrupt, int, text, unsigned};
 use super::RedisBackend;
 use crate::backend::checks::{new_version, user_ids_json};
-use crate::backend::{BackendError, BatchOutcome, Fence, SaveStep, SessionId, Write, WriteOutcome};
+use crate::backend::{
+    BackendError, BatchOutcome, Fence, Record, SaveStep, SessionId, Write, WriteOutcome,
+};
+
+/// What a save step stores: a write (new times and version), or a record
+/// exactly as given (`put`).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Change<'a> {
+    /// A save's write or removal.
+    Write(&'a Write),
+    /// An import's record, every field as given.
+    Put(&'a Record),
+}
 
 /// The number of hash slots of a Redis Cluster.
 const SLOTS: u16 = 16384;
@@ -86,11 +98,12 @@ impl RedisBackend {
 
     /// Adds one save step's keys and arguments to `call` (the layout the
     /// save prelude, `save.lua`, reads).
-    fn save_step(
+    pub(super) fn save_step(
         &self,
         call: &mut Call<'_>,
+        id: &SessionId,
         base: &str,
-        write: &Write,
+        change: Change<'_>,
         fence: Option<&Fence<'_>>,
         acks: &[String],
     ) {
@@ -100,7 +113,11 @@ impl RedisBackend {
                 call.key(key);
             }
         }
-        call.arg(if *write == Write::Remove { "r" } else { "s" });
+        call.arg(match change {
+            Change::Write(Write::Remove) => "r",
+            Change::Write(_) => "s",
+            Change::Put(_) => "p",
+        });
         match fence {
             Some(f) => {
                 call.arg("1")
@@ -110,27 +127,66 @@ impl RedisBackend {
             }
             None => call.arg("0").arg("").arg(0).arg("0"),
         };
-        match write {
-            Write::Set {
+        let no_ids: &[i64] = &[];
+        let user_ids = match change {
+            Change::Write(Write::Set {
                 value,
                 metadata,
                 user_ids,
                 data_version,
-            } => call
-                .arg(new_version())
-                .arg(value)
-                .arg(metadata)
-                .arg(user_ids_json(user_ids))
-                .arg(data_version.version)
-                .arg(data_version.readable_from),
+            }) => {
+                call.arg(new_version())
+                    .arg(value)
+                    .arg(metadata)
+                    .arg(user_ids_json(user_ids))
+                    .arg(data_version.version)
+                    .arg(data_version.readable_from);
+                user_ids.as_slice()
+            }
+            Change::Put(r) => {
+                call.arg(&r.version)
+                    .arg(&r.value)
+                    .arg(&r.metadata)
+                    .arg(user_ids_json(&r.user_ids))
+                    .arg(r.data_version.version)
+                    .arg(r.data_version.readable_from);
+                r.user_ids.as_slice()
+            }
             // No version, value, metadata, user ids nor data version.
-            Write::Remove => call.arg("").arg("").arg("").arg("").arg("").arg(""),
+            Change::Write(Write::Remove) => {
+                call.arg("").arg("").arg("").arg("").arg("").arg("");
+                no_ids
+            }
         };
         call.arg(acks.len());
         for read_id in acks {
             call.arg(read_id);
         }
+        let history = self.history();
+        call.arg(history.keep).arg(history.max_age_ms());
+        match change {
+            Change::Put(r) => call.arg(r.created_ms).arg(r.updated_ms).arg(r.token),
+            Change::Write(_) => call.arg(0).arg(0).arg(0),
+        };
+        // On a cluster the user-id index keys lie in other slots: only the
+        // key's own `uids` set is kept (`keys_for_user` scans those).
+        let indexed = !self.is_cluster();
+        call.arg(index_member(id))
+            .arg(user_ids.len())
+            .arg(if indexed { user_ids.len() } else { 0 });
+        call.key(format!("{base}:hist")).key(format!("{base}:uids"));
+        for user in user_ids {
+            call.arg(*user);
+            if indexed {
+                call.key(self.user_key(*user));
+            }
+        }
     }
+}
+
+/// A key as the user-id index holds it: the JSON array `[name, scope, key]`.
+pub(super) fn index_member(id: &SessionId) -> String {
+    serde_json::json!([id.name, id.scope, id.key]).to_string()
 }
 
 /// A save step's answer (`{0, token, holder}` or `{1, created, updated,
@@ -166,9 +222,20 @@ pub(super) async fn save(
     fence: Option<&Fence<'_>>,
     acks: &[String],
 ) -> Result<WriteOutcome, BackendError> {
+    save_change(backend, id, Change::Write(write), fence, acks).await
+}
+
+/// [`save`] of a write or a put (`set.lua`).
+pub(super) async fn save_change(
+    backend: &RedisBackend,
+    id: &SessionId,
+    change: Change<'_>,
+    fence: Option<&Fence<'_>>,
+    acks: &[String],
+) -> Result<WriteOutcome, BackendError> {
     let base = backend.key_base(id);
     let mut call = Call::new(&backend.inner.scripts.set);
-    backend.save_step(&mut call, &base, write, fence, acks);
+    backend.save_step(&mut call, id, &base, change, fence, acks);
     let reply = array(id, backend.replicated(&call, "set", &base).await?)?;
     if fence.is_some_and(|f| f.release) {
         // Perhaps released: wake this process's waits.
@@ -213,7 +280,15 @@ pub(super) async fn save_many(
     let mut call = Call::new(&backend.inner.scripts.save_many);
     call.arg(steps.len());
     for (step, base) in steps.iter().zip(&bases) {
-        backend.save_step(&mut call, base, step.write, Some(&step.fence), step.acks);
+        let change = Change::Write(step.write);
+        backend.save_step(
+            &mut call,
+            step.id,
+            base,
+            change,
+            Some(&step.fence),
+            step.acks,
+        );
     }
     let what = if steps.len() > 1 {
         format!("{} (and {} more)", bases[0], steps.len() - 1)

@@ -31,7 +31,7 @@ use crate::backend::{BackendError, LockEntry, SessionId};
 const SCAN_COUNT: usize = 1000;
 
 /// Escapes the glob characters of `MATCH` patterns.
-fn glob_escape(text: &str) -> String {
+pub(super) fn glob_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '*' | '?' | '[' | ']' | '\\') {
@@ -44,7 +44,7 @@ fn glob_escape(text: &str) -> String {
 
 impl RedisBackend {
     /// What starts every session key of this prefix: `{prefix:` (or `{`).
-    fn tag_open(&self) -> String {
+    pub(super) fn tag_open(&self) -> String {
         if self.inner.prefix.is_empty() {
             "{".to_owned()
         } else {
@@ -64,9 +64,20 @@ impl RedisBackend {
     /// The session id of a lock key (see the [module docs](self)); `None`
     /// for a key not shaped like one.
     fn session_of_lock_key(&self, key: &str, name: Option<&str>) -> Option<SessionId> {
+        self.session_of_key(key, ":lock", name)
+    }
+
+    /// The session id of one of a session's keys ending in `suffix`
+    /// (`:lock`, `:rec`); `None` for a key not shaped like one.
+    pub(super) fn session_of_key(
+        &self,
+        key: &str,
+        suffix: &str,
+        name: Option<&str>,
+    ) -> Option<SessionId> {
         let body = key
             .strip_prefix(self.tag_open().as_str())?
-            .strip_suffix(":lock")?;
+            .strip_suffix(suffix)?;
         // `name/scope/key}`, or with a slot tag `name/scope/tag}key`.
         let (inner, tagged_key) = match body.strip_suffix('}') {
             Some(inner) if !inner.contains('}') => (inner, None),
@@ -93,18 +104,19 @@ impl RedisBackend {
 
 /// One `SCAN` step on the server `at` routes to (`None`: the connection's
 /// own server).
-async fn scan_step(
+pub(super) async fn scan_step(
     conn: &mut Conn,
     at: Option<&Master>,
     cursor: u64,
     pattern: &str,
+    count: usize,
 ) -> Result<(u64, Vec<String>), redis::RedisError> {
     let mut cmd = redis::cmd("SCAN");
     cmd.arg(cursor)
         .arg("MATCH")
         .arg(pattern)
         .arg("COUNT")
-        .arg(SCAN_COUNT);
+        .arg(count);
     let reply = match (conn, at) {
         (Conn::Cluster(cluster), Some(master)) => {
             let route = SingleNodeRoutingInfo::ByAddress {
@@ -174,7 +186,9 @@ async fn scan_server(
     let fail = |e: redis::RedisError| redis_error("locks", pattern, &e);
     let mut cursor: u64 = 0;
     loop {
-        let (next, keys) = scan_step(conn, at, cursor, pattern).await.map_err(fail)?;
+        let (next, keys) = scan_step(conn, at, cursor, pattern, SCAN_COUNT)
+            .await
+            .map_err(fail)?;
         if !keys.is_empty() {
             entries(conn, keys, found).await.map_err(fail)?;
         }

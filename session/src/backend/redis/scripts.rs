@@ -42,6 +42,7 @@ macro_rules! with_save {
             include_str!("now.lua"),
             include_str!("tokens.lua"),
             include_str!("ack.lua"),
+            include_str!("history.lua"),
             include_str!("save.lua"),
             include_str!($file)
         )
@@ -66,6 +67,17 @@ pub(crate) const READ: &str = concat!(
 pub(crate) const REMOVE: &str = concat!(include_str!("ack.lua"), include_str!("remove.lua"));
 /// Admin unlock: remove the entry and fence its owner.
 pub(crate) const FORCE_UNLOCK: &str = with_tokens!("force_unlock.lua");
+/// Erase a key: record, versions, queue, user-id index entries (fencing a
+/// live owner out).
+pub(crate) const ERASE: &str = with_tokens!("erase.lua");
+/// List a queue without handing anything out.
+pub(crate) const QUEUE_ITEMS: &str = concat!(
+    include_str!("now.lua"),
+    include_str!("tokens.lua"),
+    include_str!("queue_items.lua")
+);
+/// Remove one queue value by member.
+pub(crate) const QUEUE_DELETE: &str = include_str!("queue_delete.lua");
 /// Read a lock entry with its remaining life.
 pub(crate) const ENTRY: &str = include_str!("entry.lua");
 /// Add a release request for a node (announced).
@@ -74,7 +86,7 @@ pub(crate) const REQUEST: &str = concat!(include_str!("now.lua"), include_str!("
 pub(crate) const REQUESTS: &str = concat!(include_str!("now.lua"), include_str!("requests.lua"));
 
 /// Every script source, for loading them all when connecting.
-pub(crate) const ALL: [&str; 12] = [
+pub(crate) const ALL: [&str; 15] = [
     LOCK,
     RENEW,
     UNLOCK,
@@ -87,6 +99,9 @@ pub(crate) const ALL: [&str; 12] = [
     ENTRY,
     REQUEST,
     REQUESTS,
+    ERASE,
+    QUEUE_ITEMS,
+    QUEUE_DELETE,
 ];
 
 /// The scripts, ready to invoke (by SHA, loading on NOSCRIPT).
@@ -103,6 +118,9 @@ pub(crate) struct Scripts {
     pub(crate) entry: Script,
     pub(crate) request: Script,
     pub(crate) requests: Script,
+    pub(crate) erase: Script,
+    pub(crate) queue_items: Script,
+    pub(crate) queue_delete: Script,
 }
 
 impl Scripts {
@@ -120,6 +138,9 @@ impl Scripts {
             entry: Script::new(ENTRY),
             request: Script::new(REQUEST),
             requests: Script::new(REQUESTS),
+            erase: Script::new(ERASE),
+            queue_items: Script::new(QUEUE_ITEMS),
+            queue_delete: Script::new(QUEUE_DELETE),
         }
     }
 }

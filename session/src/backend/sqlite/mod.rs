@@ -72,7 +72,7 @@
 //!
 //! **Storage changes.** A file made by an earlier version is migrated in
 //! place when it is opened, in one transaction; the schema version is kept
-//! in `PRAGMA user_version` (now 5).
+//! in `PRAGMA user_version` (now 6).
 //!
 //! * Schema 2 (fencing tokens): `token INTEGER NOT NULL DEFAULT 0` is added
 //!   to `sdm_records` and `sdm_locks`, and `sdm_tokens` is created.
@@ -87,6 +87,12 @@
 //! * Schema 5 (held queue reads): `held_owner` and `held_token` (`NULL` by
 //!   default) are added to `sdm_queue`. Existing values read as read
 //!   without a holder: they keep their invisibility time.
+//! * Schema 6 (history): `sdm_history` (id, seq, replaced_ms, removed and
+//!   the replaced record's columns; see [history](super::history)) and
+//!   `sdm_user_index` (user_id, id, name, scope, session_key) are created;
+//!   the index is filled from the existing records' user ids. Every write
+//!   keeps the record it replaces in `sdm_history` and trims it in its own
+//!   transaction ([`SqliteBackend::set_history`]).
 //!
 //! Upgrade every process that shares a file together: an older process
 //! does not check tokens, does not clear a lock entry's node when it
@@ -101,6 +107,7 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 mod conn;
 mod group;
+mod history;
 mod liveness;
 mod queue;
 mod save;
@@ -115,9 +122,9 @@ use tokens::from_sql;
 use super::checks::{check_push, parse_user_ids};
 use super::wakers::Wakers;
 use super::{
-    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, DataVersion, Fence,
-    LockEntry, NodeInfo, QueueBatch, Record, RenewOutcome, RenewStep, SaveStep, SessionId, Write,
-    WriteOutcome,
+    Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, DataVersion, Erased, Fence,
+    HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
+    RenewOutcome, RenewStep, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
 
 /// Connections kept open when idle.
@@ -136,6 +143,8 @@ struct Inner {
     /// Every write step of this process goes through group commit.
     group: GroupWriter,
     wakers: Wakers,
+    /// The retention of writes through this backend.
+    history: Mutex<HistoryConfig>,
 }
 
 impl std::fmt::Debug for SqliteBackend {
@@ -177,8 +186,17 @@ impl SqliteBackend {
                 idle: Mutex::new(vec![conn]),
                 group,
                 wakers: Wakers::default(),
+                history: Mutex::new(HistoryConfig::default()),
             }),
         })
+    }
+
+    /// [`open`](Self::open), keeping `history` (the default keeps the
+    /// last 30 versions of each key).
+    pub fn open_with(path: impl AsRef<Path>, history: HistoryConfig) -> Result<Self, BackendError> {
+        let store = Self::open(path)?;
+        store.set_history(history);
+        Ok(store)
     }
 
     /// The database file.
@@ -227,6 +245,54 @@ impl SqliteBackend {
 }
 
 impl Backend for SqliteBackend {
+    fn versions<'a>(
+        &'a self,
+        id: &'a SessionId,
+        query: &'a VersionQuery,
+    ) -> BoxFuture<'a, Result<Vec<Version>, BackendError>> {
+        Box::pin(self.versions_of(id, query))
+    }
+
+    fn put<'a>(
+        &'a self,
+        id: &'a SessionId,
+        record: &'a Record,
+        fence: Option<Fence<'a>>,
+    ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
+        Box::pin(async move { self.put_step(id, record, fence.as_ref()).await })
+    }
+
+    fn keys<'a>(&'a self, query: &'a KeyQuery) -> BoxFuture<'a, Result<KeyPage, BackendError>> {
+        Box::pin(self.keys_page(query))
+    }
+
+    fn keys_for_user<'a>(
+        &'a self,
+        user_id: i64,
+        name: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<Vec<SessionId>, BackendError>> {
+        Box::pin(self.keys_for_user_now(user_id, name))
+    }
+
+    fn erase<'a>(&'a self, id: &'a SessionId) -> BoxFuture<'a, Result<Erased, BackendError>> {
+        Box::pin(self.erase_step(id))
+    }
+
+    fn queue_items<'a>(
+        &'a self,
+        id: &'a SessionId,
+    ) -> BoxFuture<'a, Result<Vec<QueuedValue>, BackendError>> {
+        Box::pin(self.queue_items_now(id))
+    }
+
+    fn queue_delete<'a>(
+        &'a self,
+        id: &'a SessionId,
+        item: &'a str,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(self.queue_delete_step(id, item))
+    }
+
     fn acquire<'a>(
         &'a self,
         id: &'a SessionId,

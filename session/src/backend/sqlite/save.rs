@@ -5,10 +5,24 @@
 
 use rusqlite::{params, Transaction};
 
+use super::history::{index_users, keep_version};
 use super::tokens::{issue, to_sql, tokens};
 use super::SqliteBackend;
 use crate::backend::checks::{new_version, user_ids_json};
-use crate::backend::{BackendError, BatchOutcome, Fence, SaveStep, SessionId, Write, WriteOutcome};
+use crate::backend::{
+    BackendError, BatchOutcome, Fence, HistoryConfig, Record, SaveStep, SessionId, Write,
+    WriteOutcome,
+};
+
+/// What a write step stores: a write (new times and version) or a record
+/// exactly as given (`put`).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Change<'a> {
+    /// A save's write or removal.
+    Write(&'a Write),
+    /// An import's record, every field as given.
+    Put(&'a Record),
+}
 
 /// A [`Fence`] the writer thread can own.
 #[derive(Clone, Debug)]
@@ -18,7 +32,7 @@ pub(super) struct OwnedFence {
     /// The writer's fencing token.
     token: u64,
     /// Also delete the writer's lock row.
-    release: bool,
+    pub(super) release: bool,
 }
 
 impl From<&Fence<'_>> for OwnedFence {
@@ -32,18 +46,22 @@ impl From<&Fence<'_>> for OwnedFence {
 }
 
 /// One key's save in the caller's transaction: the write (or removal) of
-/// `key` under `fence` (unconditional without one), then, only when the
-/// write is accepted, the removal of the queue values handed out under
-/// each of `acks`, and with `fence.release` the deletion of the writer's
-/// lock row. A refused fence changes nothing. With no acks it runs exactly
-/// the statements of a plain `set`.
+/// `key` under `fence` (unconditional without one), keeping the replaced
+/// record as a version (trimmed by `history`) and indexing the user ids,
+/// then, only when the write is accepted, the removal of the queue values
+/// handed out under each of `acks`, and with `fence.release` the deletion
+/// of the writer's lock row. A refused fence changes nothing. With no acks
+/// it runs exactly the statements of a plain `set`.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn write_step(
     tx: &Transaction<'_>,
     now: i64,
+    id: &SessionId,
     key: &str,
-    write: &Write,
+    change: Change<'_>,
     fence: Option<&OwnedFence>,
     acks: &[String],
+    history: &HistoryConfig,
 ) -> rusqlite::Result<WriteOutcome> {
     let known = tokens(tx, key, now)?;
     let token = match fence {
@@ -59,8 +77,20 @@ pub(super) fn write_step(
         }
         None => known.latest(),
     };
-    let outcome = match write {
-        Write::Remove => {
+    let removal = matches!(change, Change::Write(Write::Remove));
+    keep_version(tx, key, now, removal, history)?;
+    let outcome = match change {
+        Change::Put(record) => {
+            put_record(tx, key, record)?;
+            index_users(tx, id, key, &record.user_ids)?;
+            WriteOutcome::Written {
+                created_ms: record.created_ms,
+                updated_ms: record.updated_ms,
+                version: record.version.clone(),
+                token: record.token,
+            }
+        }
+        Change::Write(Write::Remove) => {
             tx.prepare_cached("DELETE FROM sdm_records WHERE id = ?1")?
                 .execute(params![key])?;
             WriteOutcome::Written {
@@ -70,12 +100,13 @@ pub(super) fn write_step(
                 token,
             }
         }
-        Write::Set {
+        Change::Write(Write::Set {
             value,
             metadata,
             user_ids,
             data_version: dv,
-        } => {
+        }) => {
+            index_users(tx, id, key, user_ids)?;
             let version = new_version();
             let (created_ms, updated_ms) = tx
                 .prepare_cached(
@@ -123,6 +154,27 @@ pub(super) fn write_step(
     Ok(outcome)
 }
 
+/// Writes `record` as `key`'s, every field as given.
+fn put_record(tx: &Transaction<'_>, key: &str, r: &Record) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT OR REPLACE INTO sdm_records (id, value, metadata, user_ids, created_ms, updated_ms, version, token, data_version, readable_from)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+    )?
+    .execute(params![
+        key,
+        r.value,
+        r.metadata,
+        user_ids_json(&r.user_ids),
+        r.created_ms,
+        r.updated_ms,
+        r.version,
+        to_sql(r.token),
+        r.data_version.version,
+        r.data_version.readable_from
+    ])?;
+    Ok(())
+}
+
 /// One step of a `save_many`, owned by the writer thread.
 struct OwnedStep {
     id: SessionId,
@@ -144,16 +196,28 @@ impl SqliteBackend {
         acks: &[String],
     ) -> Result<WriteOutcome, BackendError> {
         let key = id.to_string();
+        let owned = id.clone();
         let write = write.clone();
         let fence = fence.map(OwnedFence::from);
         let release = fence.as_ref().is_some_and(|f| f.release);
         let acks = acks.to_vec();
         let what = if acks.is_empty() { "set" } else { "save" };
+        let history = self.history();
         let outcome = self
             .inner
             .group
             .write(what, key.clone(), move |tx, now| {
-                write_step(tx, now, &key, &write, fence.as_ref(), &acks)
+                let change = Change::Write(&write);
+                write_step(
+                    tx,
+                    now,
+                    &owned,
+                    &key,
+                    change,
+                    fence.as_ref(),
+                    &acks,
+                    &history,
+                )
             })
             .await?;
         if release {
@@ -185,6 +249,7 @@ impl SqliteBackend {
                 acks: s.acks.to_vec(),
             })
             .collect();
+        let history = self.history();
         let keys = owned
             .iter()
             .map(|s| s.key.as_str())
@@ -210,10 +275,12 @@ impl SqliteBackend {
                     let outcome = write_step(
                         tx,
                         now,
+                        &step.id,
                         &step.key,
-                        &step.write,
+                        Change::Write(&step.write),
                         Some(&step.fence),
                         &step.acks,
+                        &history,
                     )?;
                     if let WriteOutcome::Fenced { token, owner } = outcome {
                         tx.execute_batch("ROLLBACK TO save_many; RELEASE save_many")?;

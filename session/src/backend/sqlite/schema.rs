@@ -52,6 +52,31 @@ CREATE TABLE IF NOT EXISTS sdm_nodes (
     pid INTEGER NOT NULL,
     expires_at_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS sdm_history (
+    id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    replaced_ms INTEGER NOT NULL,
+    removed INTEGER NOT NULL,
+    value TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    user_ids TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    version TEXT NOT NULL,
+    token INTEGER NOT NULL,
+    data_version INTEGER NOT NULL,
+    readable_from INTEGER NOT NULL,
+    PRIMARY KEY (id, seq)
+);
+CREATE TABLE IF NOT EXISTS sdm_user_index (
+    user_id INTEGER NOT NULL,
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    scope TEXT NOT NULL,
+    session_key TEXT NOT NULL,
+    PRIMARY KEY (user_id, id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS sdm_user_index_id ON sdm_user_index (id);
 CREATE TABLE IF NOT EXISTS sdm_requests (
     node_id TEXT NOT NULL,
     name TEXT NOT NULL,
@@ -69,8 +94,10 @@ CREATE TABLE IF NOT EXISTS sdm_requests (
 /// and the tables `sdm_nodes` (heartbeats) and `sdm_requests` (release
 /// requests), 5 the holder of queue values read by a lock holder
 /// (`held_owner`, `held_token` of `sdm_queue`; `NULL` for values read
-/// without a holder, as every value read before).
-pub(super) const SCHEMA_VERSION: i64 = 5;
+/// without a holder, as every value read before), 6 version history
+/// (`sdm_history`) and the user-id index (`sdm_user_index`, filled from the
+/// existing records' user ids when a file is migrated).
+pub(super) const SCHEMA_VERSION: i64 = 6;
 
 /// Columns added since the first release: table, column, declaration.
 const ADDED: [(&str, &str, &str); 13] = [
@@ -106,6 +133,21 @@ pub(super) fn migrate(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         }
     }
     let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 6 {
+        // The user-id index of the records written before it existed (ids
+        // are `name/scope/key`: split at the first two `/`).
+        tx.execute_batch(
+            "INSERT OR IGNORE INTO sdm_user_index (user_id, id, name, scope, session_key)
+             SELECT j.value, r.id,
+               substr(r.id, 1, instr(r.id, '/') - 1),
+               substr(substr(r.id, instr(r.id, '/') + 1), 1,
+                 instr(substr(r.id, instr(r.id, '/') + 1), '/') - 1),
+               substr(substr(r.id, instr(r.id, '/') + 1),
+                 instr(substr(r.id, instr(r.id, '/') + 1), '/') + 1)
+             FROM sdm_records r, json_each(r.user_ids) j
+             WHERE json_valid(r.user_ids) AND instr(r.id, '/') > 0",
+        )?;
+    }
     if version < SCHEMA_VERSION {
         tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
     }
