@@ -174,6 +174,35 @@ unsafe extern "C" fn apply_gift(
     unsafe { sdm_session_remove(gifts.session, read_id, ptr::null_mut()) };
 }
 
+type QueueCallback = unsafe extern "C" fn(*mut c_void, *const c_char, *const c_char);
+
+/// Connects `callback` to `session`'s ProcessQueue with a `Gifts` of its
+/// own (kept alive by the caller while connected).
+fn listen(
+    session: *mut sdm_session,
+    callback: QueueCallback,
+    race_a_save: bool,
+) -> (Box<Gifts>, *mut sdm_connection) {
+    let gifts = Box::new(Gifts {
+        session,
+        applied: AtomicUsize::new(0),
+        race_a_save,
+    });
+    let mut conn = ptr::null_mut();
+    // SAFETY: valid arguments; the box outlives the connection (the caller
+    // keeps it).
+    let rc = unsafe {
+        sdm_session_on_process_queue(
+            session,
+            Some(callback),
+            &*gifts as *const Gifts as *mut c_void,
+            &mut conn,
+        )
+    };
+    assert_eq!(rc, SDM_OK);
+    (gifts, conn)
+}
+
 fn wait_until(what: &str, limit: Duration, f: impl Fn() -> bool) {
     let start = Instant::now();
     while !f() {
@@ -193,24 +222,7 @@ fn a_save_racing_the_gift_callback_stores_the_gift_and_its_removal_together() {
     unsafe {
         assert_eq!(sdm_session_set_save_on_close(a, false), SDM_OK);
     }
-    let gifts = Box::new(Gifts {
-        session: a,
-        applied: AtomicUsize::new(0),
-        race_a_save: true,
-    });
-    let mut conn = ptr::null_mut();
-    // SAFETY: valid arguments; `gifts` outlives the connection.
-    assert_eq!(
-        unsafe {
-            sdm_session_on_process_queue(
-                a,
-                Some(apply_gift),
-                &*gifts as *const Gifts as *mut c_void,
-                &mut conn,
-            )
-        },
-        SDM_OK
-    );
+    let (gifts, conn) = listen(a, apply_gift, true);
     let sender = session(server_b, "7");
     // SAFETY: valid arguments.
     assert_eq!(
@@ -253,24 +265,7 @@ fn a_save_racing_the_gift_callback_stores_the_gift_and_its_removal_together() {
     assert!(was_held);
     // The next owner loads the gift applied once and never gets it again.
     let next = sender;
-    let gifts_b = Box::new(Gifts {
-        session: next,
-        applied: AtomicUsize::new(0),
-        race_a_save: false,
-    });
-    let mut conn_b = ptr::null_mut();
-    // SAFETY: valid arguments; `gifts_b` outlives the connection.
-    unsafe {
-        assert_eq!(
-            sdm_session_on_process_queue(
-                next,
-                Some(apply_gift),
-                &*gifts_b as *const Gifts as *mut c_void,
-                &mut conn_b,
-            ),
-            SDM_OK
-        );
-    }
+    let (gifts_b, conn_b) = listen(next, apply_gift, false);
     open(next, c"{\"Coins\":0}");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(
@@ -429,24 +424,7 @@ fn a_close_before_the_dispatch_is_not_delayed_and_loses_no_gift() {
     let server_b = file_context(&path);
     let a = session(server_a, "9");
     open(a, c"{\"Coins\":0}");
-    let gifts = Box::new(Gifts {
-        session: a,
-        applied: AtomicUsize::new(0),
-        race_a_save: false,
-    });
-    let mut conn = ptr::null_mut();
-    // SAFETY: valid arguments; `gifts` outlives the connection.
-    unsafe {
-        assert_eq!(
-            sdm_session_on_process_queue(
-                a,
-                Some(late_gift),
-                &*gifts as *const Gifts as *mut c_void,
-                &mut conn,
-            ),
-            SDM_OK
-        );
-    }
+    let (gifts, conn) = listen(a, late_gift, false);
     // SAFETY: a live context: the events of the open, out of the way.
     unsafe { sdm_context_dispatch(server_a) };
     let sender = session(server_b, "9");
@@ -489,24 +467,7 @@ fn a_close_before_the_dispatch_is_not_delayed_and_loses_no_gift() {
     );
     assert_eq!(stored(server_b, "9")["Coins"], 0, "saved without the gift");
     // The next owner gets it, once.
-    let gifts_b = Box::new(Gifts {
-        session: sender,
-        applied: AtomicUsize::new(0),
-        race_a_save: false,
-    });
-    let mut conn_b = ptr::null_mut();
-    // SAFETY: valid arguments; `gifts_b` outlives the connection.
-    unsafe {
-        assert_eq!(
-            sdm_session_on_process_queue(
-                sender,
-                Some(apply_gift),
-                &*gifts_b as *const Gifts as *mut c_void,
-                &mut conn_b,
-            ),
-            SDM_OK
-        );
-    }
+    let (gifts_b, conn_b) = listen(sender, apply_gift, false);
     open(sender, c"{\"Coins\":0}");
     wait_until("the gift again", Duration::from_secs(10), || {
         gifts_b.applied.load(Ordering::SeqCst) == 1
