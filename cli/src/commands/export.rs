@@ -6,7 +6,7 @@ use std::io::Write as _;
 use sdm_session::admin::DumpLine;
 
 use super::admin_common::{note, rate, Progress};
-use super::keys::all_keys;
+use super::keys::{all_keys, KeySelection};
 use super::locks::{connect, store_error, StoreArg};
 use crate::error::CliError;
 
@@ -28,28 +28,14 @@ Example:
 pub struct Args {
     #[command(flatten)]
     pub store: StoreArg,
-    /// The data store name (`Player`).
-    #[arg(value_name = "NAME")]
-    pub name: String,
-    /// Only keys of this scope.
-    #[arg(long, value_name = "S")]
-    pub scope: Option<String>,
-    /// Only keys starting with this text.
-    #[arg(long, value_name = "P")]
-    pub prefix: Option<String>,
+    #[command(flatten)]
+    pub keys: KeySelection,
 }
 
 /// Runs `sdm export`.
 pub fn run(args: &Args) -> Result<(), CliError> {
     let (rt, backend) = connect(&args.store)?;
-    let ids = all_keys(
-        &rt,
-        &backend,
-        &args.name,
-        args.scope.as_deref(),
-        args.prefix.as_deref(),
-        1000,
-    )?;
+    let ids = all_keys(&rt, &backend, &args.keys, 1000)?;
     let progress = Progress::new(ids.len() as u64, "keys");
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -19,11 +19,9 @@ Examples:
   sdm keys --store sqlite://players.db Player
   sdm keys --store redis://127.0.0.1:6379/0 Player --scope global --prefix 12 --json";
 
-/// Arguments of `sdm keys`.
+/// Which keys of a store (`sdm keys`, `sdm export`).
 #[derive(clap::Args, Debug)]
-pub struct Args {
-    #[command(flatten)]
-    pub store: StoreArg,
+pub struct KeySelection {
     /// The data store name (`Player`).
     #[arg(value_name = "NAME")]
     pub name: String,
@@ -33,6 +31,15 @@ pub struct Args {
     /// Only keys starting with this text.
     #[arg(long, value_name = "P")]
     pub prefix: Option<String>,
+}
+
+/// Arguments of `sdm keys`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub store: StoreArg,
+    #[command(flatten)]
+    pub keys: KeySelection,
     /// Keys read per page from the store.
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub page: usize,
@@ -45,14 +52,13 @@ pub struct Args {
 pub fn all_keys(
     rt: &Runtime,
     backend: &Arc<dyn Backend>,
-    name: &str,
-    scope: Option<&str>,
-    prefix: Option<&str>,
+    keys: &KeySelection,
     page: usize,
 ) -> Result<Vec<SessionId>, CliError> {
+    let name = &keys.name;
     let mut q = KeyQuery::new(name);
-    q.scope = scope.map(str::to_owned);
-    q.prefix = prefix.map(str::to_owned);
+    q.scope = keys.scope.clone();
+    q.prefix = keys.prefix.clone();
     q.limit = page.max(1);
     let mut ids = Vec::new();
     loop {
@@ -74,14 +80,7 @@ pub fn all_keys(
 /// Runs `sdm keys`.
 pub fn run(args: &Args) -> Result<(), CliError> {
     let (rt, backend) = connect(&args.store)?;
-    let ids = all_keys(
-        &rt,
-        &backend,
-        &args.name,
-        args.scope.as_deref(),
-        args.prefix.as_deref(),
-        args.page,
-    )?;
+    let ids = all_keys(&rt, &backend, &args.keys, args.page)?;
     let text = if args.json {
         let rows: Vec<_> = ids
             .iter()

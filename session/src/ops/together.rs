@@ -119,7 +119,7 @@ impl Registry {
         let mut order: Vec<&Arc<Inner>> = inners.iter().collect();
         order.sort_by_key(|i| Arc::as_ptr(i) as usize);
         let mut guards = Vec::with_capacity(order.len());
-        for inner in order {
+        for inner in &order {
             guards.push(inner.write_lock.lock().await);
         }
         for inner in &inners {
@@ -137,9 +137,7 @@ impl Registry {
         // to these sessions meanwhile (their reading loops wait).
         let mut closed = Vec::new();
         if change.is_some() {
-            let mut order: Vec<&Arc<Inner>> = inners.iter().collect();
-            order.sort_by_key(|i| Arc::as_ptr(i) as usize);
-            for inner in order {
+            for inner in &order {
                 closed.push(inner.apply_gate.close(&inner.id_text).await);
             }
         }

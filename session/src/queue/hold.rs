@@ -40,23 +40,46 @@ impl ApplyGate {
         self.holds.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes a hold once no trade has the gate closed (the reading loop,
-    /// before it fires listeners).
-    pub(crate) async fn enter(self: &Arc<Self>) -> SaveHold {
+    /// Waits until `ready` holds of the gate's state (at most `limit`),
+    /// then runs `act` on it under the lock, so nothing changes in
+    /// between; answers its result and whether the wait timed out.
+    async fn when<T>(
+        &self,
+        limit: Option<Duration>,
+        ready: impl Fn(&Holds) -> bool,
+        act: impl FnOnce(&mut Holds) -> T,
+    ) -> (T, bool) {
+        let deadline = limit.map(|l| tokio::time::Instant::now() + l);
         loop {
             let released = self.released.notified();
             tokio::pin!(released);
             released.as_mut().enable();
             {
                 let mut holds = self.count();
-                if !holds.closed {
-                    holds.count += 1;
-                    return SaveHold {
-                        gate: Arc::clone(self),
-                    };
+                if ready(&holds) {
+                    return (act(&mut holds), false);
                 }
             }
-            released.await;
+            let timed_out = match deadline {
+                Some(d) => tokio::time::timeout_at(d, released).await.is_err(),
+                None => {
+                    released.await;
+                    false
+                }
+            };
+            if timed_out {
+                return (act(&mut self.count()), true);
+            }
+        }
+    }
+
+    /// Takes a hold once no trade has the gate closed (the reading loop,
+    /// before it fires listeners).
+    pub(crate) async fn enter(self: &Arc<Self>) -> SaveHold {
+        let take = |holds: &mut Holds| holds.count += 1;
+        self.when(None, |holds| !holds.closed, take).await;
+        SaveHold {
+            gate: Arc::clone(self),
         }
     }
 
@@ -64,59 +87,34 @@ impl ApplyGate {
     /// the gate to the reading loop until the answer is dropped (a trade
     /// changes and saves values no listener may touch meanwhile).
     pub(crate) async fn close(self: &Arc<Self>, id: &str) -> GateClosed {
-        let deadline = tokio::time::Instant::now() + SAVE_HOLD_LIMIT;
-        loop {
-            let released = self.released.notified();
-            tokio::pin!(released);
-            released.as_mut().enable();
-            {
-                let mut holds = self.count();
-                if holds.count == 0 {
-                    holds.closed = true;
-                    return GateClosed {
-                        gate: Arc::clone(self),
-                    };
-                }
-            }
-            if tokio::time::timeout_at(deadline, released).await.is_err() {
-                tracing::warn!(
-                    key = id,
-                    "a trade waited {SAVE_HOLD_LIMIT:?} for queue values being applied; trading anyway"
-                );
-                self.count().closed = true;
-                return GateClosed {
-                    gate: Arc::clone(self),
-                };
-            }
+        let shut = |holds: &mut Holds| holds.closed = true;
+        let ((), late) = self
+            .when(Some(SAVE_HOLD_LIMIT), |holds| holds.count == 0, shut)
+            .await;
+        if late {
+            tracing::warn!(
+                key = id,
+                "a trade waited {SAVE_HOLD_LIMIT:?} for queue values being applied; trading anyway"
+            );
+        }
+        GateClosed {
+            gate: Arc::clone(self),
         }
     }
 
     /// Waits until no hold lives (at most [`SAVE_HOLD_LIMIT`]), then runs
     /// `take` with the gate locked, so no hold starts while it runs.
     pub(crate) async fn quiet<T>(&self, id: &str, take: impl FnOnce() -> T) -> T {
-        let deadline = tokio::time::Instant::now() + SAVE_HOLD_LIMIT;
-        loop {
-            let released = self.released.notified();
-            tokio::pin!(released);
-            released.as_mut().enable();
-            {
-                let holds = self.count();
-                if holds.count == 0 {
-                    return take();
-                }
-            }
-            if tokio::time::timeout_at(deadline, released).await.is_err() {
-                let holds = self.count();
-                tracing::warn!(
-                    key = id,
-                    holds = holds.count,
-                    "a save waited {SAVE_HOLD_LIMIT:?} for queue values being applied; saving anyway"
-                );
-                let out = take();
-                drop(holds);
-                return out;
-            }
+        let (out, late) = self
+            .when(Some(SAVE_HOLD_LIMIT), |holds| holds.count == 0, |_| take())
+            .await;
+        if late {
+            tracing::warn!(
+                key = id,
+                "a save waited {SAVE_HOLD_LIMIT:?} for queue values being applied; saving anyway"
+            );
         }
+        out
     }
 }
 

@@ -367,7 +367,7 @@ pub async fn queue_listed_and_fixed(b: Arc<dyn Backend>) {
     assert_eq!(items[0].priority, 5.5);
     assert!(items[0].expires_ms > super::now_ms());
     assert!(items.iter().all(|i| !i.invisible));
-    let batch = read_now(&b, &id, 1, LONG).await.expect("a value");
+    let batch = read_now(&b, &id, 1, LONG).await.expect("a value"); // ok: a conformance case; a missing value is a failed case
     assert_eq!(batch.values, ["\"high\""]);
     let items = ok(b.queue_items(&id).await, "items");
     assert!(items[0].invisible && !items[1].invisible, "{items:?}");

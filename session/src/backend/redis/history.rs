@@ -9,21 +9,17 @@ use std::collections::HashMap;
 
 use redis::Value;
 
-use super::cluster::{masters, Conn, Master};
+use super::cluster::Conn;
 use super::replication::Call;
 use super::reply::{array, corrupt, int, record, redis_error, text};
 use super::save::hash_slot;
 use super::save::{index_member, save_change, Change};
-use super::scan::{glob_escape, scan_step};
+use super::scan::{glob_escape, scan_step, servers, SCAN_COUNT};
 use super::RedisBackend;
 use crate::backend::{
     BackendError, Erased, Fence, HistoryConfig, KeyPage, KeyQuery, QueuedValue, Record, SessionId,
     Version, VersionQuery, WriteOutcome,
 };
-
-/// Keys asked of each `SCAN` step of a key listing, at most (a step asks
-/// for about a page).
-const SCAN_COUNT: usize = 1000;
 
 impl RedisBackend {
     /// The retention of the next writes.
@@ -114,20 +110,35 @@ pub(super) async fn put(
     save_change(backend, id, Change::Put(record), fence, &[]).await
 }
 
-/// The servers to scan: the connection's own, or every master of a
-/// cluster in a fixed order (by address: `CLUSTER NODES` lists them in
-/// another order on each node, and a key cursor names a master by its
-/// place).
-async fn servers(conn: &mut Conn) -> Result<Vec<Option<Master>>, redis::RedisError> {
-    Ok(match conn {
-        Conn::Single(_) => vec![None],
-        Conn::Cluster(cluster) => {
-            let mut all = masters(cluster).await?;
-            all.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
-            all.dedup_by(|a, b| (&a.host, a.port) == (&b.host, b.port));
-            all.into_iter().map(Some).collect()
+/// The ids of the `candidates` whose key answers `command key arg` with
+/// 1 (`HEXISTS`, `SISMEMBER`), asked in one pipeline per hash slot (a
+/// cluster routes a pipeline to one slot's master).
+async fn answering_yes(
+    conn: &mut Conn,
+    candidates: Vec<(String, SessionId)>,
+    command: &str,
+    arg: &str,
+) -> Result<Vec<SessionId>, redis::RedisError> {
+    let mut by_slot: HashMap<u16, Vec<(String, SessionId)>> = HashMap::new();
+    for (key, id) in candidates {
+        by_slot.entry(hash_slot(&key)).or_default().push((key, id));
+    }
+    let mut ids = Vec::new();
+    for group in by_slot.into_values() {
+        let mut pipe = redis::pipe();
+        for (key, _) in &group {
+            pipe.cmd(command).arg(key).arg(arg);
         }
-    })
+        let yes: Vec<bool> = pipe.query_async(conn).await?;
+        ids.extend(
+            group
+                .into_iter()
+                .zip(yes)
+                .filter(|(_, y)| *y)
+                .map(|((_, id), _)| id),
+        );
+    }
+    Ok(ids)
 }
 
 /// [`Backend::keys`](crate::backend::Backend::keys): `SCAN` for the
@@ -179,26 +190,11 @@ pub(super) async fn keys(
                 query.matches(&id).then_some((k, id))
             })
             .collect();
-        // HEXISTS a pipeline per hash slot (a cluster routes a pipeline to
-        // one slot's master).
-        let mut by_slot: HashMap<u16, Vec<(String, SessionId)>> = HashMap::new();
-        for (key, id) in candidates {
-            by_slot.entry(hash_slot(&key)).or_default().push((key, id));
-        }
-        for group in by_slot.into_values() {
-            let mut pipe = redis::pipe();
-            for (key, _) in &group {
-                pipe.cmd("HEXISTS").arg(key).arg("value");
-            }
-            let present: Vec<bool> = pipe.query_async(&mut conn).await.map_err(fail)?;
-            ids.extend(
-                group
-                    .into_iter()
-                    .zip(present)
-                    .filter(|(_, p)| *p)
-                    .map(|((_, id), _)| id),
-            );
-        }
+        ids.extend(
+            answering_yes(&mut conn, candidates, "HEXISTS", "value")
+                .await
+                .map_err(fail)?,
+        );
         if next == 0 {
             server += 1;
             cursor = 0;
@@ -266,26 +262,18 @@ async fn cluster_keys_for_user(
             let (next, found) = scan_step(&mut conn, server.as_ref(), cursor, &pattern, SCAN_COUNT)
                 .await
                 .map_err(fail)?;
-            let mut by_slot: HashMap<u16, Vec<(String, SessionId)>> = HashMap::new();
-            for key in found {
-                if let Some(id) = backend.session_of_key(&key, ":uids", name) {
-                    by_slot.entry(hash_slot(&key)).or_default().push((key, id));
-                }
-            }
-            for group in by_slot.into_values() {
-                let mut pipe = redis::pipe();
-                for (key, _) in &group {
-                    pipe.cmd("SISMEMBER").arg(key).arg(user_id);
-                }
-                let member: Vec<bool> = pipe.query_async(&mut conn).await.map_err(fail)?;
-                ids.extend(
-                    group
-                        .into_iter()
-                        .zip(member)
-                        .filter(|(_, m)| *m)
-                        .map(|((_, id), _)| id),
-                );
-            }
+            let candidates: Vec<(String, SessionId)> = found
+                .into_iter()
+                .filter_map(|key| {
+                    let id = backend.session_of_key(&key, ":uids", name)?;
+                    Some((key, id))
+                })
+                .collect();
+            ids.extend(
+                answering_yes(&mut conn, candidates, "SISMEMBER", &user_id.to_string())
+                    .await
+                    .map_err(fail)?,
+            );
             if next == 0 {
                 break;
             }

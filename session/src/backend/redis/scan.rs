@@ -27,8 +27,9 @@ use super::RedisBackend;
 use crate::backend::liveness::parse_entry;
 use crate::backend::{BackendError, LockEntry, SessionId};
 
-/// Keys asked of each `SCAN` step.
-const SCAN_COUNT: usize = 1000;
+/// Keys asked of each `SCAN` step, at most (a key listing asks for about
+/// a page).
+pub(super) const SCAN_COUNT: usize = 1000;
 
 /// Escapes the glob characters of `MATCH` patterns.
 pub(super) fn glob_escape(text: &str) -> String {
@@ -199,6 +200,22 @@ async fn scan_server(
     }
 }
 
+/// The servers to scan: the connection's own, or every master of a
+/// cluster in a fixed order (by address: `CLUSTER NODES` lists them in
+/// another order on each node, and a key cursor names a master by its
+/// place).
+pub(super) async fn servers(conn: &mut Conn) -> Result<Vec<Option<Master>>, redis::RedisError> {
+    Ok(match conn {
+        Conn::Single(_) => vec![None],
+        Conn::Cluster(cluster) => {
+            let mut all = masters(cluster).await?;
+            all.sort_by(|a, b| (&a.host, a.port).cmp(&(&b.host, b.port)));
+            all.dedup_by(|a, b| (&a.host, a.port) == (&b.host, b.port));
+            all.into_iter().map(Some).collect()
+        }
+    })
+}
+
 /// [`Backend::locks`](crate::backend::Backend::locks): on a cluster, the
 /// scan runs on every master serving slots (asked of the cluster first).
 pub(super) async fn locks(
@@ -208,16 +225,11 @@ pub(super) async fn locks(
     let pattern = backend.lock_pattern(name);
     let mut conn = backend.conn().await?;
     let mut found = HashMap::new();
-    match &mut conn {
-        Conn::Single(_) => scan_server(&mut conn, None, &pattern, &mut found).await?,
-        Conn::Cluster(cluster) => {
-            let masters = masters(cluster)
-                .await
-                .map_err(|e| redis_error("locks", &pattern, &e))?;
-            for master in &masters {
-                scan_server(&mut conn, Some(master), &pattern, &mut found).await?;
-            }
-        }
+    let servers = servers(&mut conn)
+        .await
+        .map_err(|e| redis_error("locks", &pattern, &e))?;
+    for server in &servers {
+        scan_server(&mut conn, server.as_ref(), &pattern, &mut found).await?;
     }
     Ok(found
         .into_iter()
