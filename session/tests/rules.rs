@@ -148,6 +148,32 @@ async fn open_with_a_destroy_queued_answers_destroying() {
     assert!(d.await.unwrap().is_saved());
 }
 
+/// A Destroy of an open session reads Destroyed from its start: by the
+/// time its save releases the lock another server may own the key, and
+/// two sessions must never read Open for one key at once.
+#[tokio::test(start_paused = true)]
+async fn a_running_destroy_reads_destroyed_before_it_releases_the_lock() {
+    let rig = Rig::new();
+    let r = rig.registry();
+    let s = r.session("Player", None, 1);
+    s.open(None).await;
+    s.set_save_delay(secs(5)).unwrap();
+    s.save().await; // the Destroy's save waits 5 s
+    let d = tokio::spawn({
+        let s = s.clone();
+        async move { s.destroy().await }
+    });
+    tokio::task::yield_now().await;
+    assert_eq!(s.state(), State::Destroyed);
+    // The rules still answer as for a Destroy under way.
+    assert_eq!(s.save().await, Response::State(StateKind::Destroying));
+    let other = rig.registry().session("Player", None, 1);
+    assert!(matches!(other.open(None).await, Response::Locked(_)));
+    assert!(d.await.unwrap().is_saved());
+    assert_eq!(s.state(), State::Destroyed);
+    assert_eq!(other.open(None).await, Response::Success);
+}
+
 #[tokio::test(start_paused = true)]
 async fn open_when_already_open_applies_the_template_and_succeeds() {
     let rig = Rig::new();

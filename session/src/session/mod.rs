@@ -215,9 +215,12 @@ impl Session {
         self.0.hidden
     }
 
-    /// State: Open, Closed or Destroyed.
+    /// State: Open, Closed or Destroyed. A session being destroyed reads
+    /// Destroyed from the moment its Destroy starts saving and releasing
+    /// the lock (StateChanged(Destroyed) fires once that is done), so no
+    /// session reads Open while another server may already own its key.
     pub fn state(&self) -> State {
-        self.0.core().state
+        self.0.core().shown_state()
     }
 
     /// AttemptsRemaining: renewals that may still fail before the session

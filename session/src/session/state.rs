@@ -73,6 +73,10 @@ pub(crate) struct Core {
     /// Why the next close happens, when something other than a caller
     /// asked for it (a handoff, shutdown, the renewal timer).
     closing: Option<CloseReason>,
+    /// A Destroy of this open session is saving and releasing its lock:
+    /// the session no longer owns its key, so [`Core::shown_state`] reads
+    /// Destroyed (the operations' rules still see Open until it ends).
+    leaving: bool,
     timers: Timers,
 }
 
@@ -92,7 +96,19 @@ impl Core {
             pending_acks: Vec::new(),
             lapsed: std::collections::HashSet::new(),
             closing: None,
+            leaving: false,
             timers: Timers::default(),
+        }
+    }
+
+    /// The State a caller reads: Destroyed from the moment a Destroy of an
+    /// open session begins (as a Close reads Closed from its start), so a
+    /// session never reads Open once its lock may be released.
+    pub(crate) fn shown_state(&self) -> State {
+        if self.leaving {
+            State::Destroyed
+        } else {
+            self.state
         }
     }
 
@@ -205,13 +221,16 @@ pub(crate) fn forget_deliveries(core: &mut Core) {
     core.pending_acks.clear();
 }
 
-/// A Destroy begins: the timers stop. Answers (whether open, whether to
+/// A Destroy begins: the timers stop, and an open session reads Destroyed
+/// from now on ([`Core::shown_state`]). Answers (whether open, whether to
 /// save first).
 pub(crate) fn destroy(inner: &Inner) -> (bool, bool) {
     let mut core = inner.core();
     stop_timers(&mut core);
     let save = core.props.save_on_close && !core.lock_lost;
-    (core.state == State::Open, save)
+    let was_open = core.state == State::Open;
+    core.leaving = was_open;
+    (was_open, save)
 }
 
 /// A Destroy ends: State Destroyed, StateChanged fires and every listener
@@ -223,6 +242,7 @@ pub(crate) fn destroyed(inner: &Inner) {
         core.close_reason = Some(core.closing.take().unwrap_or(CloseReason::Requested));
     }
     core.state = State::Destroyed;
+    core.leaving = false;
     stop_timers(&mut core);
 }
 
