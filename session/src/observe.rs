@@ -40,6 +40,10 @@ pub const STORE_FAILURES: &str = "sdm_store_failures_total";
 pub const STORE_CALLS: &str = "sdm_store_calls_total";
 /// Counter: queued values handed to ProcessQueue listeners.
 pub const QUEUE_VALUES: &str = "sdm_queue_values_total";
+/// Histogram: queue lag, the seconds each value handed to ProcessQueue
+/// listeners waited since it was pushed (by the store's clock; values
+/// pushed before the store kept push times are not counted).
+pub const QUEUE_LAG_SECONDS: &str = "sdm_queue_lag_seconds";
 /// Gauge: sessions open now (in this process).
 pub const OPEN_SESSIONS: &str = "sdm_open_sessions";
 /// Gauge: 1 while a registry's store is in critical state, else 0.

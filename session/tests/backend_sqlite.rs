@@ -64,7 +64,7 @@ async fn a_file_of_schema_5_is_migrated_for_history() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     drop(SqliteBackend::open(&path).expect("open again"));
 }
 
@@ -453,7 +453,7 @@ async fn a_file_of_the_first_schema_is_migrated_in_place() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 // ---------------------------------------------------------------------------
@@ -643,7 +643,7 @@ async fn a_file_of_schema_3_is_migrated_for_liveness() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -788,6 +788,11 @@ async fn a_file_of_schema_4_is_migrated_for_held_reads() {
         .expect("old values");
     assert_eq!(batch.values, ["\"a\"", "\"b\""]);
     assert_eq!(
+        batch.ages,
+        [None, None],
+        "pushed before push times were kept"
+    );
+    assert_eq!(
         again.queue_read(&gifts, 10, Duration::ZERO, long).await,
         Ok(None),
         "\"c\" keeps its invisibility time"
@@ -818,6 +823,11 @@ async fn a_file_of_schema_4_is_migrated_for_held_reads() {
         .expect("held read")
         .expect("value");
     assert_eq!(held.values, ["\"d\""]);
+    assert!(
+        matches!(held.ages[..], [Some(age)] if age < long),
+        "{:?}",
+        held.ages
+    );
     tokio::time::sleep(Duration::from_millis(20)).await;
     assert_eq!(
         again.queue_read(&gifts, 10, Duration::ZERO, long).await,
@@ -850,7 +860,7 @@ async fn a_file_of_schema_4_is_migrated_for_held_reads() {
     let version: i64 = conn
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     let held_columns: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM pragma_table_info('sdm_queue')

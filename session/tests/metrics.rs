@@ -166,3 +166,38 @@ fn the_critical_state_is_a_gauge() {
     );
     assert_eq!(counter(&after, "sdm_store_retries_total{}"), 2);
 }
+
+/// The queue lag: how long each value handed to ProcessQueue waited since
+/// it was pushed (here 3 s on the paused clock, before its owner opened).
+#[test]
+fn queue_lag_is_a_histogram_of_each_values_wait() {
+    let recorder = DebuggingRecorder::new();
+    let rt = paused_runtime();
+    let rig = Rig::new();
+    let registry = rig.registry();
+    let lags = metrics::with_local_recorder(&recorder, || {
+        rt.block_on(async {
+            let s = registry.session("Player", None, 7);
+            for gift in ["a", "b"] {
+                assert!(s.queue(Value::from(gift), None, None).await.is_success());
+            }
+            tokio::time::advance(secs(3)).await;
+            let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let seen_values = got.clone();
+            s.on_process_queue(move |_, values, _| {
+                seen_values.fetch_add(values.len(), std::sync::atomic::Ordering::SeqCst);
+            });
+            assert_eq!(s.open(None).await, Response::Success);
+            while got.load(std::sync::atomic::Ordering::SeqCst) < 2 {
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+            match seen(&recorder).remove("sdm_queue_lag_seconds{}") {
+                Some(DebugValue::Histogram(v)) => v.into_iter().map(|x| x.into_inner()).collect(),
+                other => panic!("no queue lag histogram: {other:?}"),
+            }
+        })
+    });
+    let lags: Vec<f64> = lags;
+    assert_eq!(lags.len(), 2, "{lags:?}");
+    assert!(lags.iter().all(|l| (3.0..3.1).contains(l)), "{lags:?}");
+}

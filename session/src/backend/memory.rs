@@ -101,6 +101,7 @@ struct Item {
     seq: u64,
     priority: f64,
     value: String,
+    pushed: Instant,
     expires: Instant,
     invisible_until: Option<Instant>,
     read_id: Option<String>,
@@ -409,17 +410,24 @@ impl MemoryBackend {
         visible.truncate(count);
         let read_id = super::checks::new_read_id();
         let held = holder.map(|(o, t)| (o.to_owned(), t));
-        let values = visible
+        let (values, ages) = visible
             .iter()
             .map(|&i| {
                 let item = &mut q.items[i];
                 item.invisible_until = Some(now + invisibility);
                 item.read_id = Some(read_id.clone());
                 item.held = held.clone();
-                item.value.clone()
+                (
+                    item.value.clone(),
+                    Some(now.saturating_duration_since(item.pushed)),
+                )
             })
-            .collect();
-        Attempt::Got(QueueBatch { read_id, values })
+            .unzip();
+        Attempt::Got(QueueBatch {
+            read_id,
+            values,
+            ages,
+        })
     }
 
     /// A lock entry of `id` was released, removed or replaced: wake the
@@ -542,6 +550,7 @@ impl Backend for MemoryBackend {
                 seq,
                 priority,
                 value: value.to_owned(),
+                pushed: Instant::now(),
                 expires: Instant::now() + expiration,
                 invisible_until: None,
                 read_id: None,

@@ -264,6 +264,10 @@ pub struct QueueBatch {
     /// The values as JSON text, highest priority first (oldest first within
     /// one priority).
     pub values: Vec<String>,
+    /// How long each value (same order as `values`) waited in the queue
+    /// since it was pushed, by the store's clock (the queue lag); `None`
+    /// for a value pushed before the store recorded push times.
+    pub ages: Vec<Option<Duration>>,
 }
 
 /// Why a store call failed.

@@ -50,6 +50,10 @@ pub(crate) async fn read_loop(session: Weak<Inner>) -> Option<TaskKind> {
                     return None;
                 }
                 metrics::counter!(crate::observe::QUEUE_VALUES).increment(values.len() as u64);
+                let lag = metrics::histogram!(crate::observe::QUEUE_LAG_SECONDS);
+                for age in batch.ages.iter().flatten() {
+                    lag.record(age.as_secs_f64());
+                }
                 for f in inner.events.process_queue.listeners() {
                     f(&batch.read_id, &values, &s);
                 }

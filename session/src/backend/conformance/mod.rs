@@ -247,6 +247,7 @@ pub const CASES: &[(&str, Case)] = cases![
     queue::invisibility_and_return,
     queue::removal_by_read_id,
     queue::waiting_read_woken_by_push,
+    queue::every_value_read_tells_its_age,
     lock::close_writes_and_releases,
     lock::sessions_are_independent,
     fencing::owner_writes_under_its_token,

@@ -144,3 +144,20 @@ pub async fn waiting_read_woken_by_push(b: Arc<dyn Backend>) {
     let batch = some(ok(read, "read"), "values");
     assert_eq!(batch.values, ["\"wake\""]);
 }
+
+/// A read tells how long each value waited since its push (the queue
+/// lag), by the store's clock.
+pub async fn every_value_read_tells_its_age(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("queue_age");
+    ok(b.queue_push(&id, "\"old\"", LONG, 0.0).await, "push");
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    ok(b.queue_push(&id, "\"new\"", LONG, 0.0).await, "push");
+    let batch = read_some(&b, &id, 10, LONG).await;
+    assert_eq!(batch.values, ["\"old\"", "\"new\""]);
+    assert_eq!(batch.ages.len(), 2, "one age per value: {:?}", batch.ages);
+    let (Some(old), Some(new)) = (batch.ages[0], batch.ages[1]) else {
+        panic!("every value pushed now has an age: {:?}", batch.ages);
+    };
+    assert!(old >= Duration::from_millis(50), "{old:?}");
+    assert!(old < LONG && new <= old, "{old:?} {new:?}");
+}

@@ -71,9 +71,10 @@ async fn read_once(
         .invoke_async(&mut conn)
         .await
         .map_err(|e| redis_error("queue_read", base, &e))?;
-    let (items, next) = match &reply {
+    let (items, next, ages) = match &reply {
         Value::Array(parts) => match parts.as_slice() {
-            [Value::Array(items), next] => (items, int(next)),
+            [Value::Array(items), next] => (items, int(next), None),
+            [Value::Array(items), next, Value::Array(ages)] => (items, int(next), Some(ages)),
             _ => return Err(corrupt(id, format!("queue read answered {reply:?}"))),
         },
         _ => return Err(corrupt(id, format!("queue read answered {reply:?}"))),
@@ -88,7 +89,19 @@ async fn read_once(
         .iter()
         .map(|v| text(v).ok_or_else(|| corrupt(id, format!("queue value is not text: {v:?}"))))
         .collect::<Result<Vec<_>, _>>()?;
-    Ok(Read::Got(QueueBatch { read_id, values }))
+    let ages = (0..values.len())
+        .map(|i| {
+            ages.and_then(|a| a.get(i))
+                .and_then(int)
+                .and_then(|ms| u64::try_from(ms).ok())
+                .map(Duration::from_millis)
+        })
+        .collect();
+    Ok(Read::Got(QueueBatch {
+        read_id,
+        values,
+        ages,
+    }))
 }
 
 /// [`Backend::queue_push`](crate::backend::Backend::queue_push): one push

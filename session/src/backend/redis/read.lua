@@ -4,7 +4,8 @@
 -- A value handed out to a holder (qh: member → `token:owner`) is hidden
 -- for as long as the live lock entry is exactly that owner and token, and
 -- visible at once when it is not; any other value is hidden until its time
--- in qi. Answers {values read, ms until a hidden value may show (-1: none)};
+-- in qi. Answers {values read, ms until a hidden value may show (-1: none),
+-- each value's age in ms (-1: pushed before members held their push time)};
 -- the values are empty when none is visible.
 local owner, token = parse_lock(redis.call('GET', KEYS[8]))
 local live = owner and (fmt(token) .. ':' .. owner)
@@ -45,8 +46,11 @@ if #picked == 0 then
   return {values, show}
 end
 local until_ms = now + tonumber(ARGV[2])
+local ages = {}
 for i, m in ipairs(picked) do
   values[i] = redis.call('HGET', KEYS[2], m)
+  local pushed = tonumber(string.match(m, ':(%d+)$'))
+  ages[i] = pushed and math.max(now - pushed, 0) or -1
   if ARGV[4] ~= '' then
     redis.call('HSET', KEYS[7], m, ARGV[4])
     redis.call('ZREM', KEYS[5], m)
@@ -58,4 +62,4 @@ for i, m in ipairs(picked) do
 end
 local last = redis.call('ZRANGE', KEYS[3], -1, -1, 'WITHSCORES')[2]
 for i = 5, 7 do redis.call('PEXPIREAT', KEYS[i], last) end
-return {values, -1}
+return {values, -1, ages}

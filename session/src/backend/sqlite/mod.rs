@@ -63,16 +63,16 @@
 //! name, scope, session_key: the session id's parts), `sdm_tokens` (id,
 //! issued: the last fencing token issued for the key), `sdm_queue` (item —
 //! an increasing sequence —, session, priority, value, expires_at_ms,
-//! invisible_until_ms, read_id, and held_owner, held_token: the lock
+//! invisible_until_ms, read_id, held_owner, held_token: the lock
 //! holder that read it, `NULL` for a value read without one or never
-//! read), `sdm_nodes` (id, host, pid, expires_at_ms:
+//! read, and pushed_ms: when it was pushed, `NULL` if unknown), `sdm_nodes` (id, host, pid, expires_at_ms:
 //! node heartbeats) and `sdm_requests` (node_id, name, scope, session_key,
 //! expires_at_ms: pending release requests, one per node and session, kept
 //! about a minute).
 //!
 //! **Storage changes.** A file made by an earlier version is migrated in
 //! place when it is opened, in one transaction; the schema version is kept
-//! in `PRAGMA user_version` (now 6).
+//! in `PRAGMA user_version` (now 7).
 //!
 //! * Schema 2 (fencing tokens): `token INTEGER NOT NULL DEFAULT 0` is added
 //!   to `sdm_records` and `sdm_locks`, and `sdm_tokens` is created.
@@ -93,6 +93,8 @@
 //!   the index is filled from the existing records' user ids. Every write
 //!   keeps the record it replaces in `sdm_history` and trims it in its own
 //!   transaction ([`SqliteBackend::set_history`]).
+//! * Schema 7 (queue lag): `pushed_ms` (`NULL` by default) is added to
+//!   `sdm_queue`. A value pushed before reads with an unknown age.
 //!
 //! Upgrade every process that shares a file together: an older process
 //! does not check tokens, does not clear a lock entry's node when it
@@ -488,18 +490,27 @@ impl Backend for SqliteBackend {
             let key = id.to_string();
             let value = value.to_owned();
             let session = key.clone();
-            self.inner.group.write("queue_push", session.clone(), move |tx, now| {
+            self.inner
+                .group
+                .write("queue_push", session.clone(), move |tx, now| {
                     tx.execute(
                         "DELETE FROM sdm_queue WHERE session = ?1 AND expires_at_ms <= ?2",
                         params![session, now],
                     )?;
                     tx.execute(
-                        "INSERT INTO sdm_queue (session, priority, value, expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
-                        params![session, priority, value, now.saturating_add(expiration)],
+                        "INSERT INTO sdm_queue (session, priority, value, expires_at_ms, pushed_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![
+                            session,
+                            priority,
+                            value,
+                            now.saturating_add(expiration),
+                            now
+                        ],
                     )?;
                     Ok(())
                 })
-            .await?;
+                .await?;
             self.inner.wakers.wake(&key);
             Ok(())
         })

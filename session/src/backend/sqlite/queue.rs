@@ -113,7 +113,7 @@ impl SqliteBackend {
                     }
                 }
                 let mut stmt = tx.prepare_cached(
-                    "SELECT item, value FROM sdm_queue
+                    "SELECT item, value, pushed_ms FROM sdm_queue
                      WHERE session = ?1 AND CASE WHEN held_owner IS NULL
                        THEN invisible_until_ms <= ?2
                        ELSE NOT (held_owner IS ?4 AND held_token IS ?5) END
@@ -121,7 +121,11 @@ impl SqliteBackend {
                 )?;
                 let rows = stmt
                     .query_map(params![key, now, count, live_owner, live_token], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
+                        Ok((
+                            r.get::<_, i64>(0)?,
+                            r.get::<_, String>(1)?,
+                            r.get::<_, Option<i64>>(2)?,
+                        ))
                     })?
                     .collect::<Result<Vec<_>, _>>()?;
                 drop(stmt);
@@ -148,7 +152,8 @@ impl SqliteBackend {
                        held_owner = ?3, held_token = ?4 WHERE item = ?5",
                 )?;
                 let mut values = Vec::with_capacity(rows.len());
-                for (item, value) in rows {
+                let mut ages = Vec::with_capacity(rows.len());
+                for (item, value, pushed) in rows {
                     update.execute(params![
                         now.saturating_add(inv),
                         read_id,
@@ -157,8 +162,15 @@ impl SqliteBackend {
                         item
                     ])?;
                     values.push(value);
+                    ages.push(pushed.map(|at| {
+                        Duration::from_millis(u64::try_from(now.saturating_sub(at)).unwrap_or(0))
+                    }));
                 }
-                Ok(Found::Batch(QueueBatch { read_id, values }))
+                Ok(Found::Batch(QueueBatch {
+                    read_id,
+                    values,
+                    ages,
+                }))
             })
             .await
     }

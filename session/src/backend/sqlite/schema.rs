@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS sdm_queue (
     invisible_until_ms INTEGER NOT NULL DEFAULT 0,
     read_id TEXT,
     held_owner TEXT,
-    held_token INTEGER
+    held_token INTEGER,
+    pushed_ms INTEGER
 );
 CREATE INDEX IF NOT EXISTS sdm_queue_order ON sdm_queue (session, priority DESC, item);
 CREATE INDEX IF NOT EXISTS sdm_queue_read ON sdm_queue (session, read_id);
@@ -96,11 +97,13 @@ CREATE TABLE IF NOT EXISTS sdm_requests (
 /// (`held_owner`, `held_token` of `sdm_queue`; `NULL` for values read
 /// without a holder, as every value read before), 6 version history
 /// (`sdm_history`) and the user-id index (`sdm_user_index`, filled from the
-/// existing records' user ids when a file is migrated).
-pub(super) const SCHEMA_VERSION: i64 = 6;
+/// existing records' user ids when a file is migrated), 7 the push time of
+/// queue values (`pushed_ms` of `sdm_queue`, for the queue lag; `NULL` for
+/// values pushed before).
+pub(super) const SCHEMA_VERSION: i64 = 7;
 
 /// Columns added since the first release: table, column, declaration.
-const ADDED: [(&str, &str, &str); 13] = [
+const ADDED: [(&str, &str, &str); 14] = [
     ("sdm_records", "token", "INTEGER NOT NULL DEFAULT 0"),
     ("sdm_locks", "token", "INTEGER NOT NULL DEFAULT 0"),
     ("sdm_records", "data_version", "INTEGER NOT NULL DEFAULT 0"),
@@ -114,6 +117,7 @@ const ADDED: [(&str, &str, &str); 13] = [
     ("sdm_locks", "session_key", "TEXT"),
     ("sdm_queue", "held_owner", "TEXT"),
     ("sdm_queue", "held_token", "INTEGER"),
+    ("sdm_queue", "pushed_ms", "INTEGER"),
 ];
 
 /// Brings a file of an earlier schema up to [`SCHEMA_VERSION`] in place
