@@ -20,6 +20,8 @@
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 
@@ -132,13 +134,19 @@ async fn gifts_child(registry: &Registry) {
 
 /// Opens every player and trades between them with `save_together` until
 /// killed, reporting `TRADES <n>` now and then.
+/// Player `p`'s key: every trader shares one slot tag, so their trades
+/// are one store step on a Redis Cluster too.
+fn trader(p: u32) -> String {
+    format!("{{traders}}-{p}")
+}
+
 async fn trades_child(registry: &Registry) {
     let mut players = Vec::new();
     for p in 0..PLAYERS {
-        let s = registry.session(NAME, None, format!("trader-{p}"));
+        let s = registry.session(NAME, None, trader(p));
         s.set_save_interval(Duration::ZERO).expect("auto-save off");
         let r = s.open(None).await;
-        assert_eq!(r, Response::Success, "open trader-{p}");
+        assert_eq!(r, Response::Success, "open {}", trader(p));
         players.push(s);
     }
     say("OPEN");
@@ -176,8 +184,10 @@ async fn trades_child(registry: &Registry) {
             })
             .await;
         // Anything but Success: nothing was written, and the values were
-        // put back.
-        let _ = traded;
+        // put back. Only the trades that were saved count.
+        if traded != Response::Success {
+            continue;
+        }
         trades += 1;
         if trades % 20 == 0 {
             say(&format!("TRADES {trades}"));
@@ -281,7 +291,7 @@ fn trades_case(url: &str) {
         for p in 0..PLAYERS {
             let items: Vec<String> = (0..3).map(|i| format!("item-{p}-{i}")).collect();
             all_items.extend(items.iter().cloned());
-            let s = setup.session(NAME, None, format!("trader-{p}"));
+            let s = setup.session(NAME, None, trader(p));
             assert_eq!(s.open(None).await, Response::Success);
             s.set_value(template(100, &items));
             assert!(s.close().await.is_saved());
@@ -314,15 +324,15 @@ fn trades_case(url: &str) {
     let check = registry(url);
     runtime.block_on(async {
         for p in 0..PLAYERS {
-            let s = check.session(NAME, None, format!("trader-{p}"));
-            assert_eq!(s.open(None).await, Response::Success, "trader-{p}");
+            let s = check.session(NAME, None, trader(p));
+            assert_eq!(s.open(None).await, Response::Success, "{}", trader(p));
             assert!(s.close().await.is_saved());
         }
     });
     let mut coins = 0;
     let mut items = Vec::new();
     for p in 0..PLAYERS {
-        let mut value = stored(&runtime, &backend, &format!("trader-{p}"));
+        let mut value = stored(&runtime, &backend, &trader(p));
         coins += value["Coins"].as_i64().expect("coins");
         items.extend(
             items_of(&mut value)
@@ -368,4 +378,17 @@ fn redis_crash_matrix_applies_each_gift_once() {
 fn redis_trades_killed_at_random_conserve_coins_and_items() {
     let server = redis_server::RedisServer::start_own();
     trades_case(server.url());
+}
+
+#[test]
+fn cluster_crash_matrix_applies_each_gift_once() {
+    let cluster = redis_cluster::RedisCluster::start();
+    gifts_case(&cluster.url(), false);
+    gifts_case(&cluster.url(), true);
+}
+
+#[test]
+fn cluster_trades_killed_at_random_conserve_coins_and_items() {
+    let cluster = redis_cluster::RedisCluster::start();
+    trades_case(&cluster.url());
 }

@@ -27,6 +27,8 @@
 
 #[path = "support/child.rs"]
 mod child;
+#[path = "support/redis_cluster.rs"]
+mod redis_cluster;
 #[path = "support/redis_server.rs"]
 mod redis_server;
 #[path = "support/tcp_proxy.rs"]
@@ -280,6 +282,8 @@ impl Proc {
 enum Store {
     Sqlite(tempfile::TempDir, String),
     Redis(redis_server::RedisServer),
+    /// A local Redis Cluster (3 masters, 1 replica each) and its URL.
+    Cluster(redis_cluster::RedisCluster, String),
 }
 
 impl Store {
@@ -293,10 +297,17 @@ impl Store {
         Store::Redis(redis_server::RedisServer::start_own())
     }
 
+    fn cluster() -> Store {
+        let cluster = redis_cluster::RedisCluster::start();
+        let url = cluster.url();
+        Store::Cluster(cluster, url)
+    }
+
     fn url(&self) -> &str {
         match self {
             Store::Sqlite(_, url) => url,
             Store::Redis(server) => server.url(),
+            Store::Cluster(_, url) => url,
         }
     }
 
@@ -304,6 +315,7 @@ impl Store {
         match self {
             Store::Sqlite(..) => "sqlite",
             Store::Redis(_) => "redis",
+            Store::Cluster(..) => "cluster",
         }
     }
 
@@ -331,6 +343,19 @@ impl Store {
                 redis::cmd("PTTL")
                     .arg(format!("{{sdm:node:{node}}}:hb"))
                     .query(&mut conn)
+                    .expect("PTTL")
+            }
+            Store::Cluster(cluster, _) => {
+                let key = format!("{{sdm:node:{node}}}:hb");
+                let port = cluster.masters()[0];
+                let slot: u16 = cluster
+                    .command(port, &["CLUSTER", "KEYSLOT", &key])
+                    .parse()
+                    .expect("slot");
+                let master = cluster.master_of(slot);
+                cluster
+                    .command(master, &["PTTL", &key])
+                    .parse()
                     .expect("PTTL")
             }
         };
@@ -457,6 +482,11 @@ async fn kill_redis() {
     kill(Store::redis()).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_cluster() {
+    kill(Store::cluster()).await;
+}
+
 // ---------------------------------------------------------------------------
 // 2. Pause (SIGSTOP past the heartbeat TTL).
 
@@ -527,6 +557,11 @@ async fn pause_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_redis() {
     pause(Store::redis()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_cluster() {
+    pause(Store::cluster()).await;
 }
 
 // ---------------------------------------------------------------------------
@@ -697,6 +732,11 @@ fn hop_redis() {
     hop(Store::redis());
 }
 
+#[test]
+fn hop_cluster() {
+    hop(Store::cluster());
+}
+
 // ---------------------------------------------------------------------------
 // 5. Deferred handoff.
 
@@ -762,4 +802,9 @@ async fn deferred_handoff_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deferred_handoff_redis() {
     deferred_handoff(Store::redis()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deferred_handoff_cluster() {
+    deferred_handoff(Store::cluster()).await;
 }
