@@ -1563,6 +1563,26 @@ sdm_result sdm_session_get_save_on_close(struct sdm_session *session, bool *out)
 sdm_result sdm_session_set_save_on_close(struct sdm_session *session, bool save_on_close);
 
 /**
+ * Gets SkipUnchangedAutosaves: whether an auto-save with nothing to write
+ * (value, metadata and user ids untouched since the last write, no queue
+ * removal to record) makes no store call (default false).
+ *
+ * # Safety
+ * `session` NULL or live; `out` NULL or writable.
+ */
+sdm_result sdm_session_get_skip_unchanged_autosaves(struct sdm_session *session, bool *out);
+
+/**
+ * Sets SkipUnchangedAutosaves (see
+ * `sdm_session_get_skip_unchanged_autosaves`). A save a caller asks for
+ * always writes.
+ *
+ * # Safety
+ * `session` NULL or live.
+ */
+sdm_result sdm_session_set_skip_unchanged_autosaves(struct sdm_session *session, bool skip);
+
+/**
  * Gets the session's Metadata as a JSON object.
  *
  * Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.

@@ -1232,6 +1232,18 @@ public:
     Result<void> set_save_on_close(nothrow_t, bool on) {
         return detail::check(sdm_session_set_save_on_close(raw_, on));
     }
+    /** Whether auto-saves with nothing to write are skipped (default false). */
+    bool skip_unchanged_autosaves() const { return skip_unchanged_autosaves(nothrow).value(); }
+    /** Non-throwing skip_unchanged_autosaves(). */
+    Result<bool> skip_unchanged_autosaves(nothrow_t) const {
+        return detail::get_value<bool>([&](bool *o) { return sdm_session_get_skip_unchanged_autosaves(raw_, o); });
+    }
+    /** Skips auto-saves with nothing to write (a caller's save always writes). */
+    void set_skip_unchanged_autosaves(bool on) { set_skip_unchanged_autosaves(nothrow, on).value(); }
+    /** Non-throwing set_skip_unchanged_autosaves(). */
+    Result<void> set_skip_unchanged_autosaves(nothrow_t, bool on) {
+        return detail::check(sdm_session_set_skip_unchanged_autosaves(raw_, on));
+    }
 
     /** Metadata, as a JSON object. */
     std::string metadata() const { return metadata(nothrow).value(); }

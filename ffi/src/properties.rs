@@ -280,6 +280,41 @@ pub unsafe extern "C" fn sdm_session_set_save_on_close(
     }
 }
 
+/// Gets SkipUnchangedAutosaves: whether an auto-save with nothing to write
+/// (value, metadata and user ids untouched since the last write, no queue
+/// removal to record) makes no store call (default false).
+///
+/// # Safety
+/// `session` NULL or live; `out` NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_get_skip_unchanged_autosaves(
+    session: *mut sdm_session,
+    out: *mut bool,
+) -> sdm_result {
+    // SAFETY: forwarded contract.
+    unsafe { get(session, out, false, |s| s.skip_unchanged_autosaves()) }
+}
+
+/// Sets SkipUnchangedAutosaves (see
+/// `sdm_session_get_skip_unchanged_autosaves`). A save a caller asks for
+/// always writes.
+///
+/// # Safety
+/// `session` NULL or live.
+#[no_mangle]
+pub unsafe extern "C" fn sdm_session_set_skip_unchanged_autosaves(
+    session: *mut sdm_session,
+    skip: bool,
+) -> sdm_result {
+    // SAFETY: forwarded contract.
+    unsafe {
+        set(session, |s| {
+            s.set_skip_unchanged_autosaves(skip);
+            Ok(())
+        })
+    }
+}
+
 /// Gets the session's Metadata as a JSON object.
 ///
 /// Ownership: `*out` is owned by the caller; free it with `sdm_string_free`.

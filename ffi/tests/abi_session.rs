@@ -187,6 +187,17 @@ fn property_setters_validate_and_name_the_property() {
         assert_eq!(sdm_session_get_save_on_close(s, &mut flag), SDM_OK);
         assert!(!flag);
         assert_eq!(
+            sdm_session_get_skip_unchanged_autosaves(s, &mut flag),
+            SDM_OK
+        );
+        assert!(!flag, "off by default");
+        assert_eq!(sdm_session_set_skip_unchanged_autosaves(s, true), SDM_OK);
+        assert_eq!(
+            sdm_session_get_skip_unchanged_autosaves(s, &mut flag),
+            SDM_OK
+        );
+        assert!(flag);
+        assert_eq!(
             sdm_session_set_user_ids(s, ptr::null(), 2),
             SDM_NULL_ARGUMENT
         );

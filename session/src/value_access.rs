@@ -66,7 +66,7 @@ impl Session {
     /// The value as the caller's own type (through serde). An empty table
     /// reads as an empty map or struct, or else as an empty sequence.
     pub fn get_as<T: DeserializeOwned>(&self) -> Result<T, SessionError> {
-        let value = self.0.value().clone();
+        let value = self.0.value_copy();
         from_value(value).map_err(|e| self.serde_error(e))
     }
 

@@ -217,7 +217,7 @@ async fn migrations_on_sqlite_records_of_schema_2() {
         .expect("open")
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("user_version");
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

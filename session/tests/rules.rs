@@ -659,6 +659,76 @@ async fn auto_save_timer_restarts_after_every_save() {
     assert_eq!(rig.counting.count(Method::Set), 1);
 }
 
+/// SkipUnchangedAutosaves (off by default): an auto-save with nothing to
+/// write makes no store call but still fires Saving and Saved; a change, a
+/// metadata change or a caller's Save writes.
+#[tokio::test(start_paused = true)]
+async fn skip_unchanged_autosaves_writes_only_what_changed() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    assert!(!s.skip_unchanged_autosaves(), "off by default");
+    s.set_skip_unchanged_autosaves(true);
+    s.open(None).await;
+    s.set_value(Value::from(1));
+    let saved = Arc::new(Mutex::new(0));
+    let heard = saved.clone();
+    s.on_saved(move |r, _| {
+        assert!(r.is_saved(), "{r:?}");
+        *heard.lock().unwrap() += 1;
+    });
+    // The first auto-save after the open writes (the value is new).
+    rig.counting.reset();
+    tokio::time::sleep(secs(31)).await;
+    assert_eq!(rig.counting.count(Method::Set), 1);
+    // Unchanged: no store call, Saved still fires.
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(rig.counting.count(Method::Set), 1);
+    assert_eq!(*saved.lock().unwrap(), 2);
+    // A change is written by the next auto-save.
+    s.set_value(Value::from(7));
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(rig.counting.count(Method::Set), 2);
+    assert_eq!(rig.stored("1").await, Some(json!(7)));
+    // So is a metadata change.
+    let mut metadata = serde_json::Map::new();
+    metadata.insert("Tag".into(), json!(1));
+    s.set_metadata(metadata);
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(rig.counting.count(Method::Set), 3);
+    // Reading a copy is no change.
+    let _ = s.clone_value();
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(rig.counting.count(Method::Set), 3);
+    // A caller's Save always writes.
+    assert!(s.save().await.is_saved());
+    assert_eq!(rig.counting.count(Method::Set), 4);
+    assert_eq!(*saved.lock().unwrap(), 6);
+}
+
+/// A write that fails leaves the change to the next auto-save.
+#[tokio::test(start_paused = true)]
+async fn skip_unchanged_autosaves_retries_a_failed_write() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    s.set_skip_unchanged_autosaves(true);
+    s.open(None).await;
+    s.set_value(Value::from(3));
+    rig.faulty.fail_next(100);
+    tokio::time::sleep(secs(31)).await;
+    rig.faulty.fail_next(0);
+    assert_eq!(
+        rig.stored("1").await,
+        None,
+        "the failed auto-save wrote nothing"
+    );
+    tokio::time::sleep(secs(60)).await;
+    assert_eq!(
+        rig.stored("1").await,
+        Some(json!(3)),
+        "written by a later one"
+    );
+}
+
 #[tokio::test(start_paused = true)]
 async fn changing_save_interval_restarts_or_stops_the_timer_at_once() {
     let rig = Rig::new();

@@ -276,6 +276,10 @@ void test_sessions() {
     s1.set_save_on_close(false);
     CHECK(!s1.save_on_close());
     s1.set_save_on_close(true);
+    CHECK(!s1.skip_unchanged_autosaves());
+    s1.set_skip_unchanged_autosaves(true);
+    CHECK(s1.skip_unchanged_autosaves());
+    s1.set_skip_unchanged_autosaves(false);
     CHECK(s1.user_ids().empty());
     s1.set_user_ids({42, 7});
     CHECK((s1.user_ids() == std::vector<std::int64_t>{42, 7}));

@@ -54,7 +54,7 @@ async fn save_then_release(inner: &Arc<Inner>, save: bool) -> Response {
             Err(e) => Response::Error(e),
         };
     }
-    let response = super::save::save_now(inner, true).await;
+    let response = super::save::save_now(inner, true, false).await;
     if let Response::Error(
         SessionError::Backend { .. }
         | SessionError::Unwritable { .. }

@@ -21,13 +21,19 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use tracing::Instrument;
 
-/// Decides what a call of `kind` does now (answer, join, queue...).
-pub(crate) fn admit(inner: &Arc<Inner>, kind: TaskKind, template: Option<Value>) -> Admission {
+/// Decides what a call of `kind` does now (answer, join, queue...);
+/// `by_caller` when the API asked (not a timer).
+pub(crate) fn admit(
+    inner: &Arc<Inner>,
+    kind: TaskKind,
+    template: Option<Value>,
+    by_caller: bool,
+) -> Admission {
     let mut core = inner.core();
     match kind {
         TaskKind::Open => open::admit(inner, &mut core, template),
         TaskKind::Read => read::admit(inner, &mut core, template),
-        TaskKind::Save => save::admit(inner, &mut core),
+        TaskKind::Save => save::admit(inner, &mut core, by_caller),
         TaskKind::Close => close::admit(inner, &mut core),
         TaskKind::Destroy => destroy::admit(inner, &mut core),
     }
@@ -35,7 +41,7 @@ pub(crate) fn admit(inner: &Arc<Inner>, kind: TaskKind, template: Option<Value>)
 
 /// Admits an operation and waits for its answer: the public API's way in.
 pub(crate) async fn call(inner: &Arc<Inner>, kind: TaskKind, template: Option<Value>) -> Response {
-    let admission = admit(inner, kind, template);
+    let admission = admit(inner, kind, template, true);
     inner.finish(admission).await
 }
 
@@ -43,7 +49,7 @@ pub(crate) async fn call(inner: &Arc<Inner>, kind: TaskKind, template: Option<Va
 /// in (auto-save asks for a Save, a lock given up asks for a Close).
 pub(crate) fn request(inner: &Arc<Inner>, kind: TaskKind) {
     // The receiver is dropped: nobody waits for this answer.
-    drop(admit(inner, kind, None));
+    drop(admit(inner, kind, None, false));
 }
 
 /// Runs a queued operation (the task queue's worker calls this), inside its

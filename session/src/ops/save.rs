@@ -27,7 +27,16 @@ use crate::{Response, Session, SessionError, State, StateKind};
 use sdm_codec::Value;
 use std::sync::Arc;
 
-pub(super) fn admit(inner: &Arc<Inner>, core: &mut Core) -> Admission {
+pub(super) fn admit(inner: &Arc<Inner>, core: &mut Core, by_caller: bool) -> Admission {
+    let admission = admit_save(inner, core);
+    if by_caller && matches!(admission, Admission::Wait(_)) {
+        // The queued Save writes even an unchanged value (see `run`).
+        core.caller_save = true;
+    }
+    admission
+}
+
+fn admit_save(inner: &Arc<Inner>, core: &mut Core) -> Admission {
     match core.state {
         State::Closed => return Admission::Answer(Response::State(StateKind::Closed)),
         State::Destroyed => return Admission::Answer(Response::State(StateKind::Destroyed)),
@@ -46,12 +55,20 @@ pub(super) fn admit(inner: &Arc<Inner>, core: &mut Core) -> Admission {
 }
 
 pub(super) async fn run(inner: &Arc<Inner>) -> Response {
-    match inner.core().state {
-        State::Closed => return Response::State(StateKind::Closed),
-        State::Destroyed => return Response::State(StateKind::Destroyed),
-        State::Open => {}
-    }
-    let response = save_now(inner, false).await;
+    let skip_unchanged = {
+        let mut core = inner.core();
+        let by_caller = std::mem::take(&mut core.caller_save);
+        match core.state {
+            State::Closed => return Response::State(StateKind::Closed),
+            State::Destroyed => return Response::State(StateKind::Destroyed),
+            State::Open => {}
+        }
+        !by_caller && core.props.skip_unchanged_autosaves
+    };
+    // With SkipUnchangedAutosaves, an auto-save (no caller asked) of a
+    // value, metadata and user ids untouched since the last write, with no
+    // queue removal to record, writes nothing: the store holds exactly that.
+    let response = save_now(inner, false, skip_unchanged).await;
     if let Response::Error(SessionError::Fenced { .. }) = response {
         // Closed (and StateChanged fired) before any caller sees the answer,
         // so a caller that checks the state after `Error` finds it Closed.
@@ -76,15 +93,23 @@ pub(crate) struct Encoded {
 pub(crate) struct Snapshot {
     pub(crate) value: Value,
     pub(crate) acks: Vec<String>,
+    /// Whether the value, metadata or user ids may have changed since the
+    /// last snapshot (see [`Inner::value`]); the mark is cleared by this
+    /// one, and set again if its write fails.
+    pub(crate) changed: bool,
 }
 
 pub(crate) async fn snapshot(inner: &Inner) -> Snapshot {
     inner
         .apply_gate
         .quiet(&inner.id_text, || {
-            let value = inner.value().clone();
+            let (value, changed) = inner.take_value_snapshot();
             let acks = inner.core().pending_acks.clone();
-            Snapshot { value, acks }
+            Snapshot {
+                value,
+                acks,
+                changed,
+            }
         })
         .await
 }
@@ -148,8 +173,11 @@ fn encode_value(inner: &Inner, value: Value) -> Result<Encoded, String> {
 
 /// Waits out SaveDelay, fires Saving, encodes and writes the value once
 /// (with retries); `release` also releases the lock in the same step (a
-/// close). Fires Saved and restarts the auto-save timer.
-pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
+/// close). With `skip_unchanged` (an auto-save) nothing is written when
+/// nothing changed since the last write and no queue removal waits: the
+/// answer is `Saved` with the value the store holds. Fires Saved and
+/// restarts the auto-save timer.
+pub(super) async fn save_now(inner: &Arc<Inner>, release: bool, skip_unchanged: bool) -> Response {
     let due = {
         let core = inner.core();
         core.last_save.map(|t| t + core.props.save_delay)
@@ -161,15 +189,25 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
     fire_saving(inner);
     let started = std::time::Instant::now();
     let snap = snapshot(inner).await;
-    let (response, bytes) = match prepare(inner, snap.value) {
-        Err(e) => (Response::Error(e), 0),
-        Ok(encoded) => {
-            let bytes = encoded_bytes(&encoded);
-            (write(inner, encoded, release, &snap.acks).await, bytes)
+    let unchanged = skip_unchanged && !release && !snap.changed && snap.acks.is_empty();
+    let (response, bytes) = if unchanged {
+        (Response::Saved(snap.value), 0)
+    } else {
+        match prepare(inner, snap.value) {
+            Err(e) => (Response::Error(e), 0),
+            Ok(encoded) => {
+                let bytes = encoded_bytes(&encoded);
+                (write(inner, encoded, release, &snap.acks).await, bytes)
+            }
         }
     };
+    if !response.is_saved() {
+        // Not written: the next auto-save writes it.
+        inner.mark_changed();
+    }
     drop(writing);
     let outcome = match &response {
+        Response::Saved(_) if unchanged => "unchanged",
         Response::Saved(_) => "saved",
         Response::Error(SessionError::Fenced { .. }) => "fenced",
         Response::Error(SessionError::Invalid { .. }) => "invalid",
@@ -190,7 +228,7 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool) -> Response {
 pub(crate) fn fire_saving(inner: &Arc<Inner>) {
     let saving = inner.events.saving.listeners();
     if !saving.is_empty() {
-        let snapshot = inner.value().clone();
+        let snapshot = inner.value_copy();
         let s = Session(inner.clone());
         for f in saving {
             f(&snapshot, &s);

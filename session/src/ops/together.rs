@@ -192,6 +192,9 @@ async fn write_all(inners: &[Arc<Inner>]) -> Response {
     for inner in inners {
         fire_saving(inner);
         let snap = snapshot(inner).await;
+        // The change mark stays set: the next auto-save writes once more
+        // rather than this step tracking its outcome per session.
+        inner.mark_changed();
         let token = inner.core().token;
         match prepare(inner, snap.value) {
             Ok(encoded) => parts.push(Part {

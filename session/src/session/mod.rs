@@ -38,6 +38,11 @@ pub(crate) struct Inner {
     pub(crate) registry: Weak<dyn Registered>,
     pub(crate) core: Mutex<Core>,
     pub(crate) value: Mutex<Value>,
+    /// Set whenever the value is handed out for any use but a save's
+    /// snapshot, and by the metadata and user-id setters: the value may
+    /// differ from what was last written. Cleared by a save's snapshot
+    /// (under the value lock); an auto-save with it clear writes nothing.
+    changed: std::sync::atomic::AtomicBool,
     pub(crate) events: Events,
     pub(crate) state_tx: tokio::sync::watch::Sender<State>,
     /// The runtime of the first operation, for timers started from outside
@@ -74,6 +79,7 @@ impl Inner {
             registry,
             core: Mutex::new(Core::new()),
             value: Mutex::new(Value::Nil),
+            changed: std::sync::atomic::AtomicBool::new(true),
             events: Events::default(),
             state_tx: tokio::sync::watch::Sender::new(State::Closed),
             runtime: std::sync::OnceLock::new(),
@@ -93,8 +99,34 @@ impl Inner {
         self.core().state
     }
 
+    /// The value, for any use: marks it as possibly changed (every path
+    /// that can change it comes through here, so none is missed).
     pub(crate) fn value(&self) -> MutexGuard<'_, Value> {
-        self.value.lock().unwrap_or_else(|p| p.into_inner())
+        let guard = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        self.changed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        guard
+    }
+
+    /// A copy of the value, without marking it changed (only reads it).
+    pub(crate) fn value_copy(&self) -> Value {
+        self.value.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// A save's copy of the value, and whether it may have changed since
+    /// the last one (the mark is cleared, under the value lock).
+    pub(crate) fn take_value_snapshot(&self) -> (Value, bool) {
+        let guard = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = self
+            .changed
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        (guard.clone(), changed)
+    }
+
+    /// The value (or what is written with it) may differ from the store's.
+    pub(crate) fn mark_changed(&self) {
+        self.changed
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The store, as this session calls it (retries, error naming).
@@ -273,6 +305,7 @@ impl Session {
     /// turns compression on for the next saves.
     pub fn set_metadata(&self, metadata: Map<String, Json>) {
         self.0.core().stored.metadata = metadata;
+        self.0.mark_changed();
     }
 
     /// Changes Metadata in place.
@@ -288,11 +321,12 @@ impl Session {
     /// Replaces UserIds.
     pub fn set_user_ids(&self, user_ids: Vec<i64>) {
         self.0.core().stored.user_ids = user_ids;
+        self.0.mark_changed();
     }
 
     /// Clone: a deep copy of Value.
     pub fn clone_value(&self) -> Value {
-        self.0.value().clone()
+        self.0.value_copy()
     }
 
     /// Reconcile: fills in what Value lacks from `template` (see

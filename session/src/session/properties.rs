@@ -16,6 +16,7 @@ pub(crate) struct Properties {
     pub(crate) lock_interval: Duration,
     pub(crate) lock_attempts: u32,
     pub(crate) save_on_close: bool,
+    pub(crate) skip_unchanged_autosaves: bool,
     pub(crate) queue_invisibility: Duration,
     /// The session's own open-wait setting (`None`: the registry's).
     pub(crate) open_wait: Option<Option<crate::OpenWait>>,
@@ -29,6 +30,7 @@ impl Default for Properties {
             lock_interval: Duration::from_secs(60),
             lock_attempts: 5,
             save_on_close: true,
+            skip_unchanged_autosaves: false,
             queue_invisibility: DEFAULT_QUEUE_INVISIBILITY,
             open_wait: None,
         }
@@ -140,5 +142,34 @@ impl Session {
     /// Sets SaveOnClose.
     pub fn set_save_on_close(&self, save: bool) {
         self.0.core().props.save_on_close = save;
+    }
+
+    /// Whether an auto-save with nothing to write is skipped (default
+    /// false: as in the module, every SaveInterval writes).
+    pub fn skip_unchanged_autosaves(&self) -> bool {
+        self.0.core().props.skip_unchanged_autosaves
+    }
+
+    /// Skips auto-saves with nothing to write: when on, an auto-save of a
+    /// value, metadata and user ids untouched since the last write, with no
+    /// queue removal to record, makes no store call; it still fires Saving
+    /// and Saved and answers `Saved` with the value (the store holds
+    /// exactly that). "Untouched" is judged conservatively: any access to
+    /// the value other than [`clone_value`](Session::clone_value) and
+    /// [`get_as`](Session::get_as) (a [`value`](Session::value) guard,
+    /// [`with_value`](Session::with_value), a setter, a reconcile, a
+    /// trade) counts as a change. A Save a caller asks for always writes.
+    /// Idle sessions then cost no store traffic between renewals, and the
+    /// version history is not filled with copies of an unchanged value.
+    ///
+    /// ```
+    /// # async fn demo(registry: sdm_session::Registry) {
+    /// let s = registry.session("Player", None, 1);
+    /// s.set_skip_unchanged_autosaves(true);
+    /// assert!(s.skip_unchanged_autosaves());
+    /// # }
+    /// ```
+    pub fn set_skip_unchanged_autosaves(&self, skip: bool) {
+        self.0.core().props.skip_unchanged_autosaves = skip;
     }
 }

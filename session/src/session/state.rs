@@ -77,6 +77,9 @@ pub(crate) struct Core {
     /// the session no longer owns its key, so [`Core::shown_state`] reads
     /// Destroyed (the operations' rules still see Open until it ends).
     leaving: bool,
+    /// A caller's Save is queued: it writes even an unchanged value (an
+    /// auto-save alone does not).
+    pub(crate) caller_save: bool,
     timers: Timers,
 }
 
@@ -97,6 +100,7 @@ impl Core {
             lapsed: std::collections::HashSet::new(),
             closing: None,
             leaving: false,
+            caller_save: false,
             timers: Timers::default(),
         }
     }

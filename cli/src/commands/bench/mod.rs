@@ -70,6 +70,10 @@ pub struct BenchArgs {
     /// Seconds every server idles with all sessions open (idle cost).
     #[arg(long, default_value_t = 5.0)]
     pub idle: f64,
+    /// Sessions skip auto-saves with nothing to write
+    /// (`set_skip_unchanged_autosaves`; off by default, as in the module).
+    #[arg(long)]
+    pub skip_unchanged: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -89,6 +93,7 @@ pub struct WorkerArgs {
     duration: f64,
     concurrency: usize,
     idle: f64,
+    skip_unchanged: bool,
     run: String,
 }
 
@@ -113,6 +118,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
             duration: args.duration,
             concurrency: args.concurrency,
             idle: args.idle,
+            skip_unchanged: args.skip_unchanged,
             run: args.run.clone(),
         });
     }
@@ -157,6 +163,7 @@ fn fleet(
             .args(["--duration", &args.duration.to_string()])
             .args(["--concurrency", &args.concurrency.to_string()])
             .args(["--idle", &args.idle.to_string()])
+            .args(args.skip_unchanged.then_some("--skip-unchanged"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;

@@ -33,6 +33,7 @@ struct Shared {
     errors: AtomicU64,
     keys: Vec<String>,
     name: String,
+    skip_unchanged: bool,
 }
 
 impl Shared {
@@ -55,6 +56,7 @@ impl Shared {
 
     async fn open(&self, i: usize) {
         let s = self.registry.session(&self.name, None, &self.keys[i]);
+        s.set_skip_unchanged_autosaves(self.skip_unchanged);
         let started = Instant::now();
         let r = s
             .open(Some(Value::from(json!({"Coins": 0, "Saves": 0}))))
@@ -153,6 +155,7 @@ async fn serve(args: &WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
         errors: AtomicU64::new(0),
         keys,
         name: format!("bench-{}", args.run),
+        skip_unchanged: args.skip_unchanged,
     });
     let (rss0, cpu0) = (rss_bytes(), cpu_seconds());
     // Join: every player's session opens.
