@@ -123,6 +123,15 @@ impl Node {
         list.push(Arc::downgrade(inner));
     }
 
+    /// Forgets the sessions that are no longer open (without collecting
+    /// the open ones: this runs every heartbeat, over every session).
+    fn prune(&self) {
+        self.sessions().retain(|_, list| {
+            list.retain(|w| w.upgrade().is_some_and(|i| i.state() == State::Open));
+            !list.is_empty()
+        });
+    }
+
     /// The open sessions of `id` (every id when `None`); forgets the rest.
     fn open_sessions(&self, id: Option<&SessionId>) -> Vec<Arc<Inner>> {
         let mut map = self.sessions();
@@ -242,7 +251,7 @@ async fn heartbeat_loop(node: Weak<Node>, backend: Arc<dyn Backend>) {
         let ttl = n.config().heartbeat_ttl;
         let beat = tokio::time::timeout(ttl, backend.heartbeat(&n.info, ttl)).await;
         crate::observe::heartbeat(matches!(beat, Ok(Ok(()))));
-        drop(n.open_sessions(None)); // prune closed sessions
+        n.prune();
         match beat {
             Ok(Ok(())) => {
                 last_ok = Instant::now();
