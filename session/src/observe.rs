@@ -66,6 +66,25 @@ pub(crate) fn operation_span(key: &str, kind: &'static str) -> tracing::Span {
     )
 }
 
+/// A counter labelled with one value of a known set, recorded through a
+/// static key (the `metrics` macros allocate the labels of a key whose
+/// label values are not literals on every call, even with no recorder
+/// installed); a value outside the set still counts, through a built key.
+macro_rules! count_by {
+    ($name:expr, $label:literal => $value:expr, [$($v:literal),+ $(,)?]) => {
+        match $value {
+            $($v => metrics::counter!($name, $label => $v).increment(1),)+
+            other => metrics::counter!($name, $label => other).increment(1),
+        }
+    };
+    ($name:expr, with($fk:literal => $fv:literal), $label:literal => $value:expr, [$($v:literal),+ $(,)?]) => {
+        match $value {
+            $($v => metrics::counter!($name, $fk => $fv, $label => $v).increment(1),)+
+            other => metrics::counter!($name, $fk => $fv, $label => other).increment(1),
+        }
+    };
+}
+
 /// Records an operation's end in its span and the counters.
 pub(crate) fn operation_done(
     span: &tracing::Span,
@@ -75,15 +94,28 @@ pub(crate) fn operation_done(
 ) {
     span.record("outcome", outcome);
     span.record("round_trips", round_trips);
-    metrics::counter!(OPERATIONS, "kind" => kind, "outcome" => outcome).increment(1);
+    macro_rules! by_outcome {
+        ($kind:literal) => {
+            count_by!(OPERATIONS, with("kind" => $kind), "outcome" => outcome,
+                ["Success", "Saved", "Locked", "State", "Error"])
+        };
+    }
+    match kind {
+        "Open" => by_outcome!("Open"),
+        "Read" => by_outcome!("Read"),
+        "Save" => by_outcome!("Save"),
+        "Close" => by_outcome!("Close"),
+        "Destroy" => by_outcome!("Destroy"),
+        other => metrics::counter!(OPERATIONS, "kind" => other, "outcome" => outcome).increment(1),
+    }
     if kind == "Open" {
-        metrics::counter!(OPENS, "outcome" => outcome).increment(1);
+        count_by!(OPENS, "outcome" => outcome, ["Success", "Saved", "Locked", "State", "Error"]);
     }
 }
 
 /// Records a save: its outcome, how long it took and the bytes written.
 pub(crate) fn save_done(outcome: &'static str, took: Duration, bytes: usize) {
-    metrics::counter!(SAVES, "outcome" => outcome).increment(1);
+    count_by!(SAVES, "outcome" => outcome, ["saved", "unchanged", "error", "fenced", "invalid"]);
     metrics::histogram!(SAVE_SECONDS).record(took.as_secs_f64());
     if bytes > 0 {
         metrics::counter!(SAVED_BYTES).increment(bytes as u64);
@@ -93,11 +125,21 @@ pub(crate) fn save_done(outcome: &'static str, took: Duration, bytes: usize) {
     }
 }
 
+/// The store operations sessions call (see `store.rs`), for static keys.
+macro_rules! store_operations {
+    ($name:expr, $operation:expr) => {
+        count_by!($name, "operation" => $operation, [
+            "get", "set", "save_together", "lock", "renew", "unlock",
+            "queue_push", "queue_read", "queue_remove",
+        ])
+    };
+}
+
 /// Records a store call (and its failure).
 pub(crate) fn store_call(operation: &'static str, failed: bool) {
-    metrics::counter!(STORE_CALLS, "operation" => operation).increment(1);
+    store_operations!(STORE_CALLS, operation);
     if failed {
-        metrics::counter!(STORE_FAILURES, "operation" => operation).increment(1);
+        store_operations!(STORE_FAILURES, operation);
     }
 }
 
@@ -113,6 +155,9 @@ pub(crate) fn session_open(open: bool) {
 
 /// Records a heartbeat and whether it was written.
 pub(crate) fn heartbeat(ok: bool) {
-    let outcome = if ok { "ok" } else { "failed" };
-    metrics::counter!(HEARTBEATS, "outcome" => outcome).increment(1);
+    if ok {
+        metrics::counter!(HEARTBEATS, "outcome" => "ok").increment(1);
+    } else {
+        metrics::counter!(HEARTBEATS, "outcome" => "failed").increment(1);
+    }
 }
