@@ -43,6 +43,12 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
+    /// What this registry's sessions share (for the crate's own tests).
+    #[cfg(test)]
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.0.shared
+    }
+
     /// A registry on `backend`.
     pub fn new(backend: Arc<dyn Backend>) -> Registry {
         Registry(Arc::new(RegistryInner {
