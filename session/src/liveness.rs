@@ -72,6 +72,11 @@ impl Default for LivenessConfig {
     }
 }
 
+/// Forgets the sessions of `list` that are gone or no longer open.
+fn keep_open(list: &mut Vec<Weak<Inner>>) {
+    list.retain(|w| w.upgrade().is_some_and(|i| i.state() == State::Open));
+}
+
 /// The smallest map size at which `Node::opened` sweeps closed sessions.
 const SWEEP_MIN: usize = 1024;
 
@@ -125,7 +130,7 @@ impl Node {
     pub(crate) fn opened(&self, inner: &Arc<Inner>) {
         let mut map = self.sessions();
         let list = map.entry(inner.id.clone()).or_default();
-        list.retain(|w| w.upgrade().is_some_and(|i| i.state() == State::Open));
+        keep_open(list);
         list.push(Arc::downgrade(inner));
         // The ids of sessions that closed are forgotten once the map has
         // doubled since the last sweep: amortized O(1) per open, and no
@@ -134,7 +139,7 @@ impl Node {
         let len = map.len();
         if len >= self.sweep_at.load(Ordering::Relaxed) {
             map.retain(|_, list| {
-                list.retain(|w| w.upgrade().is_some_and(|i| i.state() == State::Open));
+                keep_open(list);
                 !list.is_empty()
             });
             self.sweep_at
@@ -147,7 +152,7 @@ impl Node {
         let mut map = self.sessions();
         let mut out = Vec::new();
         let mut take = |list: &mut Vec<Weak<Inner>>| {
-            list.retain(|w| w.upgrade().is_some_and(|i| i.state() == State::Open));
+            keep_open(list);
             out.extend(list.iter().filter_map(Weak::upgrade));
         };
         match id {

@@ -73,10 +73,6 @@ pub(crate) struct Core {
     /// Why the next close happens, when something other than a caller
     /// asked for it (a handoff, shutdown, the renewal timer).
     closing: Option<CloseReason>,
-    /// A Destroy of this open session is saving and releasing its lock:
-    /// the session no longer owns its key, so [`Core::shown_state`] reads
-    /// Destroyed (the operations' rules still see Open until it ends).
-    leaving: bool,
     /// A caller's Save is queued: it writes even an unchanged value (an
     /// auto-save alone does not).
     pub(crate) caller_save: bool,
@@ -99,7 +95,6 @@ impl Core {
             pending_acks: Vec::new(),
             lapsed: std::collections::HashSet::new(),
             closing: None,
-            leaving: false,
             caller_save: false,
             timers: Timers::default(),
         }
@@ -109,7 +104,9 @@ impl Core {
     /// open session begins (as a Close reads Closed from its start), so a
     /// session never reads Open once its lock may be released.
     pub(crate) fn shown_state(&self) -> State {
-        if self.leaving {
+        // A running Destroy of an open session is saving and releasing its
+        // lock (the operations' rules still see Open until it ends).
+        if self.state == State::Open && self.tasks.running(TaskKind::Destroy) {
             State::Destroyed
         } else {
             self.state
@@ -232,9 +229,7 @@ pub(crate) fn destroy(inner: &Inner) -> (bool, bool) {
     let mut core = inner.core();
     stop_timers(&mut core);
     let save = core.props.save_on_close && !core.lock_lost;
-    let was_open = core.state == State::Open;
-    core.leaving = was_open;
-    (was_open, save)
+    (core.state == State::Open, save)
 }
 
 /// A Destroy ends: State Destroyed, StateChanged fires and every listener
@@ -246,7 +241,6 @@ pub(crate) fn destroyed(inner: &Inner) {
         core.close_reason = Some(core.closing.take().unwrap_or(CloseReason::Requested));
     }
     core.state = State::Destroyed;
-    core.leaving = false;
     stop_timers(&mut core);
 }
 
