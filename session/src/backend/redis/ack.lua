@@ -13,15 +13,18 @@ local function ack(Q, ids)
       if ids[page[2][i + 1]] then found[page[2][i]] = true end
     end
   until cursor == '0'
-  local n = 0
-  for m in pairs(found) do
-    redis.call('ZREM', Q[1], m)
-    redis.call('HDEL', Q[2], m)
-    redis.call('ZREM', Q[3], m)
-    redis.call('ZREM', Q[4], m)
-    redis.call('HDEL', Q[5], m)
-    redis.call('HDEL', Q[6], m)
-    n = n + 1
+  local members = {}
+  for m in pairs(found) do members[#members + 1] = m end
+  -- One command per key for up to 500 members (not six per member), so a
+  -- save carrying many acknowledgements stays one short script run.
+  for i = 1, #members, 500 do
+    local chunk = {unpack(members, i, math.min(i + 499, #members))}
+    redis.call('ZREM', Q[1], unpack(chunk))
+    redis.call('HDEL', Q[2], unpack(chunk))
+    redis.call('ZREM', Q[3], unpack(chunk))
+    redis.call('ZREM', Q[4], unpack(chunk))
+    redis.call('HDEL', Q[5], unpack(chunk))
+    redis.call('HDEL', Q[6], unpack(chunk))
   end
-  return n
+  return #members
 end
