@@ -74,6 +74,11 @@ pub struct BenchArgs {
     /// (`set_skip_unchanged_autosaves`; off by default, as in the module).
     #[arg(long)]
     pub skip_unchanged: bool,
+    /// Every operation is a change and an explicit save of the caller's
+    /// player (no gifts, reads or hops): the engine's save rate at
+    /// `--concurrency` callers, to set beside the store's raw ceiling.
+    #[arg(long)]
+    pub saves_only: bool,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -94,6 +99,7 @@ pub struct WorkerArgs {
     concurrency: usize,
     idle: f64,
     skip_unchanged: bool,
+    saves_only: bool,
     run: String,
 }
 
@@ -119,6 +125,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
             concurrency: args.concurrency,
             idle: args.idle,
             skip_unchanged: args.skip_unchanged,
+            saves_only: args.saves_only,
             run: args.run.clone(),
         });
     }
@@ -164,6 +171,7 @@ fn fleet(
             .args(["--concurrency", &args.concurrency.to_string()])
             .args(["--idle", &args.idle.to_string()])
             .args(args.skip_unchanged.then_some("--skip-unchanged"))
+            .args(args.saves_only.then_some("--saves-only"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;

@@ -122,7 +122,10 @@ fn next(state: &mut u64) -> u64 {
     state.wrapping_mul(0x2545_F491_4F6C_DD1D)
 }
 
-fn pick(rng: &mut u64) -> Op {
+fn pick(rng: &mut u64, saves_only: bool) -> Op {
+    if saves_only {
+        return Op::Save;
+    }
     let mut roll = next(rng) % 100;
     for (op, weight) in MIX {
         if roll < weight {
@@ -179,10 +182,11 @@ async fn serve(args: &WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
     for c in 0..args.concurrency.max(1) {
         let (shared, ops) = (shared.clone(), ops.clone());
         let mut rng = 0x9E37_79B9_7F4A_7C15 ^ ((args.server as u64) << 32 | c as u64);
+        let saves_only = args.saves_only;
         players.spawn(async move {
             while Instant::now() < deadline {
                 let i = (next(&mut rng) as usize) % shared.keys.len();
-                shared.step(pick(&mut rng), i, &mut rng).await;
+                shared.step(pick(&mut rng, saves_only), i, &mut rng).await;
                 ops.fetch_add(1, Ordering::Relaxed);
             }
         });
