@@ -9,28 +9,34 @@
 -- Keeps the record `s.rec` (if it holds one) as the newest version,
 -- replaced now (by a removal when `removed`), then trims to the
 -- retention: versions replaced before `now - s.max_age` (when set), then
--- all but the newest `s.keep`.
+-- all but the newest `s.keep`. Answers the record's `created_ms` when it
+-- read the record (nil when it did not, or there is none).
 local function keep_version(s, removed)
-  if s.keep > 0 and redis.call('HEXISTS', s.rec, 'value') == 1 then
-    local t = {}
+  local created
+  if s.keep > 0 then
     local fields = {'value', 'metadata', 'user_ids', 'created_ms', 'updated_ms', 'version',
       'token', 'data_version', 'readable_from'}
     local got = redis.call('HMGET', s.rec, unpack(fields))
-    for i, f in ipairs(fields) do
-      if got[i] then t[f] = got[i] end
+    if got[1] then
+      local t = {}
+      for i, f in ipairs(fields) do
+        if got[i] then t[f] = got[i] end
+      end
+      created = got[4]
+      t.replaced_ms = fmt(now)
+      t.removed = removed and '1' or '0'
+      local seq = 1
+      local last = redis.call('ZREVRANGE', s.hist, 0, 0)
+      if last[1] then seq = (tonumber(string.sub(last[1], 1, 16)) or 0) + 1 end
+      redis.call('ZADD', s.hist, now, string.format('%016d', seq) .. '\n' .. cjson.encode(t))
     end
-    t.replaced_ms = fmt(now)
-    t.removed = removed and '1' or '0'
-    local seq = 1
-    local last = redis.call('ZREVRANGE', s.hist, 0, 0)
-    if last[1] then seq = (tonumber(string.sub(last[1], 1, 16)) or 0) + 1 end
-    redis.call('ZADD', s.hist, now, string.format('%016d', seq) .. '\n' .. cjson.encode(t))
   end
   if s.max_age > 0 then
     redis.call('ZREMRANGEBYSCORE', s.hist, '-inf', '(' .. fmt(now - s.max_age))
   end
-  local excess = redis.call('ZCARD', s.hist) - s.keep
-  if excess > 0 then redis.call('ZREMRANGEBYRANK', s.hist, 0, excess - 1) end
+  -- All but the newest `keep` (every one when `keep` is 0), in one call.
+  redis.call('ZREMRANGEBYRANK', s.hist, 0, -(s.keep + 1))
+  return created
 end
 
 -- Adds the key (`s.member`) to the index of each of its user ids.

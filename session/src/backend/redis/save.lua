@@ -61,7 +61,7 @@ local function save(s)
     token = s.token
     issue(k, token)
   end
-  keep_version(s, s.mode == 'r')
+  local kept_created = keep_version(s, s.mode == 'r')
   local out
   if s.mode == 'p' then
     redis.call('DEL', s.rec)
@@ -75,7 +75,7 @@ local function save(s)
     redis.call('HSET', s.rec, 'token', fmt(token))
     out = {1, 0, 0, '', token}
   else
-    local created = tonumber(redis.call('HGET', s.rec, 'created_ms')) or now
+    local created = tonumber(kept_created or redis.call('HGET', s.rec, 'created_ms')) or now
     redis.call('HSET', s.rec, 'value', s.value, 'metadata', s.metadata, 'user_ids', s.user_ids,
       'created_ms', fmt(created), 'updated_ms', fmt(now), 'version', s.version,
       'token', fmt(token), 'data_version', s.data_version, 'readable_from', s.readable_from)
