@@ -51,7 +51,7 @@ pub async fn entry_carries_node_and_age(b: Arc<dyn Backend>) {
         "a",
     );
     let after = super::now_ms();
-    let e = entry(&b, &id).await.expect("a live entry");
+    let e = entry(&b, &id).await.expect("a live entry"); // ok: a conformance case; no entry is a failed case
     assert_eq!((e.owner.as_str(), e.token), ("owner-a", token));
     assert_eq!(e.node.as_ref(), Some(&a), "the entry names its node");
     assert!(
@@ -75,7 +75,7 @@ pub async fn renewal_keeps_the_entry(b: Arc<dyn Backend>) {
         &claim(&b, &id, Claim::new("owner-a").on(&a), SHORT).await,
         "a",
     );
-    let first = entry(&b, &id).await.expect("a live entry");
+    let first = entry(&b, &id).await.expect("a live entry"); // ok: a conformance case; no entry is a failed case
     let renewed = ok(b.renew(&id, "owner-a", token, LONG).await, "renew");
     assert_eq!(renewed, RenewOutcome::Renewed);
     tokio::time::sleep(PAST_SHORT).await;
@@ -165,7 +165,7 @@ pub async fn force_unlock_fences_the_owner(b: Arc<dyn Backend>) {
         &claim(&b, &id, Claim::new("owner-a").on(&a), LONG).await,
         "a",
     );
-    let removed = ok(b.force_unlock(&id).await, "force_unlock").expect("the removed entry");
+    let removed = ok(b.force_unlock(&id).await, "force_unlock").expect("the removed entry"); // ok: a conformance case; no entry is a failed case
     assert_eq!((removed.owner.as_str(), removed.token), ("owner-a", ta));
     assert_eq!(removed.node.as_ref(), Some(&a));
     assert_eq!(entry(&b, &id).await, None, "freed");
