@@ -97,50 +97,76 @@ pub enum PathSegment {
 /// assert_eq!(err.offset(), Some(3));
 /// assert!(err.to_string().contains("byte 3"));
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+///
+/// One pointer wide (the details live on the heap, as serde_json's do), so
+/// every `Result<(), Error>` and `Result<u32, Error>` the serde paths return
+/// at each value comes back in registers, never through memory.
+#[derive(Clone, PartialEq)]
 pub struct Error {
+    inner: Box<Inner>,
+}
+
+/// What an [`Error`] holds.
+#[derive(Debug, Clone, PartialEq)]
+struct Inner {
     kind: ErrorKind,
     offset: Option<usize>,
     /// Innermost segment first (built while the error travels outwards).
     path_rev: Vec<PathSegment>,
 }
 
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Error")
+            .field("kind", &self.inner.kind)
+            .field("offset", &self.inner.offset)
+            .field("path_rev", &self.inner.path_rev)
+            .finish()
+    }
+}
+
 impl std::error::Error for Error {}
 
 impl Error {
     /// An error of this kind at a byte offset of the input.
+    #[cold]
     pub fn at(kind: ErrorKind, offset: usize) -> Self {
         Error {
-            kind,
-            offset: Some(offset),
-            path_rev: Vec::new(),
+            inner: Box::new(Inner {
+                kind,
+                offset: Some(offset),
+                path_rev: Vec::new(),
+            }),
         }
     }
 
     /// An error of this kind with no position yet.
+    #[cold]
     pub fn new(kind: ErrorKind) -> Self {
         Error {
-            kind,
-            offset: None,
-            path_rev: Vec::new(),
+            inner: Box::new(Inner {
+                kind,
+                offset: None,
+                path_rev: Vec::new(),
+            }),
         }
     }
 
     /// What went wrong.
     pub fn kind(&self) -> &ErrorKind {
-        &self.kind
+        &self.inner.kind
     }
 
     /// The byte offset in the input, for reading errors.
     pub fn offset(&self) -> Option<usize> {
-        self.offset
+        self.inner.offset
     }
 
     /// The path of the value, outermost key first, as `Stats.Speed`; empty
     /// for the top-level value or a reading error.
     pub fn path(&self) -> String {
         let mut s = String::new();
-        for seg in self.path_rev.iter().rev() {
+        for seg in self.inner.path_rev.iter().rev() {
             match seg {
                 PathSegment::Key(k) => {
                     if !s.is_empty() {
@@ -160,30 +186,31 @@ impl Error {
 
     /// The path segments, outermost first.
     pub fn path_segments(&self) -> impl Iterator<Item = &PathSegment> {
-        self.path_rev.iter().rev()
+        self.inner.path_rev.iter().rev()
     }
 
     /// Adds the enclosing key to the path (used while the error travels out
     /// of nested tables).
+    #[cold]
     pub fn within(mut self, segment: PathSegment) -> Self {
-        self.path_rev.push(segment);
+        self.inner.path_rev.push(segment);
         self
     }
 
     /// Sets the byte offset if none is set yet.
     pub fn with_offset(mut self, offset: usize) -> Self {
-        self.offset.get_or_insert(offset);
+        self.inner.offset.get_or_insert(offset);
         self
     }
 }
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)?;
-        if !self.path_rev.is_empty() {
+        write!(f, "{}", self.inner.kind)?;
+        if !self.inner.path_rev.is_empty() {
             write!(f, " at {}", self.path())?;
         }
-        if let Some(o) = self.offset {
+        if let Some(o) = self.inner.offset {
             write!(f, " at byte {o}")?;
         }
         Ok(())
@@ -208,6 +235,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn results_of_the_serde_paths_fit_in_registers() {
+        use std::mem::size_of;
+        assert_eq!(size_of::<Error>(), size_of::<usize>());
+        assert_eq!(size_of::<Result<()>>(), size_of::<usize>());
+        assert_eq!(size_of::<Result<u32>>(), 2 * size_of::<usize>());
+    }
 
     #[test]
     fn path_display() {
