@@ -42,7 +42,28 @@ const POW83: [u64; 11] = {
     t
 };
 
-/// The digit characters padded to 128 entries, so that indexing with a
+/// A byte of a digit buffer: a plain byte, or a byte of a buffer's spare
+/// capacity (`MaybeUninit<u8>`), which the writers fill in place.
+pub(crate) trait DigitByte: Copy {
+    /// The buffer byte holding `b`.
+    fn of(b: u8) -> Self;
+}
+
+impl DigitByte for u8 {
+    #[inline(always)]
+    fn of(b: u8) -> u8 {
+        b
+    }
+}
+
+impl DigitByte for std::mem::MaybeUninit<u8> {
+    #[inline(always)]
+    fn of(b: u8) -> Self {
+        std::mem::MaybeUninit::new(b)
+    }
+}
+
+/// The digit characters padded to 128 entries (with `0`), so that indexing with a
 /// value masked to 7 bits needs no bounds check.
 static DIGIT_CHAR: [u8; 128] = {
     let mut t = [b'0'; 128];
@@ -52,6 +73,16 @@ static DIGIT_CHAR: [u8; 128] = {
         i += 1;
     }
     t
+};
+
+// Every digit character is ASCII: the writers' output is UTF-8 by
+// construction (`Out::into_string` relies on it).
+const _: () = {
+    let mut i = 0;
+    while i < ALPHABET.len() {
+        assert!(ALPHABET[i].is_ascii());
+        i += 1;
+    }
 };
 
 /// 83^2: digits are produced two at a time.
@@ -67,14 +98,14 @@ const BASE2: u64 = BASE * BASE;
 /// chain is half as long as one division per digit.
 #[cfg_attr(not(debug_assertions), inline(always))]
 #[cfg_attr(debug_assertions, inline)]
-pub(crate) fn encode_u64(buf: &mut [u8; 16], mut at: usize, mut n: u64) -> usize {
+pub(crate) fn encode_u64<T: DigitByte>(buf: &mut [T; 16], mut at: usize, mut n: u64) -> usize {
     const B: u32 = BASE as u32;
     const B2: u32 = BASE2 as u32;
     // Writes the two digits of `pair` < 83^2 at `at`.
-    let put_pair = |buf: &mut [u8; 16], at: usize, pair: u32| {
+    let put_pair = |buf: &mut [T; 16], at: usize, pair: u32| {
         let hi = pair / B;
-        buf[at & 15] = DIGIT_CHAR[((pair - hi * B) & 127) as usize];
-        buf[(at + 1) & 15] = DIGIT_CHAR[(hi & 127) as usize];
+        buf[at & 15] = T::of(DIGIT_CHAR[((pair - hi * B) & 127) as usize]);
+        buf[(at + 1) & 15] = T::of(DIGIT_CHAR[(hi & 127) as usize]);
     };
     // Above 2^32 (rare in saves), pairs in 64-bit arithmetic; then in
     // 32-bit arithmetic, whose divisions by a constant are cheaper.
@@ -92,7 +123,7 @@ pub(crate) fn encode_u64(buf: &mut [u8; 16], mut at: usize, mut n: u64) -> usize
         n = q;
     }
     if n < B {
-        buf[at & 15] = DIGIT_CHAR[(n & 127) as usize];
+        buf[at & 15] = T::of(DIGIT_CHAR[(n & 127) as usize]);
         return at + 1;
     }
     put_pair(buf, at, n);

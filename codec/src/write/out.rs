@@ -1,13 +1,18 @@
 //! [`Out`]: the output of both writers ([`compress`](crate::compress) and
 //! the serde [`Serializer`](crate::Serializer)), with the format's scalars.
 //!
-//! The bytes are UTF-8 by construction (ASCII tags and digits, and whole
-//! `&str`s), so turning them into a `String` at the end is one validation
-//! pass and never fails. Short pieces (a tag with its digits, a string of up
-//! to 16 bytes with its tag and DEL) are written straight into room made for
-//! their longest form, then the buffer is cut back to their length: one
-//! capacity check and a few stores instead of a call to `memcpy` and a check
-//! per byte.
+//! Short pieces (a tag with its digits, a string of up to 16 bytes with its
+//! tag and DEL) are written straight into the buffer's spare capacity, room
+//! reserved for their longest form, and the length then set to the bytes
+//! written: one capacity check and a few stores, no `memcpy` call, no check
+//! per byte, no zeroing.
+//!
+//! This is the codec's only `unsafe` code (two `set_len` calls and one
+//! `from_utf8_unchecked`), each with its proof beside it. Debug builds (the
+//! tests and the fuzz targets `roundtrip` and `serde_roundtrip`, which drive
+//! both writers through every path here) check the invariants again.
+
+use std::mem::MaybeUninit;
 
 use crate::digits;
 use crate::error::ErrorKind;
@@ -50,9 +55,17 @@ pub(crate) const INITIAL_CAPACITY: usize = 1024;
 const SHORT: usize = 16;
 
 /// The output buffer of the writers.
+///
+/// Invariant: `buf` is UTF-8 unless `verify` is set. Every byte comes from
+/// a `&str` copied whole ([`Out::str`]), from the ASCII tags, digits and DEL
+/// the writers write ([`Out::byte`], [`Out::int`], checked to be ASCII where
+/// the compiler cannot fold the check away), or from [`Out::extend`] of
+/// arbitrary bytes, which sets `verify`: then [`Out::into_string`] checks.
 #[derive(Debug, Default)]
 pub(crate) struct Out {
     buf: Vec<u8>,
+    /// Bytes were added whose UTF-8 nobody proved (rare paths).
+    verify: bool,
 }
 
 impl Out {
@@ -60,6 +73,7 @@ impl Out {
     pub(crate) fn with_capacity(n: usize) -> Self {
         Out {
             buf: Vec::with_capacity(n),
+            verify: false,
         }
     }
 
@@ -83,9 +97,11 @@ impl Out {
         self.buf.truncate(len);
     }
 
-    /// Appends bytes (a whole string's, or text the writers wrote).
+    /// Appends bytes (text the writers wrote, moved about); they are
+    /// checked to be UTF-8 at the end.
     #[inline]
     pub(crate) fn extend(&mut self, bytes: &[u8]) {
+        self.verify = true;
         self.buf.extend_from_slice(bytes);
     }
 
@@ -95,36 +111,63 @@ impl Out {
         self.extend(tail);
     }
 
-    /// The text. Never lossy: every byte came from a `&str` or is ASCII.
+    /// The text.
     pub(crate) fn into_string(self) -> String {
-        match String::from_utf8(self.buf) {
-            Ok(s) => s,
-            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+        if self.verify {
+            return match String::from_utf8(self.buf) {
+                Ok(s) => s,
+                Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+            };
+        }
+        debug_assert!(std::str::from_utf8(&self.buf).is_ok());
+        // SAFETY: `verify` is unset, so by the invariant of `Out` every
+        // byte came from a whole `&str` or is ASCII, and a sequence of
+        // UTF-8 strings and ASCII bytes is UTF-8.
+        #[allow(unsafe_code)]
+        unsafe {
+            String::from_utf8_unchecked(self.buf)
         }
     }
 
-    /// Writes a short piece of at most `L` bytes straight into the buffer:
-    /// makes room for `L` bytes (one capacity check and one fixed-size
-    /// store of zeros), lets `f` write into them and say how many it used,
-    /// and cuts the rest off. Built in place, the piece is never reloaded
-    /// from a scratch array (whose byte stores a wide load would have to
-    /// wait for).
+    /// The `L` bytes of spare capacity after the written bytes (reserved
+    /// first: one capacity check), to write a piece into in place.
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
-    fn piece<const L: usize>(&mut self, f: impl FnOnce(&mut [u8; L]) -> usize) {
-        let at = self.buf.len();
-        self.buf.extend_from_slice(&[0u8; L]);
-        let used = match self.buf.get_mut(at..).map(<&mut [u8; L]>::try_from) {
-            Some(Ok(room)) => f(room),
-            _ => L,
-        };
-        self.buf.truncate(at + used);
+    fn room<const L: usize>(&mut self) -> &mut [MaybeUninit<u8>; L] {
+        self.buf.reserve(L);
+        let spare = self.buf.spare_capacity_mut();
+        // ok: `reserve(L)` left at least L bytes of spare capacity, so
+        // neither the slice nor the conversion can fail.
+        let room: &mut [MaybeUninit<u8>] = &mut spare[..L];
+        room.try_into().expect("L bytes")
+    }
+
+    /// Marks the first `used` bytes of the room [`Out::room`] gave as
+    /// written.
+    ///
+    /// # Safety
+    ///
+    /// The caller wrote every one of those bytes, and they are UTF-8 (or
+    /// ASCII) as the invariant of `Out` asks; `used` is at most the room's
+    /// length.
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
+    #[allow(unsafe_code)]
+    unsafe fn written(&mut self, used: usize) {
+        let len = self.buf.len() + used;
+        debug_assert!(len <= self.buf.capacity());
+        // SAFETY: the bytes up to `len` are within the capacity (the room
+        // lies in it) and initialized (the caller wrote them).
+        unsafe { self.buf.set_len(len) };
+        debug_assert!(std::str::from_utf8(&self.buf[len - used..]).is_ok());
     }
 
     /// Appends one byte (a tag or DEL).
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
     pub(crate) fn byte(&mut self, b: u8) {
+        // Folded away: every caller passes a tag constant or DEL.
+        self.verify |= !b.is_ascii();
         self.buf.push(b);
     }
 
@@ -132,10 +175,18 @@ impl Out {
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
     pub(crate) fn int(&mut self, tag: u8, n: u64) {
-        self.piece(|room: &mut [u8; 16]| {
-            room[0] = tag;
-            digits::encode_u64(room, 1, n)
-        });
+        // Folded away: every caller passes a tag constant.
+        self.verify |= !tag.is_ascii();
+        let room = self.room::<16>();
+        room[0] = MaybeUninit::new(tag);
+        // Writes room[1..used] (see `encode_u64`), ASCII digits only.
+        let used = digits::encode_u64(room, 1, n);
+        // SAFETY: room[0] and room[1..used] are written, ASCII; used <= 12
+        // (a u64 has at most 11 base-83 digits).
+        #[allow(unsafe_code)]
+        unsafe {
+            self.written(used.min(16))
+        };
     }
 
     /// Appends a tag and the digits of a wide integer.
@@ -230,27 +281,29 @@ impl Out {
                 u64::from(b.contains(&DEL))
             };
             if found == 0 {
-                // As `piece` does, without a closure (this one is too big
-                // for the compiler to inline on its own).
-                let at = self.buf.len();
-                self.buf.extend_from_slice(&[0u8; SHORT + 2]);
-                if let Some(Ok(room)) = self.buf.get_mut(at..).map(<&mut [u8; SHORT + 2]>::try_from)
-                {
-                    room[0] = STRING;
-                    if n >= 8 {
-                        room[1..9].copy_from_slice(&word(b, 0).to_le_bytes());
-                        room[n - 7..n + 1].copy_from_slice(&word(b, n - 8).to_le_bytes());
-                    } else if n >= 4 {
-                        room[1..5].copy_from_slice(&half(b, 0).to_le_bytes());
-                        room[n - 3..n + 1].copy_from_slice(&half(b, n - 4).to_le_bytes());
-                    } else {
-                        for (i, &c) in b.iter().enumerate() {
-                            room[1 + i] = c;
-                        }
+                let room = self.room::<{ SHORT + 2 }>();
+                room[0] = MaybeUninit::new(STRING);
+                if n >= 8 {
+                    // room[1..9] and room[n-7..n+1]: all of room[1..n+1]
+                    // (n - 7 <= 9), the string's bytes in order.
+                    put(room, 1, word(b, 0).to_le_bytes());
+                    put(room, n - 7, word(b, n - 8).to_le_bytes());
+                } else if n >= 4 {
+                    // room[1..5] and room[n-3..n+1]: all of room[1..n+1].
+                    put(room, 1, half(b, 0).to_le_bytes());
+                    put(room, n - 3, half(b, n - 4).to_le_bytes());
+                } else {
+                    for (i, &c) in b.iter().enumerate() {
+                        room[1 + i] = MaybeUninit::new(c);
                     }
-                    room[n + 1] = DEL;
                 }
-                self.buf.truncate(at + n + 2);
+                room[n + 1] = MaybeUninit::new(DEL);
+                // SAFETY: room[0..n+2] is written (above): `#`, the bytes
+                // of the `&str` `s` whole and in order, DEL; n + 2 <= 18.
+                #[allow(unsafe_code)]
+                unsafe {
+                    self.written(n + 2)
+                };
                 return Ok(());
             }
         }
@@ -277,6 +330,18 @@ impl Out {
         self.byte(DEL);
         Ok(())
     }
+}
+
+/// Writes `bytes` into `room` from `at` (one store of `N` bytes).
+#[cfg_attr(not(debug_assertions), inline(always))]
+#[cfg_attr(debug_assertions, inline)]
+fn put<const L: usize, const N: usize>(room: &mut [MaybeUninit<u8>; L], at: usize, bytes: [u8; N]) {
+    // ok: the callers' string lengths keep `at + N` within the room (the
+    // compiler sees it and drops the check); were it not so, this would
+    // stop here, before the length covers bytes never written.
+    let dst: &mut [MaybeUninit<u8>] = &mut room[at..at + N];
+    let dst: &mut [MaybeUninit<u8>; N] = dst.try_into().expect("N bytes");
+    *dst = bytes.map(MaybeUninit::new);
 }
 
 /// The integer `x - 2^52` of a double `x` in [2^52, 2^53), where doubles
