@@ -307,19 +307,22 @@ impl Out {
                 return Ok(());
             }
         }
-        self.str_long(b, safety)
+        self.str_long(s, safety)
     }
 
     /// [`Out::str`] of a long string, or of one holding DEL.
     #[inline(never)]
-    fn str_long(&mut self, b: &[u8], safety: bool) -> Result<(), Refused> {
+    fn str_long(&mut self, s: &str, safety: bool) -> Result<(), Refused> {
+        let b = s.as_bytes();
         let first = memchr::memchr(DEL, b);
         if first.is_some() && !safety {
             return Err(Refused::Del);
         }
         self.byte(STRING);
         let start = self.len();
-        self.extend(b);
+        // A whole `&str`: UTF-8, and so is it with each DEL (ASCII, never
+        // part of a longer character) made a space.
+        self.buf.extend_from_slice(b);
         if first.is_some() {
             if let Some(written) = self.buf.get_mut(start..) {
                 for c in written.iter_mut().filter(|c| **c == DEL) {

@@ -87,3 +87,30 @@ fn integers_at_every_size() {
         power = p.checked_mul(83);
     }
 }
+
+#[test]
+fn bytes_of_unproven_origin_are_checked_at_the_end() {
+    let mut out = Out::default();
+    out.str("a string longer than sixteen bytes: 日本🎮", true)
+        .unwrap();
+    assert!(!out.verify, "a whole &str needs no check");
+    out.extend(&[b'#', 0xFF, DEL]);
+    assert!(out.verify);
+    let text = out.into_string();
+    assert!(text.ends_with("#\u{FFFD}\u{7f}"), "{text:?}");
+}
+
+#[test]
+fn every_tag_digit_and_string_piece_leaves_the_check_off() {
+    let mut out = Out::default();
+    for n in [0u64, 82, 83, 6888, 6889, u64::from(u32::MAX), u64::MAX] {
+        out.int(POS_INT, n);
+        out.int(NEG_INT, n);
+    }
+    out.float(-339.793, 1000.0).unwrap();
+    out.str("日本", true).unwrap();
+    out.str("ünïcødé 日本🎮", true).unwrap();
+    out.byte(DEL);
+    assert!(!out.verify);
+    assert!(std::str::from_utf8(out.bytes()).is_ok());
+}
