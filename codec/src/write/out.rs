@@ -61,6 +61,8 @@ const SHORT: usize = 16;
 /// the writers write ([`Out::byte`], [`Out::int`], checked to be ASCII where
 /// the compiler cannot fold the check away), or from [`Out::extend`] of
 /// arbitrary bytes, which sets `verify`: then [`Out::into_string`] checks.
+/// [`Out::truncate`] cuts between pieces, and sets `verify` if a cut ever
+/// fell inside a character.
 #[derive(Debug, Default)]
 pub(crate) struct Out {
     buf: Vec<u8>,
@@ -90,10 +92,15 @@ impl Out {
         self.buf.len()
     }
 
-    /// Cuts the output back to `len` bytes (a place it had before).
+    /// Cuts the output back to `len` bytes (a place it had before, so
+    /// between two pieces; a cut inside a character would bring the final
+    /// UTF-8 check back).
     #[cfg_attr(not(debug_assertions), inline(always))]
     #[cfg_attr(debug_assertions, inline)]
     pub(crate) fn truncate(&mut self, len: usize) {
+        // A byte 0x80..=0xBF continues a character: cutting before it
+        // would leave the character's first bytes at the end.
+        self.verify |= self.buf.get(len).is_some_and(|&b| (b as i8) < -0x40);
         self.buf.truncate(len);
     }
 

@@ -114,3 +114,16 @@ fn every_tag_digit_and_string_piece_leaves_the_check_off() {
     assert!(!out.verify);
     assert!(std::str::from_utf8(out.bytes()).is_ok());
 }
+
+#[test]
+fn a_cut_inside_a_character_brings_the_check_back() {
+    let mut out = Out::default();
+    out.str("日本", true).unwrap();
+    let before = out.len();
+    out.str("x", true).unwrap();
+    out.truncate(before);
+    assert!(!out.verify, "a cut between pieces needs no check");
+    out.truncate(2); // `#` and the first byte of 日
+    assert!(out.verify);
+    assert_eq!(out.into_string(), "#\u{FFFD}");
+}
