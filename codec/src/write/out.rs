@@ -146,7 +146,7 @@ impl Out {
         // ok: `reserve(L)` left at least L bytes of spare capacity, so
         // neither the slice nor the conversion can fail.
         let room: &mut [MaybeUninit<u8>] = &mut spare[..L];
-        room.try_into().expect("L bytes")
+        room.try_into().expect("L bytes") // ok: a slice of exactly L bytes
     }
 
     /// Marks the first `used` bytes of the room [`Out::room`] gave as
@@ -350,7 +350,7 @@ fn put<const L: usize, const N: usize>(room: &mut [MaybeUninit<u8>; L], at: usiz
     // compiler sees it and drops the check); were it not so, this would
     // stop here, before the length covers bytes never written.
     let dst: &mut [MaybeUninit<u8>] = &mut room[at..at + N];
-    let dst: &mut [MaybeUninit<u8>; N] = dst.try_into().expect("N bytes");
+    let dst: &mut [MaybeUninit<u8>; N] = dst.try_into().expect("N bytes"); // ok: exactly N bytes
     *dst = bytes.map(MaybeUninit::new);
 }
 
