@@ -705,6 +705,38 @@ async fn skip_unchanged_autosaves_writes_only_what_changed() {
     assert_eq!(*saved.lock().unwrap(), 6);
 }
 
+/// With nobody listening, an unchanged auto-save is settled by the timer
+/// itself (no operation runs), and the timer keeps its SaveInterval
+/// schedule: a change is written by the next firing, a listener connected
+/// later hears the next one.
+#[tokio::test(start_paused = true)]
+async fn skip_unchanged_autosaves_without_listeners_keeps_the_schedule() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    s.set_skip_unchanged_autosaves(true);
+    s.open(None).await;
+    s.set_value(Value::from(1));
+    rig.counting.reset();
+    tokio::time::sleep(secs(31)).await; // 31 s: the first auto-save writes
+    assert_eq!(rig.counting.count(Method::Set), 1);
+    tokio::time::sleep(secs(90)).await; // 121 s: three quiet firings
+    assert_eq!(rig.counting.count(Method::Set), 1);
+    s.set_value(Value::from(2));
+    tokio::time::sleep(secs(28)).await; // 149 s: not due yet
+    assert_eq!(rig.counting.count(Method::Set), 1);
+    tokio::time::sleep(secs(2)).await; // 151 s: due at 150 s
+    assert_eq!(rig.counting.count(Method::Set), 2);
+    assert_eq!(rig.stored("1").await, Some(json!(2)));
+    let heard = Arc::new(Mutex::new(0));
+    let h = heard.clone();
+    s.on_saving(move |_, _| *h.lock().unwrap() += 1);
+    tokio::time::sleep(secs(30)).await; // 181 s: heard, nothing written
+    assert_eq!(*heard.lock().unwrap(), 1);
+    assert_eq!(rig.counting.count(Method::Set), 2);
+    assert!(s.close().await.is_saved(), "a close still saves");
+    assert_eq!(rig.counting.count(Method::Set), 3);
+}
+
 /// A write that fails leaves the change to the next auto-save.
 #[tokio::test(start_paused = true)]
 async fn skip_unchanged_autosaves_retries_a_failed_write() {

@@ -42,7 +42,10 @@ pub(crate) fn restart_autosave(inner: &Arc<Inner>, core: &mut Core) {
     let task = if interval.is_zero() || !core.stays_open() {
         None
     } else {
-        spawn(inner, crate::autosave::tick(interval))
+        spawn(
+            inner,
+            crate::autosave::tick(Arc::downgrade(inner), interval),
+        )
     };
     state::set_timer(core, Timer::Autosave, task);
 }

@@ -73,6 +73,13 @@ impl ApplyGate {
         }
     }
 
+    /// No hold lives and no trade has the gate closed (nothing is being
+    /// applied to the value through it right now).
+    pub(crate) fn is_idle(&self) -> bool {
+        let holds = self.count();
+        holds.count == 0 && !holds.closed
+    }
+
     /// Takes a hold once no trade has the gate closed (the reading loop,
     /// before it fires listeners).
     pub(crate) async fn enter(self: &Arc<Self>) -> SaveHold {

@@ -123,6 +123,12 @@ impl Inner {
         (guard.clone(), changed)
     }
 
+    /// Whether the value (or what is written with it) may differ from what
+    /// was last written (the mark stays as it is).
+    pub(crate) fn may_have_changed(&self) -> bool {
+        self.changed.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The value (or what is written with it) may differ from the store's.
     pub(crate) fn mark_changed(&self) {
         self.changed
