@@ -70,6 +70,12 @@ pub struct BenchArgs {
     /// Seconds every server idles with all sessions open (idle cost).
     #[arg(long, default_value_t = 5.0)]
     pub idle: f64,
+    /// Seconds every server waits after the play, before the idle
+    /// measurement starts (e.g. 35: the first auto-save after the play,
+    /// which writes what the play changed, then falls outside the idle
+    /// window, which sees only what sessions cost while nothing happens).
+    #[arg(long, default_value_t = 0.0)]
+    pub settle: f64,
     /// Sessions skip auto-saves with nothing to write
     /// (`set_skip_unchanged_autosaves`; off by default, as in the module).
     #[arg(long)]
@@ -98,6 +104,7 @@ pub struct WorkerArgs {
     duration: f64,
     concurrency: usize,
     idle: f64,
+    settle: f64,
     skip_unchanged: bool,
     saves_only: bool,
     run: String,
@@ -124,6 +131,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
             duration: args.duration,
             concurrency: args.concurrency,
             idle: args.idle,
+            settle: args.settle,
             skip_unchanged: args.skip_unchanged,
             saves_only: args.saves_only,
             run: args.run.clone(),
@@ -170,6 +178,7 @@ fn fleet(
             .args(["--duration", &args.duration.to_string()])
             .args(["--concurrency", &args.concurrency.to_string()])
             .args(["--idle", &args.idle.to_string()])
+            .args(["--settle", &args.settle.to_string()])
             .args(args.skip_unchanged.then_some("--skip-unchanged"))
             .args(args.saves_only.then_some("--saves-only"))
             .stdout(Stdio::piped())

@@ -206,6 +206,7 @@ async fn serve(args: &WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
     let run_cpu = cpu_seconds() - cpu_run0;
     let calls: u64 = Method::ALL.iter().map(|m| counting.count(*m)).sum();
     // Idle with every session open: what do open sessions cost?
+    tokio::time::sleep(Duration::from_secs_f64(args.settle.max(0.0))).await;
     let idle0 = cpu_seconds();
     tokio::time::sleep(Duration::from_secs_f64(args.idle)).await;
     let idle_cpu = cpu_seconds() - idle0;
@@ -227,6 +228,7 @@ async fn serve(args: &WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
         "cpu_run": run_cpu,
         "cpu_total": cpu_seconds() - cpu0,
         "idle_seconds": args.idle,
+        "settle_seconds": args.settle,
         "idle_cpu": idle_cpu,
         "rss_start": rss0,
         "rss_open": rss_open,

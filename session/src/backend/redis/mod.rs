@@ -190,6 +190,9 @@ pub use replication::{Replication, DEFAULT_REPLICATION_TIMEOUT};
 use reply::{record, redis_error};
 use scripts::Scripts;
 
+/// The keys the fencing scripts read, as suffixes of a key's base: the
+/// record, the lock entry and the token counter.
+pub(super) const TOKEN_KEYS: [&str; 3] = [":rec", ":lock", ":tok"];
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// How long the server may take to answer one call.
@@ -321,9 +324,9 @@ impl RedisBackend {
 
     /// Adds the keys the fencing scripts read (rec, lock, tok) to `call`.
     fn token_keys(&self, call: &mut Call<'_>, base: &str) {
-        call.key(format!("{base}:rec"))
-            .key(format!("{base}:lock"))
-            .key(format!("{base}:tok"));
+        for suffix in TOKEN_KEYS {
+            call.key(format!("{base}{suffix}"));
+        }
     }
 }
 

@@ -10,10 +10,10 @@ use std::collections::HashMap;
 
 use redis::Value;
 
-use super::replication::{run_batch, Call};
+use super::replication::run_pipeline;
 use super::reply::{array, corrupt, int, text, unsigned};
 use super::save::hash_slot;
-use super::RedisBackend;
+use super::{RedisBackend, TOKEN_KEYS};
 use crate::backend::checks::check_ttl;
 use crate::backend::{BackendError, RenewOutcome, RenewStep, SessionId};
 
@@ -32,54 +32,59 @@ pub(super) fn outcome(id: &SessionId, reply: Value) -> Result<RenewOutcome, Back
     }
 }
 
-/// One renewal, owned (for a cluster's concurrent per-slot pipelines).
-#[derive(Clone)]
-struct Owned {
-    index: usize,
-    id: SessionId,
-    owner: String,
-    token: u64,
+/// One renewal's `EVALSHA`, written straight into a command sized for it
+/// (`key`: a buffer for the key names, reused from one renewal to the
+/// next).
+fn renew_cmd(
+    backend: &RedisBackend,
+    base: &str,
+    step: &RenewStep<'_>,
     ttl: i64,
+    key: &mut String,
+) -> redis::Cmd {
+    let script = &backend.inner.scripts.renew;
+    let mut cmd = redis::Cmd::with_capacity(9, 3 * base.len() + step.owner.len() + 112);
+    cmd.arg("EVALSHA")
+        .arg(script.get_hash())
+        .arg(TOKEN_KEYS.len());
+    for suffix in TOKEN_KEYS {
+        key.clear();
+        key.push_str(base);
+        key.push_str(suffix);
+        cmd.arg(key.as_str());
+    }
+    cmd.arg(step.owner).arg(step.token).arg(ttl);
+    cmd
 }
 
-/// Runs one group's renewals in one pipeline; answers (index, outcome).
+/// The renewals of one pipeline: which steps (by index), their commands,
+/// and the key named in errors (the first one's base).
+struct Group {
+    indices: Vec<usize>,
+    pipe: redis::Pipeline,
+    what: String,
+}
+
+/// Runs one group's pipeline; answers its indices and the replies.
 async fn run_group(
     backend: &RedisBackend,
-    group: &[Owned],
-) -> Vec<(usize, Result<RenewOutcome, BackendError>)> {
-    let bases: Vec<String> = group.iter().map(|s| backend.key_base(&s.id)).collect();
-    let calls: Vec<Call<'_>> = group
-        .iter()
-        .zip(&bases)
-        .map(|(step, base)| {
-            let mut call = Call::new(&backend.inner.scripts.renew);
-            backend.token_keys(&mut call, base);
-            call.arg(step.owner.as_str()).arg(step.token).arg(step.ttl);
-            call
-        })
-        .collect();
-    let what = match bases.as_slice() {
-        [one] => one.clone(),
-        [first, rest @ ..] => format!("{first} (and {} more)", rest.len()),
-        [] => return Vec::new(),
+    group: Group,
+) -> (Vec<usize>, Result<Vec<Value>, BackendError>) {
+    let what = match group.indices.len() {
+        0 | 1 => group.what,
+        n => format!("{} (and {} more)", group.what, n - 1),
     };
     let replies = async {
         let mut conn = backend.conn().await?;
         let (replicas, timeout) = backend.replication();
-        run_batch(&calls, &mut conn, replicas, timeout, "renew", &what).await
+        let script = &backend.inner.scripts.renew;
+        run_pipeline(
+            group.pipe, script, &mut conn, replicas, timeout, "renew", &what,
+        )
+        .await
     }
     .await;
-    match replies {
-        Ok(replies) => group
-            .iter()
-            .zip(replies)
-            .map(|(step, reply)| (step.index, outcome(&step.id, reply)))
-            .collect(),
-        Err(e) => group
-            .iter()
-            .map(|step| (step.index, Err(e.clone())))
-            .collect(),
-    }
+    (group.indices, replies)
 }
 
 /// [`Backend::renew_many`](crate::backend::Backend::renew_many).
@@ -90,50 +95,62 @@ pub(super) async fn renew_many(
     let mut answers: Vec<Option<Result<RenewOutcome, BackendError>>> = vec![None; steps.len()];
     // Steps with a bad ttl are answered alone; the others grouped (by hash
     // slot on a cluster, all together on one server).
-    let mut groups: HashMap<u16, Vec<Owned>> = HashMap::new();
+    let mut groups: HashMap<u16, Group> = HashMap::new();
     let cluster = backend.is_cluster();
+    let mut key = String::new();
     for (index, step) in steps.iter().enumerate() {
         match check_ttl(step.id, step.ttl) {
             Err(e) => answers[index] = Some(Err(e)),
             Ok(ttl) => {
-                let slot = if cluster {
-                    hash_slot(&backend.key_base(step.id))
-                } else {
-                    0
-                };
-                groups.entry(slot).or_default().push(Owned {
-                    index,
-                    id: step.id.clone(),
-                    owner: step.owner.to_owned(),
-                    token: step.token,
-                    ttl,
+                let base = backend.key_base(step.id);
+                let slot = if cluster { hash_slot(&base) } else { 0 };
+                let cmd = renew_cmd(backend, &base, step, ttl, &mut key);
+                let group = groups.entry(slot).or_insert_with(|| Group {
+                    indices: Vec::new(),
+                    pipe: redis::Pipeline::with_capacity(if cluster { 4 } else { steps.len() + 1 }),
+                    what: base,
                 });
+                group.indices.push(index);
+                group.pipe.add_command(cmd);
             }
         }
     }
-    let mut done = Vec::new();
+    let mut done = Vec::with_capacity(groups.len());
     if groups.len() <= 1 {
-        for group in groups.values() {
-            done.extend(run_group(backend, group).await);
+        for (_, group) in groups {
+            done.push(run_group(backend, group).await);
         }
     } else {
         let mut tasks = tokio::task::JoinSet::new();
         for (_, group) in groups {
             let backend = backend.clone();
-            tasks.spawn(async move { run_group(&backend, &group).await });
+            tasks.spawn(async move { run_group(&backend, group).await });
         }
         while let Some(result) = tasks.join_next().await {
             match result {
-                Ok(group) => done.extend(group),
+                Ok(group) => done.push(group),
                 // A group's task panicked: its steps stay unanswered and
                 // are answered as an error below.
                 Err(e) => tracing::warn!(error = %e, "a renewal pipeline failed"),
             }
         }
     }
-    for (index, answer) in done {
-        if let Some(slot) = answers.get_mut(index) {
-            *slot = Some(answer);
+    for (indices, replies) in done {
+        match replies {
+            Ok(replies) => {
+                for (index, reply) in indices.into_iter().zip(replies) {
+                    if let (Some(slot), Some(step)) = (answers.get_mut(index), steps.get(index)) {
+                        *slot = Some(outcome(step.id, reply));
+                    }
+                }
+            }
+            Err(e) => {
+                for index in indices {
+                    if let Some(slot) = answers.get_mut(index) {
+                        *slot = Some(Err(e.clone()));
+                    }
+                }
+            }
         }
     }
     answers

@@ -179,30 +179,25 @@ fn check_wait(
     Ok(())
 }
 
-/// Runs several calls of one script in one pipeline (one round trip) with
-/// one `WAIT` after them all when replicas must confirm (it covers every
-/// write before it on the connection); answers each call's reply, in
-/// order. On a cluster every call's keys must be in one hash slot.
-pub(super) async fn run_batch(
-    calls: &[Call<'_>],
+/// Runs several calls of one script in one pipeline (one round trip):
+/// `pipe`, calls of `script` only (loaded again if the server forgot it),
+/// with one `WAIT` after them all when replicas must confirm (it covers
+/// every write before it on the connection); answers each call's reply,
+/// in order. On a cluster every call's keys must be in one hash slot.
+pub(super) async fn run_pipeline(
+    mut pipe: redis::Pipeline,
+    script: &Script,
     conn: &mut impl ConnectionLike,
     replicas: u32,
     timeout: Duration,
     what: &str,
     base: &str,
 ) -> Result<Vec<Value>, BackendError> {
-    let Some(first) = calls.first() else {
-        return Ok(Vec::new());
-    };
-    let mut pipe = redis::pipe();
-    for call in calls {
-        call.push_to(&mut pipe);
-    }
+    let calls = pipe.len();
     push_wait(&mut pipe, replicas, timeout);
     let mut replies: Vec<Value> = match pipe.query_async(conn).await {
         Err(e) if e.kind() == ErrorKind::NoScriptError => {
-            first
-                .script
+            script
                 .load_async(conn)
                 .await
                 .map_err(|e| redis_error(what, base, &e))?;
@@ -212,11 +207,10 @@ pub(super) async fn run_batch(
     }
     .map_err(|e| redis_error(what, base, &e))?;
     check_wait(&mut replies, replicas, timeout, what, base)?;
-    if replies.len() != calls.len() {
+    if replies.len() != calls {
         return Err(BackendError::Other(format!(
-            "redis {what} {base}: {} replies to {} calls",
+            "redis {what} {base}: {} replies to {calls} calls",
             replies.len(),
-            calls.len()
         )));
     }
     Ok(replies)
