@@ -282,6 +282,8 @@ fn bench_runs_a_small_fleet_and_reports_json() {
         "2",
         "--idle",
         "0.5",
+        "--settle",
+        "0.25",
         "--concurrency",
         "4",
         "--json",
@@ -311,6 +313,8 @@ fn bench_runs_a_small_fleet_and_reports_json() {
         "{report}"
     );
     assert!(report["cpu_cores_per_process"].as_array().map(Vec::len) == Some(2));
+    assert_eq!(report["idle_settle_seconds"], 0.25, "{report}");
+    assert_eq!(report["idle_seconds"], 0.5, "{report}");
 }
 
 #[test]

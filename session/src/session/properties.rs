@@ -161,6 +161,9 @@ impl Session {
     /// trade) counts as a change. A Save a caller asks for always writes.
     /// Idle sessions then cost no store traffic between renewals, and the
     /// version history is not filled with copies of an unchanged value.
+    /// With no Saving or Saved listener connected, such an auto-save costs
+    /// only its timer's wake (no operation runs and the value is not
+    /// copied).
     ///
     /// ```
     /// # async fn demo(registry: sdm_session::Registry) {

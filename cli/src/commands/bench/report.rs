@@ -23,6 +23,8 @@ pub struct Report {
     rss_end: Vec<u64>,
     memory_per_session: f64,
     idle_core_per_10k: f64,
+    /// The idle window: (seconds waited after the play, seconds measured).
+    idle_window: (f64, f64),
     shutdown_seconds: f64,
     ceiling: Option<(f64, String)>,
 }
@@ -74,6 +76,7 @@ impl Report {
                 .collect(),
             memory_per_session: (sum("rss_open") - sum("rss_start")) / sessions,
             idle_core_per_10k: idle_core * 10_000.0 / args.sessions as f64,
+            idle_window: (args.settle, args.idle),
             shutdown_seconds: results
                 .iter()
                 .map(|r| num(r, "shutdown_seconds"))
@@ -113,6 +116,7 @@ impl Report {
             "cpu_cores_per_process": self.cpu_run, "rss_bytes_per_process": self.rss_end,
             "memory_per_open_session_bytes": self.memory_per_session,
             "idle_core_fraction_per_10k_sessions": self.idle_core_per_10k,
+            "idle_settle_seconds": self.idle_window.0, "idle_seconds": self.idle_window.1,
             "shutdown_seconds": self.shutdown_seconds,
             "ceiling": self.ceiling.as_ref().map(|(rate, what)| json!({
                 "per_second": rate, "what": what,
