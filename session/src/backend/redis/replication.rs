@@ -74,7 +74,9 @@ pub(super) fn cluster_replicas_to_wait(setting: Replication, masters: &[Master])
 pub(super) struct Call<'a> {
     script: &'a Script,
     keys: Vec<String>,
-    args: Vec<Vec<u8>>,
+    /// The arguments, written one after another into one buffer (a
+    /// command's), not one allocation each.
+    args: redis::Cmd,
 }
 
 impl<'a> Call<'a> {
@@ -82,7 +84,7 @@ impl<'a> Call<'a> {
         Call {
             script,
             keys: Vec::new(),
-            args: Vec::new(),
+            args: redis::Cmd::with_capacity(16, 256),
         }
     }
 
@@ -92,17 +94,33 @@ impl<'a> Call<'a> {
     }
 
     pub(super) fn arg(&mut self, arg: impl ToRedisArgs) -> &mut Self {
-        self.args.extend(arg.to_redis_args());
+        self.args.arg(arg);
         self
     }
 
-    /// Adds this call's `EVALSHA` to `pipe`.
+    /// Adds this call's `EVALSHA` to `pipe`, as one command sized for it.
     fn push_to(&self, pipe: &mut redis::Pipeline) {
-        pipe.cmd("EVALSHA")
+        let bytes = |arg: redis::Arg<&[u8]>| match arg {
+            redis::Arg::Simple(b) => b.len(),
+            redis::Arg::Cursor => 0,
+        };
+        let size = 64
+            + self.keys.iter().map(String::len).sum::<usize>()
+            + self.args.args_iter().map(bytes).sum::<usize>();
+        let count = 3 + self.keys.len() + self.args.args_iter().len();
+        let mut cmd = redis::Cmd::with_capacity(count, size);
+        cmd.arg("EVALSHA")
             .arg(self.script.get_hash())
-            .arg(self.keys.len())
-            .arg(&self.keys)
-            .arg(&self.args);
+            .arg(self.keys.len());
+        for key in &self.keys {
+            cmd.arg(key.as_str());
+        }
+        for arg in self.args.args_iter() {
+            if let redis::Arg::Simple(b) = arg {
+                cmd.arg(b);
+            }
+        }
+        pipe.add_command(cmd);
     }
 
     fn pipeline(&self, replicas: u32, timeout: Duration) -> redis::Pipeline {
