@@ -34,7 +34,9 @@ pub(super) fn outcome(id: &SessionId, reply: Value) -> Result<RenewOutcome, Back
 
 /// One renewal's `EVALSHA`, written straight into a command sized for it
 /// (`key`: a buffer for the key names, reused from one renewal to the
-/// next).
+/// next). Not built through `replication::Call`, which owns a `String`
+/// per key and a buffer per call: renewals are the whole store traffic of
+/// an idle process, up to a thousand per pipeline.
 fn renew_cmd(
     backend: &RedisBackend,
     base: &str,
