@@ -21,7 +21,8 @@ use std::time::Duration;
 /// the save's end restarts the timer.
 pub(crate) async fn tick(session: Weak<Inner>, interval: Duration) -> Option<TaskKind> {
     loop {
-        tokio::time::sleep(interval).await;
+        let due = tokio::time::Instant::now() + interval;
+        tokio::time::sleep_until(crate::grid::floor(due)).await;
         let inner = session.upgrade()?;
         if !skip_quietly(&inner) {
             return Some(TaskKind::Save);

@@ -119,6 +119,7 @@ pub mod backend;
 pub mod blocking;
 mod error;
 mod failover;
+mod grid;
 mod handoff;
 mod health;
 mod hooks;

@@ -7,7 +7,9 @@
 //! granted after it (see [fencing tokens](crate::backend#fencing-tokens)):
 //! the session then closes at once, without saving. After a successful
 //! take or renewal at time t, AttemptsRemaining = LockAttempts and the next
-//! renewal is due at t + LockInterval (on tokio's monotonic clock). A failed
+//! renewal is due at t + LockInterval (on tokio's monotonic clock, rounded
+//! down to the process's timer grid, `grid.rs`: up to 100 ms sooner, so the
+//! renewals of many sessions go out in one batch). A failed
 //! renewal takes one from AttemptsRemaining (firing AttemptsChanged) and the
 //! next is due one LockInterval later on the same schedule. At zero the
 //! session closes itself (saving if SaveOnClose): since the entry outlives
@@ -30,7 +32,7 @@ use tokio::time::Instant;
 /// was superseded).
 pub(crate) async fn renew_loop(session: Weak<Inner>, mut due: Instant) -> Option<TaskKind> {
     loop {
-        tokio::time::sleep_until(due).await;
+        tokio::time::sleep_until(crate::grid::floor(due)).await;
         let inner = session.upgrade()?;
         let (ttl, interval, token) = {
             let core = inner.core();

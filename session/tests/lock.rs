@@ -265,3 +265,53 @@ async fn renewals_due_in_the_same_tick_go_to_the_store_together() {
         );
     }
 }
+
+/// Sessions that open at different instants within one timer-grid step
+/// (here 4 ms apart, 76 ms from the first to the last) renew their locks
+/// together, and auto-save together: the timers of a process fire on a
+/// shared 100 ms grid, rounded down, so a process with many players makes
+/// a few large store batches instead of one small one per player.
+#[tokio::test(start_paused = true)]
+async fn timers_of_sessions_opened_apart_fire_together_on_the_grid() {
+    let rig = Rig::new();
+    let r = sdm_session::Registry::new(rig.counting.clone());
+    let sessions: Vec<_> = (0..20).map(|k| r.session("Player", None, k)).collect();
+    let saved_at = Arc::new(Mutex::new(Vec::new()));
+    for s in &sessions {
+        s.set_save_interval(secs(30)).unwrap();
+        let saved_at = saved_at.clone();
+        s.on_saved(move |_, _| saved_at.lock().unwrap().push(Instant::now()));
+        assert_eq!(s.open(None).await, Response::Success);
+        tokio::time::sleep(Duration::from_millis(4)).await;
+    }
+    rig.counting.reset();
+    // Past every session's first auto-save (due 30 s after its open) and
+    // first renewal (60 s after its open), checked step by step: nothing
+    // fires late.
+    let start = Instant::now();
+    tokio::time::sleep(secs(30) - Duration::from_millis(80)).await;
+    assert!(rig.counting.count(Method::Set) <= 20);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    assert_eq!(rig.counting.count(Method::Set), 20, "every auto-save ran");
+    let mut instants = saved_at.lock().unwrap().clone();
+    instants.dedup();
+    assert!(
+        instants.len() <= 2,
+        "auto-saves at {} instants",
+        instants.len()
+    );
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(rig.counting.count(Method::Renew), 20, "every renewal ran");
+    // The 20 renewals: one batch, or two when a step boundary fell inside
+    // the 76 ms (each renewing alone would make 20).
+    assert!(
+        rig.counting.renew_batches() <= 2,
+        "{} batches",
+        rig.counting.renew_batches()
+    );
+    assert!(Instant::now() - start <= secs(60));
+    for s in &sessions {
+        assert_eq!(s.state(), State::Open);
+        assert_eq!(s.attempts_remaining(), 5);
+    }
+}

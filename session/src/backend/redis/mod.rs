@@ -311,21 +311,38 @@ impl RedisBackend {
     /// Redis Cluster slot, so they can be saved together
     /// ([`Backend::save_many`]).
     pub fn key_base(&self, id: &SessionId) -> String {
-        let open = if self.inner.prefix.is_empty() {
-            String::from("{")
-        } else {
-            format!("{{{}:", self.inner.prefix)
-        };
-        match slot_tag(&id.key) {
-            Some(tag) => format!("{open}{}/{}/{tag}}}{}", id.name, id.scope, id.key),
-            None => format!("{open}{id}}}"),
+        // Built in one allocation of the right size (it is made for every
+        // store call).
+        let prefix = &self.inner.prefix;
+        let mut base =
+            String::with_capacity(prefix.len() + id.name.len() + id.scope.len() + id.key.len() + 5);
+        base.push('{');
+        if !prefix.is_empty() {
+            base.push_str(prefix);
+            base.push(':');
         }
+        base.push_str(&id.name);
+        base.push('/');
+        base.push_str(&id.scope);
+        base.push('/');
+        match slot_tag(&id.key) {
+            Some(tag) => {
+                base.push_str(tag);
+                base.push('}');
+                base.push_str(&id.key);
+            }
+            None => {
+                base.push_str(&id.key);
+                base.push('}');
+            }
+        }
+        base
     }
 
     /// Adds the keys the fencing scripts read (rec, lock, tok) to `call`.
     fn token_keys(&self, call: &mut Call<'_>, base: &str) {
         for suffix in TOKEN_KEYS {
-            call.key(format!("{base}{suffix}"));
+            call.key(suffixed(base, suffix));
         }
     }
 }
@@ -587,6 +604,14 @@ impl Backend for RedisBackend {
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(queue::remove(self, id, read_id))
     }
+}
+
+/// `base` followed by `suffix`, in one allocation of the right size.
+pub(super) fn suffixed(base: &str, suffix: &str) -> String {
+    let mut key = String::with_capacity(base.len() + suffix.len());
+    key.push_str(base);
+    key.push_str(suffix);
+    key
 }
 
 /// The slot tag of a session key: the text of its first non-empty `{...}`

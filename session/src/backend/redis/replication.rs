@@ -83,7 +83,9 @@ impl<'a> Call<'a> {
     pub(super) fn new(script: &'a Script) -> Self {
         Call {
             script,
-            keys: Vec::new(),
+            // A save's keys (token keys, history, user ids) fit without
+            // growing.
+            keys: Vec::with_capacity(8),
             args: redis::Cmd::with_capacity(16, 256),
         }
     }

@@ -11,7 +11,7 @@ use super::liveness::lock_changed;
 use super::queue::ack_keys;
 use super::replication::Call;
 use super::reply::{array, corrupt, int, text, unsigned};
-use super::RedisBackend;
+use super::{suffixed, RedisBackend};
 use crate::backend::checks::{new_version, user_ids_json};
 use crate::backend::{
     BackendError, BatchOutcome, Fence, Record, SaveStep, SessionId, Write, WriteOutcome,
@@ -174,7 +174,8 @@ impl RedisBackend {
         call.arg(index_member(id))
             .arg(user_ids.len())
             .arg(if indexed { user_ids.len() } else { 0 });
-        call.key(format!("{base}:hist")).key(format!("{base}:uids"));
+        call.key(suffixed(base, ":hist"))
+            .key(suffixed(base, ":uids"));
         for user in user_ids {
             call.arg(*user);
             if indexed {
@@ -186,7 +187,9 @@ impl RedisBackend {
 
 /// A key as the user-id index holds it: the JSON array `[name, scope, key]`.
 pub(super) fn index_member(id: &SessionId) -> String {
-    serde_json::json!([id.name, id.scope, id.key]).to_string()
+    // A tuple is written as a JSON array, without building a `Value`;
+    // writing strings into a `String` cannot fail.
+    serde_json::to_string(&(&id.name, &id.scope, &id.key)).unwrap_or_default()
 }
 
 /// A save step's answer (`{0, token, holder}` or `{1, created, updated,
