@@ -284,6 +284,8 @@ fn bench_runs_a_small_fleet_and_reports_json() {
         "0.5",
         "--settle",
         "0.25",
+        "--join-over",
+        "0.2",
         "--concurrency",
         "4",
         "--json",
@@ -315,6 +317,7 @@ fn bench_runs_a_small_fleet_and_reports_json() {
     assert!(report["cpu_cores_per_process"].as_array().map(Vec::len) == Some(2));
     assert_eq!(report["idle_settle_seconds"], 0.25, "{report}");
     assert_eq!(report["idle_seconds"], 0.5, "{report}");
+    assert_eq!(report["join_over_seconds"], 0.2, "{report}");
 }
 
 #[test]

@@ -76,6 +76,12 @@ pub struct BenchArgs {
     /// window, which sees only what sessions cost while nothing happens).
     #[arg(long, default_value_t = 0.0)]
     pub settle: f64,
+    /// Seconds over which the players join, evenly spread (as on a live
+    /// server, where players arrive one by one), instead of all at once:
+    /// each session's auto-saves and lock renewals then fall at its own
+    /// phase, as they would in a real process (e.g. 30, one SaveInterval).
+    #[arg(long, default_value_t = 0.0)]
+    pub join_over: f64,
     /// Sessions skip auto-saves with nothing to write
     /// (`set_skip_unchanged_autosaves`; off by default, as in the module).
     #[arg(long)]
@@ -105,6 +111,7 @@ pub struct WorkerArgs {
     concurrency: usize,
     idle: f64,
     settle: f64,
+    join_over: f64,
     skip_unchanged: bool,
     saves_only: bool,
     run: String,
@@ -132,6 +139,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
             concurrency: args.concurrency,
             idle: args.idle,
             settle: args.settle,
+            join_over: args.join_over,
             skip_unchanged: args.skip_unchanged,
             saves_only: args.saves_only,
             run: args.run.clone(),
@@ -179,6 +187,7 @@ fn fleet(
             .args(["--concurrency", &args.concurrency.to_string()])
             .args(["--idle", &args.idle.to_string()])
             .args(["--settle", &args.settle.to_string()])
+            .args(["--join-over", &args.join_over.to_string()])
             .args(args.skip_unchanged.then_some("--skip-unchanged"))
             .args(args.saves_only.then_some("--saves-only"))
             .stdout(Stdio::piped())

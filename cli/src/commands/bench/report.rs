@@ -25,6 +25,8 @@ pub struct Report {
     idle_core_per_10k: f64,
     /// The idle window: (seconds waited after the play, seconds measured).
     idle_window: (f64, f64),
+    /// Seconds over which the players joined (`--join-over`).
+    join_over: f64,
     shutdown_seconds: f64,
     ceiling: Option<(f64, String)>,
 }
@@ -77,6 +79,7 @@ impl Report {
             memory_per_session: (sum("rss_open") - sum("rss_start")) / sessions,
             idle_core_per_10k: idle_core * 10_000.0 / args.sessions as f64,
             idle_window: (args.settle, args.idle),
+            join_over: args.join_over,
             shutdown_seconds: results
                 .iter()
                 .map(|r| num(r, "shutdown_seconds"))
@@ -117,6 +120,7 @@ impl Report {
             "memory_per_open_session_bytes": self.memory_per_session,
             "idle_core_fraction_per_10k_sessions": self.idle_core_per_10k,
             "idle_settle_seconds": self.idle_window.0, "idle_seconds": self.idle_window.1,
+            "join_over_seconds": self.join_over,
             "shutdown_seconds": self.shutdown_seconds,
             "ceiling": self.ceiling.as_ref().map(|(rate, what)| json!({
                 "per_second": rate, "what": what,

@@ -161,12 +161,17 @@ async fn serve(args: &WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
         skip_unchanged: args.skip_unchanged,
     });
     let (rss0, cpu0) = (rss_bytes(), cpu_seconds());
-    // Join: every player's session opens.
+    // Join: every player's session opens (player i at i / n of
+    // `--join-over`, or as fast as the callers go).
     let mut joins = tokio::task::JoinSet::new();
+    let join_started = Instant::now();
+    let spacing = args.join_over.max(0.0) / args.sessions as f64;
     for c in 0..args.concurrency.max(1) {
         let (shared, n, step) = (shared.clone(), args.sessions, args.concurrency.max(1));
         joins.spawn(async move {
             for i in (c..n).step_by(step) {
+                let arrives = join_started + Duration::from_secs_f64(spacing * i as f64);
+                tokio::time::sleep_until(arrives.into()).await;
                 shared.open(i).await;
             }
         });
@@ -229,6 +234,7 @@ async fn serve(args: &WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
         "cpu_total": cpu_seconds() - cpu0,
         "idle_seconds": args.idle,
         "settle_seconds": args.settle,
+        "join_over_seconds": args.join_over,
         "idle_cpu": idle_cpu,
         "rss_start": rss0,
         "rss_open": rss_open,
