@@ -15,7 +15,7 @@ use access::{Enum, PipeSeq, StarMap, StarSeq};
 
 use crate::digits::{self, Digits};
 use crate::error::{Error, ErrorKind, Result};
-use crate::format::{factor, DEL, POS_FRAC, POS_INT, STRING, TABLE};
+use crate::format::{factor, DEL, NEG_FRAC, POS_FRAC, POS_INT, STRING, TABLE};
 use crate::read::{invalid_utf8, number_digits, string_end, unexpected};
 use base64::Engine as _;
 use serde::de::{self, IntoDeserializer, Visitor};
@@ -192,6 +192,10 @@ impl<'de> Deserializer<'de> {
             POS_FRAC => {
                 let d = self.digits()?;
                 visitor.visit_f64(d.as_f64() / self.factor)
+            }
+            NEG_FRAC => {
+                let d = self.digits()?;
+                visitor.visit_f64(-(d.as_f64() / self.factor))
             }
             STRING => visitor.visit_borrowed_str(self.string()?),
             _ => self.visit_table(visitor, false),
@@ -375,9 +379,24 @@ impl<'de> de::Deserializer<'de> for &mut Deserializer<'de> {
     expect_first! {
         POS_INT => deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64
             deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64,
-        POS_FRAC => deserialize_f32 deserialize_f64,
         STRING => deserialize_str deserialize_string deserialize_identifier,
         TABLE => deserialize_map,
+    }
+
+    #[inline]
+    fn deserialize_f64<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        // Fractions of either sign first (positions, velocities), then
+        // everything else.
+        match self.peek() {
+            Some(POS_FRAC) => self.visit_expected::<V, POS_FRAC>(visitor),
+            Some(NEG_FRAC) => self.visit_expected::<V, NEG_FRAC>(visitor),
+            _ => self.deserialize_any(visitor),
+        }
+    }
+
+    #[inline]
+    fn deserialize_f32<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value> {
+        self.deserialize_f64(visitor)
     }
 
     fn deserialize_struct<V: Visitor<'de>>(
