@@ -117,9 +117,63 @@ pub fn compress_options(metadata: &Map<String, Json>) -> Result<Option<Options>,
 /// rules): a sequence is an array, a table with only string keys an object,
 /// an empty table `[]`. NaN, infinities and tables mixing other keys are
 /// refused with the path of the offending value.
+///
+/// The text is written straight from the value (no `serde_json::Value` is
+/// built: a save of a large value would otherwise allocate every key twice
+/// and every table's map); a value that cannot be written is walked again
+/// to name the offending path in the error.
 pub fn to_json_text(value: &Value) -> Result<String, String> {
-    let j = to_json(value, &mut Vec::new())?;
-    serde_json::to_string(&j).map_err(|e| e.to_string())
+    match serde_json::to_string(&JsonText(value)) {
+        Ok(text) => Ok(text),
+        Err(e) => match to_json(value, &mut Vec::new()) {
+            Err(why) => Err(why),
+            // Not expected: both walks apply the same rules.
+            Ok(_) => Err(e.to_string()),
+        },
+    }
+}
+
+/// A value as its save JSON, by the rules of [`to_json`] (which builds the
+/// same JSON as a `serde_json::Value` and names the path of a refusal).
+struct JsonText<'a>(&'a Value);
+
+impl serde::Serialize for JsonText<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Nil => s.serialize_unit(),
+            Value::Bool(b) => s.serialize_bool(*b),
+            Value::Number(n) => {
+                if !n.is_finite() {
+                    return Err(S::Error::custom("a number JSON cannot hold"));
+                }
+                let f = n.as_f64();
+                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+                    s.serialize_i64(f as i64)
+                } else {
+                    Json::from(Value::Number(*n)).serialize(s)
+                }
+            }
+            Value::String(text) => s.serialize_str(text),
+            Value::Table(t) if t.keyed_len() == 0 => {
+                let mut seq = s.serialize_seq(Some(t.len()))?;
+                for v in t.sequence() {
+                    seq.serialize_element(&JsonText(v))?;
+                }
+                seq.end()
+            }
+            Value::Table(t) => {
+                let mut map = s.serialize_map(Some(t.len()))?;
+                for (k, v) in t.iter() {
+                    let KeyRef::Key(Key::String(name)) = k else {
+                        return Err(S::Error::custom("a non-string key beside other keys"));
+                    };
+                    map.serialize_entry(name, &JsonText(v))?;
+                }
+                map.end()
+            }
+        }
+    }
 }
 
 fn path_text(path: &[String]) -> String {
@@ -200,16 +254,23 @@ pub fn encode(
 
 /// Reads a stored value: the JSON text, decompressed when the metadata has
 /// `Compress`. Returns the value and the compressed text, if any.
+///
+/// The text is read straight into a [`Value`] (no `serde_json::Value` in
+/// between), by the same rules as `Value::from(serde_json::Value)`.
 pub fn decode(text: &str, metadata: &Map<String, Json>) -> Result<(Value, Option<String>), String> {
-    let json: Json = serde_json::from_str(text).map_err(|e| format!("value is not JSON: {e}"))?;
-    match (compress_options(metadata)?, json) {
-        (Some(o), Json::String(s)) => {
+    let not_json = |e: serde_json::Error| format!("value is not JSON: {e}");
+    let options = compress_options(metadata);
+    if let Ok(Some(o)) = &options {
+        if text.trim_start().starts_with('"') {
+            let s: String = serde_json::from_str(text).map_err(not_json)?;
             let v = sdm_codec::decompress(&s, o.decimals)
                 .map_err(|e| format!("compressed value: {e}"))?;
-            Ok((v, Some(s)))
+            return Ok((v, Some(s)));
         }
-        (_, json) => Ok((Value::from(json), None)),
     }
+    let value: Value = serde_json::from_str(text).map_err(not_json)?;
+    options?;
+    Ok((value, None))
 }
 
 /// Parses stored metadata text into an object (`{}` for empty text).
