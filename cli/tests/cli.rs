@@ -321,6 +321,57 @@ fn bench_runs_a_small_fleet_and_reports_json() {
 }
 
 #[test]
+fn bench_players_start_with_the_value_file_given() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let value = dir.path().join("profile.json");
+    std::fs::write(
+        &value,
+        r#"{"Level": 3, "Inventory": [{"Id": 1, "Name": "Sword"}]}"#,
+    )
+    .expect("write the value file");
+    let value = value.display().to_string();
+    let args = [
+        "bench",
+        "--store",
+        "memory://",
+        "--servers",
+        "1",
+        "--sessions",
+        "10",
+        "--duration",
+        "0.5",
+        "--idle",
+        "0.1",
+        "--concurrency",
+        "2",
+        "--value",
+        &value,
+        "--json",
+    ];
+    let out = ok(&args, "");
+    let report: serde_json::Value = serde_json::from_str(&out).expect("the report is JSON");
+    assert_eq!(report["errors"], 0, "{report}");
+    assert_eq!(report["value_file"], value.as_str(), "{report}");
+    // Not an object: refused before any server starts.
+    let list = dir.path().join("list.json");
+    std::fs::write(&list, "[1, 2]").expect("write the list file");
+    let list = list.display().to_string();
+    let err = fails(&["bench", "--store", "memory://", "--value", &list], "");
+    assert!(err.contains("must hold a JSON object"), "{err}");
+    let err = fails(
+        &[
+            "bench",
+            "--store",
+            "memory://",
+            "--value",
+            "/nonexistent/v.json",
+        ],
+        "",
+    );
+    assert!(err.contains("--value /nonexistent/v.json"), "{err}");
+}
+
+#[test]
 fn bench_refuses_bad_arguments() {
     let err = fails(&["bench", "--servers", "0", "--store", "memory://"], "");
     assert!(err.contains("--servers"), "{err}");

@@ -12,6 +12,7 @@ mod report;
 mod stats;
 mod worker;
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, IsTerminal, Write as _};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -82,6 +83,12 @@ pub struct BenchArgs {
     /// phase, as they would in a real process (e.g. 30, one SaveInterval).
     #[arg(long, default_value_t = 0.0)]
     pub join_over: f64,
+    /// A JSON file holding every player's starting value (e.g. a corpus
+    /// save, `../shared/corpus/profile_small.json`), so saves write a value
+    /// of a real game's size; default `{"Coins": 0, "Saves": 0}`. It must
+    /// be an object (the play keeps a `Saves` counter in it).
+    #[arg(long, value_name = "FILE")]
+    pub value: Option<std::path::PathBuf>,
     /// Sessions skip auto-saves with nothing to write
     /// (`set_skip_unchanged_autosaves`; off by default, as in the module).
     #[arg(long)]
@@ -114,6 +121,7 @@ pub struct WorkerArgs {
     join_over: f64,
     skip_unchanged: bool,
     saves_only: bool,
+    value: Option<std::path::PathBuf>,
     run: String,
 }
 
@@ -121,6 +129,10 @@ pub struct WorkerArgs {
 pub fn run(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
     if args.servers == 0 || args.sessions == 0 || args.duration <= 0.0 {
         return Err("--servers, --sessions and --duration must be positive".into());
+    }
+    if let Some(path) = &args.value {
+        // Refused here, once, rather than by every server.
+        worker::starting_value(Some(path))?;
     }
     let temp;
     let store = match &args.store {
@@ -142,6 +154,7 @@ pub fn run(args: &BenchArgs) -> Result<(), Box<dyn std::error::Error>> {
             join_over: args.join_over,
             skip_unchanged: args.skip_unchanged,
             saves_only: args.saves_only,
+            value: args.value.clone(),
             run: args.run.clone(),
         });
     }
@@ -190,6 +203,11 @@ fn fleet(
             .args(["--join-over", &args.join_over.to_string()])
             .args(args.skip_unchanged.then_some("--skip-unchanged"))
             .args(args.saves_only.then_some("--saves-only"))
+            .args(
+                args.value
+                    .iter()
+                    .flat_map(|v| [OsStr::new("--value"), v.as_os_str()]),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;

@@ -27,6 +27,8 @@ pub struct Report {
     idle_window: (f64, f64),
     /// Seconds over which the players joined (`--join-over`).
     join_over: f64,
+    /// The starting value's file (`--value`), if not the default.
+    value_file: Option<String>,
     shutdown_seconds: f64,
     ceiling: Option<(f64, String)>,
 }
@@ -80,6 +82,7 @@ impl Report {
             idle_core_per_10k: idle_core * 10_000.0 / args.sessions as f64,
             idle_window: (args.settle, args.idle),
             join_over: args.join_over,
+            value_file: args.value.as_ref().map(|p| p.display().to_string()),
             shutdown_seconds: results
                 .iter()
                 .map(|r| num(r, "shutdown_seconds"))
@@ -121,6 +124,7 @@ impl Report {
             "idle_core_fraction_per_10k_sessions": self.idle_core_per_10k,
             "idle_settle_seconds": self.idle_window.0, "idle_seconds": self.idle_window.1,
             "join_over_seconds": self.join_over,
+            "value_file": self.value_file,
             "shutdown_seconds": self.shutdown_seconds,
             "ceiling": self.ceiling.as_ref().map(|(rate, what)| json!({
                 "per_second": rate, "what": what,
@@ -137,6 +141,9 @@ impl Report {
             "sdm bench: {} servers x {} sessions on {}, {:.1} s",
             self.servers, self.sessions, self.store, self.seconds
         );
+        if let Some(file) = &self.value_file {
+            let _ = writeln!(out, "every player starts with the value in {file}");
+        }
         let _ = writeln!(
             out,
             "{:<6} {:>9} {:>10} {:>9} {:>9} {:>9}",

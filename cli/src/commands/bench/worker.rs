@@ -7,6 +7,7 @@
 //! idle sessions, shuts down (saving and releasing all), and prints its
 //! results as one JSON line.
 
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -34,6 +35,8 @@ struct Shared {
     keys: Vec<String>,
     name: String,
     skip_unchanged: bool,
+    /// Every player's starting value (`--value`).
+    value: Value,
 }
 
 impl Shared {
@@ -58,9 +61,7 @@ impl Shared {
         let s = self.registry.session(&self.name, None, &self.keys[i]);
         s.set_skip_unchanged_autosaves(self.skip_unchanged);
         let started = Instant::now();
-        let r = s
-            .open(Some(Value::from(json!({"Coins": 0, "Saves": 0}))))
-            .await;
+        let r = s.open(Some(self.value.clone())).await;
         self.record(Op::Open, started);
         self.ok(&r);
         if let Ok(mut slot) = self.sessions[i].lock() {
@@ -136,6 +137,22 @@ fn pick(rng: &mut u64, saves_only: bool) -> Op {
     Op::Save
 }
 
+/// Every player's starting value: the JSON object in `path` (`--value`),
+/// or `{"Coins": 0, "Saves": 0}`.
+pub fn starting_value(path: Option<&Path>) -> Result<Value, Box<dyn std::error::Error>> {
+    let Some(path) = path else {
+        return Ok(Value::from(json!({"Coins": 0, "Saves": 0})));
+    };
+    let text =
+        std::fs::read_to_string(path).map_err(|e| format!("--value {}: {e}", path.display()))?;
+    let json: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| format!("--value {}: not JSON: {e}", path.display()))?;
+    if !json.is_object() {
+        return Err(format!("--value {}: must hold a JSON object", path.display()).into());
+    }
+    Ok(Value::from(json))
+}
+
 /// Runs one server and prints its result line.
 pub fn run(args: &WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -159,6 +176,7 @@ async fn serve(args: &WorkerArgs) -> Result<(), Box<dyn std::error::Error>> {
         keys,
         name: format!("bench-{}", args.run),
         skip_unchanged: args.skip_unchanged,
+        value: starting_value(args.value.as_deref())?,
     });
     let (rss0, cpu0) = (rss_bytes(), cpu_seconds());
     // Join: every player's session opens (player i at i / n of
