@@ -1,6 +1,9 @@
 //! Auto-save: an open session saves every SaveInterval. The timer is one
-//! sleeping task, restarted after every save and whenever SaveInterval
-//! changes (zero stops it); when it fires it asks for a Save.
+//! task for as long as the timer runs: it sleeps until the deadline the
+//! session's state holds (`session/state.rs`), which every save's end and
+//! every change of SaveInterval move to SaveInterval from then (zero stops
+//! the task); when the deadline comes it asks for a Save and waits for the
+//! next move.
 //!
 //! With SkipUnchangedAutosaves on, a firing that would write nothing and
 //! that nobody can observe (value, metadata and user ids untouched since
@@ -11,22 +14,41 @@
 //! else. Any other firing asks for a Save, which skips the write itself
 //! when it finds nothing changed (see `ops/save.rs`).
 
+use crate::session::state;
 use crate::session::task_queue::TaskKind;
 use crate::session::Inner;
-use std::sync::Weak;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
+use tokio::sync::Notify;
 
-/// The timer's body: sleeps one SaveInterval, then asks for a Save (which
-/// joins a queued one), unless the auto-save is a skip nobody can see;
-/// the save's end restarts the timer.
-pub(crate) async fn tick(session: Weak<Inner>, interval: Duration) -> Option<TaskKind> {
+/// The timer's body: sleeps until the auto-save is due (on the timer grid),
+/// then asks for a Save (which joins a queued one), unless the auto-save is
+/// a skip nobody can see; `moved` wakes it when the deadline moves. Ends
+/// when the session is gone (or when aborted: the timer stopped).
+pub(crate) async fn tick(session: Weak<Inner>, moved: Arc<Notify>) -> Option<TaskKind> {
     loop {
-        let due = tokio::time::Instant::now() + interval;
-        tokio::time::sleep_until(crate::grid::floor(due)).await;
-        let inner = session.upgrade()?;
-        if !skip_quietly(&inner) {
-            return Some(TaskKind::Save);
+        let due = state::autosave_due(&session.upgrade()?.core());
+        let Some(due) = due else {
+            // Fired: the save's end moves the deadline.
+            moved.notified().await;
+            continue;
+        };
+        tokio::select! {
+            biased;
+            () = moved.notified() => continue,
+            () = tokio::time::sleep_until(crate::grid::floor(due)) => {}
         }
+        let inner = session.upgrade()?;
+        if !state::take_autosave(&mut inner.core(), due) {
+            continue;
+        }
+        if skip_quietly(&inner) {
+            let mut core = inner.core();
+            let next = tokio::time::Instant::now() + core.props.save_interval;
+            state::move_autosave(&mut core, next);
+            continue;
+        }
+        crate::ops::request(&inner, TaskKind::Save);
     }
 }
 

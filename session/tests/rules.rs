@@ -659,6 +659,37 @@ async fn auto_save_timer_restarts_after_every_save() {
     assert_eq!(rig.counting.count(Method::Set), 1);
 }
 
+/// The auto-save timer follows every save (explicit or automatic) without
+/// tasks piling up, and closing the session ends it.
+#[tokio::test(start_paused = true)]
+async fn auto_save_timer_follows_every_save_and_ends_with_the_session() {
+    let rig = Rig::new();
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let s = rig.registry().session("Player", None, 1);
+    // No lock renewal within the test (its batching is a task of its own).
+    s.set_lock_interval(secs(1000)).unwrap();
+    let before = alive();
+    s.open(None).await;
+    let open = alive();
+    assert!(open > before, "the timers run");
+    rig.counting.reset();
+    for round in 1..=5 {
+        s.set_value(Value::from(round));
+        tokio::time::sleep(secs(10)).await;
+        assert!(s.save().await.is_saved());
+        tokio::time::sleep(secs(31)).await; // 30 s after that save: an auto-save
+        assert_eq!(rig.counting.count(Method::Set), 2 * round as u64);
+        assert_eq!(alive(), open, "round {round}: no task added");
+    }
+    assert!(s.close().await.is_saved());
+    tokio::task::yield_now().await;
+    assert!(alive() < open, "closing ends the timers");
+}
+
 /// SkipUnchangedAutosaves (off by default): an auto-save with nothing to
 /// write makes no store call but still fires Saving and Saved; a change, a
 /// metadata change or a caller's Save writes.

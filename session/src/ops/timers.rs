@@ -36,17 +36,20 @@ fn spawn(
 }
 
 /// (Re)starts the auto-save timer from now, or stops it when the session
-/// is not staying open or SaveInterval is zero.
+/// is not staying open or SaveInterval is zero. A running timer task only
+/// has its deadline moved (no new task per save).
 pub(crate) fn restart_autosave(inner: &Arc<Inner>, core: &mut Core) {
     let interval = core.props.save_interval;
-    let task = if interval.is_zero() || !core.stays_open() {
-        None
-    } else {
-        spawn(
-            inner,
-            crate::autosave::tick(Arc::downgrade(inner), interval),
-        )
-    };
+    if interval.is_zero() || !core.stays_open() {
+        state::set_timer(core, Timer::Autosave, None);
+        return;
+    }
+    if let Some(task) = state::move_autosave(core, Instant::now() + interval) {
+        task.notify_one();
+        return;
+    }
+    let moved = state::autosave_moved(core);
+    let task = spawn(inner, crate::autosave::tick(Arc::downgrade(inner), moved));
     state::set_timer(core, Timer::Autosave, task);
 }
 

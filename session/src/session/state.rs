@@ -13,6 +13,8 @@ use super::Inner;
 use crate::record::Stored;
 use crate::{CloseReason, State};
 use sdm_codec::Value;
+use std::sync::Arc;
+use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -22,6 +24,24 @@ pub(crate) struct Timers {
     autosave: Option<AbortHandle>,
     lock: Option<AbortHandle>,
     queue: Option<AbortHandle>,
+    /// When the next auto-save is due: set at every restart of the timer,
+    /// taken when it fires (none until the save that follows restarts it).
+    /// The auto-save task lives as long as the timer runs and follows this
+    /// deadline, so a restart after each save moves a deadline instead of
+    /// replacing a task.
+    autosave_due: Option<Instant>,
+    /// Wakes the auto-save task when its deadline moved.
+    autosave_moved: Arc<Notify>,
+}
+
+impl Drop for Timers {
+    fn drop(&mut self) {
+        // The auto-save task may wait for a restart that can no longer
+        // come (the session is gone): end it.
+        if let Some(task) = self.autosave.take() {
+            task.abort();
+        }
+    }
 }
 
 /// Which timer.
@@ -138,9 +158,43 @@ pub(crate) fn stop_timers(core: &mut Core) {
 
 /// Replaces a timer (stopping the one it replaces), or stops it (`None`).
 pub(crate) fn set_timer(core: &mut Core, timer: Timer, task: Option<AbortHandle>) {
+    if timer == Timer::Autosave && task.is_none() {
+        core.timers.autosave_due = None;
+    }
     if let Some(old) = std::mem::replace(core.timers.slot(timer), task) {
         old.abort();
     }
+}
+
+/// Sets when the next auto-save is due. Answers the task to wake when the
+/// auto-save timer runs (it follows the new deadline), else `None` (the
+/// caller starts one, which reads the deadline first).
+pub(crate) fn move_autosave(core: &mut Core, due: Instant) -> Option<Arc<Notify>> {
+    core.timers.autosave_due = Some(due);
+    core.timers
+        .autosave
+        .is_some()
+        .then(|| core.timers.autosave_moved.clone())
+}
+
+/// What wakes the auto-save task when its deadline moves.
+pub(crate) fn autosave_moved(core: &Core) -> Arc<Notify> {
+    core.timers.autosave_moved.clone()
+}
+
+/// When the next auto-save is due (`None`: not until a restart).
+pub(crate) fn autosave_due(core: &Core) -> Option<Instant> {
+    core.timers.autosave_due
+}
+
+/// Takes the auto-save due at `due` (the timer fires), unless a restart
+/// moved it since.
+pub(crate) fn take_autosave(core: &mut Core, due: Instant) -> bool {
+    let taken = core.timers.autosave_due == Some(due);
+    if taken {
+        core.timers.autosave_due = None;
+    }
+    taken
 }
 
 /// Whether a timer runs.
