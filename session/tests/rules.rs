@@ -690,6 +690,56 @@ async fn auto_save_timer_follows_every_save_and_ends_with_the_session() {
     assert!(alive() < open, "closing ends the timers");
 }
 
+/// An auto-save nobody watches (no caller waiting, no Saved listener)
+/// encodes the live value without copying it first. It still writes the
+/// value as it was when the save began; a Saved listener connected while
+/// it writes hears the value as it is when Saved fires (as the module
+/// passes its live value); a caller's save answers with the value it saved.
+#[tokio::test(start_paused = true)]
+async fn an_auto_save_nobody_watches_writes_the_value_and_answers_late_listeners() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    s.open(None).await;
+    s.set_value(v(json!({"Coins": 1})));
+    tokio::time::sleep(secs(31)).await; // 31 s: the first auto-save
+    assert_eq!(rig.stored("1").await, Some(json!({"Coins": 1})));
+    rig.faulty.slow_method(Method::Set, Some(secs(5)));
+    s.set_value(v(json!({"Coins": 2})));
+    tokio::time::sleep(secs(31)).await; // 62 s: the next one writes, slowly
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let h = heard.clone();
+    s.on_saved(move |r, _| h.lock().unwrap().push(r.clone()));
+    s.set_value(v(json!({"Coins": 3})));
+    tokio::time::sleep(secs(5)).await; // 67 s: written
+    assert_eq!(rig.stored("1").await, Some(json!({"Coins": 2})));
+    assert_eq!(
+        *heard.lock().unwrap(),
+        vec![Response::Saved(v(json!({"Coins": 3})))]
+    );
+    rig.faulty.slow_method(Method::Set, None);
+    assert_eq!(s.save().await, Response::Saved(v(json!({"Coins": 3}))));
+    assert_eq!(rig.stored("1").await, Some(json!({"Coins": 3})));
+}
+
+/// A change made through `with_metadata` is written by the next auto-save,
+/// even one that skips unchanged values.
+#[tokio::test(start_paused = true)]
+async fn a_metadata_change_in_place_is_written_by_the_next_auto_save() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    s.set_skip_unchanged_autosaves(true);
+    s.open(None).await;
+    s.set_value(Value::from(1));
+    rig.counting.reset();
+    tokio::time::sleep(secs(31)).await;
+    assert_eq!(rig.counting.count(Method::Set), 1);
+    s.with_metadata(|m| m.insert("Tag".into(), json!(2)));
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(rig.counting.count(Method::Set), 2, "the metadata changed");
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(rig.counting.count(Method::Set), 2, "nothing changed");
+}
+
 /// SkipUnchangedAutosaves (off by default): an auto-save with nothing to
 /// write makes no store call but still fires Saving and Saved; a change, a
 /// metadata change or a caller's Save writes.

@@ -137,38 +137,133 @@ pub(crate) fn prepare(inner: &Inner, value: Value) -> Result<Encoded, SessionErr
 
 /// Encodes the value and metadata; a message naming what cannot be written.
 fn encode_value(inner: &Inner, value: Value) -> Result<Encoded, String> {
-    if value.is_nil() {
-        return Ok(Encoded {
-            write: Write::Remove,
-            compressed: None,
-            value,
-        });
-    }
-    let (metadata, user_ids, data_version) = {
-        let core = inner.core();
-        let stored = &core.stored;
-        let data_version = stored
-            .data_version
-            .unwrap_or_else(|| inner.shared.hooks.of(&inner.id.name).current_version());
-        (
-            stored.metadata.clone(),
-            stored.user_ids.clone(),
-            data_version,
-        )
+    let (write, compressed) = if value.is_nil() {
+        (Write::Remove, None)
+    } else {
+        encode_with(&value, &write_parts(inner))?
     };
-    let options = crate::record::compress_options(&metadata)?;
-    let (text, compressed) = crate::record::encode(&value, options.as_ref())?;
-    let metadata = serde_json::to_string(&metadata).map_err(|e| format!("metadata: {e}"))?;
     Ok(Encoded {
-        write: Write::Set {
-            value: text,
-            metadata,
-            user_ids,
-            data_version,
-        },
+        write,
         compressed,
         value,
     })
+}
+
+/// What a save writes beside the value, as the session holds it now.
+#[derive(PartialEq)]
+struct Parts {
+    metadata: serde_json::Map<String, serde_json::Value>,
+    user_ids: Vec<i64>,
+    data_version: crate::backend::DataVersion,
+}
+
+impl Parts {
+    /// Whether the session still holds these parts.
+    fn current(&self, inner: &Inner) -> bool {
+        let core = inner.core();
+        let stored = &core.stored;
+        stored.metadata == self.metadata
+            && stored.user_ids == self.user_ids
+            && stored.data_version.map_or(true, |v| v == self.data_version)
+    }
+}
+
+fn write_parts(inner: &Inner) -> Parts {
+    let core = inner.core();
+    let stored = &core.stored;
+    Parts {
+        metadata: stored.metadata.clone(),
+        user_ids: stored.user_ids.clone(),
+        data_version: stored
+            .data_version
+            .unwrap_or_else(|| inner.shared.hooks.of(&inner.id.name).current_version()),
+    }
+}
+
+/// The write of `value` (not nil) with `parts`, and its compressed text.
+fn encode_with(value: &Value, parts: &Parts) -> Result<(Write, Option<String>), String> {
+    let options = crate::record::compress_options(&parts.metadata)?;
+    let (text, compressed) = crate::record::encode(value, options.as_ref())?;
+    let metadata = serde_json::to_string(&parts.metadata).map_err(|e| format!("metadata: {e}"))?;
+    Ok((
+        Write::Set {
+            value: text,
+            metadata,
+            user_ids: parts.user_ids.clone(),
+            data_version: parts.data_version,
+        },
+        compressed,
+    ))
+}
+
+/// Whether anyone sees the value a save answers with: a caller waiting
+/// for it, a Saved listener, or the data store's validator (which reads
+/// it outside the value's lock). An auto-save nobody sees encodes the
+/// value in place instead of copying it first.
+fn answer_observed(inner: &Inner) -> bool {
+    if inner.events.saved.len() > 0 {
+        return true;
+    }
+    let waited = inner
+        .core()
+        .tasks
+        .running
+        .as_ref()
+        .is_some_and(|t| t.waiters.iter().any(|w| !w.tx.is_closed()));
+    waited || inner.shared.hooks.of(&inner.id.name).validator.is_some()
+}
+
+/// What a save is about to write.
+enum Prepared {
+    /// Nothing changed since the last write (an auto-save with
+    /// SkipUnchangedAutosaves): the store holds this value.
+    Unchanged(Value),
+    /// The write, or why the value cannot be written.
+    Ready(Result<Encoded, SessionError>),
+}
+
+/// What a save nobody sees writes, encoded straight from the live value
+/// (no copy), with the queue removals taken with it. The value it carries
+/// is nil: nobody sees it.
+async fn encode_in_place(inner: &Inner, skip_unchanged: bool) -> (Prepared, Vec<String>) {
+    let parts = write_parts(inner);
+    let (encoded, acks) = inner
+        .apply_gate
+        .quiet(&inner.id_text, || {
+            let acks = inner.core().pending_acks.clone();
+            let encoded = inner.with_value_snapshot(|value, changed| {
+                if skip_unchanged && !changed && acks.is_empty() {
+                    return None;
+                }
+                Some(if value.is_nil() {
+                    Ok((Write::Remove, None))
+                } else {
+                    encode_with(value, &parts)
+                })
+            });
+            (encoded, acks)
+        })
+        .await;
+    // Metadata or user ids changed since they were read: this save writes
+    // the ones read, the next one the new ones.
+    if !parts.current(inner) {
+        inner.mark_changed();
+    }
+    let prepared = match encoded {
+        None => Prepared::Unchanged(Value::Nil),
+        Some(r) => Prepared::Ready(
+            r.map(|(write, compressed)| Encoded {
+                write,
+                compressed,
+                value: Value::Nil,
+            })
+            .map_err(|message| SessionError::Unwritable {
+                id: inner.id_text.clone(),
+                message,
+            }),
+        ),
+    };
+    (prepared, acks)
 }
 
 /// Waits out SaveDelay, fires Saving, encodes and writes the value once
@@ -188,17 +283,26 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool, skip_unchanged: 
     let writing = inner.write_lock.lock().await;
     fire_saving(inner);
     let started = std::time::Instant::now();
-    let snap = snapshot(inner).await;
-    let unchanged = skip_unchanged && !release && !snap.changed && snap.acks.is_empty();
-    let (response, bytes) = if unchanged {
-        (Response::Saved(snap.value), 0)
+    // A close's callers may join it while it runs: it keeps its copy.
+    let observed = release || answer_observed(inner);
+    let (prepared, acks) = if observed {
+        let snap = snapshot(inner).await;
+        if skip_unchanged && !release && !snap.changed && snap.acks.is_empty() {
+            (Prepared::Unchanged(snap.value), snap.acks)
+        } else {
+            (Prepared::Ready(prepare(inner, snap.value)), snap.acks)
+        }
     } else {
-        match prepare(inner, snap.value) {
-            Err(e) => (Response::Error(e), 0),
-            Ok(encoded) => {
-                let bytes = encoded_bytes(&encoded);
-                (write(inner, encoded, release, &snap.acks).await, bytes)
-            }
+        encode_in_place(inner, skip_unchanged).await
+    };
+    let unchanged = matches!(prepared, Prepared::Unchanged(_));
+    let (response, bytes) = match prepared {
+        // The store holds exactly this value.
+        Prepared::Unchanged(value) => (Response::Saved(value), 0),
+        Prepared::Ready(Err(e)) => (Response::Error(e), 0),
+        Prepared::Ready(Ok(encoded)) => {
+            let bytes = encoded_bytes(&encoded);
+            (write(inner, encoded, release, &acks).await, bytes)
         }
     };
     if !response.is_saved() {
@@ -220,7 +324,24 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool, skip_unchanged: 
         core.last_save = Some(tokio::time::Instant::now());
         super::timers::restart_autosave(inner, &mut core);
     }
-    fire_saved(inner, &response);
+    if observed {
+        fire_saved(inner, &response);
+        return response;
+    }
+    // Nobody was to see this answer (its value is nil); a Saved listener
+    // connected since gets the value as it is now, as the module passes
+    // its live value.
+    let listeners = inner.events.saved.listeners();
+    if !listeners.is_empty() {
+        let heard = match &response {
+            Response::Saved(_) => Response::Saved(inner.value_copy()),
+            other => other.clone(),
+        };
+        let s = Session(inner.clone());
+        for f in listeners {
+            f(&heard, &s);
+        }
+    }
     response
 }
 

@@ -123,6 +123,18 @@ impl Inner {
         (guard.clone(), changed)
     }
 
+    /// Runs `f` on the live value (a save nobody sees encodes it in
+    /// place), with whether it may have changed since the last snapshot
+    /// (the mark is cleared, under the value lock, as
+    /// [`Inner::take_value_snapshot`] does).
+    pub(crate) fn with_value_snapshot<R>(&self, f: impl FnOnce(&Value, bool) -> R) -> R {
+        let guard = self.value.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = self
+            .changed
+            .swap(false, std::sync::atomic::Ordering::SeqCst);
+        f(&guard, changed)
+    }
+
     /// Whether the value (or what is written with it) may differ from what
     /// was last written (the mark stays as it is).
     pub(crate) fn may_have_changed(&self) -> bool {
@@ -316,7 +328,11 @@ impl Session {
 
     /// Changes Metadata in place.
     pub fn with_metadata<R>(&self, f: impl FnOnce(&mut Map<String, Json>) -> R) -> R {
-        f(&mut self.0.core().stored.metadata)
+        let r = f(&mut self.0.core().stored.metadata);
+        // A change the next save must write (even one that skips unchanged
+        // values).
+        self.0.mark_changed();
+        r
     }
 
     /// UserIds saved with the key.
