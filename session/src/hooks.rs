@@ -60,6 +60,11 @@ impl Hooks {
         self.map().get(name).cloned().unwrap_or_default()
     }
 
+    /// Whether `name` has a validator (without copying its hooks).
+    pub(crate) fn has_validator(&self, name: &str) -> bool {
+        self.map().get(name).is_some_and(|h| h.validator.is_some())
+    }
+
     pub(crate) fn set_validator(&self, name: &str, validator: Option<Arc<ValidatorFn>>) {
         self.map().entry(name.to_owned()).or_default().validator = validator;
     }

@@ -210,7 +210,7 @@ fn answer_observed(inner: &Inner) -> bool {
         .running
         .as_ref()
         .is_some_and(|t| t.waiters.iter().any(|w| !w.tx.is_closed()));
-    waited || inner.shared.hooks.of(&inner.id.name).validator.is_some()
+    waited || inner.shared.hooks.has_validator(&inner.id.name)
 }
 
 /// What a save is about to write.
