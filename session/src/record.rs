@@ -147,12 +147,7 @@ impl serde::Serialize for JsonText<'_> {
                 if !n.is_finite() {
                     return Err(S::Error::custom("a number JSON cannot hold"));
                 }
-                let f = n.as_f64();
-                if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-                    s.serialize_i64(f as i64)
-                } else {
-                    Json::from(Value::Number(*n)).serialize(s)
-                }
+                json_number(n).serialize(s)
             }
             Value::String(text) => s.serialize_str(text),
             Value::Table(t) if t.keyed_len() == 0 => {
@@ -176,6 +171,18 @@ impl serde::Serialize for JsonText<'_> {
     }
 }
 
+/// A finite number as save JSON writes it: integral doubles without a
+/// fraction (`1`, not `1.0`), as JSONEncode does. (A JSON number holds no
+/// heap data, so the direct writer builds one too.)
+fn json_number(n: &sdm_codec::Number) -> Json {
+    let f = n.as_f64();
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        Json::from(f as i64)
+    } else {
+        Json::from(Value::Number(*n))
+    }
+}
+
 fn path_text(path: &[String]) -> String {
     if path.is_empty() {
         "the value".into()
@@ -196,13 +203,7 @@ fn to_json(value: &Value, path: &mut Vec<String>) -> Result<Json, String> {
                     n.as_f64()
                 ));
             }
-            // Integral doubles are written without a fraction (`1`, not `1.0`), as JSONEncode does.
-            let f = n.as_f64();
-            if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-                Json::from(f as i64)
-            } else {
-                Json::from(Value::Number(*n))
-            }
+            json_number(n)
         }
         Value::String(s) => Json::String(s.clone()),
         Value::Table(t) => {

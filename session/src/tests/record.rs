@@ -52,6 +52,7 @@ fn compress_settings_are_read_from_metadata() {
 /// then its text.
 fn via_tree(v: &Value) -> Result<String, String> {
     let j = to_json(v, &mut Vec::new())?;
+    // ok: a unit test; a serde_json::Value always serializes
     Ok(serde_json::to_string(&j).unwrap())
 }
 
@@ -131,9 +132,9 @@ fn decode_via_tree(
 fn direct_decode_reads_what_the_value_tree_read() {
     let plain = Map::new();
     let compress = json!({"Compress": {"Level": 2, "Decimals": 3, "Safety": true}});
-    let compress = compress.as_object().unwrap().clone();
+    let compress = compress.as_object().unwrap().clone(); // ok: a unit test, a literal object
     let bad = json!({"Compress": {"Level": 7}});
-    let bad = bad.as_object().unwrap().clone();
+    let bad = bad.as_object().unwrap().clone(); // ok: a unit test, a literal object
     let texts = [
         "null",
         "true",
