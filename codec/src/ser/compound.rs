@@ -69,6 +69,7 @@ impl SeqSer<'_> {
         self.star = true;
     }
 
+    #[inline]
     pub(super) fn finish(self) -> Result<()> {
         self.ser.depth -= 1;
         let out = &mut self.ser.out;
@@ -151,6 +152,7 @@ impl MapSer<'_> {
         Ok(())
     }
 
+    #[inline]
     pub(super) fn finish(self) -> Result<()> {
         self.ser.depth -= 1;
         self.ser.out.byte(DEL);
@@ -170,6 +172,7 @@ macro_rules! seq_traits {
             fn $method<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
                 self.element(value)
             }
+            #[inline]
             fn end(self) -> Result<()> {
                 self.finish()
             }
@@ -190,6 +193,7 @@ impl ser::SerializeTupleVariant for SeqSer<'_> {
         self.element(value)
             .map_err(|e| e.within(PathSegment::Key(variant.to_owned())))
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -209,6 +213,7 @@ impl ser::SerializeMap for MapSer<'_> {
     fn serialize_value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
         self.value(value)
     }
+    #[inline]
     fn end(self) -> Result<()> {
         self.finish()
     }
@@ -239,6 +244,7 @@ macro_rules! struct_traits {
                 let ($map, $key, $value) = (self, key, value);
                 $body
             }
+            #[inline]
             fn end(self) -> Result<()> {
                 self.finish()
             }

@@ -179,22 +179,27 @@ impl<'a> ser::Serializer for &'a mut Serializer {
     type SerializeStruct = MapSer<'a>;
     type SerializeStructVariant = MapSer<'a>;
 
+    #[inline]
     fn serialize_bool(self, v: bool) -> Result<()> {
         self.out.byte(if v { TRUE } else { FALSE });
         Ok(())
     }
+    #[inline]
     fn serialize_i8(self, v: i8) -> Result<()> {
         self.int(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i16(self, v: i16) -> Result<()> {
         self.int(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i32(self, v: i32) -> Result<()> {
         self.int(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_i64(self, v: i64) -> Result<()> {
         self.int(v);
         Ok(())
@@ -204,18 +209,22 @@ impl<'a> ser::Serializer for &'a mut Serializer {
             .int128(if v < 0 { NEG_INT } else { POS_INT }, v.unsigned_abs());
         Ok(())
     }
+    #[inline]
     fn serialize_u8(self, v: u8) -> Result<()> {
         self.uint(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u16(self, v: u16) -> Result<()> {
         self.uint(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u32(self, v: u32) -> Result<()> {
         self.uint(v.into());
         Ok(())
     }
+    #[inline]
     fn serialize_u64(self, v: u64) -> Result<()> {
         self.uint(v);
         Ok(())
@@ -224,15 +233,19 @@ impl<'a> ser::Serializer for &'a mut Serializer {
         self.out.int128(POS_INT, v);
         Ok(())
     }
+    #[inline]
     fn serialize_f32(self, v: f32) -> Result<()> {
         self.serialize_f64(v.into())
     }
+    #[inline]
     fn serialize_f64(self, v: f64) -> Result<()> {
         self.out.float(v, self.factor).map_err(refused)
     }
+    #[inline]
     fn serialize_char(self, v: char) -> Result<()> {
         self.str(v.encode_utf8(&mut [0; 4]))
     }
+    #[inline]
     fn serialize_str(self, v: &str) -> Result<()> {
         self.str(v)
     }
@@ -240,18 +253,23 @@ impl<'a> ser::Serializer for &'a mut Serializer {
         let encoded = base64::engine::general_purpose::STANDARD.encode(v);
         self.str(&encoded)
     }
+    #[inline]
     fn serialize_none(self) -> Result<()> {
         Ok(())
     }
+    #[inline]
     fn serialize_some<T: Serialize + ?Sized>(self, value: &T) -> Result<()> {
         value.serialize(self)
     }
+    #[inline]
     fn serialize_unit(self) -> Result<()> {
         Ok(())
     }
+    #[inline]
     fn serialize_unit_struct(self, _name: &'static str) -> Result<()> {
         Ok(())
     }
+    #[inline]
     fn serialize_unit_variant(
         self,
         _name: &'static str,
@@ -260,6 +278,7 @@ impl<'a> ser::Serializer for &'a mut Serializer {
     ) -> Result<()> {
         self.str(variant)
     }
+    #[inline]
     fn serialize_newtype_struct<T: Serialize + ?Sized>(
         self,
         _name: &'static str,
