@@ -87,3 +87,59 @@ fn deep_nesting_is_iterative() {
             .unwrap_or_default();
     }
 }
+
+/// One element of [`long_sequences_write_as_their_elements_do`]: a record
+/// of every shape the prefetching walk asks ahead for.
+fn record(i: usize) -> Value {
+    let mut t = Table::new();
+    t.insert("Type", format!("kind {i}"));
+    t.insert("Name", "a name longer than sixteen bytes \u{7f} with DEL");
+    t.insert(
+        "Position",
+        Table::from_sequence(vec![(i as f64 * 0.5).into(), (-3).into(), 2.125.into()]),
+    );
+    t.insert(i as f64, true);
+    t.insert("Empty", Table::new());
+    if i % 100 == 0 {
+        // Past the small keyed part: the indexed map.
+        for k in 0..40 {
+            t.insert(format!("k{k}"), k);
+        }
+    }
+    if i % 7 == 0 {
+        t.push("seq");
+        t.push(Table::from_sequence(vec!["x".into(), "y".into()]));
+    }
+    Value::Table(t)
+}
+
+#[test]
+fn long_sequences_write_as_their_elements_do() {
+    // Sequences past `prefetch::LONG` tables take the prefetching walk;
+    // the bytes must be those of the plain walk, element by element.
+    let n = 3 * prefetch::LONG + 5;
+    let mut items: Vec<Value> = (0..n).map(record).collect();
+    items.insert(10, Value::from("a plain string among the tables"));
+    items.insert(20, Value::from(42));
+    let expected: String = std::iter::once("|".to_owned())
+        .chain(items.iter().map(|v| c(v.clone())))
+        .chain(std::iter::once("\u{7f}".to_owned()))
+        .collect();
+    let mut long = Table::from_sequence(items);
+    assert_eq!(c(Value::Table(long.clone())), expected);
+    // Nested one level down, and with a hole (the `*` form, keys 1..n).
+    let mut outer = Table::new();
+    outer.insert("Parts", Value::Table(long.clone()));
+    assert_eq!(
+        c(Value::Table(outer)),
+        format!("*#Parts\u{7f}{expected}\u{7f}")
+    );
+    let last = long.sequence().len() - 1;
+    long.sequence_mut()[last] = Value::Nil;
+    let keyed: String = long.sequence()[..last]
+        .iter()
+        .enumerate()
+        .map(|(i, v)| c(i as u64 + 1) + &c(v.clone()))
+        .collect();
+    assert_eq!(c(Value::Table(long)), format!("*{keyed}\u{7f}"));
+}

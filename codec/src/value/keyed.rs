@@ -53,6 +53,19 @@ impl Keyed {
         }
     }
 
+    /// Where the entries live and how many bytes they take (for the
+    /// writer's prefetch hints), when there are any.
+    #[inline]
+    pub(crate) fn data(&self) -> Option<(*const u8, usize)> {
+        match self {
+            Keyed::Small(v) if !v.is_empty() => {
+                Some((v.as_ptr().cast(), std::mem::size_of_val(v.as_slice())))
+            }
+            Keyed::Small(_) => None,
+            Keyed::Large(m) => Some(((&**m as *const Map).cast(), std::mem::size_of::<Map>())),
+        }
+    }
+
     #[inline]
     pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0

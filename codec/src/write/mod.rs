@@ -4,6 +4,7 @@
 //! and only tables go through the stack.
 
 mod out;
+mod prefetch;
 
 pub(crate) use out::{Out, Refused, INITIAL_CAPACITY};
 
@@ -16,7 +17,12 @@ use crate::{Level, Options};
 /// A table being written.
 enum Frame<'a> {
     /// The `|` form: the elements, and the index of the next one.
-    Seq { items: &'a [Value], next: usize },
+    Seq {
+        items: &'a [Value],
+        next: usize,
+        /// Long enough to prefetch for (see `prefetch`).
+        long: bool,
+    },
     /// The `*` form: sequence part from `seq_next`, then the keyed part.
     Star {
         seq: &'a [Value],
@@ -102,9 +108,11 @@ impl Writer {
     fn open<'a>(&self, out: &mut Out, t: &'a Table) -> Frame<'a> {
         if self.level2 && t.is_sequence() && !t.sequence().iter().any(Value::is_nil) {
             out.byte(SEQUENCE);
+            let items = t.sequence();
             Frame::Seq {
-                items: t.sequence(),
+                items,
                 next: 0,
+                long: items.len() >= prefetch::LONG,
             }
         } else {
             self.open_star(out, t)
@@ -128,10 +136,13 @@ impl Writer {
     #[inline]
     fn advance<'a>(&self, out: &mut Out, frame: &mut Frame<'a>) -> Result<Step<'a>, Refused> {
         match frame {
-            Frame::Seq { items, next } => {
+            Frame::Seq { items, next, long } => {
                 while let Some(v) = items.get(*next) {
                     *next += 1;
                     if let Value::Table(t) = v {
+                        if *long {
+                            ahead(items, *next);
+                        }
                         return Ok(Step::Table(t));
                     }
                     self.scalar(out, v)?;
@@ -170,6 +181,20 @@ impl Writer {
             }
         }
         Ok(Step::Done)
+    }
+}
+
+/// In a long sequence of tables, whose element `next - 1` is about to be
+/// written: asks for the buffers of the table [`prefetch::AHEAD`] places
+/// on, and for what the entries of the one [`prefetch::NEAR`] places on
+/// point at.
+#[inline(never)]
+fn ahead(items: &[Value], next: usize) {
+    if let Some(Value::Table(later)) = items.get(next - 1 + prefetch::AHEAD) {
+        prefetch::table(later);
+    }
+    if let Some(Value::Table(near)) = items.get(next - 1 + prefetch::NEAR) {
+        prefetch::entries(near);
     }
 }
 

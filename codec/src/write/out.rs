@@ -7,8 +7,10 @@
 //! written: one capacity check and a few stores, no `memcpy` call, no check
 //! per byte, no zeroing.
 //!
-//! This is the codec's only `unsafe` code (two `set_len` calls and one
-//! `from_utf8_unchecked`), each with its proof beside it. Debug builds (the
+//! This is the codec's only `unsafe` code touching memory (two `set_len`
+//! calls and one `from_utf8_unchecked`), each with its proof beside it (the
+//! other `unsafe` block, in `write/prefetch.rs`, is a cache hint that reads
+//! nothing). Debug builds (the
 //! tests and the fuzz targets `roundtrip` and `serde_roundtrip`, which drive
 //! both writers through every path here) check the invariants again.
 
@@ -205,7 +207,8 @@ impl Out {
     }
 
     /// Appends a number (its tag and digits).
-    #[inline]
+    #[cfg_attr(not(debug_assertions), inline(always))]
+    #[cfg_attr(debug_assertions, inline)]
     pub(crate) fn number(&mut self, n: Number, factor: f64) -> Result<(), Refused> {
         match n.0 {
             N::PosInt(u) => {
