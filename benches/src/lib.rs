@@ -76,6 +76,9 @@ pub enum LoadError {
         /// The codec's error.
         source: sdm_codec::Error,
     },
+    /// A document's value did not write back the text it was read from.
+    #[error("{0}: the value read from its compressed text writes a different text")]
+    NotStable(PathBuf),
     /// The directory holds no `.json` file.
     #[error("no .json documents in {0}")]
     Empty(PathBuf),
@@ -130,11 +133,23 @@ pub fn load_document(path: &Path) -> Result<Document, LoadError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let value = Value::from(json_value.clone());
-    let compressed = sdm_codec::compress(&value, &OPTIONS).map_err(|source| LoadError::Codec {
+    let codec_err = |source| LoadError::Codec {
         path: path.to_path_buf(),
         source,
-    })?;
+    };
+    // The value the paths read is the one a program holds: loaded by the
+    // codec (its tables and strings allocated in the order they are read,
+    // nothing freed among them), as a session's value is loaded from its
+    // store. Converting a copy of the `serde_json::Value` instead left its
+    // strings scattered among that copy's freed maps, and timings then
+    // moved with the allocator's state more than with the code.
+    let compressed = sdm_codec::to_string(&json_value, &OPTIONS).map_err(codec_err)?;
+    let value = sdm_codec::decompress(&compressed, OPTIONS.decimals).map_err(codec_err)?;
+    // The value writes the same text back (so both sides of every path
+    // hold the same document).
+    if sdm_codec::compress(&value, &OPTIONS).map_err(codec_err)? != compressed {
+        return Err(LoadError::NotStable(path.to_path_buf()));
+    }
     let name = path
         .file_stem()
         .map_or_else(String::new, |s| s.to_string_lossy().into_owned());
