@@ -287,8 +287,12 @@ impl Out {
             } else if n >= 4 {
                 // Zero padding is never DEL.
                 del_bits(u64::from(half(b, 0)) | (u64::from(half(b, n - 4)) << 32))
+            } else if n > 0 {
+                // 1 to 3 bytes: the first, the middle and the last are
+                // all of them (no call to a general search).
+                del_bits(u64::from(b[0]) | (u64::from(b[n / 2]) << 8) | (u64::from(b[n - 1]) << 16))
             } else {
-                u64::from(b.contains(&DEL))
+                0
             };
             if found == 0 {
                 let room = self.room::<{ SHORT + 2 }>();
@@ -302,10 +306,12 @@ impl Out {
                     // room[1..5] and room[n-3..n+1]: all of room[1..n+1].
                     put(room, 1, half(b, 0).to_le_bytes());
                     put(room, n - 3, half(b, n - 4).to_le_bytes());
-                } else {
-                    for (i, &c) in b.iter().enumerate() {
-                        room[1 + i] = MaybeUninit::new(c);
-                    }
+                } else if n > 0 {
+                    // room[1], room[1 + n/2] and room[n]: all of
+                    // room[1..n+1] for n <= 3.
+                    room[1] = MaybeUninit::new(b[0]);
+                    room[1 + n / 2] = MaybeUninit::new(b[n / 2]);
+                    room[n] = MaybeUninit::new(b[n - 1]);
                 }
                 room[n + 1] = MaybeUninit::new(DEL);
                 // SAFETY: room[0..n+2] is written (above): `#`, the bytes

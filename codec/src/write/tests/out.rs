@@ -26,6 +26,10 @@ fn strings_of_every_short_length_and_del_place() {
         }
     }
     assert_eq!(text(|o| o.str("日本🎮", true)), Ok("#日本🎮\u{7f}".into()));
+    // One to three bytes of characters wider than one byte.
+    for s in ["é", "日", "aé", "éa"] {
+        assert_eq!(text(|o| o.str(s, false)), Ok(format!("#{s}\u{7f}")));
+    }
 }
 
 #[test]
