@@ -129,7 +129,7 @@ impl Node {
     /// release request for its id finds it.
     pub(crate) fn opened(&self, inner: &Arc<Inner>) {
         let mut map = self.sessions();
-        let list = map.entry(inner.id.clone()).or_default();
+        let list = map.entry(SessionId::clone(&inner.id)).or_default();
         keep_open(list);
         list.push(Arc::downgrade(inner));
         // The ids of sessions that closed are forgotten once the map has

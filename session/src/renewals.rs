@@ -24,8 +24,8 @@ pub(crate) const MAX_BATCH: usize = 1000;
 
 /// One session's renewal, waiting for its answer.
 struct Request {
-    id: SessionId,
-    owner: String,
+    id: Arc<SessionId>,
+    owner: Arc<str>,
     token: u64,
     ttl: Duration,
     answer: oneshot::Sender<Result<RenewOutcome, BackendError>>,
@@ -49,15 +49,16 @@ impl Renewals {
     /// [`Backend::renew`]).
     pub(crate) async fn renew(
         &self,
-        id: &SessionId,
-        owner: &str,
+        id: &Arc<SessionId>,
+        owner: &Arc<str>,
         token: u64,
         ttl: Duration,
     ) -> Result<RenewOutcome, BackendError> {
         let (answer, answered) = oneshot::channel();
+        // Shared, not copied: a renewal allocates no strings.
         let request = Request {
-            id: id.clone(),
-            owner: owner.to_owned(),
+            id: Arc::clone(id),
+            owner: Arc::clone(owner),
             token,
             ttl,
             answer,

@@ -5,6 +5,7 @@
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::backend::{
@@ -23,9 +24,9 @@ pub(crate) struct SessionStore<'a> {
     renewals: &'a Renewals,
     health: &'a Health,
     round_trips: &'a AtomicU64,
-    id: &'a SessionId,
+    id: &'a Arc<SessionId>,
     id_text: &'a str,
-    owner: &'a str,
+    owner: &'a Arc<str>,
 }
 
 impl<'a> SessionStore<'a> {
@@ -34,9 +35,9 @@ impl<'a> SessionStore<'a> {
     pub(crate) fn new(
         shared: &'a Shared,
         round_trips: &'a AtomicU64,
-        id: &'a SessionId,
+        id: &'a Arc<SessionId>,
         id_text: &'a str,
-        owner: &'a str,
+        owner: &'a Arc<str>,
     ) -> Self {
         SessionStore {
             backend: &*shared.backend,
@@ -199,7 +200,7 @@ impl<'a> SessionStore<'a> {
         invisibility: Duration,
         token: u64,
     ) -> Result<Option<QueueBatch>, SessionError> {
-        let holder = (self.owner, token);
+        let holder = (&**self.owner, token);
         self.call("queue_read", wait + CALL_TIMEOUT, || {
             self.backend
                 .queue_read_held(self.id, count, wait, invisibility, holder)

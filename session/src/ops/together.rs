@@ -234,7 +234,7 @@ async fn write_all(inners: &[Arc<Inner>]) -> Response {
             first_error.unwrap_or(Response::Success)
         }
         Ok(BatchOutcome::Refused { id, token, owner }) => {
-            let Some(refused) = inners.iter().find(|i| i.id == id) else {
+            let Some(refused) = inners.iter().find(|i| *i.id == id) else {
                 let e = SessionError::Corrupt {
                     id: id.to_string(),
                     message: "the store refused a key that was not in the batch".into(),

@@ -26,9 +26,9 @@ pub use crate::id::SessionId;
 pub struct Session(pub(crate) Arc<Inner>);
 
 pub(crate) struct Inner {
-    pub(crate) id: SessionId,
+    pub(crate) id: Arc<SessionId>,
     pub(crate) id_text: String,
-    pub(crate) unique_id: String,
+    pub(crate) unique_id: Arc<str>,
     pub(crate) hidden: bool,
     /// The store and what the registry's sessions share.
     pub(crate) shared: Arc<Shared>,
@@ -71,8 +71,8 @@ impl Inner {
     ) -> Self {
         Inner {
             id_text: id.to_string(),
-            id,
-            unique_id: uuid::Uuid::new_v4().to_string(),
+            id: Arc::new(id),
+            unique_id: uuid::Uuid::new_v4().to_string().into(),
             hidden,
             shared,
             round_trips: std::sync::atomic::AtomicU64::new(0),
