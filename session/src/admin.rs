@@ -6,21 +6,22 @@
 //! ```
 //! use sdm_session::{admin, backend::memory::MemoryBackend, backend::SessionId, Registry, Response};
 //! use std::sync::Arc;
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! let store = Arc::new(MemoryBackend::new());
 //! let registry = Registry::new(store.clone());
 //! let session = registry.session("Player", None, 1);
 //! assert_eq!(session.open(None).await, Response::Success);
 //!
-//! let held = admin::locks(&*store, Some("Player")).await.unwrap();
+//! let held = admin::locks(&*store, Some("Player")).await?;
 //! assert_eq!(held.len(), 1);
 //! assert!(held[0].holder == session.unique_id() && held[0].holder.live);
 //!
 //! // Free it: the owner is fenced (its saves are refused) and closes.
 //! let id = SessionId::new("Player", None, "1");
-//! let was = admin::unlock(&*store, &id).await.unwrap();
+//! let was = admin::unlock(&*store, &id).await?;
 //! assert!(was.is_some_and(|h| h == session.unique_id()));
 //! assert!(!session.save().await.is_saved());
+//! # Ok(())
 //! # }
 //! ```
 

@@ -150,15 +150,16 @@ async fn admin_write(
 /// ```
 /// use sdm_session::admin::restore;
 /// use sdm_session::backend::{memory::MemoryBackend, Backend, DataVersion, SessionId, Write};
-/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let store = MemoryBackend::new();
 /// let id = SessionId::new("Player", None, "1");
 /// let set = |v: &str| Write::Set { value: v.into(), metadata: "{}".into(), user_ids: vec![], data_version: DataVersion::default() };
-/// store.set(&id, &set(r#"{"Coins":100}"#), None).await.unwrap();
-/// store.set(&id, &set(r#"{"Coins":0}"#), None).await.unwrap();
-/// let good = store.versions(&id, &Default::default()).await.unwrap()[0].record.version.clone();
-/// restore(&store, &id, &good, false).await.unwrap();
-/// assert_eq!(store.get(&id).await.unwrap().unwrap().value, r#"{"Coins":100}"#);
+/// store.set(&id, &set(r#"{"Coins":100}"#), None).await?;
+/// store.set(&id, &set(r#"{"Coins":0}"#), None).await?;
+/// let good = store.versions(&id, &Default::default()).await?[0].record.version.clone();
+/// restore(&store, &id, &good, false).await?;
+/// assert_eq!(store.get(&id).await?.map(|r| r.value).as_deref(), Some(r#"{"Coins":100}"#));
+/// # Ok(())
 /// # }
 /// ```
 pub async fn restore(
