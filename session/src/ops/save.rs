@@ -331,16 +331,12 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool, skip_unchanged: 
     // Nobody was to see this answer (its value is nil); a Saved listener
     // connected since gets the value as it is now, as the module passes
     // its live value.
-    let listeners = inner.events.saved.listeners();
-    if !listeners.is_empty() {
+    if inner.events.saved.len() > 0 {
         let heard = match &response {
             Response::Saved(_) => Response::Saved(inner.value_copy()),
             other => other.clone(),
         };
-        let s = Session(inner.clone());
-        for f in listeners {
-            f(&heard, &s);
-        }
+        fire_saved(inner, &heard);
     }
     response
 }
