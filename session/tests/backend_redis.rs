@@ -1041,6 +1041,71 @@ async fn saves_with_acks_and_multi_key_saves_are_one_round_trip() {
 }
 
 #[tokio::test]
+async fn saves_of_one_tick_run_a_few_dozen_to_a_script_and_a_failing_step_fails_alone() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "each")
+        .await
+        .expect("connect");
+    let long = Duration::from_secs(60);
+    let ids: Vec<SessionId> = (0..70)
+        .map(|i| conformance::fresh_id(&format!("each_{i}")))
+        .collect();
+    let mut tokens = Vec::new();
+    for id in &ids {
+        tokens.push(acquired(&backend, id, "owner", long).await);
+    }
+    // Step 40's record is not a hash: Redis fails that step's commands.
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let broken = format!("{}:rec", backend.key_base(&ids[40]));
+    redis::cmd("SET")
+        .arg(&broken)
+        .arg("not a hash")
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("set");
+    let writes: Vec<Write> = (0..ids.len()).map(|i| set_value(&i.to_string())).collect();
+    let none: &[String] = &[];
+    let steps: Vec<SaveStep<'_>> = ids
+        .iter()
+        .zip(&writes)
+        .zip(&tokens)
+        .map(|((id, write), &token)| SaveStep {
+            id,
+            write,
+            fence: fence("owner", token),
+            acks: none,
+        })
+        .collect();
+    let (answers, trips) = counted(&server, backend.save_each(&steps)).await;
+    assert_eq!(
+        trips,
+        HashMap::from([("evalsha".to_owned(), 3)]),
+        "70 saves in runs of 32"
+    );
+    assert_eq!(answers.len(), 70);
+    for (i, answer) in answers.iter().enumerate() {
+        if i == 40 {
+            let error = format!("{answer:?}");
+            assert!(
+                matches!(answer, Err(BackendError::Other(_))) && error.contains("WRONGTYPE"),
+                "the broken step fails with Redis's error: {error}"
+            );
+        } else {
+            assert!(
+                matches!(answer, Ok(WriteOutcome::Written { token, .. }) if *token == tokens[i]),
+                "step {i}: {answer:?}"
+            );
+            let record = backend.get(&ids[i]).await.expect("get").expect("record");
+            assert_eq!(record.value, i.to_string());
+        }
+    }
+}
+
+#[tokio::test]
 async fn with_the_slot_check_a_batch_spanning_slots_is_refused_unwritten() {
     let server = RedisServer::start_own();
     let backend = RedisBackend::connect(server.url(), "slots")

@@ -482,6 +482,25 @@ pub trait Backend: Send + Sync + 'static {
         })
     }
 
+    /// Several sessions' save steps ([`save`](Self::save)), each checked
+    /// against its own fence and answered on its own, in order: a refused
+    /// fence refuses only its own step, a step that fails fails alone. Not
+    /// atomic as a whole (see [`save_many`](Self::save_many) for that): it
+    /// is how the saves of a process that come due together share store
+    /// rounds (one script run on Redis, one transaction on SQLite). The
+    /// answer holds one entry per step. The default runs the steps'
+    /// [`save`](Self::save)s concurrently.
+    fn save_each<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
+        Box::pin(futures_util::future::join_all(
+            steps
+                .iter()
+                .map(|s| self.save(s.id, s.write, s.fence.clone(), s.acks)),
+        ))
+    }
+
     /// [`queue_read`](Self::queue_read) by the session holding the lock
     /// under (`owner`, `token`): the values handed out stay invisible for
     /// as long as that lock entry lives (whatever `invisibility` says), so

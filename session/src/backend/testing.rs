@@ -503,6 +503,7 @@ pub struct CountingBackend {
     inner: Arc<dyn Backend>,
     counts: [AtomicU64; Method::ALL.len()],
     renew_batches: AtomicU64,
+    save_batches: AtomicU64,
 }
 
 impl CountingBackend {
@@ -512,6 +513,7 @@ impl CountingBackend {
             inner,
             counts: Default::default(),
             renew_batches: AtomicU64::new(0),
+            save_batches: AtomicU64::new(0),
         }
     }
 
@@ -554,12 +556,19 @@ impl CountingBackend {
         self.renew_batches.load(Ordering::SeqCst)
     }
 
+    /// Batches of saves ([`Backend::save_each`]) so far; each of their
+    /// steps also counts as a [`Method::Set`] call.
+    pub fn save_batches(&self) -> u64 {
+        self.save_batches.load(Ordering::SeqCst)
+    }
+
     /// Sets every count to zero.
     pub fn reset(&self) {
         for c in &self.counts {
             c.store(0, Ordering::SeqCst);
         }
         self.renew_batches.store(0, Ordering::SeqCst);
+        self.save_batches.store(0, Ordering::SeqCst);
     }
 
     /// The wrapped backend.
@@ -707,6 +716,16 @@ impl Backend for CountingBackend {
     ) -> BoxFuture<'a, Result<BatchOutcome, BackendError>> {
         self.bump(Method::SaveMany);
         self.inner.save_many(steps)
+    }
+    fn save_each<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
+        for _ in steps {
+            self.bump(Method::Set);
+        }
+        self.save_batches.fetch_add(1, Ordering::SeqCst);
+        self.inner.save_each(steps)
     }
     fn queue_read_held<'a>(
         &'a self,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::{acquire, get, ok, record, set_value, some, LONG, PAST_SHORT, SHORT};
 use crate::backend::{
-    Backend, BatchOutcome, Claim, Fence, QueueBatch, SaveStep, SessionId, WriteOutcome,
+    Backend, BatchOutcome, Claim, Fence, QueueBatch, SaveStep, SessionId, Write, WriteOutcome,
 };
 
 async fn push(b: &Arc<dyn Backend>, id: &SessionId, values: &[&str]) {
@@ -221,4 +221,99 @@ pub async fn save_many_is_all_or_nothing_for(b: Arc<dyn Backend>, one: SessionId
     ok(b.unlock(&one, "owner-1").await, "unlock");
     let gone = ok(b.queue_read(&one, 100, Duration::ZERO, LONG).await, "read");
     assert_eq!(gone, None, "the ack rode in the batch");
+}
+
+/// Several sessions' saves each on its own ([`Backend::save_each`]): a
+/// refused fence refuses only its own step (its ack is not removed), the
+/// others are written, their acks removed and their releases done, and
+/// every step gets its own answer, in order.
+pub async fn save_each_answers_each_step(b: Arc<dyn Backend>) {
+    let ids: Vec<SessionId> = (0..5)
+        .map(|i| super::fresh_id(&format!("each_{i}")))
+        .collect();
+    let mut tokens = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        tokens.push(acquire(&b, id, &format!("owner-{i}"), LONG).await);
+    }
+    // One and three hold a queue value each, handed out to their owners.
+    let mut acks: Vec<Vec<String>> = vec![Vec::new(); ids.len()];
+    for i in [1, 3] {
+        push(&b, &ids[i], &["\"gift\""]).await;
+        let owner = format!("owner-{i}");
+        let batch = some(
+            read_held(&b, &ids[i], LONG, (&owner, tokens[i])).await,
+            "values",
+        );
+        acks[i] = vec![batch.read_id];
+    }
+    // Three's lock is taken over: only its step is refused.
+    let claim = Claim::new("owner-x").replacing("owner-3", tokens[3]);
+    let newer = match ok(b.acquire(&ids[3], &claim, LONG).await, "acquire") {
+        crate::backend::Acquisition::Acquired { token } => token,
+        other => panic!("could not replace: {other:?}"),
+    };
+    let writes: Vec<Write> = (0..ids.len()).map(|i| set_value(&i.to_string())).collect();
+    let owners: Vec<String> = (0..ids.len()).map(|i| format!("owner-{i}")).collect();
+    let steps: Vec<SaveStep<'_>> = (0..ids.len())
+        .map(|i| SaveStep {
+            id: &ids[i],
+            write: &writes[i],
+            fence: Fence {
+                owner: &owners[i],
+                token: tokens[i],
+                // Four also releases its lock.
+                release: i == 4,
+            },
+            acks: &acks[i],
+        })
+        .collect();
+    let answers = b.save_each(&steps).await;
+    assert_eq!(answers.len(), ids.len(), "one answer per step");
+    for (i, answer) in answers.iter().enumerate() {
+        match (i, answer) {
+            (3, Ok(WriteOutcome::Fenced { token, .. })) => assert!(*token >= newer),
+            (3, other) => panic!("the refused step answered {other:?}"),
+            (_, Ok(WriteOutcome::Written { token, .. })) => assert_eq!(*token, tokens[i]),
+            (_, other) => panic!("step {i} answered {other:?}"),
+        }
+    }
+    for i in [0, 1, 2, 4] {
+        assert_eq!(record(&b, &ids[i]).await.value, i.to_string(), "step {i}");
+    }
+    assert_eq!(
+        get(&b, &ids[3]).await,
+        None,
+        "the refused step wrote nothing"
+    );
+    assert_eq!(
+        ok(b.lock_entry(&ids[4]).await, "entry"),
+        None,
+        "four released"
+    );
+    assert!(
+        ok(b.lock_entry(&ids[0]).await, "entry").is_some(),
+        "zero still held"
+    );
+    // One's ack rode in its step; three's did not: its value is there for
+    // the new owner.
+    ok(b.unlock(&ids[1], "owner-1").await, "unlock");
+    let gone = ok(
+        b.queue_read(&ids[1], 100, Duration::ZERO, LONG).await,
+        "read",
+    );
+    assert_eq!(gone, None, "one's ack was removed");
+    let kept = some(
+        read_held(&b, &ids[3], LONG, ("owner-x", newer)).await,
+        "three's value, still queued",
+    );
+    assert_eq!(kept.values, vec!["\"gift\"".to_owned()]);
+    assert!(b.save_each(&[]).await.is_empty(), "an empty batch");
+    owners_unlock(&b, &ids, &owners).await;
+    let _ = b.unlock(&ids[3], "owner-x").await;
+}
+
+async fn owners_unlock(b: &Arc<dyn Backend>, ids: &[SessionId], owners: &[String]) {
+    for (id, owner) in ids.iter().zip(owners) {
+        let _ = b.unlock(id, owner).await;
+    }
 }

@@ -272,6 +272,7 @@ pub const CASES: &[(&str, Case)] = cases![
     exactly_once::held_values_stay_invisible_while_the_lock_lives,
     exactly_once::a_holder_without_the_lock_reads_nothing,
     exactly_once::save_many_is_all_or_nothing,
+    exactly_once::save_each_answers_each_step,
 ];
 
 /// The history cases, for a store kept with the default history

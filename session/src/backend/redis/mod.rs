@@ -511,6 +511,13 @@ impl Backend for RedisBackend {
         Box::pin(save::save_many(self, steps))
     }
 
+    fn save_each<'a>(
+        &'a self,
+        steps: &'a [SaveStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
+        Box::pin(save::save_each(self, steps))
+    }
+
     fn renew<'a>(
         &'a self,
         id: &'a SessionId,

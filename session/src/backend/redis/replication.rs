@@ -101,7 +101,7 @@ impl<'a> Call<'a> {
     }
 
     /// Adds this call's `EVALSHA` to `pipe`, as one command sized for it.
-    fn push_to(&self, pipe: &mut redis::Pipeline) {
+    pub(super) fn push_to(&self, pipe: &mut redis::Pipeline) {
         let bytes = |arg: redis::Arg<&[u8]>| match arg {
             redis::Arg::Simple(b) => b.len(),
             redis::Arg::Cursor => 0,

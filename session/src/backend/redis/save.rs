@@ -1,7 +1,10 @@
 //! Saves: the fenced write of one session with the acknowledgement of its
-//! queue values (`set.lua`, one script run), and several sessions' saves
+//! queue values (`set.lua`, one script run), several sessions' saves
 //! all or nothing (`save_many.lua`), refused up front when the keys span
-//! hash slots and the backend checks slots (Redis Cluster).
+//! hash slots and the backend checks slots (Redis Cluster), and several
+//! sessions' saves each on its own (`save_each.lua`: the saves of a
+//! process that come due together, a few dozen to a script run, the runs
+//! of one server in one pipeline).
 
 use std::sync::atomic::Ordering;
 
@@ -9,7 +12,7 @@ use redis::Value;
 
 use super::liveness::lock_changed;
 use super::queue::ack_keys;
-use super::replication::Call;
+use super::replication::{run_pipeline, Call};
 use super::reply::{array, corrupt, int, text, unsigned};
 use super::{suffixed, RedisBackend};
 use crate::backend::checks::{new_version, user_ids_json};
@@ -334,6 +337,176 @@ pub(super) async fn save_many(
             Ok(BatchOutcome::Written(written))
         }
         other => Err(corrupt(first.id, format!("save_many answered {other:?}"))),
+    }
+}
+
+/// The most steps of one `save_each.lua` run: Redis runs nothing else
+/// while a script runs, so a large batch goes as several runs (in one
+/// pipeline), each short.
+const EACH_RUN: usize = 32;
+
+/// The runs of one pipeline of [`save_each`]: which steps (by index) each
+/// run holds, in order, and the pipeline.
+struct EachGroup {
+    runs: Vec<Vec<usize>>,
+    pipe: redis::Pipeline,
+    what: String,
+}
+
+/// [`Backend::save_each`](crate::backend::Backend::save_each): the steps
+/// in `save_each.lua` runs of up to [`EACH_RUN`] steps, every run of one
+/// server (on a cluster: of one hash slot) in one pipeline with one `WAIT`
+/// after them when replicas must confirm; each step is fenced and
+/// answered on its own.
+pub(super) async fn save_each(
+    backend: &RedisBackend,
+    steps: &[SaveStep<'_>],
+) -> Vec<Result<WriteOutcome, BackendError>> {
+    let cluster = backend.is_cluster();
+    let bases: Vec<String> = steps.iter().map(|s| backend.key_base(s.id)).collect();
+    // Steps by hash slot (all in one on a single server), in order.
+    let mut slots: Vec<(u16, Vec<usize>)> = Vec::new();
+    for (index, base) in bases.iter().enumerate() {
+        let slot = if cluster { hash_slot(base) } else { 0 };
+        match slots.iter_mut().find(|(s, _)| *s == slot) {
+            Some((_, indices)) => indices.push(index),
+            None => slots.push((slot, vec![index])),
+        }
+    }
+    let groups = slots.into_iter().map(|(_, indices)| {
+        let mut pipe = redis::Pipeline::with_capacity(indices.len().div_ceil(EACH_RUN) + 1);
+        let mut runs = Vec::new();
+        for run in indices.chunks(EACH_RUN) {
+            let mut call = Call::new(&backend.inner.scripts.save_each);
+            call.arg(run.len());
+            for &i in run {
+                let step = &steps[i];
+                let change = Change::Write(step.write);
+                backend.save_step(
+                    &mut call,
+                    step.id,
+                    &bases[i],
+                    change,
+                    Some(&step.fence),
+                    step.acks,
+                );
+            }
+            call.push_to(&mut pipe);
+            runs.push(run.to_vec());
+        }
+        let first = indices.first().map_or(0, |&i| i);
+        let what = match indices.len() {
+            0 | 1 => bases[first].clone(),
+            n => format!("{} (and {} more)", bases[first], n - 1),
+        };
+        EachGroup { runs, pipe, what }
+    });
+    let groups: Vec<EachGroup> = groups.collect();
+    let mut done = Vec::with_capacity(groups.len());
+    if groups.len() <= 1 {
+        for group in groups {
+            done.push(run_each_group(backend, group).await);
+        }
+    } else {
+        let mut tasks = tokio::task::JoinSet::new();
+        for group in groups {
+            let backend = backend.clone();
+            tasks.spawn(async move { run_each_group(&backend, group).await });
+        }
+        while let Some(result) = tasks.join_next().await {
+            match result {
+                Ok(group) => done.push(group),
+                // A group's task panicked: its steps stay unanswered and
+                // are answered as an error below.
+                Err(e) => tracing::warn!(error = %e, "a save pipeline failed"),
+            }
+        }
+    }
+    let mut answers: Vec<Option<Result<WriteOutcome, BackendError>>> = vec![None; steps.len()];
+    for (runs, replies) in done {
+        match replies {
+            Ok(replies) => {
+                for (run, reply) in runs.iter().zip(replies) {
+                    let each = match reply {
+                        Value::Array(each) if each.len() == run.len() => each,
+                        other => {
+                            for &i in run {
+                                answers[i] = Some(Err(corrupt(
+                                    steps[i].id,
+                                    format!("save_each answered {other:?}"),
+                                )));
+                            }
+                            continue;
+                        }
+                    };
+                    for (&i, answer) in run.iter().zip(each) {
+                        answers[i] = Some(each_outcome(steps[i].id, &bases[i], answer));
+                    }
+                }
+            }
+            Err(e) => {
+                for &i in runs.iter().flatten() {
+                    answers[i] = Some(Err(e.clone()));
+                }
+            }
+        }
+    }
+    for (step, base) in steps.iter().zip(&bases) {
+        if step.fence.release {
+            // Perhaps released: wake this process's waits.
+            lock_changed(backend, base);
+        }
+    }
+    answers
+        .into_iter()
+        .zip(&bases)
+        .map(|(answer, base)| {
+            answer.unwrap_or_else(|| {
+                Err(BackendError::Other(format!(
+                    "redis save {base}: the save pipeline failed"
+                )))
+            })
+        })
+        .collect()
+}
+
+/// Runs one group's pipeline of `save_each.lua` runs; answers its runs
+/// and the replies (one per run).
+async fn run_each_group(
+    backend: &RedisBackend,
+    group: EachGroup,
+) -> (Vec<Vec<usize>>, Result<Vec<Value>, BackendError>) {
+    let replies = async {
+        let mut conn = backend.conn().await?;
+        let (replicas, timeout) = backend.replication();
+        let script = &backend.inner.scripts.save_each;
+        run_pipeline(
+            group.pipe,
+            script,
+            &mut conn,
+            replicas,
+            timeout,
+            "set",
+            &group.what,
+        )
+        .await
+    }
+    .await;
+    (group.runs, replies)
+}
+
+/// One step's answer of `save_each.lua`: as [`write_outcome`], or
+/// `{-1, error}` for a step Redis failed.
+fn each_outcome(id: &SessionId, base: &str, reply: Value) -> Result<WriteOutcome, BackendError> {
+    match reply {
+        Value::Array(fields) => match fields.as_slice() {
+            [flag, message] if int(flag) == Some(-1) => Err(BackendError::Other(format!(
+                "redis set {base}: {}",
+                text(message).unwrap_or_default()
+            ))),
+            fields => write_outcome(id, fields),
+        },
+        other => Err(corrupt(id, format!("save answered {other:?}"))),
     }
 }
 

@@ -1,8 +1,10 @@
 //! The Lua scripts of the Redis store, one `.lua` file each (readable and
 //! testable alone), with the preludes they share prepended at compile time.
-//! Every script but `save_many.lua` touches the keys of one hash slot
-//! only: one session's, or one node's; a multi-key save touches each of
-//! its sessions' (see `RedisBackend::set_cluster_slot_check`). The
+//! Every script but `save_many.lua` and `save_each.lua` touches the keys
+//! of one hash slot only: one session's, or one node's; a multi-key save
+//! touches each of its sessions' (see
+//! `RedisBackend::set_cluster_slot_check`), and the saves that come due
+//! together run in one script per hash slot (on a cluster). The
 //! cluster tests (`tests/backend_redis_cluster.rs`) run every script on a
 //! Redis Cluster, which refuses a script touching two slots.
 
@@ -53,6 +55,9 @@ macro_rules! with_save {
 pub(crate) const SET: &str = with_save!("set.lua");
 /// Several sessions' saves, all or nothing.
 pub(crate) const SAVE_MANY: &str = with_save!("save_many.lua");
+/// Several sessions' saves, each fenced and answered on its own (the saves
+/// that come due together, in one script run).
+pub(crate) const SAVE_EACH: &str = with_save!("save_each.lua");
 /// Push a queue value.
 pub(crate) const PUSH: &str = with_queue!("push.lua");
 /// Read queue values (the fencing prelude parses the lock entry holding
@@ -86,12 +91,13 @@ pub(crate) const REQUEST: &str = concat!(include_str!("now.lua"), include_str!("
 pub(crate) const REQUESTS: &str = concat!(include_str!("now.lua"), include_str!("requests.lua"));
 
 /// Every script source, for loading them all when connecting.
-pub(crate) const ALL: [&str; 15] = [
+pub(crate) const ALL: [&str; 16] = [
     LOCK,
     RENEW,
     UNLOCK,
     SET,
     SAVE_MANY,
+    SAVE_EACH,
     PUSH,
     READ,
     REMOVE,
@@ -111,6 +117,7 @@ pub(crate) struct Scripts {
     pub(crate) unlock: Script,
     pub(crate) set: Script,
     pub(crate) save_many: Script,
+    pub(crate) save_each: Script,
     pub(crate) push: Script,
     pub(crate) read: Script,
     pub(crate) remove: Script,
@@ -131,6 +138,7 @@ impl Scripts {
             unlock: Script::new(UNLOCK),
             set: Script::new(SET),
             save_many: Script::new(SAVE_MANY),
+            save_each: Script::new(SAVE_EACH),
             push: Script::new(PUSH),
             read: Script::new(READ),
             remove: Script::new(REMOVE),
