@@ -116,6 +116,7 @@
 pub mod admin;
 mod autosave;
 pub mod backend;
+mod batch;
 pub mod blocking;
 mod error;
 mod failover;
@@ -136,6 +137,7 @@ mod registry;
 mod renewals;
 mod response;
 mod retry;
+mod saves;
 mod session;
 mod shared;
 mod shutdown;

@@ -2,25 +2,18 @@
 //! due in the same tick go to the store together
 //! ([`Backend::renew_many`]: one pipeline per Redis server or hash slot,
 //! one SQLite transaction), each answered on its own, so every session's
-//! AttemptsRemaining logic (`lock.rs`) is unchanged.
-//!
-//! A session's renewal sends its request to the registry's batcher and
-//! waits for its answer. The batcher, woken by the first request, yields
-//! once so that every session woken in the same timer tick can queue its
-//! request, takes all that are queued (up to [`MAX_BATCH`]) and sends them
-//! as one batch, in a task of its own (batches do not wait for each other).
-//! If the batcher is gone (its runtime shut down), a renewal goes to the
-//! store alone and the next one starts a new batcher.
+//! AttemptsRemaining logic (`lock.rs`) is unchanged. The batching itself
+//! is `batch.rs`'s.
 
-use std::sync::{Arc, Mutex};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::backend::{Backend, BackendError, RenewOutcome, RenewStep, SessionId};
-
-/// The most renewals sent in one batch.
-pub(crate) const MAX_BATCH: usize = 1000;
+use crate::batch::{answer_all, Batcher, Job};
 
 /// One session's renewal, waiting for its answer.
 struct Request {
@@ -32,17 +25,11 @@ struct Request {
 }
 
 /// A registry's renewal batcher.
-pub(crate) struct Renewals {
-    backend: Arc<dyn Backend>,
-    queue: Mutex<Option<mpsc::UnboundedSender<Request>>>,
-}
+pub(crate) struct Renewals(Batcher<Request>);
 
 impl Renewals {
     pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
-        Renewals {
-            backend,
-            queue: Mutex::new(None),
-        }
+        Renewals(Batcher::new(backend))
     }
 
     /// Renews `id`'s lock in the batch of this tick (see
@@ -63,57 +50,35 @@ impl Renewals {
             ttl,
             answer,
         };
-        let sent = {
-            let mut queue = self
-                .queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let sender = queue.get_or_insert_with(|| start(Arc::clone(&self.backend)));
-            match sender.send(request) {
-                Ok(()) => true,
-                Err(_) => {
-                    *queue = None;
-                    false
-                }
-            }
-        };
-        if sent {
+        if self.0.submit(request).is_ok() {
             if let Ok(answer) = answered.await {
                 return answer;
             }
             // The batcher went away with our request: start anew.
-            let mut queue = self
-                .queue
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            if queue.as_ref().is_some_and(|q| q.is_closed()) {
-                *queue = None;
-            }
+            self.0.forget_if_gone();
         }
-        self.backend.renew(id, owner, token, ttl).await
+        self.0.backend().renew(id, owner, token, ttl).await
     }
 }
 
-/// Starts a batcher on the current runtime.
-fn start(backend: Arc<dyn Backend>) -> mpsc::UnboundedSender<Request> {
-    let (queue, requests) = mpsc::unbounded_channel();
-    tokio::spawn(batcher(backend, requests));
-    queue
-}
+impl Job for Request {
+    type Outcome = RenewOutcome;
+    const WHAT: &'static str = "renew";
 
-/// Takes the requests queued in one tick and sends them as one batch.
-async fn batcher(backend: Arc<dyn Backend>, mut requests: mpsc::UnboundedReceiver<Request>) {
-    while let Some(first) = requests.recv().await {
-        // Let the other sessions woken in this tick queue theirs.
-        tokio::task::yield_now().await;
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match requests.try_recv() {
-                Ok(request) => batch.push(request),
-                Err(_) => break,
-            }
-        }
-        tokio::spawn(send(Arc::clone(&backend), batch));
+    fn id(&self) -> &SessionId {
+        &self.id
+    }
+
+    fn answer(self, outcome: Result<RenewOutcome, BackendError>) {
+        // The session may have stopped waiting (a timeout): nothing to do.
+        let _ = self.answer.send(outcome);
+    }
+
+    fn send(
+        backend: Arc<dyn Backend>,
+        batch: Vec<Self>,
+    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+        Box::pin(send(backend, batch))
     }
 }
 
@@ -128,17 +93,7 @@ async fn send(backend: Arc<dyn Backend>, batch: Vec<Request>) {
             ttl: r.ttl,
         })
         .collect();
-    let mut answers = backend.renew_many(&steps).await.into_iter();
+    let answers = backend.renew_many(&steps).await;
     drop(steps);
-    for request in batch {
-        let answer = answers.next().unwrap_or_else(|| {
-            Err(BackendError::Other(format!(
-                "{} renew {}: the store answered fewer renewals than asked",
-                backend.kind(),
-                request.id
-            )))
-        });
-        // The session may have stopped waiting (a timeout): nothing to do.
-        let _ = request.answer.send(answer);
-    }
+    answer_all(&*backend, batch, answers);
 }

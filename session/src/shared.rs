@@ -6,6 +6,7 @@ use crate::health::Health;
 use crate::hooks::Hooks;
 use crate::liveness::Node;
 use crate::renewals::Renewals;
+use crate::saves::Saves;
 use crate::OpenWait;
 use std::sync::{Arc, Mutex};
 
@@ -24,12 +25,15 @@ pub(crate) struct Shared {
     pub(crate) open_wait: Mutex<Option<OpenWait>>,
     /// The lock renewals of this tick, sent together.
     pub(crate) renewals: Renewals,
+    /// The saves of this tick, sent together.
+    pub(crate) saves: Saves,
 }
 
 impl Shared {
     pub(crate) fn new(backend: Arc<dyn Backend>) -> Arc<Shared> {
         Arc::new(Shared {
             renewals: Renewals::new(Arc::clone(&backend)),
+            saves: Saves::new(Arc::clone(&backend)),
             backend,
             health: Arc::new(Health::default()),
             hooks: Hooks::default(),

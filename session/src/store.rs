@@ -16,12 +16,14 @@ use crate::error::SessionError;
 use crate::health::Health;
 use crate::renewals::Renewals;
 use crate::retry::{retry, CALL_TIMEOUT, LOCK_CALL_TIMEOUT};
+use crate::saves::Saves;
 use crate::shared::Shared;
 
 /// The store as one session calls it.
 pub(crate) struct SessionStore<'a> {
     backend: &'a dyn Backend,
     renewals: &'a Renewals,
+    saves: &'a Saves,
     health: &'a Health,
     round_trips: &'a AtomicU64,
     id: &'a Arc<SessionId>,
@@ -42,6 +44,7 @@ impl<'a> SessionStore<'a> {
         SessionStore {
             backend: &*shared.backend,
             renewals: &shared.renewals,
+            saves: &shared.saves,
             health: &shared.health,
             round_trips,
             id,
@@ -111,17 +114,18 @@ impl<'a> SessionStore<'a> {
     }
 
     /// Writes (or removes) under our lock's `token`, releasing it too with
-    /// `release`. Never unfenced.
+    /// `release`, in the batch of this tick (see `saves.rs`). Never
+    /// unfenced.
     pub(crate) async fn write(
         &self,
-        write: &Write,
+        write: &Arc<Write>,
         token: u64,
         release: bool,
         acks: &[String],
     ) -> Result<WriteOutcome, SessionError> {
-        let fence = self.fence(token, release);
         self.call("set", CALL_TIMEOUT, || {
-            self.backend.save(self.id, write, fence.clone(), acks)
+            self.saves
+                .save(self.id, self.owner, token, release, write, acks)
         })
         .await
     }

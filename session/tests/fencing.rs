@@ -7,6 +7,7 @@
 mod common;
 
 use common::{secs, v, Rig};
+use sdm_session::backend::testing::Method;
 use sdm_session::backend::{Backend, SessionId};
 use sdm_session::{Response, SessionError, State, Value};
 use serde_json::json;
@@ -183,4 +184,43 @@ async fn lock_tokens_grow_with_every_open() {
         assert_eq!(s.lock_token(), *tokens.last().unwrap(), "kept after close");
     }
     assert!(tokens.windows(2).all(|w| w[0] < w[1]), "{tokens:?}");
+}
+
+/// The auto-saves of one registry's sessions that come due in the same
+/// tick go to the store as one batch (`Backend::save_each`), each fenced
+/// on its own: the one whose lock a newer owner took is refused and
+/// closed, alone; the others are saved and stay open.
+#[tokio::test(start_paused = true)]
+async fn a_tick_of_auto_saves_is_one_batch_and_a_fenced_one_is_refused_alone() {
+    let rig = Rig::new();
+    let r = sdm_session::Registry::new(rig.counting.clone());
+    let sessions: Vec<_> = (0..20).map(|k| r.session("Player", None, k)).collect();
+    for (k, s) in sessions.iter().enumerate() {
+        // Opened at one instant of the paused clock: due together.
+        assert_eq!(s.open(None).await, Response::Success);
+        s.set_value(v(json!({ "Coins": k })));
+    }
+    // Seven stalls past its lock's expiry; another server takes the key
+    // and saves.
+    rig.memory.expire_lock(sessions[7].id());
+    let newer = rig.other_server().0.session("Player", None, 7);
+    assert_eq!(newer.open(None).await, Response::Success);
+    newer.set_value(v(json!({"Coins": 700})));
+    assert!(newer.save().await.is_saved());
+    rig.counting.reset();
+    tokio::time::sleep(secs(31)).await;
+    assert_eq!(rig.counting.count(Method::Set), 20, "every auto-save");
+    assert_eq!(rig.counting.save_batches(), 1, "in one batch");
+    for (k, s) in sessions.iter().enumerate() {
+        if k == 7 {
+            assert_eq!(s.state(), State::Closed, "the fenced one closed");
+            assert_eq!(rig.stored("7").await, Some(json!({"Coins": 700})));
+        } else {
+            assert_eq!(s.state(), State::Open, "session {k}");
+            assert_eq!(
+                rig.stored(&k.to_string()).await,
+                Some(json!({ "Coins": k }))
+            );
+        }
+    }
 }

@@ -82,7 +82,8 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
 
 /// What a save writes, encoded from the value and metadata now.
 pub(crate) struct Encoded {
-    pub(crate) write: Write,
+    /// Shared with the save batch it goes out in (`saves.rs`).
+    pub(crate) write: Arc<Write>,
     pub(crate) compressed: Option<String>,
     pub(crate) value: Value,
 }
@@ -143,7 +144,7 @@ fn encode_value(inner: &Inner, value: Value) -> Result<Encoded, String> {
         encode_with(&value, &write_parts(inner))?
     };
     Ok(Encoded {
-        write,
+        write: Arc::new(write),
         compressed,
         value,
     })
@@ -253,7 +254,7 @@ async fn encode_in_place(inner: &Inner, skip_unchanged: bool) -> (Prepared, Vec<
         None => Prepared::Unchanged(Value::Nil),
         Some(r) => Prepared::Ready(
             r.map(|(write, compressed)| Encoded {
-                write,
+                write: Arc::new(write),
                 compressed,
                 value: Value::Nil,
             })
@@ -355,7 +356,7 @@ pub(crate) fn fire_saving(inner: &Arc<Inner>) {
 
 /// The bytes of value text a write stores.
 pub(crate) fn encoded_bytes(encoded: &Encoded) -> usize {
-    match &encoded.write {
+    match &*encoded.write {
         Write::Set { value, .. } => value.len(),
         Write::Remove => 0,
     }
@@ -382,7 +383,7 @@ pub(crate) fn written(
 ) -> Response {
     match outcome {
         Ok(outcome @ WriteOutcome::Written { .. }) => {
-            let removed = encoded.write == Write::Remove;
+            let removed = *encoded.write == Write::Remove;
             let mut core = inner.core();
             core.stored.saved(outcome, removed, encoded.compressed);
             core.pending_acks.retain(|a| !acks.contains(a));
