@@ -96,6 +96,7 @@
 //! | `shared.rs` | what every session of a registry shares: the store, its health, the hooks |
 //! | `registry.rs` | **constructors and the registry**: `new`, `hidden`, `find` |
 //! | `store.rs` | one wrapper for every store call of a session: retries, errors naming the key, the queue's argument rules |
+//! | `batch.rs`, `renewals.rs`, `saves.rs` | **store calls of many sessions in one round**: the lock renewals, and the saves, of a registry's sessions that come due in the same tick go to the store together, each answered on its own |
 //! | `retry.rs` | "every backend call is tried up to 3 times, 1 s apart" |
 //! | `record.rs` | how a value is stored and loaded (JSON or compressed) and what a load or save leaves known |
 //! | `reconcile.rs` | **template and reconcile** |
