@@ -6,6 +6,7 @@
 //! process that come due together, a few dozen to a script run, the runs
 //! of one server in one pipeline).
 
+use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 
 use redis::Value;
@@ -364,16 +365,14 @@ pub(super) async fn save_each(
 ) -> Vec<Result<WriteOutcome, BackendError>> {
     let cluster = backend.is_cluster();
     let bases: Vec<String> = steps.iter().map(|s| backend.key_base(s.id)).collect();
-    // Steps by hash slot (all in one on a single server), in order.
-    let mut slots: Vec<(u16, Vec<usize>)> = Vec::new();
+    // Steps by hash slot (all in one on a single server), each slot's in
+    // order.
+    let mut slots: BTreeMap<u16, Vec<usize>> = BTreeMap::new();
     for (index, base) in bases.iter().enumerate() {
         let slot = if cluster { hash_slot(base) } else { 0 };
-        match slots.iter_mut().find(|(s, _)| *s == slot) {
-            Some((_, indices)) => indices.push(index),
-            None => slots.push((slot, vec![index])),
-        }
+        slots.entry(slot).or_default().push(index);
     }
-    let groups = slots.into_iter().map(|(_, indices)| {
+    let groups = slots.into_values().map(|indices| {
         let mut pipe = redis::Pipeline::with_capacity(indices.len().div_ceil(EACH_RUN) + 1);
         let mut runs = Vec::new();
         for run in indices.chunks(EACH_RUN) {
