@@ -6,66 +6,53 @@
 //! [`MAX_BATCH`]) and sends them as one batch, in a task of its own
 //! (batches do not wait for each other).
 //!
-//! If the batcher is gone (its runtime shut down), a call is handed back
-//! to go to the store alone, and the next call starts a new batcher.
+//! If the batcher is gone (its runtime shut down), the call is not taken
+//! ([`Batcher::run`] answers `None`): the session goes to the store alone,
+//! and the next call starts a new batcher.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::backend::{Backend, BackendError, SessionId};
 
 /// The most calls sent in one batch.
 pub(crate) const MAX_BATCH: usize = 1000;
 
-/// A call that goes to the store in a batch.
-pub(crate) trait Job: Send + Sized + 'static {
+/// A boxed future borrowing the store and the batch.
+pub(crate) type BatchFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One session's call that goes to the store in a batch.
+pub(crate) trait Step: Send + Sync + Sized + 'static {
     /// What the store answers one call.
-    type Outcome;
+    type Outcome: Send + 'static;
     /// The call's name in errors ("renew", "save").
     const WHAT: &'static str;
-    /// Sends `batch` to `backend` and answers every call in it (with
-    /// [`answer_all`]).
-    fn send(
-        backend: Arc<dyn Backend>,
-        batch: Vec<Self>,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send>>;
     /// The key of the call.
     fn id(&self) -> &SessionId;
-    /// Answers the session waiting for this call.
-    fn answer(self, outcome: Result<Self::Outcome, BackendError>);
+    /// Sends `steps` to `backend` as one batch; one answer per step, in
+    /// order.
+    fn send<'a>(
+        backend: &'a dyn Backend,
+        steps: &'a [Self],
+    ) -> BatchFuture<'a, Vec<Result<Self::Outcome, BackendError>>>;
 }
 
-/// Answers each call of `batch` with its answer of `answers` (in order);
-/// a call the store left unanswered gets an error.
-pub(crate) fn answer_all<J: Job>(
-    backend: &dyn Backend,
-    batch: Vec<J>,
-    answers: Vec<Result<J::Outcome, BackendError>>,
-) {
-    let mut answers = answers.into_iter();
-    for job in batch {
-        let answer = answers.next().unwrap_or_else(|| {
-            Err(BackendError::Other(format!(
-                "{} {} {}: the store answered fewer calls than were batched",
-                backend.kind(),
-                J::WHAT,
-                job.id()
-            )))
-        });
-        job.answer(answer);
-    }
+/// A queued call and where its answer goes.
+struct Job<S: Step> {
+    step: S,
+    answer: oneshot::Sender<Result<S::Outcome, BackendError>>,
 }
 
 /// A registry's batcher of one kind of call.
-pub(crate) struct Batcher<J> {
+pub(crate) struct Batcher<S: Step> {
     backend: Arc<dyn Backend>,
-    queue: Mutex<Option<mpsc::UnboundedSender<J>>>,
+    queue: Mutex<Option<mpsc::UnboundedSender<Job<S>>>>,
 }
 
-impl<J: Job> Batcher<J> {
+impl<S: Step> Batcher<S> {
     pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
         Batcher {
             backend,
@@ -78,37 +65,47 @@ impl<J: Job> Batcher<J> {
         &*self.backend
     }
 
-    /// Queues `job` in this tick's batch (starting the batcher on the
-    /// current runtime if there is none); hands it back when no batcher
-    /// can take it.
-    pub(crate) fn submit(&self, job: J) -> Result<(), J> {
-        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        let sender = queue.get_or_insert_with(|| start(Arc::clone(&self.backend)));
-        sender.send(job).map_err(|e| {
-            *queue = None;
-            e.0
-        })
+    /// Sends `step` in this tick's batch (starting the batcher on the
+    /// current runtime if there is none) and waits for its answer; `None`
+    /// when no batcher took it or the batcher went away with it (the
+    /// caller then goes to the store alone).
+    pub(crate) async fn run(&self, step: S) -> Option<Result<S::Outcome, BackendError>> {
+        let (answer, answered) = oneshot::channel();
+        self.submit(Job { step, answer })?;
+        match answered.await {
+            Ok(outcome) => Some(outcome),
+            Err(_) => {
+                // The batcher went away with our call: start anew.
+                let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if queue.as_ref().is_some_and(|q| q.is_closed()) {
+                    *queue = None;
+                }
+                None
+            }
+        }
     }
 
-    /// Forgets the batcher if it went away (a call it took was never
-    /// answered): the next call starts a new one.
-    pub(crate) fn forget_if_gone(&self) {
+    /// Queues `job`; `None` when no batcher can take it.
+    fn submit(&self, job: Job<S>) -> Option<()> {
         let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
-        if queue.as_ref().is_some_and(|q| q.is_closed()) {
+        let sender = queue.get_or_insert_with(|| start(Arc::clone(&self.backend)));
+        if sender.send(job).is_err() {
             *queue = None;
+            return None;
         }
+        Some(())
     }
 }
 
 /// Starts a batcher on the current runtime.
-fn start<J: Job>(backend: Arc<dyn Backend>) -> mpsc::UnboundedSender<J> {
+fn start<S: Step>(backend: Arc<dyn Backend>) -> mpsc::UnboundedSender<Job<S>> {
     let (queue, jobs) = mpsc::unbounded_channel();
     tokio::spawn(batcher(backend, jobs));
     queue
 }
 
 /// Takes the calls queued in one tick and sends them as one batch.
-async fn batcher<J: Job>(backend: Arc<dyn Backend>, mut jobs: mpsc::UnboundedReceiver<J>) {
+async fn batcher<S: Step>(backend: Arc<dyn Backend>, mut jobs: mpsc::UnboundedReceiver<Job<S>>) {
     while let Some(first) = jobs.recv().await {
         // Let the other sessions woken in this tick queue theirs.
         tokio::task::yield_now().await;
@@ -119,6 +116,25 @@ async fn batcher<J: Job>(backend: Arc<dyn Backend>, mut jobs: mpsc::UnboundedRec
                 Err(_) => break,
             }
         }
-        tokio::spawn(J::send(Arc::clone(&backend), batch));
+        tokio::spawn(send(Arc::clone(&backend), batch));
+    }
+}
+
+/// Sends one batch and answers each call (a call the store left
+/// unanswered gets an error naming its key).
+async fn send<S: Step>(backend: Arc<dyn Backend>, batch: Vec<Job<S>>) {
+    let (steps, answers): (Vec<S>, Vec<_>) = batch.into_iter().map(|j| (j.step, j.answer)).unzip();
+    let mut outcomes = S::send(&*backend, &steps).await.into_iter();
+    for (step, answer) in steps.iter().zip(answers) {
+        let outcome = outcomes.next().unwrap_or_else(|| {
+            Err(BackendError::Other(format!(
+                "{} {} {}: the store answered fewer calls than were batched",
+                backend.kind(),
+                S::WHAT,
+                step.id()
+            )))
+        });
+        // The session may have stopped waiting (a timeout): nothing to do.
+        let _ = answer.send(outcome);
     }
 }

@@ -5,27 +5,23 @@
 //! AttemptsRemaining logic (`lock.rs`) is unchanged. The batching itself
 //! is `batch.rs`'s.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::oneshot;
-
 use crate::backend::{Backend, BackendError, RenewOutcome, RenewStep, SessionId};
-use crate::batch::{answer_all, Batcher, Job};
+use crate::batch::{BatchFuture, Batcher, Step};
 
-/// One session's renewal, waiting for its answer.
-struct Request {
+/// One session's renewal. Shared, not copied: a renewal allocates no
+/// strings.
+struct Renewal {
     id: Arc<SessionId>,
     owner: Arc<str>,
     token: u64,
     ttl: Duration,
-    answer: oneshot::Sender<Result<RenewOutcome, BackendError>>,
 }
 
 /// A registry's renewal batcher.
-pub(crate) struct Renewals(Batcher<Request>);
+pub(crate) struct Renewals(Batcher<Renewal>);
 
 impl Renewals {
     pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
@@ -41,27 +37,20 @@ impl Renewals {
         token: u64,
         ttl: Duration,
     ) -> Result<RenewOutcome, BackendError> {
-        let (answer, answered) = oneshot::channel();
-        // Shared, not copied: a renewal allocates no strings.
-        let request = Request {
+        let renewal = Renewal {
             id: Arc::clone(id),
             owner: Arc::clone(owner),
             token,
             ttl,
-            answer,
         };
-        if self.0.submit(request).is_ok() {
-            if let Ok(answer) = answered.await {
-                return answer;
-            }
-            // The batcher went away with our request: start anew.
-            self.0.forget_if_gone();
+        match self.0.run(renewal).await {
+            Some(answer) => answer,
+            None => self.0.backend().renew(id, owner, token, ttl).await,
         }
-        self.0.backend().renew(id, owner, token, ttl).await
     }
 }
 
-impl Job for Request {
+impl Step for Renewal {
     type Outcome = RenewOutcome;
     const WHAT: &'static str = "renew";
 
@@ -69,31 +58,21 @@ impl Job for Request {
         &self.id
     }
 
-    fn answer(self, outcome: Result<RenewOutcome, BackendError>) {
-        // The session may have stopped waiting (a timeout): nothing to do.
-        let _ = self.answer.send(outcome);
-    }
-
-    fn send(
-        backend: Arc<dyn Backend>,
-        batch: Vec<Self>,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(send(backend, batch))
-    }
-}
-
-/// Sends one batch and answers each request.
-async fn send(backend: Arc<dyn Backend>, batch: Vec<Request>) {
-    let steps: Vec<RenewStep<'_>> = batch
-        .iter()
-        .map(|r| RenewStep {
-            id: &r.id,
-            owner: &r.owner,
-            token: r.token,
-            ttl: r.ttl,
+    fn send<'a>(
+        backend: &'a dyn Backend,
+        renewals: &'a [Self],
+    ) -> BatchFuture<'a, Vec<Result<RenewOutcome, BackendError>>> {
+        Box::pin(async move {
+            let steps: Vec<RenewStep<'_>> = renewals
+                .iter()
+                .map(|r| RenewStep {
+                    id: &r.id,
+                    owner: &r.owner,
+                    token: r.token,
+                    ttl: r.ttl,
+                })
+                .collect();
+            backend.renew_many(&steps).await
         })
-        .collect();
-    let answers = backend.renew_many(&steps).await;
-    drop(steps);
-    answer_all(&*backend, batch, answers);
+    }
 }

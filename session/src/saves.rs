@@ -7,28 +7,39 @@
 //! session's retries (`retry.rs`) and answers are unchanged. The batching
 //! itself is `batch.rs`'s.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::oneshot;
-
 use crate::backend::{Backend, BackendError, Fence, SaveStep, SessionId, Write, WriteOutcome};
-use crate::batch::{answer_all, Batcher, Job};
+use crate::batch::{BatchFuture, Batcher, Step};
 
-/// One session's save step, waiting for its answer.
-struct Request {
+/// One session's save step.
+struct Save {
     id: Arc<SessionId>,
     owner: Arc<str>,
     token: u64,
     release: bool,
     write: Arc<Write>,
     acks: Vec<String>,
-    answer: oneshot::Sender<Result<WriteOutcome, BackendError>>,
+}
+
+impl Save {
+    /// The step as the store takes it.
+    fn step(&self) -> SaveStep<'_> {
+        SaveStep {
+            id: &self.id,
+            write: &self.write,
+            fence: Fence {
+                owner: &self.owner,
+                token: self.token,
+                release: self.release,
+            },
+            acks: &self.acks,
+        }
+    }
 }
 
 /// A registry's save batcher.
-pub(crate) struct Saves(Batcher<Request>);
+pub(crate) struct Saves(Batcher<Save>);
 
 impl Saves {
     pub(crate) fn new(backend: Arc<dyn Backend>) -> Self {
@@ -47,22 +58,16 @@ impl Saves {
         write: &Arc<Write>,
         acks: &[String],
     ) -> Result<WriteOutcome, BackendError> {
-        let (answer, answered) = oneshot::channel();
-        let request = Request {
+        let save = Save {
             id: Arc::clone(id),
             owner: Arc::clone(owner),
             token,
             release,
             write: Arc::clone(write),
             acks: acks.to_vec(),
-            answer,
         };
-        if self.0.submit(request).is_ok() {
-            if let Ok(answer) = answered.await {
-                return answer;
-            }
-            // The batcher went away with our request: start anew.
-            self.0.forget_if_gone();
+        if let Some(answer) = self.0.run(save).await {
+            return answer;
         }
         let fence = Fence {
             owner,
@@ -73,7 +78,7 @@ impl Saves {
     }
 }
 
-impl Job for Request {
+impl Step for Save {
     type Outcome = WriteOutcome;
     const WHAT: &'static str = "save";
 
@@ -81,44 +86,22 @@ impl Job for Request {
         &self.id
     }
 
-    fn answer(self, outcome: Result<WriteOutcome, BackendError>) {
-        // The session may have stopped waiting (a timeout): nothing to do.
-        let _ = self.answer.send(outcome);
-    }
-
-    fn send(
-        backend: Arc<dyn Backend>,
-        batch: Vec<Self>,
-    ) -> Pin<Box<dyn Future<Output = ()> + Send>> {
-        Box::pin(send(backend, batch))
-    }
-}
-
-/// Sends one batch and answers each request.
-async fn send(backend: Arc<dyn Backend>, batch: Vec<Request>) {
-    let steps: Vec<SaveStep<'_>> = batch
-        .iter()
-        .map(|r| SaveStep {
-            id: &r.id,
-            write: &r.write,
-            fence: Fence {
-                owner: &r.owner,
-                token: r.token,
-                release: r.release,
-            },
-            acks: &r.acks,
+    fn send<'a>(
+        backend: &'a dyn Backend,
+        saves: &'a [Self],
+    ) -> BatchFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
+        Box::pin(async move {
+            if let [one] = saves {
+                // Alone in its tick: the single save (no batch to build).
+                let step = one.step();
+                return vec![
+                    backend
+                        .save(step.id, step.write, step.fence, step.acks)
+                        .await,
+                ];
+            }
+            let steps: Vec<SaveStep<'_>> = saves.iter().map(Save::step).collect();
+            backend.save_each(&steps).await
         })
-        .collect();
-    let answers = if let [one] = steps.as_slice() {
-        // Alone in its tick: the single save (no batch to build).
-        vec![
-            backend
-                .save(one.id, one.write, one.fence.clone(), one.acks)
-                .await,
-        ]
-    } else {
-        backend.save_each(&steps).await
-    };
-    drop(steps);
-    answer_all(&*backend, batch, answers);
+    }
 }
