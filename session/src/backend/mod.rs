@@ -212,7 +212,7 @@ pub enum RenewOutcome {
     },
 }
 
-/// One session's part of [`Backend::save_many`].
+/// One session's part of [`Backend::save_many`] or [`Backend::save_each`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct SaveStep<'a> {
     /// The key.

@@ -156,6 +156,16 @@
 //! trading group or shard rather than the whole session id) at the cost
 //! of spreading less evenly; until then, run trades on a single Redis (or
 //! one with replicas).
+//!
+//! ## Saves that come due together
+//!
+//! [`Backend::save_each`] (the saves of a process's sessions that come
+//! due in the same tick) is not atomic and never refused for spanning
+//! slots: its steps run in `save_each.lua` runs of up to 32 steps, each
+//! step fenced and answered on its own (under `pcall`, so a step Redis
+//! fails answers its error alone), the runs of one server in one pipeline
+//! with one `WAIT`. On a cluster the steps are grouped by hash slot, one
+//! pipeline per slot, the pipelines concurrently.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64};
