@@ -443,6 +443,59 @@ async fn a_session_opens_in_two_round_trips_and_saves_and_closes_in_one() {
     assert_eq!(trips, one("evalsha"), "close = save and release together");
 }
 
+/// A tick of saves (one batch) while Redis is down and comes back: the
+/// saves fail or retry, nothing is lost, no session loses its lock, and
+/// every value is in the store once the sessions have saved again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_saves_across_a_server_restart_loses_nothing() {
+    let mut server = RedisServer::start_own_durable();
+    let backend = RedisBackend::connect(server.url(), "batch_restart")
+        .await
+        .expect("connect");
+    let registry = sdm_session::Registry::new(Arc::new(backend.clone()));
+    let mut sessions = Vec::new();
+    for k in 0..20 {
+        let s = registry.session("Player", None, k.to_string());
+        s.set_save_interval(Duration::ZERO).expect("interval");
+        assert_eq!(s.open(None).await, sdm_session::Response::Success);
+        s.set_value(sdm_session::Value::from(k));
+        sessions.push(s);
+    }
+    server.stop();
+    let saving: Vec<_> = sessions
+        .iter()
+        .map(|s| {
+            let s = s.clone();
+            tokio::spawn(async move { s.save().await })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    tokio::task::block_in_place(|| server.restart());
+    for task in saving {
+        // Saved on a retry, or an error after the last one: either way
+        // the value stays in memory, marked for the next save.
+        let _ = task.await.expect("task");
+    }
+    for (k, s) in sessions.iter().enumerate() {
+        let mut saved = false;
+        for _ in 0..50 {
+            if s.save().await.is_saved() {
+                saved = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(saved, "session {k} saves once Redis is back");
+        assert_eq!(
+            s.state(),
+            sdm_session::State::Open,
+            "session {k} kept its lock"
+        );
+        let record = backend.get(s.id()).await.expect("get").expect("a record");
+        assert_eq!(record.value, k.to_string(), "session {k}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn waiting_readers_survive_a_server_restart() {
     let mut server = RedisServer::start_own();
