@@ -245,13 +245,11 @@ mod tests {
         assert!(is_cluster_url("REDISS+CLUSTER://a:1"));
         assert!(!is_cluster_url("redis://a:1"));
         assert_eq!(
-            // ok: a unit test (cfg(test)), its input is fixed
-            node_urls("redis+cluster://127.0.0.1:7000,127.0.0.1:7001").unwrap(),
+            node_urls("redis+cluster://127.0.0.1:7000,127.0.0.1:7001").unwrap(), // ok: cfg(test), fixed input
             ["redis://127.0.0.1:7000/", "redis://127.0.0.1:7001/"]
         );
         assert_eq!(
-            // ok: a unit test (cfg(test)), its input is fixed
-            node_urls("rediss+cluster://u:p@h1:1,h2:2/0?insecure").unwrap(),
+            node_urls("rediss+cluster://u:p@h1:1,h2:2/0?insecure").unwrap(), // ok: cfg(test), fixed input
             ["rediss://u:p@h1:1/?insecure", "rediss://u:p@h2:2/?insecure"]
         );
         for bad in ["redis+cluster://h:1/3", "redis+cluster://", "redis://h:1"] {
