@@ -184,6 +184,7 @@ use super::{
 
 mod cluster;
 mod connection;
+mod groups;
 mod history;
 mod liveness;
 mod nodes;

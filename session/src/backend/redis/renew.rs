@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use redis::Value;
 
-use super::replication::run_pipeline;
+use super::groups::{run_groups, Group};
 use super::reply::{array, corrupt, int, text, unsigned};
 use super::save::hash_slot;
 use super::{RedisBackend, TOKEN_KEYS};
@@ -59,36 +59,6 @@ fn renew_cmd(
     cmd
 }
 
-/// The renewals of one pipeline: which steps (by index), their commands,
-/// and the key named in errors (the first one's base).
-struct Group {
-    indices: Vec<usize>,
-    pipe: redis::Pipeline,
-    what: String,
-}
-
-/// Runs one group's pipeline; answers its indices and the replies.
-async fn run_group(
-    backend: &RedisBackend,
-    group: Group,
-) -> (Vec<usize>, Result<Vec<Value>, BackendError>) {
-    let what = match group.indices.len() {
-        0 | 1 => group.what,
-        n => format!("{} (and {} more)", group.what, n - 1),
-    };
-    let replies = async {
-        let mut conn = backend.conn().await?;
-        let (replicas, timeout) = backend.replication();
-        let script = &backend.inner.scripts.renew;
-        run_pipeline(
-            group.pipe, script, &mut conn, replicas, timeout, "renew", &what,
-        )
-        .await
-    }
-    .await;
-    (group.indices, replies)
-}
-
 /// [`Backend::renew_many`](crate::backend::Backend::renew_many).
 pub(super) async fn renew_many(
     backend: &RedisBackend,
@@ -97,7 +67,7 @@ pub(super) async fn renew_many(
     let mut answers: Vec<Option<Result<RenewOutcome, BackendError>>> = vec![None; steps.len()];
     // Steps with a bad ttl are answered alone; the others grouped (by hash
     // slot on a cluster, all together on one server).
-    let mut groups: HashMap<u16, Group> = HashMap::new();
+    let mut groups: HashMap<u16, Group<Vec<usize>>> = HashMap::new();
     let cluster = backend.is_cluster();
     let mut key = String::new();
     for (index, step) in steps.iter().enumerate() {
@@ -108,35 +78,25 @@ pub(super) async fn renew_many(
                 let slot = if cluster { hash_slot(&base) } else { 0 };
                 let cmd = renew_cmd(backend, &base, step, ttl, &mut key);
                 let group = groups.entry(slot).or_insert_with(|| Group {
-                    indices: Vec::new(),
+                    tag: Vec::new(),
                     pipe: redis::Pipeline::with_capacity(if cluster { 4 } else { steps.len() + 1 }),
                     what: base,
                 });
-                group.indices.push(index);
+                group.tag.push(index);
                 group.pipe.add_command(cmd);
             }
         }
     }
-    let mut done = Vec::with_capacity(groups.len());
-    if groups.len() <= 1 {
-        for (_, group) in groups {
-            done.push(run_group(backend, group).await);
-        }
-    } else {
-        let mut tasks = tokio::task::JoinSet::new();
-        for (_, group) in groups {
-            let backend = backend.clone();
-            tasks.spawn(async move { run_group(&backend, group).await });
-        }
-        while let Some(result) = tasks.join_next().await {
-            match result {
-                Ok(group) => done.push(group),
-                // A group's task panicked: its steps stay unanswered and
-                // are answered as an error below.
-                Err(e) => tracing::warn!(error = %e, "a renewal pipeline failed"),
+    let groups = groups
+        .into_values()
+        .map(|mut group| {
+            if group.tag.len() > 1 {
+                group.what = format!("{} (and {} more)", group.what, group.tag.len() - 1);
             }
-        }
-    }
+            group
+        })
+        .collect();
+    let done = run_groups(backend, |s| &s.renew, "renew", groups).await;
     for (indices, replies) in done {
         match replies {
             Ok(replies) => {

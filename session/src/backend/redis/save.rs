@@ -11,9 +11,10 @@ use std::sync::atomic::Ordering;
 
 use redis::Value;
 
+use super::groups::{run_groups, Group};
 use super::liveness::lock_changed;
 use super::queue::ack_keys;
-use super::replication::{run_pipeline, Call};
+use super::replication::Call;
 use super::reply::{array, corrupt, int, text, unsigned};
 use super::{suffixed, RedisBackend};
 use crate::backend::checks::{new_version, user_ids_json};
@@ -346,14 +347,6 @@ pub(super) async fn save_many(
 /// pipeline), each short.
 const EACH_RUN: usize = 32;
 
-/// The runs of one pipeline of [`save_each`]: which steps (by index) each
-/// run holds, in order, and the pipeline.
-struct EachGroup {
-    runs: Vec<Vec<usize>>,
-    pipe: redis::Pipeline,
-    what: String,
-}
-
 /// [`Backend::save_each`](crate::backend::Backend::save_each): the steps
 /// in `save_each.lua` runs of up to [`EACH_RUN`] steps, every run of one
 /// server (on a cluster: of one hash slot) in one pipeline with one `WAIT`
@@ -398,29 +391,14 @@ pub(super) async fn save_each(
             0 | 1 => bases[first].clone(),
             n => format!("{} (and {} more)", bases[first], n - 1),
         };
-        EachGroup { runs, pipe, what }
+        Group {
+            tag: runs,
+            pipe,
+            what,
+        }
     });
-    let groups: Vec<EachGroup> = groups.collect();
-    let mut done = Vec::with_capacity(groups.len());
-    if groups.len() <= 1 {
-        for group in groups {
-            done.push(run_each_group(backend, group).await);
-        }
-    } else {
-        let mut tasks = tokio::task::JoinSet::new();
-        for group in groups {
-            let backend = backend.clone();
-            tasks.spawn(async move { run_each_group(&backend, group).await });
-        }
-        while let Some(result) = tasks.join_next().await {
-            match result {
-                Ok(group) => done.push(group),
-                // A group's task panicked: its steps stay unanswered and
-                // are answered as an error below.
-                Err(e) => tracing::warn!(error = %e, "a save pipeline failed"),
-            }
-        }
-    }
+    let groups: Vec<Group<Vec<Vec<usize>>>> = groups.collect();
+    let done = run_groups(backend, |s| &s.save_each, "set", groups).await;
     let mut answers: Vec<Option<Result<WriteOutcome, BackendError>>> = vec![None; steps.len()];
     for (runs, replies) in done {
         match replies {
@@ -467,31 +445,6 @@ pub(super) async fn save_each(
             })
         })
         .collect()
-}
-
-/// Runs one group's pipeline of `save_each.lua` runs; answers its runs
-/// and the replies (one per run).
-async fn run_each_group(
-    backend: &RedisBackend,
-    group: EachGroup,
-) -> (Vec<Vec<usize>>, Result<Vec<Value>, BackendError>) {
-    let replies = async {
-        let mut conn = backend.conn().await?;
-        let (replicas, timeout) = backend.replication();
-        let script = &backend.inner.scripts.save_each;
-        run_pipeline(
-            group.pipe,
-            script,
-            &mut conn,
-            replicas,
-            timeout,
-            "set",
-            &group.what,
-        )
-        .await
-    }
-    .await;
-    (group.runs, replies)
 }
 
 /// One step's answer of `save_each.lua`: as [`write_outcome`], or
