@@ -30,7 +30,7 @@ fn take(p: *mut c_char) -> String {
 
 fn compress(json: &[u8], level: u8, decimals: u32, safety: bool) -> (sdm_result, *mut c_char) {
     let c = CString::new(json).expect("no NUL");
-    let mut out = 1 as *mut c_char;
+    let mut out = std::ptr::dangling_mut::<c_char>();
     // SAFETY: valid C string and out-pointer.
     let code = unsafe { sdm_compress_json(c.as_ptr(), level, decimals, safety, &mut out) };
     (code, out)
@@ -66,7 +66,7 @@ fn compress_and_decompress_round_trip() {
 
 #[test]
 fn null_arguments_are_reported_and_out_is_cleared() {
-    let mut out = 1 as *mut c_char;
+    let mut out = std::ptr::dangling_mut::<c_char>();
     // SAFETY: NULL input is part of the contract.
     assert_eq!(
         unsafe { sdm_compress_json(ptr::null(), 2, 3, true, &mut out) },

@@ -336,7 +336,7 @@ fn a_context_open_wait_without_handoff_ends_locked_at_its_deadline() {
 fn null_arguments_have_codes() {
     // SAFETY: NULL arguments are part of the contract.
     unsafe {
-        let mut d = 1 as *mut sdm_deferral;
+        let mut d = std::ptr::dangling_mut::<sdm_deferral>();
         assert_eq!(
             sdm_release_request_defer(ptr::null_mut(), &mut d),
             SDM_NULL_ARGUMENT

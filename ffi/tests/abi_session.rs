@@ -57,7 +57,7 @@ fn value(s: *mut sdm_session) -> String {
 
 #[test]
 fn context_errors_have_codes() {
-    let mut ctx = 1 as *mut sdm_context;
+    let mut ctx = std::ptr::dangling_mut::<sdm_context>();
     // SAFETY: NULL arguments are part of the contract.
     unsafe {
         assert_eq!(

@@ -79,7 +79,7 @@ fn liveness(live: &HashMap<String, bool>, entry: &LockEntry) -> bool {
     entry
         .node
         .as_ref()
-        .map_or(true, |n| live.get(&n.id).copied().unwrap_or(true))
+        .is_none_or(|n| live.get(&n.id).copied().unwrap_or(true))
 }
 
 /// Frees `id`'s lock whoever holds it, in one step that also fences the

@@ -117,7 +117,7 @@ pub(crate) async fn take_lock(inner: &Arc<Inner>, ttl: Duration) -> Result<Taken
             return Ok(Taken::Locked(holder));
         }
         if let (true, Some(node_id)) = (w.handoff && live, node_id) {
-            let due = asked.map_or(true, |(t, at)| t != token || now >= at + RECHECK);
+            let due = asked.is_none_or(|(t, at)| t != token || now >= at + RECHECK);
             if due {
                 if let Err(e) = shared.backend.request_release(&inner.id, &node_id).await {
                     tracing::debug!(key = %inner.id_text, error = %e, "release request failed");

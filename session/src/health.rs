@@ -101,7 +101,7 @@ impl Health {
             if ok {
                 let recovered = w
                     .last_failure
-                    .map_or(true, |t| now.duration_since(t) >= w.config.recovery);
+                    .is_none_or(|t| now.duration_since(t) >= w.config.recovery);
                 if w.critical && recovered {
                     w.critical = false;
                     w.failures.clear();

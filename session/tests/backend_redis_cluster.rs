@@ -442,7 +442,7 @@ async fn writer(
                         }
                     }
                     (true, Some(token)) => {
-                        if round % 3 == 0 {
+                        if round.is_multiple_of(3) {
                             match backend.renew(id, &name, token, ttl).await? {
                                 RenewOutcome::Renewed => {}
                                 RenewOutcome::Superseded { .. } => {

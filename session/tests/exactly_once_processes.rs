@@ -189,7 +189,7 @@ async fn trades_child(registry: &Registry) {
             continue;
         }
         trades += 1;
-        if trades % 20 == 0 {
+        if trades.is_multiple_of(20) {
             say(&format!("TRADES {trades}"));
         }
     }

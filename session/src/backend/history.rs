@@ -110,7 +110,7 @@ impl VersionQuery {
     /// Whether `v` is in the time range.
     pub fn admits(&self, v: &Version) -> bool {
         let t = v.record.updated_ms;
-        self.since_ms.map_or(true, |s| t >= s) && self.until_ms.map_or(true, |u| t <= u)
+        self.since_ms.is_none_or(|s| t >= s) && self.until_ms.is_none_or(|u| t <= u)
     }
 
     /// Applies the range and the limit to versions listed newest first.
@@ -155,8 +155,8 @@ impl KeyQuery {
     /// Whether `id` is one of the keys asked for (cursor aside).
     pub fn matches(&self, id: &SessionId) -> bool {
         id.name == self.name
-            && self.scope.as_ref().map_or(true, |s| &id.scope == s)
-            && self.prefix.as_ref().map_or(true, |p| id.key.starts_with(p))
+            && self.scope.as_ref().is_none_or(|s| &id.scope == s)
+            && self.prefix.as_ref().is_none_or(|p| id.key.starts_with(p))
     }
 }
 

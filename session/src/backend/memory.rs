@@ -240,7 +240,7 @@ impl MemoryBackend {
         if matches!(outcome, WriteOutcome::Written { .. }) && !acks.is_empty() {
             if let Some(q) = s.queues.get_mut(id) {
                 q.items
-                    .retain(|i| i.read_id.as_ref().map_or(true, |r| !acks.contains(r)));
+                    .retain(|i| i.read_id.as_ref().is_none_or(|r| !acks.contains(r)));
             }
         }
         outcome
@@ -663,7 +663,7 @@ impl Backend for MemoryBackend {
             s.locks.retain(|_, l| l.expires > now);
             Ok(s.locks
                 .iter()
-                .filter(|(id, _)| name.map_or(true, |n| id.name == n))
+                .filter(|(id, _)| name.is_none_or(|n| id.name == n))
                 .map(|(id, l)| (id.clone(), l.entry()))
                 .collect())
         })
@@ -823,7 +823,7 @@ impl Backend for MemoryBackend {
                     query
                         .cursor
                         .as_ref()
-                        .map_or(true, |c| id.to_string().as_str() > c.as_str())
+                        .is_none_or(|c| id.to_string().as_str() > c.as_str())
                 })
                 .collect();
             ids.sort_by_key(|id| id.to_string());
@@ -853,7 +853,7 @@ impl Backend for MemoryBackend {
                 .get(&user_id)
                 .map(|ids| {
                     ids.iter()
-                        .filter(|id| name.map_or(true, |n| id.name == n))
+                        .filter(|id| name.is_none_or(|n| id.name == n))
                         .cloned()
                         .collect()
                 })

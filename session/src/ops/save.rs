@@ -165,7 +165,7 @@ impl Parts {
         let stored = &core.stored;
         stored.metadata == self.metadata
             && stored.user_ids == self.user_ids
-            && stored.data_version.map_or(true, |v| v == self.data_version)
+            && stored.data_version.is_none_or(|v| v == self.data_version)
     }
 }
 

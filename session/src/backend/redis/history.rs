@@ -233,7 +233,7 @@ pub(super) async fn keys_for_user(
         .iter()
         .filter_map(|m| serde_json::from_str::<(String, String, String)>(m).ok())
         .map(|(n, s, k)| SessionId::new(n, Some(&s), k))
-        .filter(|id| name.map_or(true, |n| id.name == n))
+        .filter(|id| name.is_none_or(|n| id.name == n))
         .collect();
     ids.sort();
     Ok(ids)

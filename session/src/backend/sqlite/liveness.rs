@@ -281,7 +281,7 @@ impl SqliteBackend {
         let mut listed = Vec::with_capacity(rows.len());
         for (text, parts, entry) in rows {
             let id = session_of(text, parts)?;
-            if name.map_or(true, |n| id.name == n) {
+            if name.is_none_or(|n| id.name == n) {
                 listed.push((id, entry));
             }
         }
