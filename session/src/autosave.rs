@@ -1,55 +1,41 @@
-//! Auto-save: an open session saves every SaveInterval. The timer is one
-//! task for as long as the timer runs: it sleeps until the deadline the
-//! session's state holds (`session/state.rs`), which every save's end and
-//! every change of SaveInterval move to SaveInterval from then (zero stops
-//! the task); when the deadline comes it asks for a Save and waits for the
-//! next move.
+//! Auto-save: an open session saves every SaveInterval. The session's
+//! state holds when its next auto-save is due (`session/state.rs`); every
+//! save's end and every change of SaveInterval move it to SaveInterval from
+//! then (zero stops it), and the registry's auto-save clock
+//! (`autosave/clock.rs`) fires it: [`fire`] asks for a Save, and the save's
+//! end sets the next deadline.
 //!
 //! With SkipUnchangedAutosaves on, a firing that would write nothing and
 //! that nobody can observe (value, metadata and user ids untouched since
 //! the last write, no queue removal waiting, no Saving or Saved listener,
 //! no operation queued or running, no queue values being applied) is
-//! settled here: the timer sleeps again without going through the door,
-//! so an idle session costs one timer wake per SaveInterval and nothing
+//! settled here: the next deadline is set without going through the door,
+//! so an idle session costs one clock entry per SaveInterval and nothing
 //! else. Any other firing asks for a Save, which skips the write itself
 //! when it finds nothing changed (see `ops/save.rs`).
+
+pub(crate) mod clock;
 
 use crate::session::state;
 use crate::session::task_queue::TaskKind;
 use crate::session::Inner;
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::Notify;
+use tokio::time::Instant;
 
-/// The timer's body: sleeps until the auto-save is due (on the timer grid),
-/// then asks for a Save (which joins a queued one), unless the auto-save is
-/// a skip nobody can see; `moved` wakes it when the deadline moves. Ends
-/// when the session is gone (or when aborted: the timer stopped).
-pub(crate) async fn tick(session: Weak<Inner>, moved: Arc<Notify>) -> Option<TaskKind> {
-    loop {
-        let due = state::autosave_due(&session.upgrade()?.core());
-        let Some(due) = due else {
-            // Fired: the save's end moves the deadline.
-            moved.notified().await;
-            continue;
-        };
-        tokio::select! {
-            biased;
-            () = moved.notified() => continue,
-            () = tokio::time::sleep_until(crate::grid::floor(due)) => {}
-        }
-        let inner = session.upgrade()?;
-        if !state::take_autosave(&mut inner.core(), due) {
-            continue;
-        }
-        if skip_quietly(&inner) {
-            let mut core = inner.core();
-            let next = tokio::time::Instant::now() + core.props.save_interval;
-            state::move_autosave(&mut core, next);
-            continue;
-        }
-        crate::ops::request(&inner, TaskKind::Save);
+/// The clock fires `inner`'s auto-save due at the grid instant `at`: asks
+/// for a Save (which joins a queued one), unless the auto-save is a skip
+/// nobody can see, or the deadline moved or stopped since (a later one has
+/// its own firing).
+pub(crate) fn fire(inner: &Arc<Inner>, at: Instant) {
+    if !state::take_autosave(&mut inner.core(), at) {
+        return;
     }
+    if skip_quietly(inner) {
+        crate::ops::timers::restart_autosave(inner, &mut inner.core());
+        return;
+    }
+    crate::ops::request(inner, TaskKind::Save);
 }
 
 /// Whether this auto-save would write nothing and fire nothing anybody

@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) renewals: Renewals,
     /// The saves of this tick, sent together.
     pub(crate) saves: Saves,
+    /// Every session's next auto-save.
+    pub(crate) autosaves: crate::autosave::clock::Clock,
 }
 
 impl Shared {
@@ -34,6 +36,7 @@ impl Shared {
         Arc::new(Shared {
             renewals: Renewals::new(Arc::clone(&backend)),
             saves: Saves::new(Arc::clone(&backend)),
+            autosaves: Default::default(),
             backend,
             health: Arc::new(Health::default()),
             hooks: Hooks::default(),

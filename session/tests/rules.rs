@@ -693,6 +693,62 @@ async fn auto_save_timer_follows_every_save_and_ends_with_the_session() {
     assert!(alive() < open, "closing ends the timers");
 }
 
+/// The auto-saves of every session of a registry run on one clock: opening
+/// 40 sessions adds no auto-save task per session; each one still saves at
+/// its own SaveInterval (the ones opened 5 s later, 5 s later); one whose
+/// SaveInterval shrinks saves at the earlier deadline; a session dropped
+/// without closing leaves nothing running for its auto-save.
+#[tokio::test(start_paused = true)]
+async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
+    let rig = Rig::new();
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let r = rig.registry();
+    let open = |k: i64| {
+        let s = r.session("Player", None, k);
+        // Lock renewal is a task per session: out of the way here.
+        s.set_lock_interval(secs(1000)).unwrap();
+        s
+    };
+    let first = open(0);
+    first.open(None).await;
+    let before = alive();
+    let mut sessions = vec![first];
+    for k in 1..20 {
+        let s = open(k);
+        s.open(None).await;
+        sessions.push(s);
+    }
+    tokio::time::sleep(secs(5)).await;
+    for k in 20..40 {
+        let s = open(k);
+        s.open(None).await;
+        sessions.push(s);
+    }
+    // Only the lock renewal task of each session opened since.
+    assert_eq!(alive(), before + 39);
+    rig.counting.reset();
+    tokio::time::sleep(secs(26)).await; // 31 s after the first 20 opened
+    assert_eq!(rig.counting.count(Method::Set), 20);
+    tokio::time::sleep(secs(5)).await; // 31 s after the other 20
+    assert_eq!(rig.counting.count(Method::Set), 40);
+    // 36 s: SaveInterval 10 s from now on for one session.
+    sessions[39].set_save_interval(secs(10)).unwrap();
+    tokio::time::sleep(secs(11)).await; // 47 s: its save is due at 46 s
+    assert_eq!(rig.counting.count(Method::Set), 41);
+    // Dropped without closing: the lock renewal task ends with the session
+    // (its next renewal finds it gone), the auto-save clock with the last
+    // deadline.
+    drop(sessions);
+    drop(r);
+    tokio::time::sleep(secs(1000)).await;
+    tokio::task::yield_now().await;
+    assert!(alive() < before, "{} tasks alive, {before} before", alive());
+}
+
 /// An auto-save nobody watches (no caller waiting, no Saved listener)
 /// encodes the live value without copying it first. It still writes the
 /// value as it was when the save began; a Saved listener connected while

@@ -1,8 +1,9 @@
-//! Starting the timers. A timer is a task whose body (`lock.rs`,
-//! `autosave.rs`, `queue.rs`) sleeps and works until it ends, answering
-//! the operation it wants next (a Close when the lock is given up, a Save
-//! when auto-save is due); this module makes the task, hands it to the
-//! state owner (`session/state.rs`) and passes the request to the door.
+//! Starting the timers. Lock renewal and queue reading are tasks whose
+//! body (`lock.rs`, `queue.rs`) sleeps and works until it ends, answering
+//! the operation it wants next (a Close when the lock is given up); this
+//! module makes the task, hands it to the state owner (`session/state.rs`)
+//! and passes the request to the door. Auto-save is a deadline the
+//! registry's auto-save clock fires (`autosave.rs`).
 //! The public calls whose effect is to start a timer (SaveInterval, a
 //! ProcessQueue listener) are here too.
 
@@ -36,21 +37,19 @@ fn spawn(
 }
 
 /// (Re)starts the auto-save timer from now, or stops it when the session
-/// is not staying open or SaveInterval is zero. A running timer task only
-/// has its deadline moved (no new task per save).
+/// is not staying open or SaveInterval is zero: sets the deadline, which
+/// the registry's auto-save clock fires (no task per session or per save).
 pub(crate) fn restart_autosave(inner: &Arc<Inner>, core: &mut Core) {
     let interval = core.props.save_interval;
     if interval.is_zero() || !core.stays_open() {
         state::set_timer(core, Timer::Autosave, None);
         return;
     }
-    if let Some(task) = state::move_autosave(core, Instant::now() + interval) {
-        task.notify_one();
-        return;
+    let due = Instant::now() + interval;
+    if state::move_autosave(core, due) && !inner.shared.autosaves.add(inner, due) {
+        // No runtime to run the clock on.
+        state::set_timer(core, Timer::Autosave, None);
     }
-    let moved = state::autosave_moved(core);
-    let task = spawn(inner, crate::autosave::tick(Arc::downgrade(inner), moved));
-    state::set_timer(core, Timer::Autosave, task);
 }
 
 /// Starts lock renewal, the first due at `due`.

@@ -13,35 +13,19 @@ use super::Inner;
 use crate::record::Stored;
 use crate::{CloseReason, State};
 use sdm_codec::Value;
-use std::sync::Arc;
-use tokio::sync::Notify;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-/// The timers of an open session; each is a task sleeping until a deadline.
+/// The timers of an open session: lock renewal and queue reading are
+/// tasks sleeping until a deadline; auto-save is a deadline the registry's
+/// auto-save clock fires (`autosave/clock.rs`).
 #[derive(Default)]
 pub(crate) struct Timers {
-    autosave: Option<AbortHandle>,
     lock: Option<AbortHandle>,
     queue: Option<AbortHandle>,
     /// When the next auto-save is due: set at every restart of the timer,
     /// taken when it fires (none until the save that follows restarts it).
-    /// The auto-save task lives as long as the timer runs and follows this
-    /// deadline, so a restart after each save moves a deadline instead of
-    /// replacing a task.
     autosave_due: Option<Instant>,
-    /// Wakes the auto-save task when its deadline moved.
-    autosave_moved: Arc<Notify>,
-}
-
-impl Drop for Timers {
-    fn drop(&mut self) {
-        // The auto-save task may wait for a restart that can no longer
-        // come (the session is gone): end it.
-        if let Some(task) = self.autosave.take() {
-            task.abort();
-        }
-    }
 }
 
 /// Which timer.
@@ -56,11 +40,12 @@ pub(crate) enum Timer {
 }
 
 impl Timers {
-    fn slot(&mut self, timer: Timer) -> &mut Option<AbortHandle> {
+    /// The task of a timer that is one (auto-save is not).
+    fn slot(&mut self, timer: Timer) -> Option<&mut Option<AbortHandle>> {
         match timer {
-            Timer::Autosave => &mut self.autosave,
-            Timer::Lock => &mut self.lock,
-            Timer::Queue => &mut self.queue,
+            Timer::Autosave => None,
+            Timer::Lock => Some(&mut self.lock),
+            Timer::Queue => Some(&mut self.queue),
         }
     }
 }
@@ -157,40 +142,33 @@ pub(crate) fn stop_timers(core: &mut Core) {
 }
 
 /// Replaces a timer (stopping the one it replaces), or stops it (`None`).
+/// Auto-save has no task: stopping it forgets its deadline.
 pub(crate) fn set_timer(core: &mut Core, timer: Timer, task: Option<AbortHandle>) {
-    if timer == Timer::Autosave && task.is_none() {
-        core.timers.autosave_due = None;
+    match core.timers.slot(timer) {
+        Some(slot) => {
+            if let Some(old) = std::mem::replace(slot, task) {
+                old.abort();
+            }
+        }
+        None => core.timers.autosave_due = None,
     }
-    if let Some(old) = std::mem::replace(core.timers.slot(timer), task) {
-        old.abort();
-    }
 }
 
-/// Sets when the next auto-save is due. Answers the task to wake when the
-/// auto-save timer runs (it follows the new deadline), else `None` (the
-/// caller starts one, which reads the deadline first).
-pub(crate) fn move_autosave(core: &mut Core, due: Instant) -> Option<Arc<Notify>> {
-    core.timers.autosave_due = Some(due);
-    core.timers
-        .autosave
-        .is_some()
-        .then(|| core.timers.autosave_moved.clone())
+/// Sets when the next auto-save is due. Answers whether the clock must be
+/// told: `false` when it already fires at the same grid instant for this
+/// session (a deadline set and not yet fired or moved away from it).
+pub(crate) fn move_autosave(core: &mut Core, due: Instant) -> bool {
+    let before = core.timers.autosave_due.replace(due);
+    before.map(crate::grid::floor) != Some(crate::grid::floor(due))
 }
 
-/// What wakes the auto-save task when its deadline moves.
-pub(crate) fn autosave_moved(core: &Core) -> Arc<Notify> {
-    core.timers.autosave_moved.clone()
-}
-
-/// When the next auto-save is due (`None`: not until a restart).
-pub(crate) fn autosave_due(core: &Core) -> Option<Instant> {
-    core.timers.autosave_due
-}
-
-/// Takes the auto-save due at `due` (the timer fires), unless a restart
-/// moved it since.
-pub(crate) fn take_autosave(core: &mut Core, due: Instant) -> bool {
-    let taken = core.timers.autosave_due == Some(due);
+/// Takes the auto-save due at the grid instant `at` (the clock fires it),
+/// unless a restart moved it since or it was stopped.
+pub(crate) fn take_autosave(core: &mut Core, at: Instant) -> bool {
+    let taken = core
+        .timers
+        .autosave_due
+        .is_some_and(|due| crate::grid::floor(due) == at);
     if taken {
         core.timers.autosave_due = None;
     }
@@ -199,7 +177,10 @@ pub(crate) fn take_autosave(core: &mut Core, due: Instant) -> bool {
 
 /// Whether a timer runs.
 pub(crate) fn has_timer(core: &mut Core, timer: Timer) -> bool {
-    core.timers.slot(timer).is_some()
+    match core.timers.slot(timer) {
+        Some(slot) => slot.is_some(),
+        None => core.timers.autosave_due.is_some(),
+    }
 }
 
 /// Stops queue reading (the last listener left).

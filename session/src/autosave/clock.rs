@@ -1,0 +1,129 @@
+//! The auto-save clock of a registry: every open session's next auto-save,
+//! on the timer grid (`grid.rs`), in one map, and one task that sleeps
+//! until the earliest grid instant, takes every session due then and fires
+//! each one's auto-save (`autosave.rs`).
+//!
+//! One task and one map entry per due instant replace a task and a timer
+//! per session: 100,000 open sessions saving every 30 s cost 10 wake-ups a
+//! second and no timer-wheel work per save, instead of two task polls, a
+//! timer registration and a timer firing for each of 3,333 saves a second.
+//!
+//! The map holds weak references, and may hold an instant a session no
+//! longer waits for (its deadline moved, or its timer stopped): the
+//! session's own state says when its auto-save is due, and a firing at any
+//! other instant is ignored (see [`state::take_autosave`]). The task ends
+//! when the map is empty and the next deadline starts it again, on the
+//! runtime of the session that set it.
+//!
+//! [`state::take_autosave`]: crate::session::state::take_autosave
+
+use crate::session::Inner;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// A registry's auto-save clock.
+#[derive(Default)]
+pub(crate) struct Clock {
+    inner: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    due: Mutex<Due>,
+    /// Wakes the task: an instant earlier than the one it sleeps until
+    /// was added.
+    earlier: Notify,
+}
+
+#[derive(Default)]
+struct Due {
+    /// The sessions due at each grid instant, in the order their deadlines
+    /// were set.
+    at: BTreeMap<Instant, Vec<Weak<Inner>>>,
+    /// A task runs (it clears this when it ends, under this lock).
+    running: bool,
+    /// The instant the task sleeps until (`None`: it is firing).
+    sleeping_until: Option<Instant>,
+}
+
+impl Shared {
+    fn due(&self) -> MutexGuard<'_, Due> {
+        self.due.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl Clock {
+    /// Fires `inner`'s auto-save at `due` rounded down to the grid; `false`
+    /// when no runtime can run the clock (the auto-save timer then does
+    /// not run).
+    pub(crate) fn add(&self, inner: &Arc<Inner>, due: Instant) -> bool {
+        let at = crate::grid::floor(due);
+        let mut d = self.inner.due();
+        if !d.running {
+            let Some(handle) = inner.handle() else {
+                return false;
+            };
+            d.running = true;
+            d.sleeping_until = None;
+            handle.spawn(run(Arc::clone(&self.inner)));
+        } else if d.sleeping_until.is_some_and(|s| at < s) {
+            self.inner.earlier.notify_one();
+        }
+        d.at.entry(at).or_default().push(Arc::downgrade(inner));
+        true
+    }
+}
+
+/// Clears `running` when the task ends, however it ends (its runtime may
+/// shut down while it sleeps), so the next deadline starts a new one.
+struct Running(Arc<Shared>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let mut d = self.0.due();
+        d.running = false;
+        d.sleeping_until = None;
+    }
+}
+
+/// The clock's task: sleeps until the earliest instant, fires every
+/// session due by then, and ends when nothing is due.
+async fn run(clock: Arc<Shared>) {
+    let running = Running(clock);
+    let clock = &running.0;
+    loop {
+        let next = {
+            let mut d = clock.due();
+            let Some(next) = d.at.keys().next().copied() else {
+                // Ends under the lock: an `add` after this starts a task.
+                d.running = false;
+                return;
+            };
+            d.sleeping_until = Some(next);
+            next
+        };
+        tokio::select! {
+            biased;
+            () = clock.earlier.notified() => continue,
+            () = tokio::time::sleep_until(next) => {}
+        }
+        let fired = {
+            let mut d = clock.due();
+            d.sleeping_until = None;
+            let later = match Instant::now().checked_add(std::time::Duration::from_nanos(1)) {
+                Some(after_now) => d.at.split_off(&after_now),
+                None => BTreeMap::new(),
+            };
+            std::mem::replace(&mut d.at, later)
+        };
+        for (at, sessions) in fired {
+            for session in sessions {
+                if let Some(inner) = session.upgrade() {
+                    super::fire(&inner, at);
+                }
+            }
+        }
+    }
+}
