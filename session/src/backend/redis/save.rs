@@ -404,20 +404,21 @@ pub(super) async fn save_each(
         match replies {
             Ok(replies) => {
                 for (run, reply) in runs.iter().zip(replies) {
-                    let each = match reply {
-                        Value::Array(each) if each.len() == run.len() => each,
-                        other => {
-                            for &i in run {
-                                answers[i] = Some(Err(corrupt(
-                                    steps[i].id,
-                                    format!("save_each answered {other:?}"),
-                                )));
-                            }
-                            continue;
-                        }
+                    let lines = match &reply {
+                        Value::BulkString(bytes) => each_answers(bytes, run.len()),
+                        _ => None,
                     };
-                    for (&i, answer) in run.iter().zip(each) {
-                        answers[i] = Some(each_outcome(steps[i].id, &bases[i], answer));
+                    let Some(lines) = lines else {
+                        for &i in run {
+                            answers[i] = Some(Err(corrupt(
+                                steps[i].id,
+                                format!("save_each answered {reply:?}"),
+                            )));
+                        }
+                        continue;
+                    };
+                    for (&i, answer) in run.iter().zip(lines) {
+                        answers[i] = Some(each_outcome(&bases[i], answer));
                     }
                 }
             }
@@ -447,24 +448,131 @@ pub(super) async fn save_each(
         .collect()
 }
 
-/// One step's answer of `save_each.lua`: as [`write_outcome`], or
-/// `{-1, error}` for a step Redis failed.
-fn each_outcome(id: &SessionId, base: &str, reply: Value) -> Result<WriteOutcome, BackendError> {
-    match reply {
-        Value::Array(fields) => match fields.as_slice() {
-            [flag, message] if int(flag) == Some(-1) => Err(BackendError::Other(format!(
-                "redis set {base}: {}",
-                text(message).unwrap_or_default()
-            ))),
-            fields => write_outcome(id, fields),
-        },
-        other => Err(corrupt(id, format!("save answered {other:?}"))),
+/// One step's answer in the text `save_each.lua` answers: a flag, three
+/// integers and a text (see the script).
+#[derive(Debug, PartialEq)]
+struct EachAnswer<'a> {
+    flag: i64,
+    numbers: [i64; 3],
+    text: &'a [u8],
+}
+
+/// The `count` step answers of a `save_each.lua` text, in order; `None`
+/// when the text is not `count` well-formed answers.
+fn each_answers(mut bytes: &[u8], count: usize) -> Option<Vec<EachAnswer<'_>>> {
+    /// An integer ended by `end`, and the rest after it.
+    fn number(bytes: &[u8], end: u8) -> Option<(i64, &[u8])> {
+        let at = bytes.iter().position(|&b| b == end)?;
+        let n = std::str::from_utf8(&bytes[..at]).ok()?.parse().ok()?;
+        Some((n, &bytes[at + 1..]))
+    }
+    let mut answers = Vec::with_capacity(count);
+    while !bytes.is_empty() {
+        let (flag, rest) = number(bytes, b' ')?;
+        let (a, rest) = number(rest, b' ')?;
+        let (b, rest) = number(rest, b' ')?;
+        let (c, rest) = number(rest, b' ')?;
+        let (len, rest) = number(rest, b':')?;
+        let len = usize::try_from(len).ok()?;
+        let text = rest.get(..len)?;
+        bytes = &rest[len..];
+        answers.push(EachAnswer {
+            flag,
+            numbers: [a, b, c],
+            text,
+        });
+    }
+    (answers.len() == count).then_some(answers)
+}
+
+/// What one step's answer of `save_each.lua` means.
+fn each_outcome(base: &str, answer: EachAnswer<'_>) -> Result<WriteOutcome, BackendError> {
+    let text = || String::from_utf8_lossy(answer.text).into_owned();
+    let [a, b, c] = answer.numbers;
+    match answer.flag {
+        1 => Ok(WriteOutcome::Written {
+            created_ms: a,
+            updated_ms: b,
+            version: text(),
+            token: unsigned(c),
+        }),
+        0 => Ok(WriteOutcome::Fenced {
+            token: unsigned(a),
+            owner: Some(text()).filter(|h| !h.is_empty()),
+        }),
+        _ => Err(BackendError::Other(format!("redis set {base}: {}", text()))),
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{crc16, hash_slot};
+    use super::{crc16, each_answers, each_outcome, hash_slot, EachAnswer};
+    use crate::backend::{BackendError, WriteOutcome};
+
+    #[test]
+    fn save_each_answers_are_read_in_order_and_anything_else_is_refused() {
+        let reply = b"1 1700000000000 1700000000123 7 32:0123456789abcdef0123456789abcdef\
+0 9 0 0 6:holder-1 0 0 0 12:OOM command:1 5 6 8 0:";
+        let answers = each_answers(reply, 4).expect("four answers");
+        assert_eq!(
+            answers[1],
+            EachAnswer {
+                flag: 0,
+                numbers: [9, 0, 0],
+                text: b"holder"
+            }
+        );
+        assert_eq!(
+            each_outcome("{p:P/global/1}:", answers.into_iter().next().unwrap()), // ok: four answers
+            Ok(WriteOutcome::Written {
+                created_ms: 1_700_000_000_000,
+                updated_ms: 1_700_000_000_123,
+                version: "0123456789abcdef0123456789abcdef".into(),
+                token: 7,
+            })
+        );
+        let answers = each_answers(reply, 4).expect("four answers");
+        let outcomes: Vec<_> = answers
+            .into_iter()
+            .map(|a| each_outcome("{p:P/global/1}:", a))
+            .collect();
+        assert_eq!(
+            outcomes[1],
+            Ok(WriteOutcome::Fenced {
+                token: 9,
+                owner: Some("holder".into())
+            })
+        );
+        assert!(
+            matches!(&outcomes[2], Err(BackendError::Other(m)) if m.ends_with(": OOM command:"))
+        );
+        assert_eq!(
+            outcomes[3],
+            Ok(WriteOutcome::Written {
+                created_ms: 5,
+                updated_ms: 6,
+                version: String::new(),
+                token: 8,
+            })
+        );
+        // A text holding a colon and a space is read by its length.
+        assert_eq!(each_answers(b"0 3 0 0 3:a b", 1).unwrap()[0].text, b"a b"); // ok: fixed input
+        for bad in [
+            &b"1 2 3 4 5:abc"[..],
+            b"1 2 3 4",
+            b"x 2 3 4 0:",
+            b"1 2 3 4 -1:",
+            b"1 2 3 4 0:1 2 3 4 0:",
+        ] {
+            assert_eq!(
+                each_answers(bad, 1),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
+        }
+        assert_eq!(each_answers(b"", 0), Some(vec![]));
+    }
 
     #[test]
     fn slots_are_computed_as_redis_cluster_does() {
