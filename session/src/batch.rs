@@ -4,7 +4,10 @@
 //! woken by the first call, yields once so that every session woken in the
 //! same timer tick can queue its own, takes all that are queued (up to
 //! [`MAX_BATCH`]) and sends them as one batch, in a task of its own
-//! (batches do not wait for each other).
+//! (batches do not wait for each other). Each batch is bounded by its
+//! kind's timeout ([`Step::TIMEOUT`]), one timer for every session in it:
+//! a batch without an answer by then answers each of its calls with a
+//! timeout, which the session retries as any failed try (`retry.rs`).
 //!
 //! If the batcher is gone (its runtime shut down), the call is not taken
 //! ([`Batcher::run`] answers `None`): the session goes to the store alone,
@@ -13,6 +16,7 @@
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -30,6 +34,9 @@ pub(crate) trait Step: Send + Sync + Sized + 'static {
     type Outcome: Send + 'static;
     /// The call's name in errors ("renew", "save").
     const WHAT: &'static str;
+    /// The longest one try of the call may take (a batch's and a call's
+    /// that goes to the store alone).
+    const TIMEOUT: Duration;
     /// The key of the call.
     fn id(&self) -> &SessionId;
     /// Sends `steps` to `backend` as one batch; one answer per step, in
@@ -66,9 +73,10 @@ impl<S: Step> Batcher<S> {
     }
 
     /// Sends `step` in this tick's batch (starting the batcher on the
-    /// current runtime if there is none) and waits for its answer; `None`
-    /// when no batcher took it or the batcher went away with it (the
-    /// caller then goes to the store alone).
+    /// current runtime if there is none) and waits for its answer, which
+    /// comes within [`Step::TIMEOUT`]; `None` when no batcher took it or
+    /// the batcher went away with it (the caller then goes to the store
+    /// alone, see [`Self::alone`]).
     pub(crate) async fn run(&self, step: S) -> Option<Result<S::Outcome, BackendError>> {
         let (answer, answered) = oneshot::channel();
         self.submit(Job { step, answer })?;
@@ -83,6 +91,14 @@ impl<S: Step> Batcher<S> {
                 None
             }
         }
+    }
+
+    /// A call that goes to the store alone, bounded as a batch is.
+    pub(crate) async fn alone(
+        &self,
+        call: impl Future<Output = Result<S::Outcome, BackendError>>,
+    ) -> Result<S::Outcome, BackendError> {
+        crate::retry::within(S::TIMEOUT, call).await
     }
 
     /// Queues `job`; `None` when no batcher can take it.
@@ -124,15 +140,27 @@ async fn batcher<S: Step>(backend: Arc<dyn Backend>, mut jobs: mpsc::UnboundedRe
 /// unanswered gets an error naming its key).
 async fn send<S: Step>(backend: Arc<dyn Backend>, batch: Vec<Job<S>>) {
     let (steps, answers): (Vec<S>, Vec<_>) = batch.into_iter().map(|j| (j.step, j.answer)).unzip();
-    let mut outcomes = S::send(&*backend, &steps).await.into_iter();
+    let sent = tokio::time::timeout(S::TIMEOUT, S::send(&*backend, &steps)).await;
+    let timed_out = sent.is_err();
+    let mut outcomes = sent.unwrap_or_default().into_iter();
     for (step, answer) in steps.iter().zip(answers) {
         let outcome = outcomes.next().unwrap_or_else(|| {
-            Err(BackendError::Other(format!(
-                "{} {} {}: the store answered fewer calls than were batched",
-                backend.kind(),
-                S::WHAT,
-                step.id()
-            )))
+            Err(if timed_out {
+                BackendError::Timeout(format!(
+                    "{} {} {}: no answer within {:?}",
+                    backend.kind(),
+                    S::WHAT,
+                    step.id(),
+                    S::TIMEOUT
+                ))
+            } else {
+                BackendError::Other(format!(
+                    "{} {} {}: the store answered fewer calls than were batched",
+                    backend.kind(),
+                    S::WHAT,
+                    step.id()
+                ))
+            })
         });
         // The session may have stopped waiting (a timeout): nothing to do.
         let _ = answer.send(outcome);

@@ -45,7 +45,11 @@ impl Renewals {
         };
         match self.0.run(renewal).await {
             Some(answer) => answer,
-            None => self.0.backend().renew(id, owner, token, ttl).await,
+            None => {
+                self.0
+                    .alone(self.0.backend().renew(id, owner, token, ttl))
+                    .await
+            }
         }
     }
 }
@@ -53,6 +57,7 @@ impl Renewals {
 impl Step for Renewal {
     type Outcome = RenewOutcome;
     const WHAT: &'static str = "renew";
+    const TIMEOUT: Duration = crate::retry::LOCK_CALL_TIMEOUT;
 
     fn id(&self) -> &SessionId {
         &self.id

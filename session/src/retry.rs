@@ -23,13 +23,33 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, BackendError>>,
 {
+    retry_bounded(|| within(limit, call())).await
+}
+
+/// `call` bounded by `limit`: a try without an answer by then fails with
+/// [`BackendError::Timeout`].
+pub(crate) async fn within<T>(
+    limit: Duration,
+    call: impl Future<Output = Result<T, BackendError>>,
+) -> Result<T, BackendError> {
+    tokio::time::timeout(limit, call)
+        .await
+        .unwrap_or_else(|_| Err(BackendError::Timeout(format!("no answer within {limit:?}"))))
+}
+
+/// [`retry`] for a call whose every try is bounded already (a batched
+/// call: its batch carries the timeout, one for every session in it).
+pub(crate) async fn retry_bounded<T, F, Fut>(mut call: F) -> Result<T, BackendError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, BackendError>>,
+{
     let mut last = BackendError::Other("no attempt made".into());
     for attempt in 1..=ATTEMPTS {
-        match tokio::time::timeout(limit, call()).await {
-            Ok(Ok(v)) => return Ok(v),
-            Ok(Err(e @ BackendError::Invalid(_))) => return Err(e),
-            Ok(Err(e)) => last = e,
-            Err(_) => last = BackendError::Timeout(format!("no answer within {limit:?}")),
+        match call().await {
+            Ok(v) => return Ok(v),
+            Err(e @ BackendError::Invalid(_)) => return Err(e),
+            Err(e) => last = e,
         }
         if attempt < ATTEMPTS {
             metrics::counter!(crate::observe::RETRIES).increment(1);

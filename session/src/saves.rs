@@ -74,13 +74,16 @@ impl Saves {
             token,
             release,
         };
-        self.0.backend().save(id, write, fence, acks).await
+        self.0
+            .alone(self.0.backend().save(id, write, fence, acks))
+            .await
     }
 }
 
 impl Step for Save {
     type Outcome = WriteOutcome;
     const WHAT: &'static str = "save";
+    const TIMEOUT: std::time::Duration = crate::retry::CALL_TIMEOUT;
 
     fn id(&self) -> &SessionId {
         &self.id

@@ -15,7 +15,7 @@ use crate::backend::{
 use crate::error::SessionError;
 use crate::health::Health;
 use crate::renewals::Renewals;
-use crate::retry::{retry, CALL_TIMEOUT, LOCK_CALL_TIMEOUT};
+use crate::retry::{retry, retry_bounded, CALL_TIMEOUT, LOCK_CALL_TIMEOUT};
 use crate::saves::Saves;
 use crate::shared::Shared;
 
@@ -67,6 +67,31 @@ impl<'a> SessionStore<'a> {
         Fut: Future<Output = Result<T, BackendError>>,
     {
         let result = retry(limit, call).await;
+        self.answer(operation, result)
+    }
+
+    /// [`Self::call`] for a batched call, whose batch bounds every try (see
+    /// `batch.rs`).
+    async fn call_batched<T, F, Fut>(
+        &self,
+        operation: &'static str,
+        call: F,
+    ) -> Result<T, SessionError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, BackendError>>,
+    {
+        let result = retry_bounded(call).await;
+        self.answer(operation, result)
+    }
+
+    /// Counts a call's result (round trips, metrics, the critical state)
+    /// and names the key in its error.
+    fn answer<T>(
+        &self,
+        operation: &'static str,
+        result: Result<T, BackendError>,
+    ) -> Result<T, SessionError> {
         self.round_trips.fetch_add(1, Ordering::Relaxed);
         let failed = matches!(&result, Err(e) if !matches!(e, BackendError::Invalid(_)));
         crate::observe::store_call(operation, failed);
@@ -123,7 +148,7 @@ impl<'a> SessionStore<'a> {
         release: bool,
         acks: &[String],
     ) -> Result<WriteOutcome, SessionError> {
-        self.call("set", CALL_TIMEOUT, || {
+        self.call_batched("set", || {
             self.saves
                 .save(self.id, self.owner, token, release, write, acks)
         })
@@ -159,7 +184,7 @@ impl<'a> SessionStore<'a> {
         token: u64,
         ttl: Duration,
     ) -> Result<RenewOutcome, SessionError> {
-        self.call("renew", LOCK_CALL_TIMEOUT, || {
+        self.call_batched("renew", || {
             self.renewals.renew(self.id, self.owner, token, ttl)
         })
         .await

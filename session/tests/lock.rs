@@ -124,6 +124,43 @@ async fn hanging_store_times_out_and_counts_as_a_failed_renewal() {
     assert_eq!(s.attempts_remaining(), 4);
 }
 
+/// Saves that go to a hanging store together (one batch) each time out
+/// (three tries of 30 s, 1 s apart), answer an error naming the timeout
+/// and keep their values; once the store answers again, the next saves
+/// write them.
+#[tokio::test(start_paused = true)]
+async fn saves_on_a_hanging_store_time_out_each_try_and_keep_their_values() {
+    let rig = Rig::new();
+    let r = rig.registry();
+    let sessions: Vec<_> = (1..=3).map(|k| r.session("Player", None, k)).collect();
+    for (k, s) in sessions.iter().enumerate() {
+        s.set_save_interval(secs(0)).unwrap();
+        s.set_lock_interval(secs(1000)).unwrap();
+        s.open(None).await;
+        s.set_value(v(json!({ "Coins": k })));
+    }
+    rig.faulty
+        .set_mode(FaultMode::Hang(Duration::from_secs(3600)));
+    let started = Instant::now();
+    let answers = futures_util::future::join_all(sessions.iter().map(|s| s.save())).await;
+    assert_eq!(started.elapsed(), secs(3 * 30 + 2));
+    for (s, answer) in sessions.iter().zip(&answers) {
+        let Response::Error(e) = answer else {
+            panic!("{}: {answer:?}", s.id());
+        };
+        assert!(e.to_string().contains("no answer within 30s"), "{e}");
+        assert_eq!(s.state(), State::Open);
+    }
+    rig.faulty.set_mode(FaultMode::Healthy);
+    for (k, s) in sessions.iter().enumerate() {
+        assert!(s.save().await.is_saved());
+        assert_eq!(
+            rig.stored(&(k + 1).to_string()).await,
+            Some(json!({ "Coins": k }))
+        );
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn second_server_gets_locked_then_opens_after_the_first_closes() {
     let rig = Rig::new();
