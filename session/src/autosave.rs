@@ -15,6 +15,7 @@
 //! when it finds nothing changed (see `ops/save.rs`).
 
 pub(crate) mod clock;
+pub(crate) mod rewrite;
 
 use crate::session::state;
 use crate::session::task_queue::TaskKind;
@@ -23,16 +24,22 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The clock fires `inner`'s auto-save due at the grid instant `at`: asks
-/// for a Save (which joins a queued one), unless the auto-save is a skip
-/// nobody can see, or the deadline moved or stopped since (a later one has
-/// its own firing).
-pub(crate) fn fire(inner: &Arc<Inner>, at: Instant) {
+/// The clock fires `inner`'s auto-save due at the grid instant `at`: a
+/// skip nobody can see is settled here; a rewrite of the last write that
+/// nobody can tell from a save joins `rewrites` (`autosave/rewrite.rs`,
+/// sent by the clock once the whole firing is taken); else a Save is asked
+/// for (which joins a queued one). Nothing when the deadline moved or
+/// stopped since (a later one has its own firing).
+pub(crate) fn fire(inner: &Arc<Inner>, at: Instant, rewrites: &mut Vec<rewrite::Rewrite>) {
     if !state::take_autosave(&mut inner.core(), at) {
         return;
     }
     if skip_quietly(inner) {
         crate::ops::timers::restart_autosave(inner, &mut inner.core());
+        return;
+    }
+    if let Some(r) = rewrite::take(inner) {
+        rewrites.push(r);
         return;
     }
     crate::ops::request(inner, TaskKind::Save);

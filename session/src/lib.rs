@@ -78,7 +78,7 @@
 //! | `session/mod.rs` | the [`Session`] handle and its read-only facts |
 //! | `id.rs` | [`SessionId`]: `name/scope/key` |
 //! | `lock.rs` | **lock renewal** (the lock schedule): the renewal timer, AttemptsRemaining, closing at zero |
-//! | `autosave.rs`, `autosave/clock.rs` | **auto-save**: the SaveInterval timer; the registry's one clock that fires every session's auto-save |
+//! | `autosave.rs`, `autosave/clock.rs`, `autosave/rewrite.rs` | **auto-save**: the SaveInterval timer; the registry's one clock that fires every session's auto-save; an unchanged auto-save nobody watches writes its last write again, in one batch per firing |
 //! | `queue/mod.rs` | **the queue**: Queue and Remove |
 //! | `queue/reader.rs` | the ProcessQueue reading loop |
 //! | `queue/invisibility.rs` | **queue invisibility** |

@@ -76,6 +76,26 @@ impl Stored {
     }
 }
 
+impl Stored {
+    /// Takes in what an accepted write of the same record answered (an
+    /// auto-save's rewrite): its times, version and token; the compressed
+    /// text stays.
+    pub(crate) fn rewritten(&mut self, outcome: WriteOutcome) {
+        if let WriteOutcome::Written {
+            created_ms,
+            updated_ms,
+            version,
+            token,
+        } = outcome
+        {
+            self.created_ms = created_ms;
+            self.updated_ms = updated_ms;
+            self.version = version;
+            self.token = token;
+        }
+    }
+}
+
 /// The compression settings in `Metadata.Compress`, when present.
 ///
 /// `Level` (1 or 2, default 2), `Decimals` (0..=15, default 3) and `Safety`

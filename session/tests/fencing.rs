@@ -224,3 +224,46 @@ async fn a_tick_of_auto_saves_is_one_batch_and_a_fenced_one_is_refused_alone() {
         }
     }
 }
+
+/// The auto-saves of unchanged values nobody watches write their last
+/// write again, straight from the clock, as one batch; the one whose lock
+/// another server took meanwhile is refused by the fence and closes,
+/// without touching the newer owner's value; the others stay Open, their
+/// Version and UpdatedTime moved by the write.
+#[tokio::test(start_paused = true)]
+async fn unchanged_auto_saves_rewrite_as_one_batch_and_a_fenced_one_closes_alone() {
+    let rig = Rig::new();
+    let r = sdm_session::Registry::new(rig.counting.clone());
+    let sessions: Vec<_> = (0..10).map(|k| r.session("Player", None, k)).collect();
+    for (k, s) in sessions.iter().enumerate() {
+        assert_eq!(s.open(None).await, Response::Success);
+        s.set_value(v(json!({ "Coins": k })));
+    }
+    tokio::time::sleep(secs(31)).await; // the first auto-saves write the values
+    let versions: Vec<String> = sessions.iter().map(|s| s.version()).collect();
+    let updated: Vec<i64> = sessions.iter().map(|s| s.updated_time()).collect();
+    rig.memory.expire_lock(sessions[3].id());
+    let newer = rig.other_server().0.session("Player", None, 3);
+    assert_eq!(newer.open(None).await, Response::Success);
+    newer.set_value(v(json!({"Coins": 300})));
+    assert!(newer.save().await.is_saved());
+    rig.counting.reset();
+    tokio::time::sleep(secs(30)).await; // 61 s: nothing changed since
+                                        // Ten rewrites in one batch, then the fenced one's Save (refused too).
+    assert_eq!(rig.counting.save_batches(), 1);
+    assert_eq!(rig.counting.count(Method::Set), 11);
+    for (k, s) in sessions.iter().enumerate() {
+        if k == 3 {
+            assert_eq!(s.state(), State::Closed);
+            assert_eq!(rig.stored("3").await, Some(json!({"Coins": 300})));
+            continue;
+        }
+        assert_eq!(s.state(), State::Open, "session {k}");
+        assert_eq!(
+            rig.stored(&k.to_string()).await,
+            Some(json!({ "Coins": k }))
+        );
+        assert_ne!(s.version(), versions[k], "session {k} wrote a new version");
+        assert!(s.updated_time() >= updated[k], "session {k}");
+    }
+}

@@ -749,6 +749,74 @@ async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
     assert!(alive() < before, "{} tasks alive, {before} before", alive());
 }
 
+/// An unchanged auto-save nobody watches writes the last write again (the
+/// module writes every SaveInterval, changed or not): every SaveInterval a
+/// write, the same value stored, a new Version. A change is written by the
+/// next one; a trade's values are never overwritten by a rewrite of what
+/// was written before it; a rewrite the store fails is saved again through
+/// the Save's retries, and nothing is lost.
+#[tokio::test(start_paused = true)]
+async fn unchanged_auto_saves_write_the_value_again_and_never_undo_a_change() {
+    let rig = Rig::new();
+    let r = rig.registry();
+    let (a, b) = (r.session("Player", None, 1), r.session("Player", None, 2));
+    for (s, coins) in [(&a, 100), (&b, 0)] {
+        s.set_lock_interval(secs(1000)).unwrap();
+        s.open(None).await;
+        s.set_value(v(json!({ "Coins": coins })));
+    }
+    tokio::time::sleep(secs(31)).await; // 31 s: the values written
+    rig.counting.reset();
+    let mut versions = vec![a.version()];
+    for round in 1..=3 {
+        tokio::time::sleep(secs(30)).await;
+        assert_eq!(rig.counting.count(Method::Set), 2 * round, "round {round}");
+        assert_eq!(rig.stored("1").await, Some(json!({"Coins": 100})));
+        assert!(
+            !versions.contains(&a.version()),
+            "round {round}: a new version"
+        );
+        versions.push(a.version());
+    }
+    // A trade, then the auto-saves: the traded values stay.
+    let traded = r
+        .trade(&[&a, &b], |values| {
+            values[0] = v(json!({"Coins": 60}));
+            values[1] = v(json!({"Coins": 40}));
+            true
+        })
+        .await;
+    assert_eq!(traded, Response::Success);
+    for _ in 0..2 {
+        tokio::time::sleep(secs(30)).await;
+        assert_eq!(rig.stored("1").await, Some(json!({"Coins": 60})));
+        assert_eq!(rig.stored("2").await, Some(json!({"Coins": 40})));
+    }
+    // A change between two auto-saves is written by the next one.
+    a.set_value(v(json!({"Coins": 61})));
+    tokio::time::sleep(secs(30)).await;
+    assert_eq!(rig.stored("1").await, Some(json!({"Coins": 61})));
+    // The store fails the rewrites (and the first try of the Saves they
+    // hand over to): saved again by the Saves' retries, nothing lost.
+    // Right after an auto-save (the next is due 30 s later):
+    let last = a.version();
+    while a.version() == last {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let before = (a.version(), b.version());
+    tokio::time::sleep(std::time::Duration::from_millis(29_500)).await;
+    rig.faulty.fail_method(Method::Set, true);
+    tokio::time::sleep(secs(1)).await;
+    assert_eq!((a.version(), b.version()), before, "nothing written yet");
+    rig.faulty.fail_method(Method::Set, false);
+    tokio::time::sleep(secs(3)).await;
+    assert_ne!(a.version(), before.0);
+    assert_ne!(b.version(), before.1);
+    assert_eq!(rig.stored("1").await, Some(json!({"Coins": 61})));
+    assert_eq!(rig.stored("2").await, Some(json!({"Coins": 40})));
+    assert_eq!((a.state(), b.state()), (State::Open, State::Open));
+}
+
 /// An auto-save nobody watches (no caller waiting, no Saved listener)
 /// encodes the live value without copying it first. It still writes the
 /// value as it was when the save began; a Saved listener connected while

@@ -118,12 +118,14 @@ async fn run(clock: Arc<Shared>) {
             };
             std::mem::replace(&mut d.at, later)
         };
+        let mut rewrites = Vec::new();
         for (at, sessions) in fired {
             for session in sessions {
                 if let Some(inner) = session.upgrade() {
-                    super::fire(&inner, at);
+                    super::fire(&inner, at, &mut rewrites);
                 }
             }
         }
+        super::rewrite::send(rewrites);
     }
 }

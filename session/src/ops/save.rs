@@ -20,7 +20,7 @@
 
 use crate::backend::{Write, WriteOutcome};
 use crate::session::events::{fire_saved, fire_state_changed};
-use crate::session::state::{self, Core};
+use crate::session::state::{self, Core, LastWrite};
 use crate::session::Inner;
 use crate::tasks::{enqueue, join, Admission, TaskKind};
 use crate::{Response, Session, SessionError, State, StateKind};
@@ -303,9 +303,26 @@ pub(super) async fn save_now(inner: &Arc<Inner>, release: bool, skip_unchanged: 
         Prepared::Ready(Err(e)) => (Response::Error(e), 0),
         Prepared::Ready(Ok(encoded)) => {
             let bytes = encoded_bytes(&encoded);
-            (write(inner, encoded, release, &acks).await, bytes)
+            let sent = Arc::clone(&encoded.write);
+            let response = write(inner, encoded, release, &acks).await;
+            if response.is_saved() && !release {
+                // Under the write lock: no snapshot was taken since ours.
+                inner.core().last_write = Some(LastWrite {
+                    write: sent,
+                    snapshot: inner.snapshots(),
+                });
+            }
+            (response, bytes)
         }
     };
+    if unchanged {
+        // Nothing changed since the last write, which the store holds:
+        // it stays the one an auto-save may write again.
+        let snapshot = inner.snapshots();
+        if let Some(last) = inner.core().last_write.as_mut() {
+            last.snapshot = snapshot;
+        }
+    }
     if !response.is_saved() {
         // Not written: the next auto-save writes it.
         inner.mark_changed();

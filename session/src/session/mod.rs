@@ -58,8 +58,14 @@ pub(crate) struct Inner {
     /// [`SaveHold`]: crate::SaveHold
     pub(crate) apply_gate: Arc<crate::queue::ApplyGate>,
     /// Held by a save (or a save together) from its snapshot to the
-    /// store's answer: one write of a session at a time, in order.
-    pub(crate) write_lock: tokio::sync::Mutex<()>,
+    /// store's answer: one write of a session at a time, in order (an
+    /// auto-save's rewrite holds it from the clock's firing to the store's
+    /// answer, `autosave/rewrite.rs`).
+    pub(crate) write_lock: Arc<tokio::sync::Mutex<()>>,
+    /// How many snapshots of the value saves have taken (each one under
+    /// the write lock): a written value is still the value when no
+    /// snapshot was taken since and nothing marked it changed.
+    snapshots: std::sync::atomic::AtomicU64,
 }
 
 impl Inner {
@@ -85,7 +91,8 @@ impl Inner {
             runtime: std::sync::OnceLock::new(),
             handing_off: std::sync::atomic::AtomicBool::new(false),
             apply_gate: Arc::default(),
-            write_lock: tokio::sync::Mutex::new(()),
+            write_lock: Arc::new(tokio::sync::Mutex::new(())),
+            snapshots: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -120,6 +127,8 @@ impl Inner {
         let changed = self
             .changed
             .swap(false, std::sync::atomic::Ordering::SeqCst);
+        self.snapshots
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         (guard.clone(), changed)
     }
 
@@ -132,7 +141,14 @@ impl Inner {
         let changed = self
             .changed
             .swap(false, std::sync::atomic::Ordering::SeqCst);
+        self.snapshots
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         f(&guard, changed)
+    }
+
+    /// How many snapshots saves have taken so far.
+    pub(crate) fn snapshots(&self) -> u64 {
+        self.snapshots.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Whether the value (or what is written with it) may differ from what

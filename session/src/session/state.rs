@@ -13,6 +13,7 @@ use super::Inner;
 use crate::record::Stored;
 use crate::{CloseReason, State};
 use sdm_codec::Value;
+use std::sync::Arc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -50,6 +51,13 @@ impl Timers {
     }
 }
 
+/// A save's accepted write and the value snapshot it encoded.
+pub(crate) struct LastWrite {
+    pub(crate) write: Arc<crate::backend::Write>,
+    /// [`Inner::snapshots`] right after that snapshot.
+    pub(crate) snapshot: u64,
+}
+
 /// Everything about a session but its value.
 pub(crate) struct Core {
     pub(crate) state: State,
@@ -81,6 +89,10 @@ pub(crate) struct Core {
     /// A caller's Save is queued: it writes even an unchanged value (an
     /// auto-save alone does not).
     pub(crate) caller_save: bool,
+    /// The last write a save made, and the snapshot it was made from: an
+    /// auto-save writes it again when nothing changed since
+    /// (`autosave/rewrite.rs`).
+    pub(crate) last_write: Option<LastWrite>,
     timers: Timers,
 }
 
@@ -101,6 +113,7 @@ impl Core {
             lapsed: std::collections::HashSet::new(),
             closing: None,
             caller_save: false,
+            last_write: None,
             timers: Timers::default(),
         }
     }
@@ -134,8 +147,10 @@ pub(crate) fn closing_because(core: &mut Core, reason: CloseReason) {
     }
 }
 
-/// Stops every timer (and queue reading).
+/// Stops every timer (and queue reading); auto-save forgets the write it
+/// would make again.
 pub(crate) fn stop_timers(core: &mut Core) {
+    core.last_write = None;
     for timer in [Timer::Autosave, Timer::Lock, Timer::Queue] {
         set_timer(core, timer, None);
     }

@@ -1,0 +1,167 @@
+//! An auto-save of a value nothing changed since its last write, that
+//! nobody watches, writes that write again, straight from the clock: the
+//! module writes every value every SaveInterval, changed or not, so most
+//! auto-saves of an idle server are these. The clock takes them all in one
+//! firing ([`take`]) and sends them to the store as one batch ([`send`]):
+//! no operation runs, nothing is encoded again, no task per session.
+//!
+//! The write is exactly the last one the session's save wrote (the same
+//! value, metadata, user ids and data version: the store holds it), under
+//! the session's current fencing token, without queue removals. It is taken
+//! only when an auto-save could not tell the difference: the session stays
+//! open; no operation is running or queued; no Saving or Saved listener,
+//! no validator, no queue value being applied or removal waiting; SaveDelay
+//! is over; the value was not handed out nor its metadata or user ids set
+//! since the snapshot that write was encoded from, and no other snapshot
+//! was taken since (a trade's, for one). The session's write lock is held
+//! from the firing to the store's answer, so a save, close or trade that
+//! starts meanwhile writes after it.
+//!
+//! An accepted write counts as the auto-save (times, version and token as
+//! the store answered them, SaveDelay, the next deadline, the metrics and
+//! the operation span of a Save). Anything else (refused by the fence, a
+//! store error or timeout) hands the auto-save to the door as a Save,
+//! which writes, retries, and closes a fenced-out session as every save
+//! does.
+
+use crate::backend::{BackendError, Fence, SaveStep, Write, WriteOutcome};
+use crate::session::task_queue::TaskKind;
+use crate::session::Inner;
+use std::sync::Arc;
+use tokio::sync::OwnedMutexGuard;
+use tokio::time::Instant;
+
+/// One session's rewrite, holding its write lock.
+pub(crate) struct Rewrite {
+    inner: Arc<Inner>,
+    write: Arc<Write>,
+    token: u64,
+    writing: OwnedMutexGuard<()>,
+}
+
+/// The rewrite `inner`'s firing auto-save makes, when it can make one.
+pub(crate) fn take(inner: &Arc<Inner>) -> Option<Rewrite> {
+    let events = &inner.events;
+    if events.saving.len() > 0
+        || events.saved.len() > 0
+        || !inner.apply_gate.is_idle()
+        || inner.shared.hooks.has_validator(&inner.id.name)
+    {
+        return None;
+    }
+    let writing = Arc::clone(&inner.write_lock).try_lock_owned().ok()?;
+    let core = inner.core();
+    let last = core.last_write.as_ref()?;
+    let delay_over = core
+        .last_save
+        .is_none_or(|t| t + core.props.save_delay <= Instant::now());
+    let quiet = core.stays_open()
+        && core.tasks.running.is_none()
+        && core.tasks.queue.is_empty()
+        && core.pending_acks.is_empty()
+        && delay_over
+        && last.snapshot == inner.snapshots()
+        && !inner.may_have_changed();
+    quiet.then(|| Rewrite {
+        inner: Arc::clone(inner),
+        write: Arc::clone(&last.write),
+        token: core.token,
+        writing,
+    })
+}
+
+/// Sends one firing's rewrites to the store, in batches of at most
+/// [`MAX_BATCH`](crate::batch::MAX_BATCH), each a task of its own bounded
+/// by the save timeout, and settles each one.
+pub(crate) fn send(mut rewrites: Vec<Rewrite>) {
+    while !rewrites.is_empty() {
+        let rest = rewrites.split_off(rewrites.len().min(crate::batch::MAX_BATCH));
+        tokio::spawn(send_batch(rewrites));
+        rewrites = rest;
+    }
+}
+
+async fn send_batch(rewrites: Vec<Rewrite>) {
+    let Some(first) = rewrites.first() else {
+        return;
+    };
+    let backend = Arc::clone(&first.inner.shared.backend);
+    let started = std::time::Instant::now();
+    let steps: Vec<SaveStep<'_>> = rewrites
+        .iter()
+        .map(|r| SaveStep {
+            id: &r.inner.id,
+            write: &r.write,
+            fence: Fence {
+                owner: &r.inner.unique_id,
+                token: r.token,
+                release: false,
+            },
+            acks: &[],
+        })
+        .collect();
+    let limit = crate::retry::CALL_TIMEOUT;
+    let outcomes = crate::retry::within(limit, async { Ok(backend.save_each(&steps).await) })
+        .await
+        .unwrap_or_default();
+    drop(steps);
+    let took = started.elapsed();
+    let mut outcomes = outcomes.into_iter();
+    for rewrite in rewrites {
+        let outcome = outcomes.next().unwrap_or_else(|| {
+            Err(BackendError::Timeout(format!(
+                "{} save {}: no answer within {limit:?}",
+                backend.kind(),
+                rewrite.inner.id
+            )))
+        });
+        settle(rewrite, outcome, took);
+    }
+}
+
+/// Counts an accepted rewrite as the auto-save; hands any other outcome to
+/// the door as a Save.
+fn settle(
+    rewrite: Rewrite,
+    outcome: Result<WriteOutcome, BackendError>,
+    took: std::time::Duration,
+) {
+    let Rewrite {
+        inner,
+        write,
+        writing,
+        ..
+    } = rewrite;
+    let written = matches!(outcome, Ok(WriteOutcome::Written { .. }));
+    crate::observe::store_call("set", outcome.is_err());
+    inner.shared.health.record(outcome.is_ok());
+    inner
+        .round_trips
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let span = crate::observe::operation_span(&inner.id_text, "Save");
+    if !written {
+        drop(writing);
+        span.in_scope(|| tracing::debug!("auto-save rewrite not accepted: saving again"));
+        crate::ops::request(&inner, TaskKind::Save);
+        return;
+    }
+    let bytes = match &*write {
+        Write::Set { value, .. } => value.len(),
+        Write::Remove => 0,
+    };
+    {
+        let mut core = inner.core();
+        if let Ok(outcome) = outcome {
+            if *write == Write::Remove {
+                core.stored.saved(outcome, true, None);
+            } else {
+                core.stored.rewritten(outcome);
+            }
+        }
+        core.last_save = Some(Instant::now());
+        crate::ops::timers::restart_autosave(&inner, &mut core);
+    }
+    drop(writing);
+    crate::observe::save_done("saved", took, bytes);
+    crate::observe::operation_done(&span, "Save", "Saved", 1);
+}
