@@ -12,8 +12,8 @@ use std::time::Duration;
 use sdm_session::backend::conformance::{self, Control};
 use sdm_session::backend::redis::RedisBackend;
 use sdm_session::backend::{
-    Backend, BackendError, BatchOutcome, Fence, LockOutcome, RenewOutcome, SaveStep, SessionId,
-    Write, WriteOutcome,
+    Backend, BackendError, BatchOutcome, Fence, LockOutcome, RenewOutcome, RenewStep, SaveStep,
+    SessionId, Write, WriteOutcome,
 };
 
 use redis_server::RedisServer;
@@ -1154,6 +1154,90 @@ async fn saves_of_one_tick_run_a_few_dozen_to_a_script_and_a_failing_step_fails_
             );
             let record = backend.get(&ids[i]).await.expect("get").expect("record");
             assert_eq!(record.value, i.to_string());
+        }
+    }
+}
+
+/// The renewals of one tick run a few dozen to a `renew_each.lua` run (70
+/// renewals: 3 `EVALSHA`); a step whose lock key Redis cannot expire as a
+/// string fails alone with Redis's error, one superseded by a newer lock
+/// answers the newer token and holder, the others renew (their entries'
+/// expiry moved).
+#[tokio::test]
+async fn renewals_of_one_tick_run_a_few_dozen_to_a_script_and_each_is_answered_alone() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "renew_each")
+        .await
+        .expect("connect");
+    let short = Duration::from_secs(5);
+    let ids: Vec<SessionId> = (0..70)
+        .map(|i| conformance::fresh_id(&format!("renew_each_{i}")))
+        .collect();
+    let mut tokens = Vec::new();
+    for id in &ids {
+        tokens.push(acquired(&backend, id, "owner", short).await);
+    }
+    // Step 12's counter is not a number: the step fails in Redis.
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let broken = format!("{}:tok", backend.key_base(&ids[12]));
+    redis::cmd("DEL")
+        .arg(&broken)
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("del");
+    redis::cmd("LPUSH")
+        .arg(&broken)
+        .arg("not a counter")
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("lpush");
+    // Step 30's lock was freed and taken again by another owner.
+    backend.force_unlock(&ids[30]).await.expect("unlock");
+    let newer = acquired(&backend, &ids[30], "other", short).await;
+    let long = Duration::from_secs(600);
+    let steps: Vec<RenewStep<'_>> = ids
+        .iter()
+        .zip(&tokens)
+        .map(|(id, &token)| RenewStep {
+            id,
+            owner: "owner",
+            token,
+            ttl: long,
+        })
+        .collect();
+    let (answers, trips) = counted(&server, backend.renew_many(&steps)).await;
+    assert_eq!(
+        trips,
+        HashMap::from([("evalsha".to_owned(), 3)]),
+        "70 renewals in runs of 32"
+    );
+    assert_eq!(answers.len(), 70);
+    for (i, answer) in answers.iter().enumerate() {
+        match i {
+            12 => assert!(
+                matches!(answer, Err(BackendError::Other(e)) if e.contains("WRONGTYPE")),
+                "the broken step fails with Redis's error: {answer:?}"
+            ),
+            30 => assert_eq!(
+                answer,
+                &Ok(RenewOutcome::Superseded {
+                    token: newer,
+                    owner: Some("other".into())
+                })
+            ),
+            _ => {
+                assert_eq!(answer, &Ok(RenewOutcome::Renewed), "step {i}");
+                let ttl: i64 = redis::cmd("PTTL")
+                    .arg(format!("{}:lock", backend.key_base(&ids[i])))
+                    .query_async(&mut conn)
+                    .await
+                    .expect("pttl");
+                assert!(ttl > 60_000, "step {i}: the entry lives {ttl} ms more");
+            }
         }
     }
 }

@@ -57,6 +57,44 @@ pub(super) fn array(id: &SessionId, reply: Value) -> Result<Vec<Value>, BackendE
     }
 }
 
+/// One step's answer in the text `save_each.lua` and `renew_each.lua`
+/// answer: a flag, three integers and a text (see `save_each.lua`).
+#[derive(Debug, PartialEq)]
+pub(super) struct EachAnswer<'a> {
+    pub(super) flag: i64,
+    pub(super) numbers: [i64; 3],
+    pub(super) text: &'a [u8],
+}
+
+/// The `count` step answers of a `save_each.lua` (or `renew_each.lua`)
+/// text, in order; `None` when the text is not `count` well-formed
+/// answers.
+pub(super) fn each_answers(mut bytes: &[u8], count: usize) -> Option<Vec<EachAnswer<'_>>> {
+    /// An integer ended by `end`, and the rest after it.
+    fn number(bytes: &[u8], end: u8) -> Option<(i64, &[u8])> {
+        let at = bytes.iter().position(|&b| b == end)?;
+        let n = std::str::from_utf8(&bytes[..at]).ok()?.parse().ok()?;
+        Some((n, &bytes[at + 1..]))
+    }
+    let mut answers = Vec::with_capacity(count);
+    while !bytes.is_empty() {
+        let (flag, rest) = number(bytes, b' ')?;
+        let (a, rest) = number(rest, b' ')?;
+        let (b, rest) = number(rest, b' ')?;
+        let (c, rest) = number(rest, b' ')?;
+        let (len, rest) = number(rest, b':')?;
+        let len = usize::try_from(len).ok()?;
+        let text = rest.get(..len)?;
+        bytes = &rest[len..];
+        answers.push(EachAnswer {
+            flag,
+            numbers: [a, b, c],
+            text,
+        });
+    }
+    (answers.len() == count).then_some(answers)
+}
+
 /// A token from a script's integer reply (never negative).
 pub(super) fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)

@@ -15,7 +15,7 @@ use super::groups::{run_groups, Group};
 use super::liveness::lock_changed;
 use super::queue::ack_keys;
 use super::replication::Call;
-use super::reply::{array, corrupt, int, text, unsigned};
+use super::reply::{array, corrupt, each_answers, int, text, unsigned, EachAnswer};
 use super::{suffixed, RedisBackend};
 use crate::backend::checks::{new_version, user_ids_json};
 use crate::backend::{
@@ -448,43 +448,6 @@ pub(super) async fn save_each(
         .collect()
 }
 
-/// One step's answer in the text `save_each.lua` answers: a flag, three
-/// integers and a text (see the script).
-#[derive(Debug, PartialEq)]
-struct EachAnswer<'a> {
-    flag: i64,
-    numbers: [i64; 3],
-    text: &'a [u8],
-}
-
-/// The `count` step answers of a `save_each.lua` text, in order; `None`
-/// when the text is not `count` well-formed answers.
-fn each_answers(mut bytes: &[u8], count: usize) -> Option<Vec<EachAnswer<'_>>> {
-    /// An integer ended by `end`, and the rest after it.
-    fn number(bytes: &[u8], end: u8) -> Option<(i64, &[u8])> {
-        let at = bytes.iter().position(|&b| b == end)?;
-        let n = std::str::from_utf8(&bytes[..at]).ok()?.parse().ok()?;
-        Some((n, &bytes[at + 1..]))
-    }
-    let mut answers = Vec::with_capacity(count);
-    while !bytes.is_empty() {
-        let (flag, rest) = number(bytes, b' ')?;
-        let (a, rest) = number(rest, b' ')?;
-        let (b, rest) = number(rest, b' ')?;
-        let (c, rest) = number(rest, b' ')?;
-        let (len, rest) = number(rest, b':')?;
-        let len = usize::try_from(len).ok()?;
-        let text = rest.get(..len)?;
-        bytes = &rest[len..];
-        answers.push(EachAnswer {
-            flag,
-            numbers: [a, b, c],
-            text,
-        });
-    }
-    (answers.len() == count).then_some(answers)
-}
-
 /// What one step's answer of `save_each.lua` means.
 fn each_outcome(base: &str, answer: EachAnswer<'_>) -> Result<WriteOutcome, BackendError> {
     let text = || String::from_utf8_lossy(answer.text).into_owned();
@@ -506,7 +469,8 @@ fn each_outcome(base: &str, answer: EachAnswer<'_>) -> Result<WriteOutcome, Back
 
 #[cfg(test)]
 mod tests {
-    use super::{crc16, each_answers, each_outcome, hash_slot, EachAnswer};
+    use super::super::reply::{each_answers, EachAnswer};
+    use super::{crc16, each_outcome, hash_slot};
     use crate::backend::{BackendError, WriteOutcome};
 
     #[test]

@@ -1,12 +1,12 @@
 //! The Lua scripts of the Redis store, one `.lua` file each (readable and
 //! testable alone), with the preludes they share prepended at compile time.
-//! Every script but `save_many.lua` and `save_each.lua` touches the keys
-//! of one hash slot only: one session's, or one node's; a multi-key save
-//! touches each of its sessions' (see
-//! `RedisBackend::set_cluster_slot_check`), and the saves that come due
-//! together run in one script per hash slot (on a cluster). The
-//! cluster tests (`tests/backend_redis_cluster.rs`) run every script on a
-//! Redis Cluster, which refuses a script touching two slots.
+//! Every script but `save_many.lua`, `save_each.lua` and `renew_each.lua`
+//! touches the keys of one hash slot only: one session's, or one node's; a
+//! multi-key save touches each of its sessions' (see
+//! `RedisBackend::set_cluster_slot_check`), and the saves and renewals that
+//! come due together run in scripts of one hash slot each (on a cluster).
+//! The cluster tests (`tests/backend_redis_cluster.rs`) run every script on
+//! a Redis Cluster, which refuses a script touching two slots.
 
 use redis::Script;
 
@@ -34,6 +34,9 @@ macro_rules! with_queue {
 pub(crate) const LOCK: &str = with_tokens!("lock.lua");
 /// Renew the lock under its token.
 pub(crate) const RENEW: &str = with_tokens!("renew.lua");
+/// Renew several locks, each under its own token and answered on its own
+/// (the renewals that come due together, in one script run).
+pub(crate) const RENEW_EACH: &str = with_tokens!("renew_each.lua");
 /// Release our lock (announced).
 pub(crate) const UNLOCK: &str = with_tokens!("unlock.lua");
 /// The save prelude (`parse_step`, `refusal`, `save`) and what it needs:
@@ -91,9 +94,10 @@ pub(crate) const REQUEST: &str = concat!(include_str!("now.lua"), include_str!("
 pub(crate) const REQUESTS: &str = concat!(include_str!("now.lua"), include_str!("requests.lua"));
 
 /// Every script source, for loading them all when connecting.
-pub(crate) const ALL: [&str; 16] = [
+pub(crate) const ALL: [&str; 17] = [
     LOCK,
     RENEW,
+    RENEW_EACH,
     UNLOCK,
     SET,
     SAVE_MANY,
@@ -114,6 +118,7 @@ pub(crate) const ALL: [&str; 16] = [
 pub(crate) struct Scripts {
     pub(crate) lock: Script,
     pub(crate) renew: Script,
+    pub(crate) renew_each: Script,
     pub(crate) unlock: Script,
     pub(crate) set: Script,
     pub(crate) save_many: Script,
@@ -135,6 +140,7 @@ impl Scripts {
         Scripts {
             lock: Script::new(LOCK),
             renew: Script::new(RENEW),
+            renew_each: Script::new(RENEW_EACH),
             unlock: Script::new(UNLOCK),
             set: Script::new(SET),
             save_many: Script::new(SAVE_MANY),

@@ -48,16 +48,17 @@ local function issue(k, token)
   if k.counter < token then redis.call('SET', k.tok, fmt(token)) end
 end
 
--- Writes `owner`'s lock entry under `token` for `ttl` ms. `node` is empty
--- or the entry's node lines (`\n` id, host, pid); with a node, the
--- acquisition time (the server's clock) ends the entry.
-local function put_lock(owner, token, ttl, node)
+-- Writes `owner`'s lock entry under `token` for `ttl` ms, at `lock`
+-- (default KEYS[2]). `node` is empty or the entry's node lines (`\n` id,
+-- host, pid); with a node, the acquisition time (the server's clock) ends
+-- the entry.
+local function put_lock(owner, token, ttl, node, lock)
   local text = fmt(token) .. ':' .. owner
   if node and node ~= '' then
     local t = redis.call('TIME')
     text = text .. node .. '\n' .. fmt(tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
   end
-  redis.call('SET', KEYS[2], text, 'PX', ttl)
+  redis.call('SET', lock or KEYS[2], text, 'PX', ttl)
 end
 
 -- Announces that the entry `lock` (`T:lock`, default KEYS[2]) changed
