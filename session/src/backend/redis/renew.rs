@@ -33,6 +33,10 @@ pub(super) fn outcome(id: &SessionId, reply: Value) -> Result<RenewOutcome, Back
     }
 }
 
+/// A renewal of a batch: its index among the steps, its key base and its
+/// ttl in ms.
+type Member = (usize, String, i64);
+
 /// Renewals in one `renew_each.lua` run (a few dozen keep the script's
 /// run short, as `save_each`'s runs).
 const EACH_RUN: usize = 32;
@@ -42,7 +46,7 @@ const EACH_RUN: usize = 32;
 /// (`key`: a buffer for the key names, reused).
 fn renew_each_cmd(
     backend: &RedisBackend,
-    run: &[(usize, String, i64)],
+    run: &[Member],
     steps: &[RenewStep<'_>],
     key: &mut String,
 ) -> redis::Cmd {
@@ -96,7 +100,7 @@ pub(super) async fn renew_many(
     // Steps with a bad ttl are answered alone; the others grouped (by hash
     // slot on a cluster, all together on one server), each group's in
     // runs of a few dozen.
-    let mut slots: BTreeMap<u16, Vec<(usize, String, i64)>> = BTreeMap::new();
+    let mut slots: BTreeMap<u16, Vec<Member>> = BTreeMap::new();
     let cluster = backend.is_cluster();
     for (index, step) in steps.iter().enumerate() {
         match check_ttl(step.id, step.ttl) {
@@ -109,7 +113,7 @@ pub(super) async fn renew_many(
         }
     }
     let mut key = String::new();
-    let groups: Vec<Group<Vec<Vec<(usize, String, i64)>>>> = slots
+    let groups: Vec<Group<Vec<Vec<Member>>>> = slots
         .into_values()
         .map(|members| {
             let what = match members.as_slice() {
