@@ -196,7 +196,7 @@ mod reply;
 mod save;
 mod scan;
 mod scripts;
-use replication::Call;
+use replication::{Call, Joined};
 pub use replication::{Replication, DEFAULT_REPLICATION_TIMEOUT};
 use reply::{record, redis_error};
 use scripts::Scripts;
@@ -353,7 +353,7 @@ impl RedisBackend {
     /// Adds the keys the fencing scripts read (rec, lock, tok) to `call`.
     fn token_keys(&self, call: &mut Call<'_>, base: &str) {
         for suffix in TOKEN_KEYS {
-            call.key(suffixed(base, suffix));
+            call.key(Joined(base, suffix));
         }
     }
 }
@@ -622,14 +622,6 @@ impl Backend for RedisBackend {
     ) -> BoxFuture<'a, Result<(), BackendError>> {
         Box::pin(queue::remove(self, id, read_id))
     }
-}
-
-/// `base` followed by `suffix`, in one allocation of the right size.
-pub(super) fn suffixed(base: &str, suffix: &str) -> String {
-    let mut key = String::with_capacity(base.len() + suffix.len());
-    key.push_str(base);
-    key.push_str(suffix);
-    key
 }
 
 /// The slot tag of a session key: the text of its first non-empty `{...}`

@@ -12,6 +12,7 @@
 //! memory for its next save. Whatever happens, the fencing token still
 //! refuses any owner whose lock was lost.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use redis::aio::ConnectionLike;
@@ -73,25 +74,49 @@ pub(super) fn cluster_replicas_to_wait(setting: Replication, masters: &[Master])
 /// `WAIT` when replicas must confirm).
 pub(super) struct Call<'a> {
     script: &'a Script,
-    keys: Vec<String>,
-    /// The arguments, written one after another into one buffer (a
-    /// command's), not one allocation each.
+    /// The keys and the arguments, each written one after another into one
+    /// buffer (a command's), not one allocation each.
+    keys: redis::Cmd,
     args: redis::Cmd,
+}
+
+/// A key written as two parts (a key base and a suffix), without building
+/// it as a string first.
+pub(super) struct Joined<'a>(pub(super) &'a str, pub(super) &'a str);
+
+impl ToRedisArgs for Joined<'_> {
+    fn write_redis_args<W: ?Sized + redis::RedisWrite>(&self, out: &mut W) {
+        let mut arg = out.writer_for_next_arg();
+        // Writing into a command's buffer cannot fail.
+        let _ = arg.write_all(self.0.as_bytes());
+        let _ = arg.write_all(self.1.as_bytes());
+    }
 }
 
 impl<'a> Call<'a> {
     pub(super) fn new(script: &'a Script) -> Self {
+        // A save's keys (token keys, history, user ids) and arguments fit
+        // without growing.
+        Call::with_capacity(script, 8, 32, 512)
+    }
+
+    /// A call sized for `keys` keys and `args` arguments of `bytes` bytes
+    /// in all (a batch's run of many steps).
+    pub(super) fn with_capacity(
+        script: &'a Script,
+        keys: usize,
+        args: usize,
+        bytes: usize,
+    ) -> Self {
         Call {
             script,
-            // A save's keys (token keys, history, user ids) fit without
-            // growing.
-            keys: Vec::with_capacity(8),
-            args: redis::Cmd::with_capacity(16, 256),
+            keys: redis::Cmd::with_capacity(keys, keys * 48),
+            args: redis::Cmd::with_capacity(args, bytes),
         }
     }
 
-    pub(super) fn key(&mut self, key: String) -> &mut Self {
-        self.keys.push(key);
+    pub(super) fn key(&mut self, key: impl ToRedisArgs) -> &mut Self {
+        self.keys.arg(key);
         self
     }
 
@@ -107,17 +132,13 @@ impl<'a> Call<'a> {
             redis::Arg::Cursor => 0,
         };
         let size = 64
-            + self.keys.iter().map(String::len).sum::<usize>()
+            + self.keys.args_iter().map(bytes).sum::<usize>()
             + self.args.args_iter().map(bytes).sum::<usize>();
-        let count = 3 + self.keys.len() + self.args.args_iter().len();
+        let keys = self.keys.args_iter().len();
+        let count = 3 + keys + self.args.args_iter().len();
         let mut cmd = redis::Cmd::with_capacity(count, size);
-        cmd.arg("EVALSHA")
-            .arg(self.script.get_hash())
-            .arg(self.keys.len());
-        for key in &self.keys {
-            cmd.arg(key.as_str());
-        }
-        for arg in self.args.args_iter() {
+        cmd.arg("EVALSHA").arg(self.script.get_hash()).arg(keys);
+        for arg in self.keys.args_iter().chain(self.args.args_iter()) {
             if let redis::Arg::Simple(b) = arg {
                 cmd.arg(b);
             }

@@ -14,9 +14,9 @@ use redis::Value;
 use super::groups::{run_groups, Group};
 use super::liveness::lock_changed;
 use super::queue::ack_keys;
-use super::replication::Call;
+use super::replication::{Call, Joined};
 use super::reply::{array, corrupt, each_answers, int, text, unsigned, EachAnswer};
-use super::{suffixed, RedisBackend};
+use super::RedisBackend;
 use crate::backend::checks::{new_version, user_ids_json};
 use crate::backend::{
     BackendError, BatchOutcome, Fence, Record, SaveStep, SessionId, Write, WriteOutcome,
@@ -179,14 +179,23 @@ impl RedisBackend {
         call.arg(index_member(id))
             .arg(user_ids.len())
             .arg(if indexed { user_ids.len() } else { 0 });
-        call.key(suffixed(base, ":hist"))
-            .key(suffixed(base, ":uids"));
+        call.key(Joined(base, ":hist")).key(Joined(base, ":uids"));
         for user in user_ids {
             call.arg(*user);
             if indexed {
                 call.key(self.user_key(*user));
             }
         }
+    }
+}
+
+/// The bytes a save step's value and metadata take among its arguments.
+fn step_bytes(step: &SaveStep<'_>) -> usize {
+    match step.write {
+        Write::Set {
+            value, metadata, ..
+        } => value.len() + metadata.len(),
+        Write::Remove => 0,
     }
 }
 
@@ -369,7 +378,16 @@ pub(super) async fn save_each(
         let mut pipe = redis::Pipeline::with_capacity(indices.len().div_ceil(EACH_RUN) + 1);
         let mut runs = Vec::new();
         for run in indices.chunks(EACH_RUN) {
-            let mut call = Call::new(&backend.inner.scripts.save_each);
+            // Sized for the run: a step's keys, arguments and their bytes
+            // (the value and metadata, about 200 more), so the buffers
+            // never grow.
+            let bytes: usize = run.iter().map(|&i| step_bytes(&steps[i]) + 256).sum();
+            let mut call = Call::with_capacity(
+                &backend.inner.scripts.save_each,
+                6 * run.len(),
+                28 * run.len() + 1,
+                bytes,
+            );
             call.arg(run.len());
             for &i in run {
                 let step = &steps[i];
