@@ -749,6 +749,37 @@ async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
     assert!(alive() < before, "{} tasks alive, {before} before", alive());
 }
 
+/// The registry's auto-save clock runs on the runtime of the session that
+/// started it; when that runtime shuts down, the next deadline starts it
+/// again on the runtime it is set from.
+#[test]
+fn the_auto_save_clock_starts_again_after_its_runtime_shut_down() {
+    let rig = Rig::new();
+    let r = rig.registry();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    };
+    let first = runtime();
+    let a = r.session("Player", None, 1);
+    first.block_on(async {
+        a.open(None).await;
+        a.set_value(v(json!(1)));
+    });
+    drop(first);
+    runtime().block_on(async {
+        let b = r.session("Player", None, 2);
+        b.set_lock_interval(secs(1000)).unwrap();
+        b.open(None).await;
+        b.set_value(v(json!(2)));
+        tokio::time::sleep(secs(31)).await;
+        assert_eq!(rig.stored("2").await, Some(json!(2)));
+    });
+}
+
 /// An unchanged auto-save nobody watches writes the last write again (the
 /// module writes every SaveInterval, changed or not): every SaveInterval a
 /// write, the same value stored, a new Version. A change is written by the

@@ -60,29 +60,54 @@ impl Clock {
     /// not run).
     pub(crate) fn add(&self, inner: &Arc<Inner>, due: Instant) -> bool {
         let at = crate::grid::floor(due);
-        let mut d = self.inner.due();
-        if !d.running {
-            let Some(handle) = inner.handle() else {
+        let handle = inner.handle();
+        let start = {
+            let mut d = self.inner.due();
+            if !d.running && handle.is_none() {
                 return false;
-            };
-            d.running = true;
-            d.sleeping_until = None;
-            handle.spawn(run(Arc::clone(&self.inner)));
-        } else if d.sleeping_until.is_some_and(|s| at < s) {
-            self.inner.earlier.notify_one();
+            }
+            d.at.entry(at).or_default().push(Arc::downgrade(inner));
+            if d.running {
+                if d.sleeping_until.is_some_and(|s| at < s) {
+                    self.inner.earlier.notify_one();
+                }
+                false
+            } else {
+                d.running = true;
+                d.sleeping_until = None;
+                true
+            }
+        };
+        if let (true, Some(handle)) = (start, handle) {
+            // Spawned with the lock released: a runtime shutting down drops
+            // the task at once, and its guard takes the lock to clear
+            // `running`.
+            handle.spawn(run(Running {
+                clock: Arc::clone(&self.inner),
+                armed: true,
+            }));
         }
-        d.at.entry(at).or_default().push(Arc::downgrade(inner));
         true
     }
 }
 
 /// Clears `running` when the task ends, however it ends (its runtime may
-/// shut down while it sleeps), so the next deadline starts a new one.
-struct Running(Arc<Shared>);
+/// shut down while it sleeps, or before it first runs: the guard is made
+/// before the task is spawned), so the next deadline starts a new one.
+/// A task that ends because nothing is due clears `running` itself, under
+/// the same lock as the check, and disarms its guard: a task started
+/// since then must not be forgotten.
+struct Running {
+    clock: Arc<Shared>,
+    armed: bool,
+}
 
 impl Drop for Running {
     fn drop(&mut self) {
-        let mut d = self.0.due();
+        if !self.armed {
+            return;
+        }
+        let mut d = self.clock.due();
         d.running = false;
         d.sleeping_until = None;
     }
@@ -90,19 +115,22 @@ impl Drop for Running {
 
 /// The clock's task: sleeps until the earliest instant, fires every
 /// session due by then, and ends when nothing is due.
-async fn run(clock: Arc<Shared>) {
-    let running = Running(clock);
-    let clock = &running.0;
+async fn run(mut running: Running) {
+    let clock = Arc::clone(&running.clock);
     loop {
         let next = {
             let mut d = clock.due();
-            let Some(next) = d.at.keys().next().copied() else {
+            let next = d.at.keys().next().copied();
+            match next {
+                Some(next) => d.sleeping_until = Some(next),
                 // Ends under the lock: an `add` after this starts a task.
-                d.running = false;
-                return;
-            };
-            d.sleeping_until = Some(next);
+                None => d.running = false,
+            }
             next
+        };
+        let Some(next) = next else {
+            running.armed = false;
+            return;
         };
         tokio::select! {
             biased;
