@@ -60,19 +60,10 @@ impl Stored {
             *self = Stored::default();
             return;
         }
-        if let WriteOutcome::Written {
-            created_ms,
-            updated_ms,
-            version,
-            token,
-        } = outcome
-        {
-            self.created_ms = created_ms;
-            self.updated_ms = updated_ms;
-            self.version = version;
-            self.token = token;
+        if matches!(outcome, WriteOutcome::Written { .. }) {
             self.compressed = compressed.unwrap_or_default();
         }
+        self.rewritten(outcome);
     }
 }
 
