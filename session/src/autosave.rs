@@ -17,7 +17,7 @@
 pub(crate) mod clock;
 pub(crate) mod rewrite;
 
-use crate::session::state;
+use crate::session::state::{self, Core};
 use crate::session::task_queue::TaskKind;
 use crate::session::Inner;
 use std::sync::Arc;
@@ -50,21 +50,33 @@ pub(crate) fn fire(inner: &Arc<Inner>, at: Instant, rewrites: &mut Vec<rewrite::
 /// `ops/save.rs` records it: the time of the last save moves, for
 /// SaveDelay).
 fn skip_quietly(inner: &Inner) -> bool {
-    let events = &inner.events;
-    if events.saving.len() > 0 || events.saved.len() > 0 || !inner.apply_gate.is_idle() {
+    if !unwatched(inner) {
         return false;
     }
     let mut core = inner.core();
-    let quiet = core.stays_open()
-        && core.props.skip_unchanged_autosaves
-        && core.tasks.running.is_none()
-        && core.tasks.queue.is_empty()
-        && core.pending_acks.is_empty()
-        && !inner.may_have_changed();
+    let quiet = core.props.skip_unchanged_autosaves && untouched(inner, &core);
     if quiet {
         core.last_save = Some(tokio::time::Instant::now());
         drop(core);
         crate::observe::save_done("unchanged", Duration::ZERO, 0);
     }
     quiet
+}
+
+/// Nobody would see an auto-save of `inner` happen: no Saving or Saved
+/// listener, no queue value being applied.
+fn unwatched(inner: &Inner) -> bool {
+    let events = &inner.events;
+    events.saving.len() == 0 && events.saved.len() == 0 && inner.apply_gate.is_idle()
+}
+
+/// Nothing would make an auto-save of `inner` write anything but its last
+/// write: it stays open, no operation runs or waits, no queue removal
+/// waits, and the value, metadata and user ids were not touched since.
+fn untouched(inner: &Inner, core: &Core) -> bool {
+    core.stays_open()
+        && core.tasks.running.is_none()
+        && core.tasks.queue.is_empty()
+        && core.pending_acks.is_empty()
+        && !inner.may_have_changed()
 }

@@ -41,12 +41,7 @@ pub(crate) struct Rewrite {
 
 /// The rewrite `inner`'s firing auto-save makes, when it can make one.
 pub(crate) fn take(inner: &Arc<Inner>) -> Option<Rewrite> {
-    let events = &inner.events;
-    if events.saving.len() > 0
-        || events.saved.len() > 0
-        || !inner.apply_gate.is_idle()
-        || inner.shared.hooks.has_validator(&inner.id.name)
-    {
+    if !super::unwatched(inner) || inner.shared.hooks.has_validator(&inner.id.name) {
         return None;
     }
     let writing = Arc::clone(&inner.write_lock).try_lock_owned().ok()?;
@@ -55,13 +50,7 @@ pub(crate) fn take(inner: &Arc<Inner>) -> Option<Rewrite> {
     let delay_over = core
         .last_save
         .is_none_or(|t| t + core.props.save_delay <= Instant::now());
-    let quiet = core.stays_open()
-        && core.tasks.running.is_none()
-        && core.tasks.queue.is_empty()
-        && core.pending_acks.is_empty()
-        && delay_over
-        && last.snapshot == inner.snapshots()
-        && !inner.may_have_changed();
+    let quiet = super::untouched(inner, &core) && delay_over && last.snapshot == inner.snapshots();
     quiet.then(|| Rewrite {
         inner: Arc::clone(inner),
         write: Arc::clone(&last.write),
@@ -145,10 +134,7 @@ fn settle(
         crate::ops::request(&inner, TaskKind::Save);
         return;
     }
-    let bytes = match &*write {
-        Write::Set { value, .. } => value.len(),
-        Write::Remove => 0,
-    };
+    let bytes = write.value_bytes();
     {
         let mut core = inner.core();
         if let Ok(outcome) = outcome {

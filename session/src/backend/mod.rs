@@ -140,6 +140,16 @@ pub enum Write {
     Remove,
 }
 
+impl Write {
+    /// The bytes of value text the write stores (none for a removal).
+    pub(crate) fn value_bytes(&self) -> usize {
+        match self {
+            Write::Set { value, .. } => value.len(),
+            Write::Remove => 0,
+        }
+    }
+}
+
 /// The lock a write is made under: the writer's UniqueId and the fencing
 /// token of its acquisition. See [fencing tokens](self#fencing-tokens).
 #[derive(Clone, Debug, PartialEq)]

@@ -373,10 +373,7 @@ pub(crate) fn fire_saving(inner: &Arc<Inner>) {
 
 /// The bytes of value text a write stores.
 pub(crate) fn encoded_bytes(encoded: &Encoded) -> usize {
-    match &*encoded.write {
-        Write::Set { value, .. } => value.len(),
-        Write::Remove => 0,
-    }
+    encoded.write.value_bytes()
 }
 
 /// Writes under the session's token, acknowledging `acks` in the same

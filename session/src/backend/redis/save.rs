@@ -495,7 +495,7 @@ mod tests {
     fn save_each_answers_are_read_in_order_and_anything_else_is_refused() {
         let reply = b"1 1700000000000 1700000000123 7 32:0123456789abcdef0123456789abcdef\
 0 9 0 0 6:holder-1 0 0 0 12:OOM command:1 5 6 8 0:";
-        let answers = each_answers(reply, 4).expect("four answers");
+        let answers = each_answers(reply, 4).expect("four answers"); // ok: fixed input
         assert_eq!(
             answers[1],
             EachAnswer {
@@ -513,7 +513,7 @@ mod tests {
                 token: 7,
             })
         );
-        let answers = each_answers(reply, 4).expect("four answers");
+        let answers = each_answers(reply, 4).expect("four answers"); // ok: fixed input
         let outcomes: Vec<_> = answers
             .into_iter()
             .map(|a| each_outcome("{p:P/global/1}:", a))
