@@ -1,9 +1,9 @@
 //! Auto-save: an open session saves every SaveInterval. The session's
 //! state holds when its next auto-save is due (`session/state.rs`); every
 //! save's end and every change of SaveInterval move it to SaveInterval from
-//! then (zero stops it), and the registry's auto-save clock
-//! (`autosave/clock.rs`) fires it: [`fire`] asks for a Save, and the save's
-//! end sets the next deadline.
+//! then (zero stops it), and the registry's auto-save clock (`clock.rs`)
+//! fires it: [`fire`] asks for a Save, and the save's end sets the next
+//! deadline.
 //!
 //! With SkipUnchangedAutosaves on, a firing that would write nothing and
 //! that nobody can observe (value, metadata and user ids untouched since
@@ -14,7 +14,6 @@
 //! else. Any other firing asks for a Save, which skips the write itself
 //! when it finds nothing changed (see `ops/save.rs`).
 
-pub(crate) mod clock;
 pub(crate) mod rewrite;
 
 use crate::session::state::{self, Core};
@@ -24,13 +23,27 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The auto-save clock's firing: fires each session's auto-save, then
+/// sends the rewrites of all of them together.
+pub(crate) fn fire_due(fired: crate::clock::Fired) {
+    let mut rewrites = Vec::new();
+    for (at, sessions) in fired {
+        for session in sessions {
+            if let Some(inner) = session.upgrade() {
+                fire(&inner, at, &mut rewrites);
+            }
+        }
+    }
+    rewrite::send(rewrites);
+}
+
 /// The clock fires `inner`'s auto-save due at the grid instant `at`: a
 /// skip nobody can see is settled here; a rewrite of the last write that
 /// nobody can tell from a save joins `rewrites` (`autosave/rewrite.rs`,
 /// sent by the clock once the whole firing is taken); else a Save is asked
 /// for (which joins a queued one). Nothing when the deadline moved or
 /// stopped since (a later one has its own firing).
-pub(crate) fn fire(inner: &Arc<Inner>, at: Instant, rewrites: &mut Vec<rewrite::Rewrite>) {
+fn fire(inner: &Arc<Inner>, at: Instant, rewrites: &mut Vec<rewrite::Rewrite>) {
     if !state::take_autosave(&mut inner.core(), at) {
         return;
     }

@@ -77,8 +77,9 @@
 //! | `session/events.rs` | **Events**: StateChanged, Saving, Saved, AttemptsChanged, ProcessQueue |
 //! | `session/mod.rs` | the [`Session`] handle and its read-only facts |
 //! | `id.rs` | [`SessionId`]: `name/scope/key` |
-//! | `lock.rs` | **lock renewal** (the lock schedule): the renewal timer, AttemptsRemaining, closing at zero |
-//! | `autosave.rs`, `autosave/clock.rs`, `autosave/rewrite.rs` | **auto-save**: the SaveInterval timer; the registry's one clock that fires every session's auto-save; an unchanged auto-save nobody watches writes its last write again, in one batch per firing |
+//! | `lock.rs` | **lock renewal** (the lock schedule): the renewals the clock fires, sent as one batch, AttemptsRemaining, closing at zero |
+//! | `clock.rs` | a registry's **clocks**: every session's next auto-save, and next lock renewal, on the timer grid, fired by one task each |
+//! | `autosave.rs`, `autosave/rewrite.rs` | **auto-save**: the SaveInterval timer, fired by the registry's auto-save clock (`clock.rs`); an unchanged auto-save nobody watches writes its last write again, in one batch per firing |
 //! | `queue/mod.rs` | **the queue**: Queue and Remove |
 //! | `queue/reader.rs` | the ProcessQueue reading loop |
 //! | `queue/invisibility.rs` | **queue invisibility** |
@@ -96,7 +97,7 @@
 //! | `shared.rs` | what every session of a registry shares: the store, its health, the hooks |
 //! | `registry.rs` | **constructors and the registry**: `new`, `hidden`, `find` |
 //! | `store.rs` | one wrapper for every store call of a session: retries, errors naming the key, the queue's argument rules |
-//! | `batch.rs`, `renewals.rs`, `saves.rs` | **store calls of many sessions in one round**: the lock renewals, and the saves, of a registry's sessions that come due in the same tick go to the store together, each answered on its own |
+//! | `batch.rs`, `renewals.rs`, `saves.rs` | **store calls of many sessions in one round**: the saves (and the retries of lock renewals) of a registry's sessions that come due in the same tick go to the store together, each answered on its own |
 //! | `retry.rs` | "every backend call is tried up to 3 times, 1 s apart" |
 //! | `record.rs` | how a value is stored and loaded (JSON or compressed) and what a load or save leaves known |
 //! | `reconcile.rs` | **template and reconcile** |
@@ -119,6 +120,7 @@ mod autosave;
 pub mod backend;
 mod batch;
 pub mod blocking;
+mod clock;
 mod error;
 mod failover;
 mod grid;

@@ -16,52 +16,172 @@
 //! the last renewal by 30 s, it has closed before any other server can take
 //! the lock.
 //!
-//! This module is the timer's body; the close it asks for goes through
-//! the door.
+//! The renewals are not tasks: each open session's next renewal is a
+//! deadline on the registry's lock renewal clock (`clock.rs`), which takes
+//! every session due at one grid instant and sends their renewals as one
+//! batch ([`Backend::renew_many`]: a few dozen to a Redis script, one
+//! SQLite transaction), bounded by the lock calls' timeout. Each session
+//! is answered on its own: a renewal whose try failed is tried again, up
+//! to 3 tries 1 s apart as every store call (`retry.rs`), in a task of its
+//! own; then AttemptsRemaining moves as above. A renewal whose session
+//! stopped or restarted renewing while it was in flight is forgotten (its
+//! answer is dropped, see [`state::renewal_current`]). The close it asks
+//! for goes through the door.
+//!
+//! [`Backend::renew_many`]: crate::backend::Backend::renew_many
 
-use crate::backend::RenewOutcome;
+use crate::backend::{BackendError, RenewOutcome, RenewStep};
+use crate::clock::Fired;
 use crate::session::events::fire_attempts_changed;
 use crate::session::state::{self, Renewal};
 use crate::session::task_queue::TaskKind;
 use crate::session::Inner;
-use std::sync::Weak;
+use crate::SessionError;
+use std::sync::Arc;
+use std::time::Duration;
 use tokio::time::Instant;
 
-/// Renews the lock every LockInterval until the session stops staying
-/// open; answers a Close when AttemptsRemaining reaches zero (or the lock
-/// was superseded).
-pub(crate) async fn renew_loop(session: Weak<Inner>, mut due: Instant) -> Option<TaskKind> {
-    loop {
-        tokio::time::sleep_until(crate::grid::floor(due)).await;
-        let inner = session.upgrade()?;
-        let (ttl, interval, token) = {
-            let core = inner.core();
-            (core.props.lock_ttl(), core.props.lock_interval, core.token)
-        };
-        let outcome = match inner.store().renew(token, ttl).await {
-            Ok(RenewOutcome::Renewed) => {
-                due = Instant::now() + interval;
-                Renewal::Renewed
+/// One session's renewal, taken from the clock.
+struct Due {
+    inner: Arc<Inner>,
+    /// When it was due (the next is due one LockInterval later if it
+    /// fails).
+    due: Instant,
+    /// The renewal's count (see [`state::take_renewal`]).
+    epoch: u64,
+    token: u64,
+    ttl: Duration,
+}
+
+/// The lock renewal clock's firing: takes every session whose renewal is
+/// due and sends their renewals in batches of at most
+/// [`MAX_BATCH`](crate::batch::MAX_BATCH), each a task of its own.
+pub(crate) fn fire_due(fired: Fired) {
+    let mut due = Vec::new();
+    for (at, sessions) in fired {
+        for session in sessions {
+            let Some(inner) = session.upgrade() else {
+                continue;
+            };
+            let taken = {
+                let mut core = inner.core();
+                state::take_renewal(&mut core, at)
+                    .map(|(due, epoch)| (due, epoch, core.token, core.props.lock_ttl()))
+            };
+            if let Some((at, epoch, token, ttl)) = taken {
+                due.push(Due {
+                    inner,
+                    due: at,
+                    epoch,
+                    token,
+                    ttl,
+                });
             }
-            Ok(RenewOutcome::Superseded { .. }) => Renewal::Superseded,
-            Err(_) => {
-                due += interval;
-                Renewal::Failed
-            }
+        }
+    }
+    while !due.is_empty() {
+        let rest = due.split_off(due.len().min(crate::batch::MAX_BATCH));
+        tokio::spawn(renew_batch(due));
+        due = rest;
+    }
+}
+
+/// Sends one batch of renewals and finishes each: at once when its try
+/// answered, in a task of its own when it must be tried again.
+async fn renew_batch(batch: Vec<Due>) {
+    let Some(first) = batch.first() else {
+        return;
+    };
+    let backend = Arc::clone(&first.inner.shared.backend);
+    let steps: Vec<RenewStep<'_>> = batch
+        .iter()
+        .map(|r| RenewStep {
+            id: &r.inner.id,
+            owner: &r.inner.unique_id,
+            token: r.token,
+            ttl: r.ttl,
+        })
+        .collect();
+    let limit = crate::retry::LOCK_CALL_TIMEOUT;
+    let outcomes = crate::retry::within(limit, async { Ok(backend.renew_many(&steps).await) })
+        .await
+        .unwrap_or_default();
+    drop(steps);
+    let mut outcomes = outcomes.into_iter();
+    for renewal in batch {
+        let outcome = outcomes.next().unwrap_or_else(|| {
+            Err(BackendError::Timeout(format!(
+                "{} renew {}: no answer within {limit:?}",
+                backend.kind(),
+                renewal.inner.id
+            )))
+        });
+        if crate::retry::needs_retry(&outcome) {
+            tokio::spawn(finish(renewal, outcome));
+        } else {
+            finish(renewal, outcome).await;
+        }
+    }
+}
+
+/// Finishes one renewal whose first try answered `first`: tries again if
+/// it failed, then applies the outcome.
+async fn finish(renewal: Due, first: Result<RenewOutcome, BackendError>) {
+    let Due {
+        inner,
+        due,
+        epoch,
+        token,
+        ttl,
+    } = renewal;
+    // A session that stopped renewing (closed, or renewing anew) makes no
+    // more tries: a renewal landing after its release would take the lock
+    // again.
+    let wanted = || state::renewal_current(&inner.core(), epoch);
+    let result = inner.store().renew_after(first, wanted, token, ttl).await;
+    settle(&inner, due, epoch, result);
+}
+
+/// Applies a renewal's outcome to AttemptsRemaining (firing
+/// AttemptsChanged), sets the next renewal, and asks for a Close when
+/// AttemptsRemaining reached zero or the lock was superseded. Nothing when
+/// the session stopped or restarted renewing since the renewal was taken.
+fn settle(
+    inner: &Arc<Inner>,
+    due: Instant,
+    epoch: u64,
+    result: Result<RenewOutcome, SessionError>,
+) {
+    let (changed, close) = {
+        let mut core = inner.core();
+        if !state::renewal_current(&core, epoch) {
+            return;
+        }
+        let interval = core.props.lock_interval;
+        let (outcome, next) = match result {
+            Ok(RenewOutcome::Renewed) => (Renewal::Renewed, Some(Instant::now() + interval)),
+            Ok(RenewOutcome::Superseded { .. }) => (Renewal::Superseded, None),
+            Err(_) => (Renewal::Failed, Some(due + interval)),
         };
-        let (changed, close) = state::renewal(&mut inner.core(), outcome)?;
-        if let Some(remaining) = changed {
-            fire_attempts_changed(&inner, remaining);
+        let Some((changed, close)) = state::renewal(&mut core, outcome) else {
+            return;
+        };
+        if let (false, Some(next)) = (close, next) {
+            crate::ops::timers::start_lock_renewal(inner, &mut core, next);
         }
-        if close {
-            return Some(TaskKind::Close);
-        }
+        (changed, close)
+    };
+    if let Some(remaining) = changed {
+        fire_attempts_changed(inner, remaining);
+    }
+    if close {
+        crate::ops::request(inner, TaskKind::Close);
     }
 }
 
 /// Renews at once (the heartbeat came back after a lapse: a session whose
 /// lock was taken over meanwhile learns it now, not a LockInterval later).
-pub(crate) fn renew_now(inner: &std::sync::Arc<Inner>) {
+pub(crate) fn renew_now(inner: &Arc<Inner>) {
     let mut core = inner.core();
     if core.stays_open() {
         crate::ops::timers::start_lock_renewal(inner, &mut core, Instant::now());

@@ -1,9 +1,10 @@
-//! Batched lock renewal: the renewals of one registry's sessions that come
-//! due in the same tick go to the store together
-//! ([`Backend::renew_many`]: one pipeline per Redis server or hash slot,
-//! one SQLite transaction), each answered on its own, so every session's
-//! AttemptsRemaining logic (`lock.rs`) is unchanged. The batching itself
-//! is `batch.rs`'s.
+//! Batched lock renewal retries: a renewal the lock renewal clock sent in
+//! its batch (`lock.rs`) and that failed is tried again 1 s later; the
+//! retries of one registry's sessions that come due in the same tick go
+//! to the store together ([`Backend::renew_many`]: one pipeline per Redis
+//! server or hash slot, one SQLite transaction), each answered on its own,
+//! so every session's AttemptsRemaining logic is unchanged. The batching
+//! itself is `batch.rs`'s.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -44,19 +44,43 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, BackendError>>,
 {
-    let mut last = BackendError::Other("no attempt made".into());
-    for attempt in 1..=ATTEMPTS {
-        match call().await {
-            Ok(v) => return Ok(v),
-            Err(e @ BackendError::Invalid(_)) => return Err(e),
-            Err(e) => last = e,
+    let first = call().await;
+    retry_after(first, || true, call).await
+}
+
+/// The tries after the `first` (made elsewhere: a lock renewal the clock
+/// sent in its batch): none when it succeeded or its argument was
+/// refused, else up to [`ATTEMPTS`] in all, [`RETRY_PAUSE`] apart, each
+/// bounded already, as long as `wanted` says the call is still wanted
+/// when a pause ends (else the last failure is the answer).
+pub(crate) async fn retry_after<T, F, Fut>(
+    first: Result<T, BackendError>,
+    wanted: impl Fn() -> bool,
+    mut call: F,
+) -> Result<T, BackendError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, BackendError>>,
+{
+    let mut result = first;
+    for _ in 1..ATTEMPTS {
+        if !needs_retry(&result) {
+            break;
         }
-        if attempt < ATTEMPTS {
-            metrics::counter!(crate::observe::RETRIES).increment(1);
-            tokio::time::sleep(RETRY_PAUSE).await;
+        metrics::counter!(crate::observe::RETRIES).increment(1);
+        tokio::time::sleep(RETRY_PAUSE).await;
+        if !wanted() {
+            break;
         }
+        result = call().await;
     }
-    Err(last)
+    result
+}
+
+/// Whether a try's result is tried again: a failure other than a refused
+/// argument.
+pub(crate) fn needs_retry<T>(result: &Result<T, BackendError>) -> bool {
+    matches!(result, Err(e) if !matches!(e, BackendError::Invalid(_)))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! critical state) and the hooks of each data store name.
 
 use crate::backend::Backend;
+use crate::clock::Clock;
 use crate::health::Health;
 use crate::hooks::Hooks;
 use crate::liveness::Node;
@@ -28,7 +29,9 @@ pub(crate) struct Shared {
     /// The saves of this tick, sent together.
     pub(crate) saves: Saves,
     /// Every session's next auto-save.
-    pub(crate) autosaves: crate::autosave::clock::Clock,
+    pub(crate) autosaves: Clock,
+    /// Every session's next lock renewal.
+    pub(crate) lock_renewals: Clock,
 }
 
 impl Shared {
@@ -36,7 +39,8 @@ impl Shared {
         Arc::new(Shared {
             renewals: Renewals::new(Arc::clone(&backend)),
             saves: Saves::new(Arc::clone(&backend)),
-            autosaves: Default::default(),
+            autosaves: Clock::new(crate::autosave::fire_due),
+            lock_renewals: Clock::new(crate::lock::fire_due),
             backend,
             health: Arc::new(Health::default()),
             hooks: Hooks::default(),

@@ -15,7 +15,7 @@ use crate::backend::{
 use crate::error::SessionError;
 use crate::health::Health;
 use crate::renewals::Renewals;
-use crate::retry::{retry, retry_bounded, CALL_TIMEOUT, LOCK_CALL_TIMEOUT};
+use crate::retry::{retry, retry_after, retry_bounded, CALL_TIMEOUT, LOCK_CALL_TIMEOUT};
 use crate::saves::Saves;
 use crate::shared::Shared;
 
@@ -177,17 +177,22 @@ impl<'a> SessionStore<'a> {
         .await
     }
 
-    /// Renews the lock taken under `token`, in the batch of this tick
-    /// (see `renewals.rs`).
-    pub(crate) async fn renew(
+    /// A renewal of the lock taken under `token`, whose `first` try went
+    /// in the lock renewal clock's batch (`lock.rs`): its retries, if it
+    /// failed and while `wanted` says so, go in the batch of their tick
+    /// (see `renewals.rs`); counted as one call.
+    pub(crate) async fn renew_after(
         &self,
+        first: Result<RenewOutcome, BackendError>,
+        wanted: impl Fn() -> bool,
         token: u64,
         ttl: Duration,
     ) -> Result<RenewOutcome, SessionError> {
-        self.call_batched("renew", || {
+        let result = retry_after(first, wanted, || {
             self.renewals.renew(self.id, self.owner, token, ttl)
         })
-        .await
+        .await;
+        self.answer("renew", result)
     }
 
     /// Releases the lock if it is ours.

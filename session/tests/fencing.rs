@@ -236,6 +236,8 @@ async fn unchanged_auto_saves_rewrite_as_one_batch_and_a_fenced_one_closes_alone
     let r = sdm_session::Registry::new(rig.counting.clone());
     let sessions: Vec<_> = (0..10).map(|k| r.session("Player", None, k)).collect();
     for (k, s) in sessions.iter().enumerate() {
+        // No renewal before the rewrites: it would find the lost lock first.
+        s.set_lock_interval(secs(100)).expect("in range"); // ok: fixed input
         assert_eq!(s.open(None).await, Response::Success);
         s.set_value(v(json!({ "Coins": k })));
     }

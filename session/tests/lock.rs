@@ -303,6 +303,46 @@ async fn renewals_due_in_the_same_tick_go_to_the_store_together() {
     }
 }
 
+/// A renewal still being tried when its session closes and opens again is
+/// forgotten: its failure does not count against the new open's
+/// AttemptsRemaining, and the new open renews on its own schedule.
+#[tokio::test(start_paused = true)]
+async fn a_renewal_in_flight_is_forgotten_when_its_session_closes() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    s.set_save_interval(secs(0)).unwrap();
+    s.open(None).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    s.on_attempts_changed(move |n, _| seen2.lock().unwrap().push(n));
+    rig.faulty.fail_method(Method::Renew, true);
+    // 60 s: the first try fails; the retries come 1 s and 2 s later.
+    tokio::time::sleep(Duration::from_millis(60_500)).await;
+    assert_eq!(rig.faulty.injected_failures(), 1);
+    assert!(s.close().await.is_saved());
+    assert_eq!(s.open(None).await, Response::Success);
+    let reopened = Instant::now();
+    tokio::time::sleep(secs(5)).await;
+    // The retries were not made (the session stopped renewing), and
+    // nothing counted down.
+    assert_eq!(rig.faulty.injected_failures(), 1);
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "{:?}",
+        seen.lock().unwrap()
+    );
+    assert_eq!(s.attempts_remaining(), 5);
+    // The new open's first renewal is due a LockInterval after it.
+    rig.faulty.fail_method(Method::Renew, false);
+    rig.counting.reset();
+    tokio::time::sleep_until(reopened + secs(59)).await;
+    assert_eq!(rig.counting.count(Method::Renew), 0);
+    tokio::time::sleep(secs(2)).await;
+    assert_eq!(rig.counting.count(Method::Renew), 1);
+    assert_eq!(s.state(), State::Open);
+    assert_eq!(s.attempts_remaining(), 5);
+}
+
 /// Sessions that open at different instants within one timer-grid step
 /// (here 4 ms apart, 76 ms from the first to the last) renew their locks
 /// together, and auto-save together: the timers of a process fire on a

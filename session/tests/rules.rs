@@ -689,15 +689,24 @@ async fn auto_save_timer_follows_every_save_and_ends_with_the_session() {
         assert_eq!(alive(), open, "round {round}: no task added");
     }
     assert!(s.close().await.is_saved());
+    // The clocks' tasks end once the deadlines the session left (now
+    // ignored) have passed.
+    tokio::time::sleep(secs(1001)).await;
     tokio::task::yield_now().await;
+    assert_eq!(
+        rig.counting.count(Method::Set),
+        11,
+        "no auto-save after close"
+    );
     assert!(alive() < open, "closing ends the timers");
 }
 
-/// The auto-saves of every session of a registry run on one clock: opening
-/// 40 sessions adds no auto-save task per session; each one still saves at
-/// its own SaveInterval (the ones opened 5 s later, 5 s later); one whose
-/// SaveInterval shrinks saves at the earlier deadline; a session dropped
-/// without closing leaves nothing running for its auto-save.
+/// The auto-saves and lock renewals of every session of a registry run on
+/// two clocks: opening 40 sessions adds no task per session; each one
+/// still saves at its own SaveInterval (the ones opened 5 s later, 5 s
+/// later) and renews at its own LockInterval; one whose SaveInterval
+/// shrinks saves at the earlier deadline; a session dropped without
+/// closing leaves nothing running.
 #[tokio::test(start_paused = true)]
 async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
     let rig = Rig::new();
@@ -707,12 +716,7 @@ async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
             .num_alive_tasks()
     };
     let r = rig.registry();
-    let open = |k: i64| {
-        let s = r.session("Player", None, k);
-        // Lock renewal is a task per session: out of the way here.
-        s.set_lock_interval(secs(1000)).unwrap();
-        s
-    };
+    let open = |k: i64| r.session("Player", None, k);
     let first = open(0);
     first.open(None).await;
     let before = alive();
@@ -728,8 +732,8 @@ async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
         s.open(None).await;
         sessions.push(s);
     }
-    // Only the lock renewal task of each session opened since.
-    assert_eq!(alive(), before + 39);
+    // No task for any session opened since.
+    assert_eq!(alive(), before);
     rig.counting.reset();
     tokio::time::sleep(secs(26)).await; // 31 s after the first 20 opened
     assert_eq!(rig.counting.count(Method::Set), 20);
@@ -739,9 +743,14 @@ async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
     sessions[39].set_save_interval(secs(10)).unwrap();
     tokio::time::sleep(secs(11)).await; // 47 s: its save is due at 46 s
     assert_eq!(rig.counting.count(Method::Set), 41);
-    // Dropped without closing: the lock renewal task ends with the session
-    // (its next renewal finds it gone), the auto-save clock with the last
-    // deadline.
+    tokio::time::sleep(secs(14)).await; // 61 s: the first 20 renewed at 60 s
+    assert_eq!(rig.counting.count(Method::Renew), 20);
+    tokio::time::sleep(secs(5)).await; // 66 s: the other 20 at 65 s
+    assert_eq!(rig.counting.count(Method::Renew), 40);
+    // The first auto-saves started the registry's save batcher.
+    assert_eq!(alive(), before + 1, "still no task per session");
+    // Dropped without closing: both clocks end after the last deadline
+    // (it finds the sessions gone).
     drop(sessions);
     drop(r);
     tokio::time::sleep(secs(1000)).await;

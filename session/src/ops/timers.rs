@@ -1,9 +1,9 @@
-//! Starting the timers. Lock renewal and queue reading are tasks whose
-//! body (`lock.rs`, `queue.rs`) sleeps and works until it ends, answering
-//! the operation it wants next (a Close when the lock is given up); this
-//! module makes the task, hands it to the state owner (`session/state.rs`)
-//! and passes the request to the door. Auto-save is a deadline the
-//! registry's auto-save clock fires (`autosave.rs`).
+//! Starting the timers. Queue reading is a task whose body (`queue.rs`)
+//! sleeps and works until it ends, answering the operation it wants next;
+//! this module makes the task, hands it to the state owner
+//! (`session/state.rs`) and passes the request to the door. Auto-save and
+//! lock renewal are deadlines the registry's clocks fire (`clock.rs`,
+//! `autosave.rs`, `lock.rs`).
 //! The public calls whose effect is to start a timer (SaveInterval, a
 //! ProcessQueue listener) are here too.
 
@@ -52,10 +52,15 @@ pub(crate) fn restart_autosave(inner: &Arc<Inner>, core: &mut Core) {
     }
 }
 
-/// Starts lock renewal, the first due at `due`.
+/// (Re)starts lock renewal, the next due at `due`: sets the deadline, which
+/// the registry's lock renewal clock fires (a renewal in flight is
+/// forgotten).
 pub(crate) fn start_lock_renewal(inner: &Arc<Inner>, core: &mut Core, due: Instant) {
-    let task = spawn(inner, crate::lock::renew_loop(Arc::downgrade(inner), due));
-    state::set_timer(core, Timer::Lock, task);
+    state::renew_at(core, due);
+    if !inner.shared.lock_renewals.add(inner, due) {
+        // No runtime to run the clock on.
+        state::set_timer(core, Timer::Lock, None);
+    }
 }
 
 /// Starts queue reading if the session stays open, someone listens and no

@@ -4,8 +4,8 @@
 //! here and only here, and every timer (lock renewal, auto-save, queue
 //! reading) is held, replaced and stopped here and only here. The
 //! operations (`ops/`) ask for the transitions; `ops/timers.rs` makes the
-//! timer tasks and hands them to [`set_timer`]; the timer bodies (`lock.rs`,
-//! `autosave.rs`, `queue.rs`) ask this module what to do next.
+//! timer tasks and deadlines and hands them here; the timer bodies
+//! (`lock.rs`, `autosave.rs`, `queue.rs`) ask this module what to do next.
 
 use super::properties::Properties;
 use super::task_queue::{TaskKind, TaskQueue};
@@ -17,13 +17,18 @@ use std::sync::Arc;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
-/// The timers of an open session: lock renewal and queue reading are
-/// tasks sleeping until a deadline; auto-save is a deadline the registry's
-/// auto-save clock fires (`autosave/clock.rs`).
+/// The timers of an open session: queue reading is a task; auto-save and
+/// lock renewal are deadlines the registry's clocks fire (`clock.rs`).
 #[derive(Default)]
 pub(crate) struct Timers {
-    lock: Option<AbortHandle>,
     queue: Option<AbortHandle>,
+    /// When the next lock renewal is due: set when renewal starts and at
+    /// the end of every renewal, taken when it fires.
+    lock_due: Option<Instant>,
+    /// Counts every start and stop of lock renewal: a renewal in flight
+    /// whose answer finds another count was stopped (or restarted) since,
+    /// and its answer is dropped, as a cancelled task's would be.
+    lock_epoch: u64,
     /// When the next auto-save is due: set at every restart of the timer,
     /// taken when it fires (none until the save that follows restarts it).
     autosave_due: Option<Instant>,
@@ -38,17 +43,6 @@ pub(crate) enum Timer {
     Lock,
     /// Queue reading (ProcessQueue).
     Queue,
-}
-
-impl Timers {
-    /// The task of a timer that is one (auto-save is not).
-    fn slot(&mut self, timer: Timer) -> Option<&mut Option<AbortHandle>> {
-        match timer {
-            Timer::Autosave => None,
-            Timer::Lock => Some(&mut self.lock),
-            Timer::Queue => Some(&mut self.queue),
-        }
-    }
 }
 
 /// A save's accepted write and the value snapshot it encoded.
@@ -157,16 +151,48 @@ pub(crate) fn stop_timers(core: &mut Core) {
 }
 
 /// Replaces a timer (stopping the one it replaces), or stops it (`None`).
-/// Auto-save has no task: stopping it forgets its deadline.
+/// Auto-save and lock renewal have no task: stopping them forgets their
+/// deadline (and drops the answer of a renewal in flight).
 pub(crate) fn set_timer(core: &mut Core, timer: Timer, task: Option<AbortHandle>) {
-    match core.timers.slot(timer) {
-        Some(slot) => {
-            if let Some(old) = std::mem::replace(slot, task) {
+    let timers = &mut core.timers;
+    match timer {
+        Timer::Autosave => timers.autosave_due = None,
+        Timer::Lock => {
+            timers.lock_due = None;
+            timers.lock_epoch += 1;
+        }
+        Timer::Queue => {
+            if let Some(old) = std::mem::replace(&mut timers.queue, task) {
                 old.abort();
             }
         }
-        None => core.timers.autosave_due = None,
     }
+}
+
+/// (Re)starts lock renewal, the next due at `due`: a renewal in flight
+/// is forgotten (its answer is dropped).
+pub(crate) fn renew_at(core: &mut Core, due: Instant) {
+    set_timer(core, Timer::Lock, None);
+    core.timers.lock_due = Some(due);
+}
+
+/// Takes the lock renewal due at the grid instant `at` (the clock fires
+/// it), unless it was restarted or stopped since: answers when it was due
+/// and the renewal's count, which its answer must find unchanged
+/// ([`renewal_current`]).
+pub(crate) fn take_renewal(core: &mut Core, at: Instant) -> Option<(Instant, u64)> {
+    let due = core
+        .timers
+        .lock_due
+        .filter(|due| crate::grid::floor(*due) == at)?;
+    core.timers.lock_due = None;
+    Some((due, core.timers.lock_epoch))
+}
+
+/// Whether the renewal taken with count `epoch` is still the session's
+/// (lock renewal was not stopped or restarted since).
+pub(crate) fn renewal_current(core: &Core, epoch: u64) -> bool {
+    core.timers.lock_epoch == epoch && core.timers.lock_due.is_none()
 }
 
 /// Sets when the next auto-save is due. Answers whether the clock must be
@@ -190,11 +216,13 @@ pub(crate) fn take_autosave(core: &mut Core, at: Instant) -> bool {
     taken
 }
 
-/// Whether a timer runs.
+/// Whether a timer runs (waits for its deadline: a lock renewal in
+/// flight does not).
 pub(crate) fn has_timer(core: &mut Core, timer: Timer) -> bool {
-    match core.timers.slot(timer) {
-        Some(slot) => slot.is_some(),
-        None => core.timers.autosave_due.is_some(),
+    match timer {
+        Timer::Autosave => core.timers.autosave_due.is_some(),
+        Timer::Lock => core.timers.lock_due.is_some(),
+        Timer::Queue => core.timers.queue.is_some(),
     }
 }
 

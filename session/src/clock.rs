@@ -1,21 +1,27 @@
-//! The auto-save clock of a registry: every open session's next auto-save,
-//! on the timer grid (`grid.rs`), in one map, and one task that sleeps
-//! until the earliest grid instant, takes every session due then and fires
-//! each one's auto-save (`autosave.rs`).
+//! A registry's clocks: deadlines of its sessions on the timer grid
+//! (`grid.rs`), in one map, and one task that sleeps until the earliest
+//! grid instant, takes every session due then and hands them all to the
+//! clock's firing function at once. A registry has two: the auto-save clock
+//! (`autosave.rs`, SaveInterval) and the lock renewal clock (`lock.rs`,
+//! LockInterval).
 //!
 //! One task and one map entry per due instant replace a task and a timer
 //! per session: 100,000 open sessions saving every 30 s cost 10 wake-ups a
 //! second and no timer-wheel work per save, instead of two task polls, a
-//! timer registration and a timer firing for each of 3,333 saves a second.
+//! timer registration and a timer firing for each of 3,333 saves a second;
+//! and the firing function sees every session due at one instant, so it
+//! can send their store calls as one batch.
 //!
 //! The map holds weak references, and may hold an instant a session no
 //! longer waits for (its deadline moved, or its timer stopped): the
-//! session's own state says when its auto-save is due, and a firing at any
-//! other instant is ignored (see [`state::take_autosave`]). The task ends
-//! when the map is empty and the next deadline starts it again, on the
-//! runtime of the session that set it.
+//! session's own state says when it is due, and a firing at any other
+//! instant is ignored (see [`state::take_autosave`],
+//! [`state::take_renewal`]). The task ends when the map is empty and the
+//! next deadline starts it again, on the runtime of the session that set
+//! it.
 //!
 //! [`state::take_autosave`]: crate::session::state::take_autosave
+//! [`state::take_renewal`]: crate::session::state::take_renewal
 
 use crate::session::Inner;
 use std::collections::BTreeMap;
@@ -23,14 +29,17 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// A registry's auto-save clock.
-#[derive(Default)]
+/// The sessions a firing takes: those due at each grid instant up to now.
+pub(crate) type Fired = BTreeMap<Instant, Vec<Weak<Inner>>>;
+
+/// A registry's clock of one kind of deadline.
 pub(crate) struct Clock {
     inner: Arc<Shared>,
 }
 
-#[derive(Default)]
 struct Shared {
+    /// Called with every session due at one firing, on the clock's task.
+    fire: fn(Fired),
     due: Mutex<Due>,
     /// Wakes the task: an instant earlier than the one it sleeps until
     /// was added.
@@ -55,9 +64,19 @@ impl Shared {
 }
 
 impl Clock {
-    /// Fires `inner`'s auto-save at `due` rounded down to the grid; `false`
-    /// when no runtime can run the clock (the auto-save timer then does
-    /// not run).
+    /// A clock that hands each firing's sessions to `fire`.
+    pub(crate) fn new(fire: fn(Fired)) -> Self {
+        Clock {
+            inner: Arc::new(Shared {
+                fire,
+                due: Mutex::default(),
+                earlier: Notify::new(),
+            }),
+        }
+    }
+
+    /// Fires `inner` at `due` rounded down to the grid; `false` when no
+    /// runtime can run the clock (the timer then does not run).
     pub(crate) fn add(&self, inner: &Arc<Inner>, due: Instant) -> bool {
         let at = crate::grid::floor(due);
         let handle = inner.handle();
@@ -146,14 +165,6 @@ async fn run(mut running: Running) {
             };
             std::mem::replace(&mut d.at, later)
         };
-        let mut rewrites = Vec::new();
-        for (at, sessions) in fired {
-            for session in sessions {
-                if let Some(inner) = session.upgrade() {
-                    super::fire(&inner, at, &mut rewrites);
-                }
-            }
-        }
-        super::rewrite::send(rewrites);
+        (clock.fire)(fired);
     }
 }
