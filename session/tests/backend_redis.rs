@@ -12,8 +12,8 @@ use std::time::Duration;
 use sdm_session::backend::conformance::{self, Control};
 use sdm_session::backend::redis::RedisBackend;
 use sdm_session::backend::{
-    Backend, BackendError, BatchOutcome, Fence, LockOutcome, RenewOutcome, RenewStep, SaveStep,
-    SessionId, Write, WriteOutcome,
+    Backend, BackendError, BatchOutcome, DataVersion, Fence, LockOutcome, RenewOutcome, RenewStep,
+    RewriteStep, SaveStep, SessionId, VersionQuery, Write, WriteOutcome,
 };
 
 use redis_server::RedisServer;
@@ -1445,4 +1445,121 @@ async fn a_reader_waiting_on_held_values_is_woken_by_their_release() {
     assert_eq!(got.values, ["\"late\""]);
     let took = started.elapsed();
     assert!(took < Duration::from_secs(2), "read {took:?} after waiting");
+}
+
+/// An unchanged auto-save's rewrite sends the version its last write left,
+/// not the value: the record keeps its value, metadata and user ids (and
+/// its user-id index), gets a new version, and the replaced record is kept
+/// as a version, as with a save. A record Redis lost (a restart without
+/// persistence) is written in full in one more round, so the value is
+/// back within one SaveInterval.
+#[tokio::test]
+async fn a_rewrite_sends_no_value_and_a_lost_record_is_written_in_full() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "rewrite")
+        .await
+        .expect("connect");
+    let long = Duration::from_secs(600);
+    let big = format!("\"{}\"", "x".repeat(64 * 1024));
+    let write = Write::Set {
+        value: big.clone(),
+        metadata: "{\"m\":1}".into(),
+        user_ids: vec![7],
+        data_version: DataVersion::default(),
+    };
+    let ids = [
+        SessionId::new("Player", None, "kept"),
+        SessionId::new("Player", None, "lost"),
+    ];
+    let mut tokens = Vec::new();
+    let mut versions = Vec::new();
+    for id in &ids {
+        let token = acquired(&backend, id, "owner", long).await;
+        match backend.save(id, &write, fence("owner", token), &[]).await {
+            Ok(WriteOutcome::Written { version, .. }) => versions.push(version),
+            other => panic!("{other:?}"),
+        }
+        tokens.push(token);
+    }
+    let steps: Vec<RewriteStep<'_>> = (0..2)
+        .map(|i| RewriteStep {
+            save: SaveStep {
+                id: &ids[i],
+                write: &write,
+                fence: fence("owner", tokens[i]),
+                acks: &[],
+            },
+            replaces: &versions[i],
+        })
+        .collect();
+    // Both records as written: one run, and no value on the wire.
+    let before = server.info_field("stats", "total_net_input_bytes");
+    let (answers, trips) = counted(&server, backend.rewrite_each(&steps)).await;
+    let sent = server.info_field("stats", "total_net_input_bytes") - before;
+    assert_eq!(trips, one("evalsha"));
+    assert!(sent < 4096, "{sent} bytes sent for two 64 KB values");
+    let mut now = Vec::new();
+    for (i, answer) in answers.into_iter().enumerate() {
+        match answer {
+            Ok(WriteOutcome::Written { version, token, .. }) => {
+                assert_ne!(version, versions[i]);
+                assert_eq!(token, tokens[i]);
+                now.push(version);
+            }
+            other => panic!("step {i}: {other:?}"),
+        }
+    }
+    for (i, id) in ids.iter().enumerate() {
+        let record = backend.get(id).await.expect("get").expect("record");
+        assert_eq!(record.value, big);
+        assert_eq!(record.metadata, "{\"m\":1}");
+        assert_eq!(record.user_ids, vec![7]);
+        assert_eq!(record.version, now[i]);
+        let kept = backend
+            .versions(id, &VersionQuery::default())
+            .await
+            .expect("versions");
+        assert_eq!(kept.len(), 1, "the replaced record is kept");
+        assert_eq!(kept[0].record.version, versions[i]);
+        assert_eq!(kept[0].record.value, big);
+    }
+    assert_eq!(
+        backend.keys_for_user(7, None).await.expect("index").len(),
+        2,
+        "the user-id index is kept"
+    );
+    // Redis loses one record: its rewrite finds it gone and writes it in
+    // full, in a second run.
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    redis::cmd("DEL")
+        .arg(format!("{}:rec", backend.key_base(&ids[1])))
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("del");
+    let steps: Vec<RewriteStep<'_>> = (0..2)
+        .map(|i| RewriteStep {
+            save: SaveStep {
+                id: &ids[i],
+                write: &write,
+                fence: fence("owner", tokens[i]),
+                acks: &[],
+            },
+            replaces: &now[i],
+        })
+        .collect();
+    let (answers, trips) = counted(&server, backend.rewrite_each(&steps)).await;
+    assert_eq!(trips, HashMap::from([("evalsha".to_owned(), 2)]));
+    for (i, answer) in answers.into_iter().enumerate() {
+        assert!(
+            matches!(answer, Ok(WriteOutcome::Written { token, .. }) if token == tokens[i]),
+            "step {i}"
+        );
+    }
+    let healed = backend.get(&ids[1]).await.expect("get").expect("back");
+    assert_eq!(healed.value, big);
+    assert_eq!(healed.user_ids, vec![7]);
 }

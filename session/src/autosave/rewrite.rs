@@ -2,8 +2,13 @@
 //! nobody watches, writes that write again, straight from the clock: the
 //! module writes every value every SaveInterval, changed or not, so most
 //! auto-saves of an idle server are these. The clock takes them all in one
-//! firing ([`take`]) and sends them to the store as one batch ([`send`]):
-//! no operation runs, nothing is encoded again, no task per session.
+//! firing ([`take`]) and sends them to the store as one batch ([`send`],
+//! [`Backend::rewrite_each`]): no operation runs, nothing is encoded
+//! again, no task per session; a store that still holds the record that
+//! write made (Redis) stores a new version of it without the value being
+//! sent again.
+//!
+//! [`Backend::rewrite_each`]: crate::backend::Backend::rewrite_each
 //!
 //! The write is exactly the last one the session's save wrote (the same
 //! value, metadata, user ids and data version: the store holds it), under
@@ -24,7 +29,7 @@
 //! which writes, retries, and closes a fenced-out session as every save
 //! does.
 
-use crate::backend::{BackendError, Fence, SaveStep, Write, WriteOutcome};
+use crate::backend::{BackendError, Fence, RewriteStep, SaveStep, Write, WriteOutcome};
 use crate::session::task_queue::TaskKind;
 use crate::session::Inner;
 use std::sync::Arc;
@@ -35,6 +40,8 @@ use tokio::time::Instant;
 pub(crate) struct Rewrite {
     inner: Arc<Inner>,
     write: Arc<Write>,
+    /// The version the last write left in the store.
+    replaces: String,
     token: u64,
     writing: OwnedMutexGuard<()>,
 }
@@ -54,6 +61,7 @@ pub(crate) fn take(inner: &Arc<Inner>) -> Option<Rewrite> {
     quiet.then(|| Rewrite {
         inner: Arc::clone(inner),
         write: Arc::clone(&last.write),
+        replaces: core.stored.version.clone(),
         token: core.token,
         writing,
     })
@@ -76,21 +84,24 @@ async fn send_batch(rewrites: Vec<Rewrite>) {
     };
     let backend = Arc::clone(&first.inner.shared.backend);
     let started = std::time::Instant::now();
-    let steps: Vec<SaveStep<'_>> = rewrites
+    let steps: Vec<RewriteStep<'_>> = rewrites
         .iter()
-        .map(|r| SaveStep {
-            id: &r.inner.id,
-            write: &r.write,
-            fence: Fence {
-                owner: &r.inner.unique_id,
-                token: r.token,
-                release: false,
+        .map(|r| RewriteStep {
+            save: SaveStep {
+                id: &r.inner.id,
+                write: &r.write,
+                fence: Fence {
+                    owner: &r.inner.unique_id,
+                    token: r.token,
+                    release: false,
+                },
+                acks: &[],
             },
-            acks: &[],
+            replaces: &r.replaces,
         })
         .collect();
     let limit = crate::retry::CALL_TIMEOUT;
-    let outcomes = crate::retry::within(limit, async { Ok(backend.save_each(&steps).await) })
+    let outcomes = crate::retry::within(limit, async { Ok(backend.rewrite_each(&steps).await) })
         .await
         .unwrap_or_default();
     drop(steps);

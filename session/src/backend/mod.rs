@@ -235,6 +235,17 @@ pub struct SaveStep<'a> {
     pub acks: &'a [String],
 }
 
+/// One session's part of [`Backend::rewrite_each`]: a save step that
+/// writes again exactly what the session's last accepted save wrote, and
+/// the version that save left in the store.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RewriteStep<'a> {
+    /// The save step (its write is the session's last one, unchanged).
+    pub save: SaveStep<'a>,
+    /// The version the session's last write left in the store.
+    pub replaces: &'a str,
+}
+
 /// One lock renewal of [`Backend::renew_many`]: the arguments of
 /// [`Backend::renew`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -509,6 +520,26 @@ pub trait Backend: Send + Sync + 'static {
                 .iter()
                 .map(|s| self.save(s.id, s.write, s.fence.clone(), s.acks)),
         ))
+    }
+
+    /// [`save_each`](Self::save_each) of steps that each write again
+    /// exactly what their session's last accepted save wrote (an unchanged
+    /// auto-save), answered as `save_each` answers. A store may, for a step
+    /// whose record still holds version [`RewriteStep::replaces`] (the
+    /// record that write made, untouched since), store only what a save of
+    /// the same record changes (a new version, the times, the token, the
+    /// replaced record kept as a version) without the value crossing the
+    /// network again; a step whose record is anything else (gone, as after
+    /// a store lost its data, or written by someone else) is written in
+    /// full. The default is `save_each`.
+    fn rewrite_each<'a>(
+        &'a self,
+        steps: &'a [RewriteStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
+        Box::pin(async move {
+            let saves: Vec<SaveStep<'a>> = steps.iter().map(|s| s.save.clone()).collect();
+            self.save_each(&saves).await
+        })
     }
 
     /// [`queue_read`](Self::queue_read) by the session holding the lock

@@ -18,7 +18,7 @@
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence, KeyPage,
     KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record, RenewOutcome, RenewStep,
-    SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
+    RewriteStep, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -726,6 +726,16 @@ impl Backend for CountingBackend {
         }
         self.save_batches.fetch_add(1, Ordering::SeqCst);
         self.inner.save_each(steps)
+    }
+    fn rewrite_each<'a>(
+        &'a self,
+        steps: &'a [RewriteStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
+        for _ in steps {
+            self.bump(Method::Set);
+        }
+        self.save_batches.fetch_add(1, Ordering::SeqCst);
+        self.inner.rewrite_each(steps)
     }
     fn queue_read_held<'a>(
         &'a self,

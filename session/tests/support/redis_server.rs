@@ -82,6 +82,16 @@ impl RedisServer {
         }
     }
 
+    /// One numeric field of `INFO section` (0 when absent).
+    pub fn info_field(&self, section: &str, field: &str) -> u64 {
+        let prefix = format!("{field}:");
+        self.info(section)
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    }
+
     /// `INFO section` of this server.
     pub fn info(&self, section: &str) -> String {
         redis::Client::open(self.url.as_str())

@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use super::{acquire, get, ok, record, set_value, some, LONG, PAST_SHORT, SHORT};
 use crate::backend::{
-    Backend, BatchOutcome, Claim, Fence, QueueBatch, SaveStep, SessionId, Write, WriteOutcome,
+    Backend, BatchOutcome, Claim, DataVersion, Fence, QueueBatch, RewriteStep, SaveStep, SessionId,
+    Write, WriteOutcome,
 };
 
 async fn push(b: &Arc<dyn Backend>, id: &SessionId, values: &[&str]) {
@@ -316,4 +317,113 @@ async fn owners_unlock(b: &Arc<dyn Backend>, ids: &[SessionId], owners: &[String
     for (id, owner) in ids.iter().zip(owners) {
         let _ = b.unlock(id, owner).await;
     }
+}
+
+/// Unchanged auto-saves written again ([`Backend::rewrite_each`]), each
+/// answered as [`Backend::save_each`] would: a record still as the last
+/// write left it gets a new version and times with its value, metadata
+/// and user ids unchanged; one written since by someone else (an
+/// unfenced write) is written in full again; one whose lock was taken
+/// over is refused and keeps the newer owner's value.
+pub async fn rewrite_each_writes_the_last_write_again(b: Arc<dyn Backend>) {
+    let ids: Vec<SessionId> = (0..4)
+        .map(|i| super::fresh_id(&format!("rewrite_{i}")))
+        .collect();
+    let owners: Vec<String> = (0..ids.len()).map(|i| format!("owner-{i}")).collect();
+    let writes: Vec<Write> = (0..ids.len())
+        .map(|i| Write::Set {
+            value: format!("{{\"coins\":{i}}}"),
+            metadata: "{\"m\":1}".to_owned(),
+            user_ids: vec![100 + i as i64],
+            data_version: DataVersion::default(),
+        })
+        .collect();
+    let mut tokens = Vec::new();
+    let mut first = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let token = acquire(&b, id, &owners[i], LONG).await;
+        let fence = Fence {
+            owner: &owners[i],
+            token,
+            release: false,
+        };
+        first.push(match ok(b.save(id, &writes[i], fence, &[]).await, "save") {
+            WriteOutcome::Written {
+                created_ms,
+                updated_ms,
+                version,
+                ..
+            } => (created_ms, updated_ms, version),
+            other => panic!("save {i} answered {other:?}"),
+        });
+        tokens.push(token);
+    }
+    // Two was written since by someone else, without a lock.
+    ok(b.set(&ids[2], &set_value("\"other\""), None).await, "write");
+    // Three's lock is taken over, and the new owner writes.
+    let claim = Claim::new("owner-x").replacing("owner-3", tokens[3]);
+    let newer = match ok(b.acquire(&ids[3], &claim, LONG).await, "acquire") {
+        crate::backend::Acquisition::Acquired { token } => token,
+        other => panic!("could not replace: {other:?}"),
+    };
+    let fence = Fence {
+        owner: "owner-x",
+        token: newer,
+        release: false,
+    };
+    ok(
+        b.save(&ids[3], &set_value("\"newer\""), fence, &[]).await,
+        "save",
+    );
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let steps: Vec<RewriteStep<'_>> = (0..ids.len())
+        .map(|i| RewriteStep {
+            save: SaveStep {
+                id: &ids[i],
+                write: &writes[i],
+                fence: Fence {
+                    owner: &owners[i],
+                    token: tokens[i],
+                    release: false,
+                },
+                acks: &[],
+            },
+            replaces: &first[i].2,
+        })
+        .collect();
+    let answers = b.rewrite_each(&steps).await;
+    assert_eq!(answers.len(), ids.len(), "one answer per step");
+    for (i, answer) in answers.iter().enumerate() {
+        match (i, answer) {
+            (3, Ok(WriteOutcome::Fenced { token, .. })) => assert!(*token >= newer),
+            (3, other) => panic!("the refused step answered {other:?}"),
+            (
+                _,
+                Ok(WriteOutcome::Written {
+                    created_ms,
+                    updated_ms,
+                    version,
+                    token,
+                }),
+            ) => {
+                let (created, updated, before) = &first[i];
+                assert_eq!(*token, tokens[i], "step {i}");
+                assert_ne!(version, before, "step {i}: a new version");
+                assert_eq!(created_ms, created, "step {i}: created stays");
+                assert!(updated_ms >= updated, "step {i}: updated moves on");
+                let stored = record(&b, &ids[i]).await;
+                assert_eq!(&stored.version, version, "step {i}");
+                assert_eq!(stored.updated_ms, *updated_ms, "step {i}");
+            }
+            (_, other) => panic!("step {i} answered {other:?}"),
+        }
+    }
+    for (i, id) in ids.iter().enumerate().take(3) {
+        let stored = record(&b, id).await;
+        let value = format!("{{\"coins\":{i}}}");
+        assert_eq!(stored.value, value, "step {i}: the last write's value");
+        assert_eq!(stored.metadata, "{\"m\":1}", "step {i}");
+        assert_eq!(stored.user_ids, vec![100 + i as i64], "step {i}");
+    }
+    assert_eq!(record(&b, &ids[3]).await.value, "\"newer\"", "refused");
 }

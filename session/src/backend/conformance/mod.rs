@@ -273,6 +273,7 @@ pub const CASES: &[(&str, Case)] = cases![
     exactly_once::a_holder_without_the_lock_reads_nothing,
     exactly_once::save_many_is_all_or_nothing,
     exactly_once::save_each_answers_each_step,
+    exactly_once::rewrite_each_writes_the_last_write_again,
 ];
 
 /// The history cases, for a store kept with the default history

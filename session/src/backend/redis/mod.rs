@@ -179,7 +179,8 @@ use super::wakers::Wakers;
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence,
     HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
-    RenewOutcome, RenewStep, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
+    RenewOutcome, RenewStep, RewriteStep, SaveStep, SessionId, Version, VersionQuery, Write,
+    WriteOutcome,
 };
 
 mod cluster;
@@ -527,6 +528,13 @@ impl Backend for RedisBackend {
         steps: &'a [SaveStep<'a>],
     ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
         Box::pin(save::save_each(self, steps))
+    }
+
+    fn rewrite_each<'a>(
+        &'a self,
+        steps: &'a [RewriteStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
+        Box::pin(save::rewrite_each(self, steps))
     }
 
     fn renew<'a>(

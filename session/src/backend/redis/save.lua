@@ -1,10 +1,12 @@
 -- Prelude: one session's save step (needs now, tokens, ack, history). A
 -- step's keys follow KEYS index `ko`: rec, lock, tok, then, when it has
 -- acks, q, qv, qe, qi, qm, qh, then hist, uids and one user-id index key
--- per user id. Its arguments follow ARGV index `ao`: mode (s/r/p: set,
--- remove, put as given), fenced (1/0), owner, token, release (1/0),
+-- per user id. Its arguments follow ARGV index `ao`: mode (s/r/p/t: set,
+-- remove, put as given, touch), fenced (1/0), owner, token, release (1/0),
 -- version, value, metadata, user ids, data version, readable from (those
--- six empty for a removal), the ack count, then that many read ids, then
+-- six empty for a removal; for a touch the version, then the version the
+-- record must hold where the value goes, the other four empty), the ack
+-- count, then that many read ids, then
 -- keep, max age (ms, 0 for none), created, updated and token (of a put),
 -- the key's index member, the user id count, the count of user-id index
 -- keys (0 on a Redis Cluster, where they lie in other slots: only the
@@ -51,11 +53,14 @@ end
 -- refusal; else the write, the release (announced) and the acks, and the
 -- answer {1, created, updated, version, token}. A removal leaves a
 -- tombstone (the hash with only `token`), so a lost counter cannot repeat
--- its token.
+-- its token. A touch (an unchanged auto-save's rewrite) whose record does
+-- not hold the version it names changes nothing and answers {2}: the
+-- client writes it in full.
 local function save(s)
   local k = tokens(s.rec, s.lock, s.tok)
   local refused = refusal(s, k)
   if refused then return refused end
+  if s.mode == 't' and redis.call('HGET', s.rec, 'version') ~= s.value then return {2} end
   local token = k.latest
   if s.fenced then
     token = s.token
@@ -70,6 +75,11 @@ local function save(s)
       'token', s.put_token, 'data_version', s.data_version, 'readable_from', s.readable_from)
     index_users(s)
     out = {1, tonumber(s.created), tonumber(s.updated), s.version, tonumber(s.put_token)}
+  elseif s.mode == 't' then
+    -- Value, metadata, user ids and data version stay as they are.
+    local created = tonumber(kept_created or redis.call('HGET', s.rec, 'created_ms')) or now
+    redis.call('HSET', s.rec, 'updated_ms', fmt(now), 'version', s.version, 'token', fmt(token))
+    out = {1, created, now, s.version, token}
   elseif s.mode == 'r' then
     redis.call('DEL', s.rec)
     redis.call('HSET', s.rec, 'token', fmt(token))

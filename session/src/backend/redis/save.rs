@@ -19,17 +19,22 @@ use super::reply::{array, corrupt, each_answers, int, text, unsigned, EachAnswer
 use super::RedisBackend;
 use crate::backend::checks::{new_version, user_ids_json};
 use crate::backend::{
-    BackendError, BatchOutcome, Fence, Record, SaveStep, SessionId, Write, WriteOutcome,
+    BackendError, BatchOutcome, Fence, Record, RewriteStep, SaveStep, SessionId, Write,
+    WriteOutcome,
 };
 
-/// What a save step stores: a write (new times and version), or a record
-/// exactly as given (`put`).
+/// What a save step stores: a write (new times and version), a record
+/// exactly as given (`put`), or an unchanged record's new version.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Change<'a> {
     /// A save's write or removal.
     Write(&'a Write),
     /// An import's record, every field as given.
     Put(&'a Record),
+    /// The record as it is (it must still hold this version: else the step
+    /// answers that it changed), with a new version, times and token: a
+    /// rewrite of the last write (`rewrite_each`), without its value.
+    Touch(&'a str),
 }
 
 /// The number of hash slots of a Redis Cluster.
@@ -122,6 +127,7 @@ impl RedisBackend {
             Change::Write(Write::Remove) => "r",
             Change::Write(_) => "s",
             Change::Put(_) => "p",
+            Change::Touch(_) => "t",
         });
         match fence {
             Some(f) => {
@@ -157,6 +163,17 @@ impl RedisBackend {
                     .arg(r.data_version.readable_from);
                 r.user_ids.as_slice()
             }
+            // The version it replaces where the value goes; the record
+            // keeps its value, metadata, user ids and data version.
+            Change::Touch(replaces) => {
+                call.arg(new_version())
+                    .arg(replaces)
+                    .arg("")
+                    .arg("")
+                    .arg("")
+                    .arg("");
+                no_ids
+            }
             // No version, value, metadata, user ids nor data version.
             Change::Write(Write::Remove) => {
                 call.arg("").arg("").arg("").arg("").arg("").arg("");
@@ -171,13 +188,18 @@ impl RedisBackend {
         call.arg(history.keep).arg(history.max_age_ms());
         match change {
             Change::Put(r) => call.arg(r.created_ms).arg(r.updated_ms).arg(r.token),
-            Change::Write(_) => call.arg(0).arg(0).arg(0),
+            Change::Write(_) | Change::Touch(_) => call.arg(0).arg(0).arg(0),
         };
         // On a cluster the user-id index keys lie in other slots: only the
-        // key's own `uids` set is kept (`keys_for_user` scans those).
+        // key's own `uids` set is kept (`keys_for_user` scans those). The
+        // index member is read only for user ids.
         let indexed = !self.is_cluster();
-        call.arg(index_member(id))
-            .arg(user_ids.len())
+        if user_ids.is_empty() {
+            call.arg("");
+        } else {
+            call.arg(index_member(id));
+        }
+        call.arg(user_ids.len())
             .arg(if indexed { user_ids.len() } else { 0 });
         call.key(Joined(base, ":hist")).key(Joined(base, ":uids"));
         for user in user_ids {
@@ -190,12 +212,13 @@ impl RedisBackend {
 }
 
 /// The bytes a save step's value and metadata take among its arguments.
-fn step_bytes(step: &SaveStep<'_>) -> usize {
-    match step.write {
-        Write::Set {
+fn step_bytes(change: Change<'_>) -> usize {
+    match change {
+        Change::Write(Write::Set {
             value, metadata, ..
-        } => value.len() + metadata.len(),
-        Write::Remove => 0,
+        }) => value.len() + metadata.len(),
+        Change::Put(r) => r.value.len() + r.metadata.len(),
+        Change::Write(Write::Remove) | Change::Touch(_) => 0,
     }
 }
 
@@ -365,6 +388,78 @@ pub(super) async fn save_each(
     backend: &RedisBackend,
     steps: &[SaveStep<'_>],
 ) -> Vec<Result<WriteOutcome, BackendError>> {
+    let changes: Vec<Change<'_>> = steps.iter().map(|s| Change::Write(s.write)).collect();
+    each(backend, steps, &changes)
+        .await
+        .into_iter()
+        .zip(steps)
+        .map(|(answer, step)| {
+            answer?.ok_or_else(|| {
+                BackendError::Other(format!(
+                    "redis set {}: a save answered as a rewrite",
+                    step.id
+                ))
+            })
+        })
+        .collect()
+}
+
+/// [`Backend::rewrite_each`](crate::backend::Backend::rewrite_each):
+/// each write of a value goes as a [`Change::Touch`] (the version the
+/// session's last write left, not the value), in `save_each.lua` runs as
+/// [`save_each`]; the steps whose record no longer holds that version (a
+/// store that lost its data, a record written by someone else) then go
+/// again as full saves, in one more round.
+pub(super) async fn rewrite_each(
+    backend: &RedisBackend,
+    steps: &[RewriteStep<'_>],
+) -> Vec<Result<WriteOutcome, BackendError>> {
+    let saves: Vec<SaveStep<'_>> = steps.iter().map(|s| s.save.clone()).collect();
+    let changes: Vec<Change<'_>> = steps
+        .iter()
+        .map(|s| match s.save.write {
+            Write::Set { .. } => Change::Touch(s.replaces),
+            removal => Change::Write(removal),
+        })
+        .collect();
+    let touched = each(backend, &saves, &changes).await;
+    // In order: the full saves answer the steps answered `None`, in turn.
+    let full: Vec<SaveStep<'_>> = touched
+        .iter()
+        .zip(&saves)
+        .filter(|(answer, _)| matches!(answer, Ok(None)))
+        .map(|(_, step)| step.clone())
+        .collect();
+    let mut saved = if full.is_empty() {
+        Vec::new()
+    } else {
+        save_each(backend, &full).await
+    }
+    .into_iter();
+    touched
+        .into_iter()
+        .zip(&saves)
+        .map(|(answer, step)| match answer {
+            Ok(Some(outcome)) => Ok(outcome),
+            Err(e) => Err(e),
+            Ok(None) => saved.next().unwrap_or_else(|| {
+                Err(BackendError::Other(format!(
+                    "redis set {}: the full save after the rewrite went unanswered",
+                    step.id
+                )))
+            }),
+        })
+        .collect()
+}
+
+/// Runs `steps` as `changes` (one each) in `save_each.lua` runs: each
+/// answer is the step's outcome, or `None` for a [`Change::Touch`] whose
+/// record no longer holds the version it names.
+async fn each(
+    backend: &RedisBackend,
+    steps: &[SaveStep<'_>],
+    changes: &[Change<'_>],
+) -> Vec<Result<Option<WriteOutcome>, BackendError>> {
     let cluster = backend.is_cluster();
     let bases: Vec<String> = steps.iter().map(|s| backend.key_base(s.id)).collect();
     // Steps by hash slot (all in one on a single server), each slot's in
@@ -381,7 +476,7 @@ pub(super) async fn save_each(
             // Sized for the run: a step's keys, arguments and their bytes
             // (the value and metadata, about 200 more), so the buffers
             // never grow.
-            let bytes: usize = run.iter().map(|&i| step_bytes(&steps[i]) + 256).sum();
+            let bytes: usize = run.iter().map(|&i| step_bytes(changes[i]) + 256).sum();
             let mut call = Call::with_capacity(
                 &backend.inner.scripts.save_each,
                 6 * run.len(),
@@ -391,12 +486,11 @@ pub(super) async fn save_each(
             call.arg(run.len());
             for &i in run {
                 let step = &steps[i];
-                let change = Change::Write(step.write);
                 backend.save_step(
                     &mut call,
                     step.id,
                     &bases[i],
-                    change,
+                    changes[i],
                     Some(&step.fence),
                     step.acks,
                 );
@@ -417,7 +511,8 @@ pub(super) async fn save_each(
     });
     let groups: Vec<Group<Vec<Vec<usize>>>> = groups.collect();
     let done = run_groups(backend, |s| &s.save_each, "set", groups).await;
-    let mut answers: Vec<Option<Result<WriteOutcome, BackendError>>> = vec![None; steps.len()];
+    let mut answers: Vec<Option<Result<Option<WriteOutcome>, BackendError>>> =
+        vec![None; steps.len()];
     for (runs, replies) in done {
         match replies {
             Ok(replies) => {
@@ -467,20 +562,22 @@ pub(super) async fn save_each(
 }
 
 /// What one step's answer of `save_each.lua` means.
-fn each_outcome(base: &str, answer: EachAnswer<'_>) -> Result<WriteOutcome, BackendError> {
+/// `None`: a touch whose record no longer holds the version it named.
+fn each_outcome(base: &str, answer: EachAnswer<'_>) -> Result<Option<WriteOutcome>, BackendError> {
     let text = || String::from_utf8_lossy(answer.text).into_owned();
     let [a, b, c] = answer.numbers;
     match answer.flag {
-        1 => Ok(WriteOutcome::Written {
+        1 => Ok(Some(WriteOutcome::Written {
             created_ms: a,
             updated_ms: b,
             version: text(),
             token: unsigned(c),
-        }),
-        0 => Ok(WriteOutcome::Fenced {
+        })),
+        0 => Ok(Some(WriteOutcome::Fenced {
             token: unsigned(a),
             owner: Some(text()).filter(|h| !h.is_empty()),
-        }),
+        })),
+        2 => Ok(None),
         _ => Err(BackendError::Other(format!("redis set {base}: {}", text()))),
     }
 }

@@ -8,7 +8,8 @@
 -- integers and a text: `flag a b c n:text` (n the text's length in
 -- bytes, the text right after the colon): `1 created updated token
 -- n:version` (written), `0 token 0 0 n:holder` (refused by the fence;
--- holder '' when none) or `-1 0 0 0 n:error`. (One text parses far faster
+-- holder '' when none), `2 0 0 0 0:` (a touch whose record changed) or
+-- `-1 0 0 0 n:error`. (One text parses far faster
 -- in the client than an array of arrays.)
 local steps, ko, ao = {}, 0, 1
 for i = 1, tonumber(ARGV[1]) do
@@ -24,6 +25,7 @@ end
 local function answer(s)
   local r = save(s)
   if r[1] == 0 then return line(0, r[2], 0, 0, r[3]) end
+  if r[1] == 2 then return line(2, 0, 0, 0, '') end
   return line(1, r[2], r[3], r[5], r[4])
 end
 
