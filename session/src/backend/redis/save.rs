@@ -603,12 +603,12 @@ mod tests {
         );
         assert_eq!(
             each_outcome("{p:P/global/1}:", answers.into_iter().next().unwrap()), // ok: four answers
-            Ok(WriteOutcome::Written {
+            Ok(Some(WriteOutcome::Written {
                 created_ms: 1_700_000_000_000,
                 updated_ms: 1_700_000_000_123,
                 version: "0123456789abcdef0123456789abcdef".into(),
                 token: 7,
-            })
+            }))
         );
         let answers = each_answers(reply, 4).expect("four answers"); // ok: fixed input
         let outcomes: Vec<_> = answers
@@ -617,22 +617,31 @@ mod tests {
             .collect();
         assert_eq!(
             outcomes[1],
-            Ok(WriteOutcome::Fenced {
+            Ok(Some(WriteOutcome::Fenced {
                 token: 9,
                 owner: Some("holder".into())
-            })
+            }))
         );
         assert!(
             matches!(&outcomes[2], Err(BackendError::Other(m)) if m.ends_with(": OOM command:"))
         );
         assert_eq!(
             outcomes[3],
-            Ok(WriteOutcome::Written {
+            Ok(Some(WriteOutcome::Written {
                 created_ms: 5,
                 updated_ms: 6,
                 version: String::new(),
                 token: 8,
-            })
+            }))
+        );
+        // A touch whose record changed.
+        let changed = each_answers(b"2 0 0 0 0:", 1).expect("one answer"); // ok: fixed input
+        assert_eq!(
+            changed
+                .into_iter()
+                .map(|a| each_outcome("{p:P/global/1}:", a))
+                .collect::<Vec<_>>(),
+            vec![Ok(None)]
         );
         // A text holding a colon and a space is read by its length.
         assert_eq!(each_answers(b"0 3 0 0 3:a b", 1).unwrap()[0].text, b"a b"); // ok: fixed input
