@@ -47,25 +47,24 @@ fn fire(inner: &Arc<Inner>, at: Instant, rewrites: &mut Vec<rewrite::Rewrite>) {
     if !state::take_autosave(&mut inner.core(), at) {
         return;
     }
-    if skip_quietly(inner) {
-        crate::ops::timers::restart_autosave(inner, &mut inner.core());
-        return;
-    }
-    if let Some(r) = rewrite::take(inner) {
-        rewrites.push(r);
-        return;
+    if unwatched(inner) {
+        if skip_quietly(inner) {
+            crate::ops::timers::restart_autosave(inner, &mut inner.core());
+            return;
+        }
+        if let Some(r) = rewrite::take(inner) {
+            rewrites.push(r);
+            return;
+        }
     }
     crate::ops::request(inner, TaskKind::Save);
 }
 
-/// Whether this auto-save would write nothing and fire nothing anybody
-/// listens to; when so, it counts as done (an unchanged auto-save, as
+/// Whether this auto-save, which nobody watches ([`unwatched`]), would
+/// write nothing; when so, it counts as done (an unchanged auto-save, as
 /// `ops/save.rs` records it: the time of the last save moves, for
 /// SaveDelay).
 fn skip_quietly(inner: &Inner) -> bool {
-    if !unwatched(inner) {
-        return false;
-    }
     let mut core = inner.core();
     let quiet = core.props.skip_unchanged_autosaves && untouched(inner, &core);
     if quiet {

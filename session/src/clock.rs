@@ -79,25 +79,29 @@ impl Clock {
     /// runtime can run the clock (the timer then does not run).
     pub(crate) fn add(&self, inner: &Arc<Inner>, due: Instant) -> bool {
         let at = crate::grid::floor(due);
-        let handle = inner.handle();
         let start = {
             let mut d = self.inner.due();
-            if !d.running && handle.is_none() {
-                return false;
-            }
+            // The runtime is looked up only to start the task.
+            let handle = if d.running {
+                None
+            } else {
+                match inner.handle() {
+                    Some(handle) => Some(handle),
+                    None => return false,
+                }
+            };
             d.at.entry(at).or_default().push(Arc::downgrade(inner));
             if d.running {
                 if d.sleeping_until.is_some_and(|s| at < s) {
                     self.inner.earlier.notify_one();
                 }
-                false
             } else {
                 d.running = true;
                 d.sleeping_until = None;
-                true
             }
+            handle
         };
-        if let (true, Some(handle)) = (start, handle) {
+        if let Some(handle) = start {
             // Spawned with the lock released: a runtime shutting down drops
             // the task at once, and its guard takes the lock to clear
             // `running`.

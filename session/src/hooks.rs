@@ -48,6 +48,9 @@ pub(crate) enum MigrateError {
 #[derive(Default)]
 pub(crate) struct Hooks {
     by_name: Mutex<HashMap<String, NameHooks>>,
+    /// Set once any name was given a validator: until then no lookup is
+    /// needed to know a name has none (an auto-save's hot path asks).
+    any_validator: std::sync::atomic::AtomicBool,
 }
 
 impl Hooks {
@@ -62,11 +65,18 @@ impl Hooks {
 
     /// Whether `name` has a validator (without copying its hooks).
     pub(crate) fn has_validator(&self, name: &str) -> bool {
-        self.map().get(name).is_some_and(|h| h.validator.is_some())
+        self.any_validator
+            .load(std::sync::atomic::Ordering::Acquire)
+            && self.map().get(name).is_some_and(|h| h.validator.is_some())
     }
 
     pub(crate) fn set_validator(&self, name: &str, validator: Option<Arc<ValidatorFn>>) {
-        self.map().entry(name.to_owned()).or_default().validator = validator;
+        let mut map = self.map();
+        if validator.is_some() {
+            self.any_validator
+                .store(true, std::sync::atomic::Ordering::Release);
+        }
+        map.entry(name.to_owned()).or_default().validator = validator;
     }
 
     /// Appends a migration step; answers its number (the data version it

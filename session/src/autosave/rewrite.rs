@@ -46,9 +46,10 @@ pub(crate) struct Rewrite {
     writing: OwnedMutexGuard<()>,
 }
 
-/// The rewrite `inner`'s firing auto-save makes, when it can make one.
+/// The rewrite `inner`'s firing auto-save makes, when it can make one
+/// (the caller checked that nobody watches it, `autosave::unwatched`).
 pub(crate) fn take(inner: &Arc<Inner>) -> Option<Rewrite> {
-    if !super::unwatched(inner) || inner.shared.hooks.has_validator(&inner.id.name) {
+    if inner.shared.hooks.has_validator(&inner.id.name) {
         return None;
     }
     let writing = Arc::clone(&inner.write_lock).try_lock_owned().ok()?;

@@ -99,3 +99,36 @@ local function save(s)
   if s.queue then ack(s.queue, s.acks) end
   return out
 end
+
+-- The answers of several steps (`save_each.lua`, `touch_each.lua`) as one
+-- text, each step applied and answered on its own, in order: a line per
+-- step, `flag a b c n:text` (n the text's length in bytes, the text right
+-- after the colon): `1 created updated token n:version` (written),
+-- `0 token 0 0 n:holder` (refused by the fence; holder '' when none),
+-- `2 0 0 0 0:` (a touch whose record changed) or `-1 0 0 0 n:error` (Redis
+-- failed the step, e.g. out of memory; the others go on). The formatting
+-- runs under the same pcall as the step, so nothing in one step can fail
+-- the others.
+local function each_line(flag, a, b, c, text)
+  return string.format('%d %d %d %d %d:', flag, a, b, c, #text) .. text
+end
+
+local function each_answer(s)
+  local r = save(s)
+  if r[1] == 0 then return each_line(0, r[2], 0, 0, r[3]) end
+  if r[1] == 2 then return each_line(2, 0, 0, 0, '') end
+  return each_line(1, r[2], r[3], r[5], r[4])
+end
+
+local function each_answers(steps)
+  local out = {}
+  for i, s in ipairs(steps) do
+    local ok, a = pcall(each_answer, s)
+    if ok then
+      out[i] = a
+    else
+      out[i] = each_line(-1, 0, 0, 0, tostring(type(a) == 'table' and (a.err or a) or a))
+    end
+  end
+  return table.concat(out)
+end

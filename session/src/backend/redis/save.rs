@@ -16,25 +16,32 @@ use super::liveness::lock_changed;
 use super::queue::ack_keys;
 use super::replication::{Call, Joined};
 use super::reply::{array, corrupt, each_answers, int, text, unsigned, EachAnswer};
+use super::scripts::Scripts;
 use super::RedisBackend;
 use crate::backend::checks::{new_version, user_ids_json};
 use crate::backend::{
     BackendError, BatchOutcome, Fence, Record, RewriteStep, SaveStep, SessionId, Write,
     WriteOutcome,
 };
+use redis::Script;
 
-/// What a save step stores: a write (new times and version), a record
-/// exactly as given (`put`), or an unchanged record's new version.
+/// What a save step stores: a write (new times and version), or a record
+/// exactly as given (`put`).
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Change<'a> {
     /// A save's write or removal.
     Write(&'a Write),
     /// An import's record, every field as given.
     Put(&'a Record),
-    /// The record as it is (it must still hold this version: else the step
-    /// answers that it changed), with a new version, times and token: a
-    /// rewrite of the last write (`rewrite_each`), without its value.
-    Touch(&'a str),
+}
+
+/// The steps of one [`each`] call: saves (`save_each.lua`), or touches of
+/// unchanged records, each naming the version its record must still hold
+/// (`touch_each.lua`).
+#[derive(Clone, Copy)]
+enum Each<'a> {
+    Save(&'a [Change<'a>]),
+    Touch(&'a [&'a str]),
 }
 
 /// The number of hash slots of a Redis Cluster.
@@ -106,6 +113,17 @@ impl RedisBackend {
         )
     }
 
+    /// Adds one touch step's keys and arguments to `call` (the layout
+    /// `touch_each.lua` reads): the record must still hold `replaces`.
+    fn touch_step(&self, call: &mut Call<'_>, base: &str, replaces: &str, fence: &Fence<'_>) {
+        self.token_keys(call, base);
+        call.key(Joined(base, ":hist"));
+        call.arg(fence.owner)
+            .arg(fence.token)
+            .arg(new_version())
+            .arg(replaces);
+    }
+
     /// Adds one save step's keys and arguments to `call` (the layout the
     /// save prelude, `save.lua`, reads).
     pub(super) fn save_step(
@@ -127,7 +145,6 @@ impl RedisBackend {
             Change::Write(Write::Remove) => "r",
             Change::Write(_) => "s",
             Change::Put(_) => "p",
-            Change::Touch(_) => "t",
         });
         match fence {
             Some(f) => {
@@ -163,17 +180,6 @@ impl RedisBackend {
                     .arg(r.data_version.readable_from);
                 r.user_ids.as_slice()
             }
-            // The version it replaces where the value goes; the record
-            // keeps its value, metadata, user ids and data version.
-            Change::Touch(replaces) => {
-                call.arg(new_version())
-                    .arg(replaces)
-                    .arg("")
-                    .arg("")
-                    .arg("")
-                    .arg("");
-                no_ids
-            }
             // No version, value, metadata, user ids nor data version.
             Change::Write(Write::Remove) => {
                 call.arg("").arg("").arg("").arg("").arg("").arg("");
@@ -188,7 +194,7 @@ impl RedisBackend {
         call.arg(history.keep).arg(history.max_age_ms());
         match change {
             Change::Put(r) => call.arg(r.created_ms).arg(r.updated_ms).arg(r.token),
-            Change::Write(_) | Change::Touch(_) => call.arg(0).arg(0).arg(0),
+            Change::Write(_) => call.arg(0).arg(0).arg(0),
         };
         // On a cluster the user-id index keys lie in other slots: only the
         // key's own `uids` set is kept (`keys_for_user` scans those). The
@@ -218,7 +224,7 @@ fn step_bytes(change: Change<'_>) -> usize {
             value, metadata, ..
         }) => value.len() + metadata.len(),
         Change::Put(r) => r.value.len() + r.metadata.len(),
-        Change::Write(Write::Remove) | Change::Touch(_) => 0,
+        Change::Write(Write::Remove) => 0,
     }
 }
 
@@ -389,7 +395,7 @@ pub(super) async fn save_each(
     steps: &[SaveStep<'_>],
 ) -> Vec<Result<WriteOutcome, BackendError>> {
     let changes: Vec<Change<'_>> = steps.iter().map(|s| Change::Write(s.write)).collect();
-    each(backend, steps, &changes)
+    each(backend, steps, Each::Save(&changes))
         .await
         .into_iter()
         .zip(steps)
@@ -405,61 +411,59 @@ pub(super) async fn save_each(
 }
 
 /// [`Backend::rewrite_each`](crate::backend::Backend::rewrite_each):
-/// each write of a value goes as a [`Change::Touch`] (the version the
-/// session's last write left, not the value), in `save_each.lua` runs as
-/// [`save_each`]; the steps whose record no longer holds that version (a
+/// each write of a value goes as a touch (`touch_each.lua`: the version
+/// the session's last write left, not the value), in runs as
+/// [`save_each`]'s; the steps whose record no longer holds that version (a
 /// store that lost its data, a record written by someone else) then go
-/// again as full saves, in one more round.
+/// again as full saves, in one more round, with any removal.
 pub(super) async fn rewrite_each(
     backend: &RedisBackend,
     steps: &[RewriteStep<'_>],
 ) -> Vec<Result<WriteOutcome, BackendError>> {
-    let saves: Vec<SaveStep<'_>> = steps.iter().map(|s| s.save.clone()).collect();
-    let changes: Vec<Change<'_>> = steps
-        .iter()
-        .map(|s| match s.save.write {
-            Write::Set { .. } => Change::Touch(s.replaces),
-            removal => Change::Write(removal),
-        })
-        .collect();
-    let touched = each(backend, &saves, &changes).await;
-    // In order: the full saves answer the steps answered `None`, in turn.
-    let full: Vec<SaveStep<'_>> = touched
-        .iter()
-        .zip(&saves)
-        .filter(|(answer, _)| matches!(answer, Ok(None)))
-        .map(|(_, step)| step.clone())
-        .collect();
-    let mut saved = if full.is_empty() {
-        Vec::new()
-    } else {
-        save_each(backend, &full).await
+    let (sets, removals): (Vec<usize>, Vec<usize>) =
+        (0..steps.len()).partition(|&i| matches!(steps[i].save.write, Write::Set { .. }));
+    let touches: Vec<SaveStep<'_>> = sets.iter().map(|&i| steps[i].save.clone()).collect();
+    let replaces: Vec<&str> = sets.iter().map(|&i| steps[i].replaces).collect();
+    let touched = each(backend, &touches, Each::Touch(&replaces)).await;
+    let mut answers: Vec<Option<Result<WriteOutcome, BackendError>>> = vec![None; steps.len()];
+    let mut full = removals;
+    for (&i, answer) in sets.iter().zip(touched) {
+        match answer {
+            Ok(Some(outcome)) => answers[i] = Some(Ok(outcome)),
+            Err(e) => answers[i] = Some(Err(e)),
+            Ok(None) => full.push(i),
+        }
     }
-    .into_iter();
-    touched
+    if !full.is_empty() {
+        let saves: Vec<SaveStep<'_>> = full.iter().map(|&i| steps[i].save.clone()).collect();
+        for (&i, answer) in full.iter().zip(save_each(backend, &saves).await) {
+            answers[i] = Some(answer);
+        }
+    }
+    answers
         .into_iter()
-        .zip(&saves)
-        .map(|(answer, step)| match answer {
-            Ok(Some(outcome)) => Ok(outcome),
-            Err(e) => Err(e),
-            Ok(None) => saved.next().unwrap_or_else(|| {
+        .zip(steps)
+        .map(|(answer, step)| {
+            answer.unwrap_or_else(|| {
                 Err(BackendError::Other(format!(
-                    "redis set {}: the full save after the rewrite went unanswered",
-                    step.id
+                    "redis set {}: the rewrite went unanswered",
+                    step.save.id
                 )))
-            }),
+            })
         })
         .collect()
 }
 
-/// Runs `steps` as `changes` (one each) in `save_each.lua` runs: each
-/// answer is the step's outcome, or `None` for a [`Change::Touch`] whose
-/// record no longer holds the version it names.
+/// Runs `steps` (as `what` says, one each) in script runs of up to
+/// [`EACH_RUN`], every run of one server (on a cluster: of one hash slot)
+/// in one pipeline: each answer is the step's outcome, or `None` for a
+/// touch whose record no longer holds the version it names.
 async fn each(
     backend: &RedisBackend,
     steps: &[SaveStep<'_>],
-    changes: &[Change<'_>],
+    what: Each<'_>,
 ) -> Vec<Result<Option<WriteOutcome>, BackendError>> {
+    let scripts = &backend.inner.scripts;
     let cluster = backend.is_cluster();
     let bases: Vec<String> = steps.iter().map(|s| backend.key_base(s.id)).collect();
     // Steps by hash slot (all in one on a single server), each slot's in
@@ -473,28 +477,49 @@ async fn each(
         let mut pipe = redis::Pipeline::with_capacity(indices.len().div_ceil(EACH_RUN) + 1);
         let mut runs = Vec::new();
         for run in indices.chunks(EACH_RUN) {
-            // Sized for the run: a step's keys, arguments and their bytes
-            // (the value and metadata, about 200 more), so the buffers
-            // never grow.
-            let bytes: usize = run.iter().map(|&i| step_bytes(changes[i]) + 256).sum();
-            let mut call = Call::with_capacity(
-                &backend.inner.scripts.save_each,
-                6 * run.len(),
-                28 * run.len() + 1,
-                bytes,
-            );
-            call.arg(run.len());
-            for &i in run {
-                let step = &steps[i];
-                backend.save_step(
-                    &mut call,
-                    step.id,
-                    &bases[i],
-                    changes[i],
-                    Some(&step.fence),
-                    step.acks,
-                );
-            }
+            let call = match what {
+                Each::Save(changes) => {
+                    // Sized for the run: a step's keys, arguments and their
+                    // bytes (the value and metadata, about 200 more), so
+                    // the buffers never grow.
+                    let bytes: usize = run.iter().map(|&i| step_bytes(changes[i]) + 256).sum();
+                    let mut call = Call::with_capacity(
+                        &scripts.save_each,
+                        6 * run.len(),
+                        28 * run.len() + 1,
+                        bytes,
+                    );
+                    call.arg(run.len());
+                    for &i in run {
+                        let step = &steps[i];
+                        backend.save_step(
+                            &mut call,
+                            step.id,
+                            &bases[i],
+                            changes[i],
+                            Some(&step.fence),
+                            step.acks,
+                        );
+                    }
+                    call
+                }
+                Each::Touch(replaces) => {
+                    let history = backend.history();
+                    let mut call = Call::with_capacity(
+                        &scripts.touch_each,
+                        4 * run.len(),
+                        4 * run.len() + 3,
+                        96 * run.len() + 32,
+                    );
+                    call.arg(run.len())
+                        .arg(history.keep)
+                        .arg(history.max_age_ms());
+                    for &i in run {
+                        backend.touch_step(&mut call, &bases[i], replaces[i], &steps[i].fence);
+                    }
+                    call
+                }
+            };
             call.push_to(&mut pipe);
             runs.push(run.to_vec());
         }
@@ -510,7 +535,17 @@ async fn each(
         }
     });
     let groups: Vec<Group<Vec<Vec<usize>>>> = groups.collect();
-    let done = run_groups(backend, |s| &s.save_each, "set", groups).await;
+    fn save_each(s: &Scripts) -> &Script {
+        &s.save_each
+    }
+    fn touch_each(s: &Scripts) -> &Script {
+        &s.touch_each
+    }
+    let script = match what {
+        Each::Save(_) => save_each,
+        Each::Touch(_) => touch_each,
+    };
+    let done = run_groups(backend, script, "set", groups).await;
     let mut answers: Vec<Option<Result<Option<WriteOutcome>, BackendError>>> =
         vec![None; steps.len()];
     for (runs, replies) in done {

@@ -16,26 +16,4 @@ for i = 1, tonumber(ARGV[1]) do
   steps[i], ko, ao = parse_step(ko, ao)
 end
 
-local function line(flag, a, b, c, text)
-  return string.format('%d %d %d %d %d:', flag, a, b, c, #text) .. text
-end
-
--- A step's answer as its line (the formatting runs under the same pcall
--- as the step, so nothing in one step can fail the others).
-local function answer(s)
-  local r = save(s)
-  if r[1] == 0 then return line(0, r[2], 0, 0, r[3]) end
-  if r[1] == 2 then return line(2, 0, 0, 0, '') end
-  return line(1, r[2], r[3], r[5], r[4])
-end
-
-local out = {}
-for i, s in ipairs(steps) do
-  local ok, a = pcall(answer, s)
-  if ok then
-    out[i] = a
-  else
-    out[i] = line(-1, 0, 0, 0, tostring(type(a) == 'table' and (a.err or a) or a))
-  end
-end
-return table.concat(out)
+return each_answers(steps)

@@ -1,6 +1,7 @@
 //! The Lua scripts of the Redis store, one `.lua` file each (readable and
 //! testable alone), with the preludes they share prepended at compile time.
-//! Every script but `save_many.lua`, `save_each.lua` and `renew_each.lua`
+//! Every script but `save_many.lua`, `save_each.lua`, `touch_each.lua` and
+//! `renew_each.lua`
 //! touches the keys of one hash slot only: one session's, or one node's; a
 //! multi-key save touches each of its sessions' (see
 //! `RedisBackend::set_cluster_slot_check`), and the saves and renewals that
@@ -61,6 +62,10 @@ pub(crate) const SAVE_MANY: &str = with_save!("save_many.lua");
 /// Several sessions' saves, each fenced and answered on its own (the saves
 /// that come due together, in one script run).
 pub(crate) const SAVE_EACH: &str = with_save!("save_each.lua");
+/// Several unchanged records touched (the rewrites of unchanged
+/// auto-saves: a new version without the value), each fenced and answered
+/// on its own.
+pub(crate) const TOUCH_EACH: &str = with_save!("touch_each.lua");
 /// Push a queue value.
 pub(crate) const PUSH: &str = with_queue!("push.lua");
 /// Read queue values (the fencing prelude parses the lock entry holding
@@ -94,7 +99,7 @@ pub(crate) const REQUEST: &str = concat!(include_str!("now.lua"), include_str!("
 pub(crate) const REQUESTS: &str = concat!(include_str!("now.lua"), include_str!("requests.lua"));
 
 /// Every script source, for loading them all when connecting.
-pub(crate) const ALL: [&str; 17] = [
+pub(crate) const ALL: [&str; 18] = [
     LOCK,
     RENEW,
     RENEW_EACH,
@@ -102,6 +107,7 @@ pub(crate) const ALL: [&str; 17] = [
     SET,
     SAVE_MANY,
     SAVE_EACH,
+    TOUCH_EACH,
     PUSH,
     READ,
     REMOVE,
@@ -123,6 +129,7 @@ pub(crate) struct Scripts {
     pub(crate) set: Script,
     pub(crate) save_many: Script,
     pub(crate) save_each: Script,
+    pub(crate) touch_each: Script,
     pub(crate) push: Script,
     pub(crate) read: Script,
     pub(crate) remove: Script,
@@ -145,6 +152,7 @@ impl Scripts {
             set: Script::new(SET),
             save_many: Script::new(SAVE_MANY),
             save_each: Script::new(SAVE_EACH),
+            touch_each: Script::new(TOUCH_EACH),
             push: Script::new(PUSH),
             read: Script::new(READ),
             remove: Script::new(REMOVE),
