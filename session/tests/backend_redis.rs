@@ -1481,17 +1481,25 @@ async fn a_rewrite_sends_no_value_and_a_lost_record_is_written_in_full() {
         }
         tokens.push(token);
     }
-    let steps: Vec<RewriteStep<'_>> = (0..2)
-        .map(|i| RewriteStep {
-            save: SaveStep {
-                id: &ids[i],
-                write: &write,
-                fence: fence("owner", tokens[i]),
-                acks: &[],
-            },
-            replaces: &versions[i],
-        })
-        .collect();
+    fn rewrites<'a>(
+        ids: &'a [SessionId],
+        write: &'a Write,
+        tokens: &[u64],
+        replaces: &'a [String],
+    ) -> Vec<RewriteStep<'a>> {
+        (0..ids.len())
+            .map(|i| RewriteStep {
+                save: SaveStep {
+                    id: &ids[i],
+                    write,
+                    fence: fence("owner", tokens[i]),
+                    acks: &[],
+                },
+                replaces: &replaces[i],
+            })
+            .collect()
+    }
+    let steps = rewrites(&ids, &write, &tokens, &versions);
     // Both records as written: one run, and no value on the wire.
     let before = server.info_field("stats", "total_net_input_bytes");
     let (answers, trips) = counted(&server, backend.rewrite_each(&steps)).await;
@@ -1540,17 +1548,7 @@ async fn a_rewrite_sends_no_value_and_a_lost_record_is_written_in_full() {
         .query_async::<()>(&mut conn)
         .await
         .expect("del");
-    let steps: Vec<RewriteStep<'_>> = (0..2)
-        .map(|i| RewriteStep {
-            save: SaveStep {
-                id: &ids[i],
-                write: &write,
-                fence: fence("owner", tokens[i]),
-                acks: &[],
-            },
-            replaces: &now[i],
-        })
-        .collect();
+    let steps = rewrites(&ids, &write, &tokens, &now);
     let (answers, trips) = counted(&server, backend.rewrite_each(&steps)).await;
     assert_eq!(trips, HashMap::from([("evalsha".to_owned(), 2)]));
     for (i, answer) in answers.into_iter().enumerate() {

@@ -164,16 +164,10 @@ pub(super) async fn renew_many(
             }
         }
     }
-    answers
-        .into_iter()
-        .zip(steps)
-        .map(|(answer, step)| {
-            answer.unwrap_or_else(|| {
-                Err(BackendError::Other(format!(
-                    "redis renew {}: the renewal pipeline failed",
-                    backend.key_base(step.id)
-                )))
-            })
-        })
-        .collect()
+    super::reply::answered(answers, |i| {
+        format!(
+            "redis renew {}: the renewal pipeline failed",
+            backend.key_base(steps[i].id)
+        )
+    })
 }

@@ -95,6 +95,20 @@ pub(super) fn each_answers(mut bytes: &[u8], count: usize) -> Option<Vec<EachAns
     (answers.len() == count).then_some(answers)
 }
 
+/// Each step's answer of a batch, in order; a step left unanswered (its
+/// pipeline failed before its run was read) gets an error naming it
+/// (`unanswered` with its index).
+pub(super) fn answered<T>(
+    answers: Vec<Option<Result<T, BackendError>>>,
+    unanswered: impl Fn(usize) -> String,
+) -> Vec<Result<T, BackendError>> {
+    answers
+        .into_iter()
+        .enumerate()
+        .map(|(i, answer)| answer.unwrap_or_else(|| Err(BackendError::Other(unanswered(i)))))
+        .collect()
+}
+
 /// A token from a script's integer reply (never negative).
 pub(super) fn unsigned(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)

@@ -15,7 +15,7 @@ use super::groups::{run_groups, Group};
 use super::liveness::lock_changed;
 use super::queue::ack_keys;
 use super::replication::{Call, Joined};
-use super::reply::{array, corrupt, each_answers, int, text, unsigned, EachAnswer};
+use super::reply::{answered, array, corrupt, each_answers, int, text, unsigned, EachAnswer};
 use super::scripts::Scripts;
 use super::RedisBackend;
 use crate::backend::checks::{new_version, user_ids_json};
@@ -440,18 +440,12 @@ pub(super) async fn rewrite_each(
             answers[i] = Some(answer);
         }
     }
-    answers
-        .into_iter()
-        .zip(steps)
-        .map(|(answer, step)| {
-            answer.unwrap_or_else(|| {
-                Err(BackendError::Other(format!(
-                    "redis set {}: the rewrite went unanswered",
-                    step.save.id
-                )))
-            })
-        })
-        .collect()
+    answered(answers, |i| {
+        format!(
+            "redis set {}: the rewrite went unanswered",
+            steps[i].save.id
+        )
+    })
 }
 
 /// Runs `steps` (as `what` says, one each) in script runs of up to
@@ -583,17 +577,9 @@ async fn each(
             lock_changed(backend, base);
         }
     }
-    answers
-        .into_iter()
-        .zip(&bases)
-        .map(|(answer, base)| {
-            answer.unwrap_or_else(|| {
-                Err(BackendError::Other(format!(
-                    "redis save {base}: the save pipeline failed"
-                )))
-            })
-        })
-        .collect()
+    answered(answers, |i| {
+        format!("redis save {}: the save pipeline failed", bases[i])
+    })
 }
 
 /// What one step's answer of `save_each.lua` means.
