@@ -18,13 +18,19 @@
 //! instant is ignored (see [`state::take_autosave`],
 //! [`state::take_renewal`]). The task ends when the map is empty and the
 //! next deadline starts it again, on the runtime of the session that set
-//! it.
+//! it. If the runtime the task runs on shuts down while sessions on
+//! another runtime wait in the map, they wait until a deadline is set
+//! again (the map keeps them; the next `add` starts a task on the
+//! runtime it is called from, and starts the other clock again too,
+//! [`Clock::resume`]): a registry's sessions belong on one runtime (see
+//! [`Registry`](crate::Registry)).
 //!
 //! [`state::take_autosave`]: crate::session::state::take_autosave
 //! [`state::take_renewal`]: crate::session::state::take_renewal
 
 use crate::session::Inner;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use tokio::sync::Notify;
 use tokio::time::Instant;
@@ -41,6 +47,8 @@ struct Shared {
     /// Called with every session due at one firing, on the clock's task.
     fire: fn(Fired),
     due: Mutex<Due>,
+    /// `Due::running`, readable without the lock (for [`Clock::resume`]).
+    live: AtomicBool,
     /// Wakes the task: an instant earlier than the one it sleeps until
     /// was added.
     earlier: Notify,
@@ -70,6 +78,7 @@ impl Clock {
             inner: Arc::new(Shared {
                 fire,
                 due: Mutex::default(),
+                live: AtomicBool::new(false),
                 earlier: Notify::new(),
             }),
         }
@@ -96,21 +105,56 @@ impl Clock {
                     self.inner.earlier.notify_one();
                 }
             } else {
-                d.running = true;
+                d.set_running(&self.inner, true);
                 d.sleeping_until = None;
             }
             handle
         };
         if let Some(handle) = start {
-            // Spawned with the lock released: a runtime shutting down drops
-            // the task at once, and its guard takes the lock to clear
-            // `running`.
-            handle.spawn(run(Running {
-                clock: Arc::clone(&self.inner),
-                armed: true,
-            }));
+            self.spawn(handle);
         }
         true
+    }
+
+    /// Starts the task again, on the current runtime, when deadlines wait
+    /// and no task runs (the runtime it ran on shut down while sessions on
+    /// this one stay open). Each clock calls the other's as it sets a
+    /// deadline, so either one's activity brings both back.
+    pub(crate) fn resume(&self) {
+        if self.inner.live.load(Ordering::Acquire) {
+            return;
+        }
+        let start = {
+            let mut d = self.inner.due();
+            if d.running || d.at.is_empty() {
+                return;
+            }
+            let Ok(handle) = tokio::runtime::Handle::try_current() else {
+                return;
+            };
+            d.set_running(&self.inner, true);
+            d.sleeping_until = None;
+            handle
+        };
+        self.spawn(start);
+    }
+
+    /// Spawns the task (`running` is set). Spawned with the lock released:
+    /// a runtime shutting down drops the task at once, and its guard takes
+    /// the lock to clear `running`.
+    fn spawn(&self, handle: tokio::runtime::Handle) {
+        handle.spawn(run(Running {
+            clock: Arc::clone(&self.inner),
+            armed: true,
+        }));
+    }
+}
+
+impl Due {
+    /// Sets `running` and its lock-free copy.
+    fn set_running(&mut self, clock: &Shared, running: bool) {
+        self.running = running;
+        clock.live.store(running, Ordering::Release);
     }
 }
 
@@ -131,7 +175,7 @@ impl Drop for Running {
             return;
         }
         let mut d = self.clock.due();
-        d.running = false;
+        d.set_running(&self.clock, false);
         d.sleeping_until = None;
     }
 }
@@ -147,7 +191,7 @@ async fn run(mut running: Running) {
             match next {
                 Some(next) => d.sleeping_until = Some(next),
                 // Ends under the lock: an `add` after this starts a task.
-                None => d.running = false,
+                None => d.set_running(&clock, false),
             }
             next
         };

@@ -14,6 +14,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 /// The sessions of one server. Cheap to clone (shared inside).
+///
+/// A registry's timers (every open session's auto-save and lock renewal)
+/// run on two tasks, its clocks, started on the tokio runtime of the
+/// session that first needs them. Keep a registry's sessions on one
+/// runtime (or on runtimes that live as long as the registry, as the
+/// [blocking API](crate::blocking)'s own runtime does): if the runtime a
+/// clock runs on shuts down while sessions of the registry stay open on
+/// another, their timers wait until the next deadline is set there (a
+/// session opened, a save ended), which starts both clocks again there.
 #[derive(Clone)]
 pub struct Registry(Arc<RegistryInner>);
 

@@ -789,6 +789,45 @@ fn the_auto_save_clock_starts_again_after_its_runtime_shut_down() {
     });
 }
 
+/// Both clocks of a registry ran on a runtime that shut down while a
+/// session on another runtime stays open: a save there starts the
+/// auto-save clock again, and that brings the lock renewal clock back too,
+/// so the session renews on schedule.
+#[test]
+fn a_save_brings_both_clocks_back_after_their_runtime_shut_down() {
+    let rig = Rig::new();
+    let r = rig.registry();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .start_paused(true)
+            .build()
+            .expect("runtime")
+    };
+    let first = runtime();
+    let a = r.session("Player", None, 1);
+    first.block_on(async {
+        a.open(None).await;
+    });
+    let second = runtime();
+    let b = r.session("Player", None, 2);
+    second.block_on(async {
+        b.open(None).await;
+    });
+    // The clocks ran on the first runtime.
+    drop(first);
+    second.block_on(async {
+        b.set_value(v(json!(2)));
+        assert!(b.save().await.is_saved());
+        rig.counting.reset();
+        tokio::time::sleep(secs(61)).await;
+        // b renewed, and so did a (still open, its runtime gone).
+        assert_eq!(rig.counting.count(Method::Renew), 2);
+        assert_eq!(b.state(), State::Open);
+        assert_eq!(b.attempts_remaining(), 5);
+    });
+}
+
 /// An unchanged auto-save nobody watches writes the last write again (the
 /// module writes every SaveInterval, changed or not): every SaveInterval a
 /// write, the same value stored, a new Version. A change is written by the

@@ -39,7 +39,10 @@ fn spawn(
 /// (Re)starts the auto-save timer from now, or stops it when the session
 /// is not staying open or SaveInterval is zero: sets the deadline, which
 /// the registry's auto-save clock fires (no task per session or per save).
+/// Brings the lock renewal clock back if its runtime shut down
+/// (`Clock::resume`).
 pub(crate) fn restart_autosave(inner: &Arc<Inner>, core: &mut Core) {
+    inner.shared.lock_renewals.resume();
     let interval = core.props.save_interval;
     if interval.is_zero() || !core.stays_open() {
         state::set_timer(core, Timer::Autosave, None);
@@ -61,6 +64,7 @@ pub(crate) fn start_lock_renewal(inner: &Arc<Inner>, core: &mut Core, due: Insta
         // No runtime to run the clock on.
         state::set_timer(core, Timer::Lock, None);
     }
+    inner.shared.autosaves.resume();
 }
 
 /// Starts queue reading if the session stays open, someone listens and no
