@@ -758,6 +758,15 @@ async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
     assert!(alive() < before, "{} tasks alive, {before} before", alive());
 }
 
+/// A runtime of its own, on a paused clock.
+fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
+}
+
 /// The registry's auto-save clock runs on the runtime of the session that
 /// started it; when that runtime shuts down, the next deadline starts it
 /// again on the runtime it is set from.
@@ -765,21 +774,14 @@ async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
 fn the_auto_save_clock_starts_again_after_its_runtime_shut_down() {
     let rig = Rig::new();
     let r = rig.registry();
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .expect("runtime")
-    };
-    let first = runtime();
+    let first = paused_runtime();
     let a = r.session("Player", None, 1);
     first.block_on(async {
         a.open(None).await;
         a.set_value(v(json!(1)));
     });
     drop(first);
-    runtime().block_on(async {
+    paused_runtime().block_on(async {
         let b = r.session("Player", None, 2);
         b.set_lock_interval(secs(1000)).unwrap();
         b.open(None).await;
@@ -797,19 +799,12 @@ fn the_auto_save_clock_starts_again_after_its_runtime_shut_down() {
 fn a_save_brings_both_clocks_back_after_their_runtime_shut_down() {
     let rig = Rig::new();
     let r = rig.registry();
-    let runtime = || {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .expect("runtime")
-    };
-    let first = runtime();
+    let first = paused_runtime();
     let a = r.session("Player", None, 1);
     first.block_on(async {
         a.open(None).await;
     });
-    let second = runtime();
+    let second = paused_runtime();
     let b = r.session("Player", None, 2);
     second.block_on(async {
         b.open(None).await;
