@@ -1060,6 +1060,10 @@ pub fn time_stats(times: &[Duration]) -> String {
     )
 }
 
+/// How long `--kill` waits for a player to be online (not mid-hop) to hand
+/// to the server it kills.
+const KILL_PICK_WAIT: Duration = Duration::from_secs(10);
+
 /// `--kill`: moves some online players onto the server process by handoff,
 /// kills it with SIGKILL, and starts re-opening its players on the other
 /// servers (timed from the kill). Answers how many players it held.
@@ -1072,18 +1076,29 @@ async fn kill_server(
     let servers = world.servers.len();
     let want = (world.online.lock().unwrap_or_else(|e| e.into_inner()).len() / 3).max(2);
     let mut moving: Vec<(u32, usize, Session)> = Vec::new();
-    {
-        let mut online = world.online.lock().unwrap_or_else(|e| e.into_inner());
-        let mut joining = world.joining.lock().unwrap_or_else(|e| e.into_inner());
-        let mut candidates: Vec<u32> = online.keys().copied().collect();
-        while moving.len() < want && !candidates.is_empty() {
-            let p = candidates.swap_remove(rng.below(candidates.len() as u64) as usize);
-            if joining.insert(p) {
-                if let Some((server, session)) = online.remove(&p) {
-                    moving.push((p, server, session));
+    // Every player may be mid-hop or offline at this instant (a slow
+    // machine): wait for some to be online, so the kill has players to take.
+    let give_up = tokio::time::Instant::now() + KILL_PICK_WAIT;
+    loop {
+        {
+            let mut online = world.online.lock().unwrap_or_else(|e| e.into_inner());
+            let mut joining = world.joining.lock().unwrap_or_else(|e| e.into_inner());
+            let mut candidates: Vec<u32> = online.keys().copied().collect();
+            while moving.len() < want && !candidates.is_empty() {
+                let p = candidates.swap_remove(rng.below(candidates.len() as u64) as usize);
+                if joining.insert(p) {
+                    if let Some((server, session)) = online.remove(&p) {
+                        moving.push((p, server, session));
+                    } else {
+                        joining.remove(&p);
+                    }
                 }
             }
         }
+        if !moving.is_empty() || tokio::time::Instant::now() >= give_up {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let players: Vec<u32> = moving.iter().map(|(p, _, _)| *p).collect();
     println!(
