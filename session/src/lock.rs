@@ -28,15 +28,21 @@
 //! answer is dropped, see [`state::renewal_current`]). The close it asks
 //! for goes through the door.
 //!
+//! An auto-save's rewrite may renew the lock in the same store step
+//! (`autosave/rewrite.rs`); it counts as a renewal and moves the deadline
+//! later without telling the clock. The clock, firing the old deadline,
+//! finds the later one and sets it instead ([`RenewalFiring::Later`]).
+//!
 //! [`Backend::renew_many`]: crate::backend::Backend::renew_many
 
 use crate::backend::{BackendError, RenewOutcome, RenewStep};
 use crate::clock::Fired;
 use crate::session::events::fire_attempts_changed;
-use crate::session::state::{self, Renewal};
+use crate::session::state::{self, Renewal, RenewalFiring};
 use crate::session::task_queue::TaskKind;
 use crate::session::Inner;
 use crate::SessionError;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -63,19 +69,27 @@ pub(crate) fn fire_due(fired: Fired) {
             let Some(inner) = session.upgrade() else {
                 continue;
             };
-            let taken = {
-                let mut core = inner.core();
-                state::take_renewal(&mut core, at)
-                    .map(|(due, epoch)| (due, epoch, core.token, core.props.lock_ttl()))
-            };
-            if let Some((at, epoch, token, ttl)) = taken {
-                due.push(Due {
-                    inner,
-                    due: at,
-                    epoch,
-                    token,
-                    ttl,
-                });
+            let rewrites_renew = inner.shared.rewrites_renew.load(Ordering::Relaxed);
+            let mut core = inner.core();
+            match state::take_renewal(&mut core, at, rewrites_renew) {
+                RenewalFiring::Now(at, epoch) => {
+                    let (token, ttl) = (core.token, core.props.lock_ttl());
+                    drop(core);
+                    due.push(Due {
+                        inner,
+                        due: at,
+                        epoch,
+                        token,
+                        ttl,
+                    });
+                }
+                RenewalFiring::Later(at) => {
+                    if !inner.shared.lock_renewals.add(&inner, at) {
+                        // No runtime to run the clock on.
+                        state::set_timer(&mut core, state::Timer::Lock, None);
+                    }
+                }
+                RenewalFiring::Nothing => {}
             }
         }
     }

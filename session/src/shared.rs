@@ -9,6 +9,7 @@ use crate::liveness::Node;
 use crate::renewals::Renewals;
 use crate::saves::Saves;
 use crate::OpenWait;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 /// The registry's part of every session.
@@ -32,6 +33,12 @@ pub(crate) struct Shared {
     pub(crate) autosaves: Clock,
     /// Every session's next lock renewal.
     pub(crate) lock_renewals: Clock,
+    /// The store has renewed a lock with a rewrite
+    /// ([`Backend::rewrite_renew_each`]): a renewal due with an auto-save
+    /// waits for it (`state::take_renewal`).
+    ///
+    /// [`Backend::rewrite_renew_each`]: crate::backend::Backend::rewrite_renew_each
+    pub(crate) rewrites_renew: AtomicBool,
 }
 
 impl Shared {
@@ -46,6 +53,7 @@ impl Shared {
             hooks: Hooks::default(),
             node: Arc::new(Node::new()),
             open_wait: Mutex::new(None),
+            rewrites_renew: AtomicBool::new(false),
         })
     }
 }

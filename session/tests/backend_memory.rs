@@ -25,3 +25,18 @@ async fn memory_passes_the_history_cases() {
     let trimmed = Arc::new(MemoryBackend::with_history(conformance::history::TRIM));
     conformance::run_cases(trimmed, conformance::TRIM_CASES).await;
 }
+
+/// With rewrites renewing their lock (as on Redis), the lock cases hold,
+/// and the rewrite case sees its written steps renewed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn memory_renewing_with_rewrites_passes_the_lock_cases() {
+    let store = Arc::new(MemoryBackend::new());
+    store.set_renew_with_rewrites(true);
+    let cases: Vec<(&str, conformance::Case)> = conformance::CASES
+        .iter()
+        .filter(|(name, _)| name.contains("renew") || name.contains("rewrite"))
+        .copied()
+        .collect();
+    assert!(cases.len() >= 4, "{}", cases.len());
+    conformance::run_cases(store, &cases).await;
+}

@@ -13,7 +13,8 @@ use sdm_session::backend::conformance::{self, Control};
 use sdm_session::backend::redis::RedisBackend;
 use sdm_session::backend::{
     Backend, BackendError, BatchOutcome, DataVersion, Fence, LockOutcome, RenewOutcome, RenewStep,
-    RewriteStep, SaveStep, SessionId, VersionQuery, Write, WriteOutcome,
+    RenewingRewrite, RewriteStep, Rewritten, SaveStep, SessionId, VersionQuery, Write,
+    WriteOutcome,
 };
 
 use redis_server::RedisServer;
@@ -1560,4 +1561,97 @@ async fn a_rewrite_sends_no_value_and_a_lost_record_is_written_in_full() {
     let healed = backend.get(&ids[1]).await.expect("get").expect("back");
     assert_eq!(healed.value, big);
     assert_eq!(healed.user_ids, vec![7]);
+}
+
+/// A rewrite that may renew its lock (`rewrite_renew_each`) renews it in
+/// the same script run as the touch, for the step's ttl; a record written
+/// in full in the second round (Redis lost it) renews nothing.
+#[tokio::test]
+async fn a_touch_renews_its_lock_and_a_full_rewrite_does_not() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "touch_renew")
+        .await
+        .expect("connect");
+    let id = SessionId::new("Player", None, "renewed");
+    let write = Write::Set {
+        value: "{\"coins\":1}".into(),
+        metadata: "{}".into(),
+        user_ids: Vec::new(),
+        data_version: DataVersion::default(),
+    };
+    let token = acquired(&backend, &id, "owner", Duration::from_secs(600)).await;
+    let version = match backend.save(&id, &write, fence("owner", token), &[]).await {
+        Ok(WriteOutcome::Written { version, .. }) => version,
+        other => panic!("{other:?}"),
+    };
+    let client = redis::Client::open(server.url()).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    let base = backend.key_base(&id);
+    let pttl = |conn: &mut redis::aio::MultiplexedConnection| {
+        let mut conn = conn.clone();
+        let key = format!("{base}:lock");
+        async move {
+            redis::cmd("PTTL")
+                .arg(key)
+                .query_async::<i64>(&mut conn)
+                .await
+                .expect("pttl")
+        }
+    };
+    let step = |replaces: &str, ttl: Duration| -> Vec<(String, Duration)> {
+        vec![(replaces.to_owned(), ttl)]
+    };
+    let run = |steps: Vec<(String, Duration)>| {
+        let (id, write, backend) = (&id, &write, &backend);
+        async move {
+            let steps: Vec<RenewingRewrite<'_>> = steps
+                .iter()
+                .map(|(replaces, ttl)| RenewingRewrite {
+                    rewrite: RewriteStep {
+                        save: SaveStep {
+                            id,
+                            write,
+                            fence: fence("owner", token),
+                            acks: &[],
+                        },
+                        replaces,
+                    },
+                    ttl: *ttl,
+                })
+                .collect();
+            backend.rewrite_renew_each(&steps).await
+        }
+    };
+    let answers = run(step(&version, Duration::from_secs(5))).await;
+    let now = match &answers[..] {
+        [Ok(Rewritten {
+            outcome: WriteOutcome::Written { version, .. },
+            renewed: true,
+        })] => version.clone(),
+        other => panic!("{other:?}"),
+    };
+    let ttl = pttl(&mut conn).await;
+    assert!((1..=5000).contains(&ttl), "renewed for 5 s: {ttl} ms left");
+    // Redis loses the record: written in full, the lock left as it was.
+    redis::cmd("DEL")
+        .arg(format!("{base}:rec"))
+        .query_async::<()>(&mut conn)
+        .await
+        .expect("del");
+    let answers = run(step(&now, Duration::from_secs(600))).await;
+    assert!(
+        matches!(
+            &answers[..],
+            [Ok(Rewritten {
+                outcome: WriteOutcome::Written { .. },
+                renewed: false
+            })]
+        ),
+        "{answers:?}"
+    );
+    let ttl = pttl(&mut conn).await;
+    assert!((1..=5000).contains(&ttl), "not renewed: {ttl} ms left");
 }

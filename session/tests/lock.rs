@@ -392,3 +392,95 @@ async fn timers_of_sessions_opened_apart_fire_together_on_the_grid() {
         assert_eq!(s.attempts_remaining(), 5);
     }
 }
+
+/// On a store that renews the lock with an unchanged auto-save's rewrite
+/// (Redis; memory when asked), the auto-saves of an idle session keep its
+/// lock: no renewal of its own is sent, and the lock outlives its entry's
+/// expiry (LockInterval x LockAttempts + 30 s = 330 s) many times over.
+#[tokio::test(start_paused = true)]
+async fn an_idle_sessions_auto_saves_renew_its_lock_on_a_store_that_renews_with_rewrites() {
+    let rig = Rig::new();
+    rig.memory.set_renew_with_rewrites(true);
+    let s = rig.registry().session("Player", None, 1);
+    s.open(None).await;
+    let id = s.id().clone();
+    let owner = rig.memory.lock_holder(&id).expect("locked");
+    rig.counting.reset();
+    tokio::time::sleep(secs(1000)).await;
+    // Only the renewal due at 60 s, with the first rewrite (each clock
+    // fires its own); after it, every rewrite moves the next one on.
+    assert_eq!(
+        rig.counting.count(Method::Renew),
+        1,
+        "no renewal of its own"
+    );
+    // One save every 30 s: the first in full, the others rewrites.
+    assert_eq!(rig.counting.count(Method::Set), 33);
+    assert_eq!(rig.memory.lock_holder(&id), Some(owner), "still locked");
+    assert_eq!(s.state(), State::Open);
+    assert_eq!(s.attempts_remaining(), 5);
+    // Without auto-saves, renewals come back on their own schedule.
+    s.set_save_interval(secs(0)).unwrap();
+    rig.counting.reset();
+    tokio::time::sleep(secs(61)).await;
+    assert_eq!(rig.counting.count(Method::Renew), 1);
+    assert_eq!(rig.counting.total(), 1);
+}
+
+/// A rewrite that renewed the lock counts as a successful renewal: it
+/// brings AttemptsRemaining back to LockAttempts (AttemptsChanged fires)
+/// after failed renewals, and the next renewal is due a LockInterval
+/// after it. A rewrite that renewed nothing (renewals failing) leaves the
+/// schedule alone.
+#[tokio::test(start_paused = true)]
+async fn a_rewrite_that_renewed_the_lock_counts_as_a_renewal() {
+    let rig = Rig::new();
+    rig.memory.set_renew_with_rewrites(true);
+    let s = rig.registry().session("Player", None, 1);
+    s.set_save_interval(secs(10)).unwrap();
+    s.open(None).await;
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    s.on_attempts_changed(move |n, _| seen2.lock().unwrap().push(n));
+    // Renewals fail, and rewrites renew nothing: the renewal due at 60 s
+    // fails after its three tries.
+    rig.faulty.fail_method(Method::Renew, true);
+    tokio::time::sleep(secs(63)).await;
+    assert_eq!(*seen.lock().unwrap(), vec![4]);
+    rig.faulty.fail_method(Method::Renew, false);
+    rig.counting.reset();
+    // The rewrite at 70 s renews: AttemptsRemaining is 5 again, and no
+    // renewal is sent at 120 s (its deadline moved to 130 s, then on with
+    // every rewrite).
+    tokio::time::sleep(secs(10)).await;
+    assert_eq!(*seen.lock().unwrap(), vec![4, 5]);
+    assert_eq!(s.attempts_remaining(), 5);
+    tokio::time::sleep(secs(200)).await;
+    assert_eq!(rig.counting.count(Method::Renew), 0);
+    assert!(rig.counting.count(Method::Set) >= 20);
+    assert_eq!(s.state(), State::Open);
+}
+
+/// SaveInterval = LockInterval: every renewal is due at the same instant
+/// as an auto-save. Once the store has shown that rewrites renew, the
+/// renewal waits for the rewrite, which renews the lock and moves it on:
+/// only the renewals before that are sent.
+#[tokio::test(start_paused = true)]
+async fn a_renewal_due_with_an_auto_save_waits_for_its_rewrite() {
+    let rig = Rig::new();
+    rig.memory.set_renew_with_rewrites(true);
+    let s = rig.registry().session("Player", None, 1);
+    s.set_save_interval(secs(60)).unwrap();
+    s.open(None).await;
+    let id = s.id().clone();
+    rig.counting.reset();
+    tokio::time::sleep(secs(1000)).await;
+    // 60 s: the first save (in full) and a renewal; 120 s: the first
+    // rewrite renews, but the renewal went too (nothing had renewed yet);
+    // from 180 s on the rewrites alone.
+    assert_eq!(rig.counting.count(Method::Renew), 2);
+    assert_eq!(rig.counting.count(Method::Set), 16);
+    assert!(rig.memory.lock_holder(&id).is_some());
+    assert_eq!(s.attempts_remaining(), 5);
+    assert_eq!(s.state(), State::Open);
+}

@@ -28,11 +28,31 @@
 //! store error or timeout) hands the auto-save to the door as a Save,
 //! which writes, retries, and closes a fenced-out session as every save
 //! does.
+//!
+//! A rewrite also renews the session's lock when the store can do both in
+//! one atomic step ([`Backend::rewrite_renew_each`]: Redis and memory) and
+//! the session's renewal is waiting for its deadline: the fence that
+//! admits the write admits the renewal. The accepted rewrite then counts as
+//! a successful renewal at the time it was sent (AttemptsRemaining =
+//! LockAttempts, the next renewal due a LockInterval later; the lock
+//! renewal clock finds the later deadline when it fires the old one, see
+//! `lock.rs`). With the default intervals (SaveInterval 30 s, LockInterval
+//! 60 s) an idle session's lock is renewed by its auto-saves: half the
+//! store calls. A rewrite that is not accepted, or written in full because
+//! its record changed, renews nothing: the renewal keeps its deadline.
+//!
+//! [`Backend::rewrite_renew_each`]: crate::backend::Backend::rewrite_renew_each
 
-use crate::backend::{BackendError, Fence, RewriteStep, SaveStep, Write, WriteOutcome};
+use crate::backend::{
+    BackendError, Fence, RenewingRewrite, RewriteStep, Rewritten, SaveStep, Write, WriteOutcome,
+};
+use crate::session::events::fire_attempts_changed;
+use crate::session::state;
 use crate::session::task_queue::TaskKind;
 use crate::session::Inner;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 use tokio::time::Instant;
 
@@ -43,6 +63,16 @@ pub(crate) struct Rewrite {
     /// The version the last write left in the store.
     replaces: String,
     token: u64,
+    /// The lock's ttl: the store may renew the lock with the write
+    /// ([`Backend::rewrite_renew_each`]).
+    ///
+    /// [`Backend::rewrite_renew_each`]: crate::backend::Backend::rewrite_renew_each
+    ttl: Duration,
+    /// The count of the renewal waiting for its deadline, when there is
+    /// one: a rewrite that renewed the lock counts as that renewal. (With
+    /// a renewal in flight the lock is renewed twice, which is harmless,
+    /// and the process learns that its store renews with rewrites.)
+    epoch: Option<u64>,
     writing: OwnedMutexGuard<()>,
 }
 
@@ -53,19 +83,28 @@ pub(crate) fn take(inner: &Arc<Inner>) -> Option<Rewrite> {
         return None;
     }
     let writing = Arc::clone(&inner.write_lock).try_lock_owned().ok()?;
-    let core = inner.core();
+    let mut core = inner.core();
     let last = core.last_write.as_ref()?;
     let delay_over = core
         .last_save
         .is_none_or(|t| t + core.props.save_delay <= Instant::now());
     let quiet = super::untouched(inner, &core) && delay_over && last.snapshot == inner.snapshots();
-    quiet.then(|| Rewrite {
+    if !quiet {
+        return None;
+    }
+    let rewrite = Rewrite {
         inner: Arc::clone(inner),
         write: Arc::clone(&last.write),
         replaces: core.stored.version.clone(),
         token: core.token,
+        ttl: core.props.lock_ttl(),
+        epoch: state::pending_renewal(&core),
         writing,
-    })
+    };
+    if rewrite.epoch.is_some() {
+        state::set_riding(&mut core, true);
+    }
+    Some(rewrite)
 }
 
 /// Sends one firing's rewrites to the store, in batches of at most
@@ -85,26 +124,32 @@ async fn send_batch(rewrites: Vec<Rewrite>) {
     };
     let backend = Arc::clone(&first.inner.shared.backend);
     let started = std::time::Instant::now();
-    let steps: Vec<RewriteStep<'_>> = rewrites
+    let sent = Instant::now();
+    let steps: Vec<RenewingRewrite<'_>> = rewrites
         .iter()
-        .map(|r| RewriteStep {
-            save: SaveStep {
-                id: &r.inner.id,
-                write: &r.write,
-                fence: Fence {
-                    owner: &r.inner.unique_id,
-                    token: r.token,
-                    release: false,
+        .map(|r| RenewingRewrite {
+            rewrite: RewriteStep {
+                save: SaveStep {
+                    id: &r.inner.id,
+                    write: &r.write,
+                    fence: Fence {
+                        owner: &r.inner.unique_id,
+                        token: r.token,
+                        release: false,
+                    },
+                    acks: &[],
                 },
-                acks: &[],
+                replaces: &r.replaces,
             },
-            replaces: &r.replaces,
+            ttl: r.ttl,
         })
         .collect();
     let limit = crate::retry::CALL_TIMEOUT;
-    let outcomes = crate::retry::within(limit, async { Ok(backend.rewrite_each(&steps).await) })
-        .await
-        .unwrap_or_default();
+    let outcomes = crate::retry::within(limit, async {
+        Ok(backend.rewrite_renew_each(&steps).await)
+    })
+    .await
+    .unwrap_or_default();
     drop(steps);
     let took = started.elapsed();
     let mut outcomes = outcomes.into_iter();
@@ -116,24 +161,34 @@ async fn send_batch(rewrites: Vec<Rewrite>) {
                 rewrite.inner.id
             )))
         });
-        settle(rewrite, outcome, took);
+        settle(rewrite, outcome, sent, took);
     }
 }
 
-/// Counts an accepted rewrite as the auto-save; hands any other outcome to
-/// the door as a Save.
+/// Counts an accepted rewrite as the auto-save (and, when the store
+/// renewed the lock with it, as the lock renewal sent at `sent`); hands
+/// any other outcome to the door as a Save.
 fn settle(
     rewrite: Rewrite,
-    outcome: Result<WriteOutcome, BackendError>,
-    took: std::time::Duration,
+    outcome: Result<Rewritten, BackendError>,
+    sent: Instant,
+    took: Duration,
 ) {
     let Rewrite {
         inner,
         write,
         writing,
+        epoch,
         ..
     } = rewrite;
+    let (outcome, renewed) = match outcome {
+        Ok(r) => (Ok(r.outcome), r.renewed),
+        Err(e) => (Err(e), false),
+    };
     let written = matches!(outcome, Ok(WriteOutcome::Written { .. }));
+    if renewed {
+        inner.shared.rewrites_renew.store(true, Ordering::Relaxed);
+    }
     crate::observe::store_call("set", outcome.is_err());
     inner.shared.health.record(outcome.is_ok());
     inner
@@ -141,13 +196,16 @@ fn settle(
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let span = crate::observe::operation_span(&inner.id_text, "Save");
     if !written {
+        if epoch.is_some() {
+            state::set_riding(&mut inner.core(), false);
+        }
         drop(writing);
         span.in_scope(|| tracing::debug!("auto-save rewrite not accepted: saving again"));
         crate::ops::request(&inner, TaskKind::Save);
         return;
     }
     let bytes = write.value_bytes();
-    {
+    let attempts = {
         let mut core = inner.core();
         if let Ok(outcome) = outcome {
             if *write == Write::Remove {
@@ -158,8 +216,16 @@ fn settle(
         }
         core.last_save = Some(Instant::now());
         crate::ops::timers::restart_autosave(&inner, &mut core);
-    }
+        state::set_riding(&mut core, false);
+        match epoch {
+            Some(epoch) if renewed => state::renewed_by_write(&mut core, epoch, sent),
+            _ => None,
+        }
+    };
     drop(writing);
+    if let Some(remaining) = attempts {
+        fire_attempts_changed(&inner, remaining);
+    }
     crate::observe::save_done("saved", took, bytes);
     crate::observe::operation_done(&span, "Save", "Saved", 1);
 }

@@ -12,7 +12,8 @@ use super::wakers::{wait_for, Attempt, Wakers};
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence,
     HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
-    RenewOutcome, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
+    RenewOutcome, RenewingRewrite, Rewritten, SaveStep, SessionId, Version, VersionQuery, Write,
+    WriteOutcome,
 };
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
@@ -47,6 +48,8 @@ struct Stores {
     next_seq: u64,
     /// Heartbeat entries by node id, with their expiry.
     nodes: HashMap<String, Instant>,
+    /// Rewrites renew their lock ([`MemoryBackend::set_renew_with_rewrites`]).
+    renew_with_rewrites: bool,
     /// Pending release requests by node id, with their expiry.
     requests: HashMap<String, Vec<(SessionId, Instant)>>,
     /// Kept versions per key, oldest first.
@@ -181,6 +184,21 @@ impl MemoryBackend {
     /// Changes the retention from the next write of each key on.
     pub fn set_history(&self, history: HistoryConfig) {
         self.stores().retention = history;
+    }
+
+    /// Whether an unchanged auto-save's rewrite also renews its session's
+    /// lock in the same step ([`Backend::rewrite_renew_each`]), as Redis
+    /// does; the rewrite then counts as the session's lock renewal. Off by
+    /// default: the lock renews on its own schedule, every LockInterval, as
+    /// a test counting renewals expects.
+    ///
+    /// ```
+    /// use sdm_session::backend::MemoryBackend;
+    /// let store = MemoryBackend::new();
+    /// store.set_renew_with_rewrites(true);
+    /// ```
+    pub fn set_renew_with_rewrites(&self, on: bool) {
+        self.stores().renew_with_rewrites = on;
     }
 
     fn stores(&self) -> MutexGuard<'_, Stores> {
@@ -439,6 +457,30 @@ impl MemoryBackend {
     }
 }
 
+/// Renews `owner`'s lock on `id` under `token` for `ttl`, in the caller's
+/// step: the entry's expiry moves, or an expired entry is written again;
+/// refused once a lock was granted after `token`.
+fn renew_in(
+    s: &mut Stores,
+    id: &SessionId,
+    owner: &str,
+    token: u64,
+    ttl: Duration,
+) -> RenewOutcome {
+    let now = Instant::now();
+    if let Err(refused) = s.tokens(id, now).admit(owner, token) {
+        return RenewOutcome::Superseded {
+            token: refused.token,
+            owner: refused.owner,
+        };
+    }
+    match s.locks.get_mut(id) {
+        Some(lock) => lock.expires = now + ttl,
+        None => s.put_lock(id, owner, token, None, now_ms(), now + ttl),
+    }
+    RenewOutcome::Renewed
+}
+
 impl Backend for MemoryBackend {
     fn kind(&self) -> &'static str {
         "memory"
@@ -499,18 +541,36 @@ impl Backend for MemoryBackend {
         Box::pin(async move {
             super::checks::check_ttl(id, ttl)?;
             let mut s = self.stores();
-            let now = Instant::now();
-            if let Err(refused) = s.tokens(id, now).admit(owner, token) {
-                return Ok(RenewOutcome::Superseded {
-                    token: refused.token,
-                    owner: refused.owner,
-                });
-            }
-            match s.locks.get_mut(id) {
-                Some(lock) => lock.expires = now + ttl,
-                None => s.put_lock(id, owner, token, None, now_ms(), now + ttl),
-            }
-            Ok(RenewOutcome::Renewed)
+            Ok(renew_in(&mut s, id, owner, token, ttl))
+        })
+    }
+
+    fn rewrite_renew_each<'a>(
+        &'a self,
+        steps: &'a [RenewingRewrite<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Rewritten, BackendError>>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let renews = s.renew_with_rewrites;
+            steps
+                .iter()
+                .map(|step| {
+                    let save = &step.rewrite.save;
+                    let outcome = self.apply(&mut s, save.id, save.write, Some(&save.fence), &[]);
+                    // The write's fence admitted the renewal too.
+                    let renewed = renews
+                        && matches!(outcome, WriteOutcome::Written { .. })
+                        && !step.ttl.is_zero()
+                        && renew_in(
+                            &mut s,
+                            save.id,
+                            save.fence.owner,
+                            save.fence.token,
+                            step.ttl,
+                        ) == RenewOutcome::Renewed;
+                    Ok(Rewritten { outcome, renewed })
+                })
+                .collect()
         })
     }
 

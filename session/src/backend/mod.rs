@@ -246,6 +246,26 @@ pub struct RewriteStep<'a> {
     pub replaces: &'a str,
 }
 
+/// One step of [`Backend::rewrite_renew_each`]: a rewrite whose
+/// acceptance may renew the writer's lock in the same atomic step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RenewingRewrite<'a> {
+    /// The rewrite.
+    pub rewrite: RewriteStep<'a>,
+    /// The lock's time to live if it is renewed (as [`Backend::renew`]'s).
+    pub ttl: Duration,
+}
+
+/// What [`Backend::rewrite_renew_each`] answers for one step.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rewritten {
+    /// The write's outcome, as [`Backend::rewrite_each`] answers it.
+    pub outcome: WriteOutcome,
+    /// The lock was renewed for the step's ttl in the same atomic step as
+    /// the write (only ever with [`WriteOutcome::Written`]).
+    pub renewed: bool,
+}
+
 /// One lock renewal of [`Backend::renew_many`]: the arguments of
 /// [`Backend::renew`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -539,6 +559,32 @@ pub trait Backend: Send + Sync + 'static {
         Box::pin(async move {
             let saves: Vec<SaveStep<'a>> = steps.iter().map(|s| s.save.clone()).collect();
             self.save_each(&saves).await
+        })
+    }
+
+    /// [`rewrite_each`](Self::rewrite_each) whose accepted steps may also
+    /// renew their writer's lock: a store that can do both in one atomic
+    /// step renews the lock of a step it writes, for the step's ttl, as
+    /// [`renew`](Self::renew) would (the fence that admits the write admits
+    /// the renewal), and answers `renewed`; the session then counts it as
+    /// its lock renewal. The default renews nothing (`renewed` is always
+    /// false: the session renews on its own schedule).
+    fn rewrite_renew_each<'a>(
+        &'a self,
+        steps: &'a [RenewingRewrite<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Rewritten, BackendError>>> {
+        Box::pin(async move {
+            let rewrites: Vec<RewriteStep<'a>> = steps.iter().map(|s| s.rewrite.clone()).collect();
+            self.rewrite_each(&rewrites)
+                .await
+                .into_iter()
+                .map(|r| {
+                    r.map(|outcome| Rewritten {
+                        outcome,
+                        renewed: false,
+                    })
+                })
+                .collect()
         })
     }
 

@@ -18,7 +18,8 @@
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence, KeyPage,
     KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record, RenewOutcome, RenewStep,
-    RewriteStep, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
+    RenewingRewrite, RewriteStep, Rewritten, SaveStep, SessionId, Version, VersionQuery, Write,
+    WriteOutcome,
 };
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -296,6 +297,35 @@ impl FaultyBackend {
 }
 
 impl Backend for FaultyBackend {
+    /// Each step goes alone to the wrapped store's `rewrite_renew_each`,
+    /// failed as a [`Method::Set`] call is; while [`Method::Renew`] is
+    /// switched off ([`FaultyBackend::fail_method`]) the write passes but
+    /// renews nothing (its ttl is zero).
+    fn rewrite_renew_each<'a>(
+        &'a self,
+        steps: &'a [RenewingRewrite<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Rewritten, BackendError>>> {
+        Box::pin(futures_util::future::join_all(steps.iter().map(
+            |step| async move {
+                if let Some((hang, e)) = self.check(Method::Set) {
+                    if let Some(d) = hang {
+                        tokio::time::sleep(d).await;
+                    }
+                    return Err(e);
+                }
+                let mut step = step.clone();
+                if self.faults().failing.contains(&Method::Renew) {
+                    step.ttl = Duration::ZERO;
+                }
+                let id = step.rewrite.save.id;
+                self.inner
+                    .rewrite_renew_each(std::slice::from_ref(&step))
+                    .await
+                    .pop()
+                    .unwrap_or_else(|| Err(BackendError::Other(format!("{id}: no answer"))))
+            },
+        )))
+    }
     fn versions<'a>(
         &'a self,
         id: &'a SessionId,
@@ -736,6 +766,16 @@ impl Backend for CountingBackend {
         }
         self.save_batches.fetch_add(1, Ordering::SeqCst);
         self.inner.rewrite_each(steps)
+    }
+    fn rewrite_renew_each<'a>(
+        &'a self,
+        steps: &'a [RenewingRewrite<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Rewritten, BackendError>>> {
+        for _ in steps {
+            self.bump(Method::Set);
+        }
+        self.save_batches.fetch_add(1, Ordering::SeqCst);
+        self.inner.rewrite_renew_each(steps)
     }
     fn queue_read_held<'a>(
         &'a self,

@@ -14,6 +14,7 @@ use crate::record::Stored;
 use crate::{CloseReason, State};
 use sdm_codec::Value;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
@@ -29,6 +30,9 @@ pub(crate) struct Timers {
     /// whose answer finds another count was stopped (or restarted) since,
     /// and its answer is dropped, as a cancelled task's would be.
     lock_epoch: u64,
+    /// A rewrite that may renew the lock is in flight
+    /// (`autosave/rewrite.rs`): a renewal due meanwhile waits for it.
+    riding: bool,
     /// When the next auto-save is due: set at every restart of the timer,
     /// taken when it fires (none until the save that follows restarts it).
     autosave_due: Option<Instant>,
@@ -176,17 +180,82 @@ pub(crate) fn renew_at(core: &mut Core, due: Instant) {
     core.timers.lock_due = Some(due);
 }
 
-/// Takes the lock renewal due at the grid instant `at` (the clock fires
-/// it), unless it was restarted or stopped since: answers when it was due
-/// and the renewal's count, which its answer must find unchanged
-/// ([`renewal_current`]).
-pub(crate) fn take_renewal(core: &mut Core, at: Instant) -> Option<(Instant, u64)> {
-    let due = core
-        .timers
-        .lock_due
-        .filter(|due| crate::grid::floor(*due) == at)?;
-    core.timers.lock_due = None;
-    Some((due, core.timers.lock_epoch))
+/// What the lock renewal clock's firing at one grid instant finds for a
+/// session ([`take_renewal`]).
+pub(crate) enum RenewalFiring {
+    /// The renewal is taken: when it was due, and the renewal's count,
+    /// which its answer must find unchanged ([`renewal_current`]).
+    Now(Instant, u64),
+    /// The renewal was moved later by a write that renewed the lock
+    /// ([`renewed_by_write`]): the clock fires it again then.
+    Later(Instant),
+    /// Nothing: renewal stopped, or another firing took it.
+    Nothing,
+}
+
+/// How long a renewal due together with an auto-save waits for that
+/// auto-save's rewrite to renew the lock ([`take_renewal`]); then it is
+/// sent anyway. Far below the lock entry's margin (30 s).
+pub(crate) const RIDE_WAIT: Duration = Duration::from_secs(5);
+
+/// Takes the lock renewal due by the grid instant `at` (the clock fires
+/// it), unless it was stopped or another firing took it; a renewal a write
+/// moved later answers when it is due now.
+///
+/// When the store renews locks with rewrites (`rewrites_renew`), a
+/// renewal due while the session's auto-save is due too (fired at the same
+/// instant by the other clock) or its rewrite is in flight waits a second
+/// at a time, up to [`RIDE_WAIT`] past its deadline: the rewrite usually
+/// renews the lock and moves the deadline on, so the renewal is not sent.
+pub(crate) fn take_renewal(core: &mut Core, at: Instant, rewrites_renew: bool) -> RenewalFiring {
+    match core.timers.lock_due {
+        Some(due) if crate::grid::floor(due) <= at => {
+            let autosave_now = core
+                .timers
+                .autosave_due
+                .is_some_and(|d| crate::grid::floor(d) <= at);
+            let wait = rewrites_renew
+                && (core.timers.riding || autosave_now)
+                && Instant::now() < due + RIDE_WAIT;
+            if wait {
+                return RenewalFiring::Later(at + Duration::from_secs(1));
+            }
+            core.timers.lock_due = None;
+            RenewalFiring::Now(due, core.timers.lock_epoch)
+        }
+        Some(due) => RenewalFiring::Later(due),
+        None => RenewalFiring::Nothing,
+    }
+}
+
+/// Marks a rewrite that may renew the lock as in flight (or no longer).
+pub(crate) fn set_riding(core: &mut Core, riding: bool) {
+    core.timers.riding = riding;
+}
+
+/// The count of the session's renewal when one is waiting for its
+/// deadline (not in flight, not stopped): a write that renews the lock
+/// hands it back to [`renewed_by_write`].
+pub(crate) fn pending_renewal(core: &Core) -> Option<u64> {
+    core.timers.lock_due.map(|_| core.timers.lock_epoch)
+}
+
+/// A write sent at `sent` renewed the lock in the same step: when the
+/// renewal that was pending with count `epoch` still is (no renewal in
+/// flight, none started or stopped since), it counts as a successful
+/// renewal at `sent` (AttemptsRemaining = LockAttempts, the next renewal
+/// due at `sent` + LockInterval; the clock finds the later deadline when
+/// it fires the old one). Answers the new AttemptsRemaining if it changed;
+/// `None` when it did not count.
+pub(crate) fn renewed_by_write(core: &mut Core, epoch: u64, sent: Instant) -> Option<u32> {
+    if pending_renewal(core) != Some(epoch) {
+        return None;
+    }
+    let next = sent + core.props.lock_interval;
+    if let Some(due) = core.timers.lock_due.as_mut() {
+        *due = (*due).max(next);
+    }
+    renewal(core, Renewal::Renewed).and_then(|(changed, _)| changed)
 }
 
 /// Whether the renewal taken with count `epoch` is still the session's

@@ -9,7 +9,8 @@ use super::{
     SHORT,
 };
 use crate::backend::{
-    Backend, BackendError, LockOutcome, RenewOutcome, RenewStep, SessionId, Write,
+    Backend, BackendError, Fence, LockOutcome, RenewOutcome, RenewStep, RenewingRewrite,
+    RewriteStep, SaveStep, SessionId, Write, WriteOutcome,
 };
 
 /// One owner holds the lock; another is told who; it expires by the store.
@@ -168,4 +169,93 @@ pub async fn sessions_are_independent(b: Arc<dyn Backend>) {
     acquire(&b, &two, "owner-b", LONG).await;
     ok(b.queue_push(&one, "1", LONG, 0.0).await, "push");
     assert_eq!(read_now(&b, &two, 10, LONG).await, None);
+}
+
+/// A rewrite that may renew its lock ([`Backend::rewrite_renew_each`])
+/// renews only a step it writes, and then exactly as a renewal would: for
+/// the step's ttl (a shorter ttl makes the entry expire sooner), an expired
+/// entry written again for its owner; a step fenced out or with a zero ttl
+/// renews nothing. A store that does not renew with rewrites answers
+/// `renewed: false` everywhere and leaves every lock as it was.
+pub async fn rewrite_renew_each_renews_only_what_it_writes(b: Arc<dyn Backend>) {
+    let ids: Vec<SessionId> = (0..5)
+        .map(|i| super::fresh_id(&format!("rewrite_renew_{i}")))
+        .collect();
+    let owners: Vec<String> = (0..ids.len()).map(|i| format!("owner-{i}")).collect();
+    let w = set_value("\"kept\"");
+    let mut tokens = Vec::new();
+    let mut versions = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        // Four's entry lives long; the others' expire before the rewrite.
+        let ttl = if i == 4 { LONG } else { SHORT };
+        let token = acquire(&b, id, &owners[i], ttl).await;
+        versions.push(written(&b, id, &w, fence(&owners[i], token, false)).await);
+        tokens.push(token);
+    }
+    tokio::time::sleep(PAST_SHORT).await;
+    // Two's lapsed lock was taken by another; three's record was written
+    // by someone without a lock.
+    let newer = acquire(&b, &ids[2], "owner-x", LONG).await;
+    written(&b, &ids[3], &set_value("\"other\""), None).await;
+    let ttls = [LONG, Duration::ZERO, LONG, LONG, SHORT];
+    let steps: Vec<RenewingRewrite<'_>> = (0..ids.len())
+        .map(|i| RenewingRewrite {
+            rewrite: RewriteStep {
+                save: SaveStep {
+                    id: &ids[i],
+                    write: &w,
+                    fence: Fence {
+                        owner: &owners[i],
+                        token: tokens[i],
+                        release: false,
+                    },
+                    acks: &[],
+                },
+                replaces: &versions[i],
+            },
+            ttl: ttls[i],
+        })
+        .collect();
+    let answers = b.rewrite_renew_each(&steps).await;
+    assert_eq!(answers.len(), ids.len(), "one answer per step");
+    let mut renewed = Vec::new();
+    for (i, answer) in answers.into_iter().enumerate() {
+        let answer = ok(answer, "rewrite_renew_each step");
+        match (i, &answer.outcome) {
+            (2, WriteOutcome::Fenced { token, .. }) => assert!(*token >= newer),
+            (2, other) => panic!("the fenced-out step answered {other:?}"),
+            (_, WriteOutcome::Written { .. }) => {}
+            (_, other) => panic!("step {i} answered {other:?}"),
+        }
+        let written = matches!(answer.outcome, WriteOutcome::Written { .. });
+        assert!(
+            written || !answer.renewed,
+            "step {i}: renewed without a write"
+        );
+        renewed.push(answer.renewed);
+    }
+    assert!(!renewed[1], "a zero ttl renews nothing");
+    assert!(!renewed[2], "a fenced-out step renews nothing");
+    let free = |o: &LockOutcome| matches!(o, LockOutcome::Acquired { .. });
+    for i in [0, 3] {
+        let now = lock(&b, &ids[i], "owner-b", LONG).await;
+        match renewed[i] {
+            true => assert_eq!(now, held(&owners[i]), "step {i}: renewed"),
+            false => assert!(free(&now), "step {i}: not renewed, lapsed: {now:?}"),
+        }
+    }
+    let now = lock(&b, &ids[1], "owner-b", LONG).await;
+    assert!(free(&now), "step 1's lapsed lock stays free: {now:?}");
+    assert_eq!(
+        lock(&b, &ids[2], "owner-b", LONG).await,
+        held("owner-x"),
+        "the newer owner keeps step 2's lock"
+    );
+    // Four's long entry was renewed for the short ttl: it lapses now.
+    tokio::time::sleep(PAST_SHORT).await;
+    let now = lock(&b, &ids[4], "owner-b", LONG).await;
+    match renewed[4] {
+        true => assert!(free(&now), "step 4: renewed for the short ttl: {now:?}"),
+        false => assert_eq!(now, held("owner-4"), "step 4: not renewed"),
+    }
 }

@@ -235,6 +235,7 @@ pub const CASES: &[(&str, Case)] = cases![
     lock::contention_and_expiry,
     lock::renew_by_owner,
     lock::renew_many_answers_each_step,
+    lock::rewrite_renew_each_renews_only_what_it_writes,
     lock::release_only_by_owner,
     record::versions_change_on_every_write,
     record::created_and_updated_times,

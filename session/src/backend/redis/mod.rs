@@ -179,8 +179,8 @@ use super::wakers::Wakers;
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, Erased, Fence,
     HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
-    RenewOutcome, RenewStep, RewriteStep, SaveStep, SessionId, Version, VersionQuery, Write,
-    WriteOutcome,
+    RenewOutcome, RenewStep, RenewingRewrite, RewriteStep, Rewritten, SaveStep, SessionId, Version,
+    VersionQuery, Write, WriteOutcome,
 };
 
 mod cluster;
@@ -535,6 +535,13 @@ impl Backend for RedisBackend {
         steps: &'a [RewriteStep<'a>],
     ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
         Box::pin(save::rewrite_each(self, steps))
+    }
+
+    fn rewrite_renew_each<'a>(
+        &'a self,
+        steps: &'a [RenewingRewrite<'a>],
+    ) -> BoxFuture<'a, Vec<Result<Rewritten, BackendError>>> {
+        Box::pin(save::rewrite_renew_each(self, steps))
     }
 
     fn renew<'a>(

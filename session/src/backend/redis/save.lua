@@ -80,6 +80,15 @@ local function save(s)
     local created = tonumber(kept_created or redis.call('HGET', s.rec, 'created_ms')) or now
     redis.call('HSET', s.rec, 'updated_ms', fmt(now), 'version', s.version, 'token', fmt(token))
     out = {1, created, now, s.version, token}
+    if s.ttl and s.ttl > 0 then
+      -- The lock's renewal, as `renew.lua` does it (the fence admitted it).
+      if k.owner then
+        redis.call('PEXPIRE', s.lock, s.ttl)
+      else
+        put_lock(s.owner, token, s.ttl, '', s.lock)
+      end
+      out[6] = true
+    end
   elseif s.mode == 'r' then
     redis.call('DEL', s.rec)
     redis.call('HSET', s.rec, 'token', fmt(token))
@@ -104,7 +113,8 @@ end
 -- text, each step applied and answered on its own, in order: a line per
 -- step, `flag a b c n:text` (n the text's length in bytes, the text right
 -- after the colon): `1 created updated token n:version` (written),
--- `0 token 0 0 n:holder` (refused by the fence; holder '' when none),
+-- `3 created updated token n:version` (a touch written that renewed its
+-- lock), `0 token 0 0 n:holder` (refused by the fence; holder '' when none),
 -- `2 0 0 0 0:` (a touch whose record changed) or `-1 0 0 0 n:error` (Redis
 -- failed the step, e.g. out of memory; the others go on). The formatting
 -- runs under the same pcall as the step, so nothing in one step can fail
@@ -117,7 +127,7 @@ local function each_answer(s)
   local r = save(s)
   if r[1] == 0 then return each_line(0, r[2], 0, 0, r[3]) end
   if r[1] == 2 then return each_line(2, 0, 0, 0, '') end
-  return each_line(1, r[2], r[3], r[5], r[4])
+  return each_line(r[6] and 3 or 1, r[2], r[3], r[5], r[4])
 end
 
 local function each_answers(steps)

@@ -18,10 +18,10 @@ use super::replication::{Call, Joined};
 use super::reply::{answered, array, corrupt, each_answers, int, text, unsigned, EachAnswer};
 use super::scripts::Scripts;
 use super::RedisBackend;
-use crate::backend::checks::{new_version, user_ids_json};
+use crate::backend::checks::{check_ttl, new_version, user_ids_json};
 use crate::backend::{
-    BackendError, BatchOutcome, Fence, Record, RewriteStep, SaveStep, SessionId, Write,
-    WriteOutcome,
+    BackendError, BatchOutcome, Fence, Record, RenewingRewrite, RewriteStep, Rewritten, SaveStep,
+    SessionId, Write, WriteOutcome,
 };
 use redis::Script;
 
@@ -41,8 +41,21 @@ pub(super) enum Change<'a> {
 #[derive(Clone, Copy)]
 enum Each<'a> {
     Save(&'a [Change<'a>]),
-    Touch(&'a [&'a str]),
+    Touch(&'a [Touch<'a>]),
 }
+
+/// One touch step's own arguments: the version the record must still
+/// hold, and the lock's ttl in ms when the touch renews it (else 0).
+#[derive(Clone, Copy)]
+struct Touch<'a> {
+    replaces: &'a str,
+    ttl_ms: u64,
+}
+
+/// One step's answer of [`each`]: the outcome and whether the lock was
+/// renewed with it, or `None` for a touch whose record no longer holds the
+/// version it names.
+type EachOutcome = Option<(WriteOutcome, bool)>;
 
 /// The number of hash slots of a Redis Cluster.
 const SLOTS: u16 = 16384;
@@ -114,14 +127,16 @@ impl RedisBackend {
     }
 
     /// Adds one touch step's keys and arguments to `call` (the layout
-    /// `touch_each.lua` reads): the record must still hold `replaces`.
-    fn touch_step(&self, call: &mut Call<'_>, base: &str, replaces: &str, fence: &Fence<'_>) {
+    /// `touch_each.lua` reads): the record must still hold `replaces`; a
+    /// `ttl_ms` above zero renews the lock with the write.
+    fn touch_step(&self, call: &mut Call<'_>, base: &str, touch: Touch<'_>, fence: &Fence<'_>) {
         self.token_keys(call, base);
         call.key(Joined(base, ":hist"));
         call.arg(fence.owner)
             .arg(fence.token)
             .arg(new_version())
-            .arg(replaces);
+            .arg(touch.replaces)
+            .arg(touch.ttl_ms);
     }
 
     /// Adds one save step's keys and arguments to `call` (the layout the
@@ -400,7 +415,7 @@ pub(super) async fn save_each(
         .into_iter()
         .zip(steps)
         .map(|(answer, step)| {
-            answer?.ok_or_else(|| {
+            answer?.map(|(outcome, _)| outcome).ok_or_else(|| {
                 BackendError::Other(format!(
                     "redis set {}: a save answered as a rewrite",
                     step.id
@@ -420,16 +435,52 @@ pub(super) async fn rewrite_each(
     backend: &RedisBackend,
     steps: &[RewriteStep<'_>],
 ) -> Vec<Result<WriteOutcome, BackendError>> {
+    rewrite(backend, steps, &vec![0; steps.len()])
+        .await
+        .into_iter()
+        .map(|r| r.map(|r| r.outcome))
+        .collect()
+}
+
+/// [`Backend::rewrite_renew_each`](crate::backend::Backend::rewrite_renew_each):
+/// [`rewrite_each`] whose touches renew their lock when written (a step
+/// written in full in the second round renews nothing).
+pub(super) async fn rewrite_renew_each(
+    backend: &RedisBackend,
+    steps: &[RenewingRewrite<'_>],
+) -> Vec<Result<Rewritten, BackendError>> {
+    let rewrites: Vec<RewriteStep<'_>> = steps.iter().map(|s| s.rewrite.clone()).collect();
+    // A ttl the store cannot take (zero) renews nothing.
+    let ttls: Vec<u64> = steps
+        .iter()
+        .map(|s| check_ttl(s.rewrite.save.id, s.ttl).map_or(0, |ms| u64::try_from(ms).unwrap_or(0)))
+        .collect();
+    rewrite(backend, &rewrites, &ttls).await
+}
+
+/// The rewrites of `steps`, each touch renewing its lock for `ttls[i]` ms
+/// (0: not renewed).
+async fn rewrite(
+    backend: &RedisBackend,
+    steps: &[RewriteStep<'_>],
+    ttls: &[u64],
+) -> Vec<Result<Rewritten, BackendError>> {
     let (sets, removals): (Vec<usize>, Vec<usize>) =
         (0..steps.len()).partition(|&i| matches!(steps[i].save.write, Write::Set { .. }));
     let touches: Vec<SaveStep<'_>> = sets.iter().map(|&i| steps[i].save.clone()).collect();
-    let replaces: Vec<&str> = sets.iter().map(|&i| steps[i].replaces).collect();
-    let touched = each(backend, &touches, Each::Touch(&replaces)).await;
-    let mut answers: Vec<Option<Result<WriteOutcome, BackendError>>> = vec![None; steps.len()];
+    let args: Vec<Touch<'_>> = sets
+        .iter()
+        .map(|&i| Touch {
+            replaces: steps[i].replaces,
+            ttl_ms: ttls.get(i).copied().unwrap_or(0),
+        })
+        .collect();
+    let touched = each(backend, &touches, Each::Touch(&args)).await;
+    let mut answers: Vec<Option<Result<Rewritten, BackendError>>> = vec![None; steps.len()];
     let mut full = removals;
     for (&i, answer) in sets.iter().zip(touched) {
         match answer {
-            Ok(Some(outcome)) => answers[i] = Some(Ok(outcome)),
+            Ok(Some((outcome, renewed))) => answers[i] = Some(Ok(Rewritten { outcome, renewed })),
             Err(e) => answers[i] = Some(Err(e)),
             Ok(None) => full.push(i),
         }
@@ -437,7 +488,10 @@ pub(super) async fn rewrite_each(
     if !full.is_empty() {
         let saves: Vec<SaveStep<'_>> = full.iter().map(|&i| steps[i].save.clone()).collect();
         for (&i, answer) in full.iter().zip(save_each(backend, &saves).await) {
-            answers[i] = Some(answer);
+            answers[i] = Some(answer.map(|outcome| Rewritten {
+                outcome,
+                renewed: false,
+            }));
         }
     }
     answered(answers, |i| {
@@ -456,7 +510,7 @@ async fn each(
     backend: &RedisBackend,
     steps: &[SaveStep<'_>],
     what: Each<'_>,
-) -> Vec<Result<Option<WriteOutcome>, BackendError>> {
+) -> Vec<Result<EachOutcome, BackendError>> {
     let scripts = &backend.inner.scripts;
     let cluster = backend.is_cluster();
     let bases: Vec<String> = steps.iter().map(|s| backend.key_base(s.id)).collect();
@@ -497,19 +551,19 @@ async fn each(
                     }
                     call
                 }
-                Each::Touch(replaces) => {
+                Each::Touch(touches) => {
                     let history = backend.history();
                     let mut call = Call::with_capacity(
                         &scripts.touch_each,
                         4 * run.len(),
-                        4 * run.len() + 3,
-                        96 * run.len() + 32,
+                        5 * run.len() + 3,
+                        104 * run.len() + 32,
                     );
                     call.arg(run.len())
                         .arg(history.keep)
                         .arg(history.max_age_ms());
                     for &i in run {
-                        backend.touch_step(&mut call, &bases[i], replaces[i], &steps[i].fence);
+                        backend.touch_step(&mut call, &bases[i], touches[i], &steps[i].fence);
                     }
                     call
                 }
@@ -540,8 +594,7 @@ async fn each(
         Each::Touch(_) => touch_each,
     };
     let done = run_groups(backend, script, "set", groups).await;
-    let mut answers: Vec<Option<Result<Option<WriteOutcome>, BackendError>>> =
-        vec![None; steps.len()];
+    let mut answers: Vec<Option<Result<EachOutcome, BackendError>>> = vec![None; steps.len()];
     for (runs, replies) in done {
         match replies {
             Ok(replies) => {
@@ -582,22 +635,27 @@ async fn each(
     })
 }
 
-/// What one step's answer of `save_each.lua` means.
-/// `None`: a touch whose record no longer holds the version it named.
-fn each_outcome(base: &str, answer: EachAnswer<'_>) -> Result<Option<WriteOutcome>, BackendError> {
+/// What one step's answer of `save_each.lua` means (see [`EachOutcome`]).
+fn each_outcome(base: &str, answer: EachAnswer<'_>) -> Result<EachOutcome, BackendError> {
     let text = || String::from_utf8_lossy(answer.text).into_owned();
     let [a, b, c] = answer.numbers;
     match answer.flag {
-        1 => Ok(Some(WriteOutcome::Written {
-            created_ms: a,
-            updated_ms: b,
-            version: text(),
-            token: unsigned(c),
-        })),
-        0 => Ok(Some(WriteOutcome::Fenced {
-            token: unsigned(a),
-            owner: Some(text()).filter(|h| !h.is_empty()),
-        })),
+        1 | 3 => Ok(Some((
+            WriteOutcome::Written {
+                created_ms: a,
+                updated_ms: b,
+                version: text(),
+                token: unsigned(c),
+            },
+            answer.flag == 3,
+        ))),
+        0 => Ok(Some((
+            WriteOutcome::Fenced {
+                token: unsigned(a),
+                owner: Some(text()).filter(|h| !h.is_empty()),
+            },
+            false,
+        ))),
         2 => Ok(None),
         _ => Err(BackendError::Other(format!("redis set {base}: {}", text()))),
     }
@@ -624,12 +682,15 @@ mod tests {
         );
         assert_eq!(
             each_outcome("{p:P/global/1}:", answers.into_iter().next().unwrap()), // ok: four answers
-            Ok(Some(WriteOutcome::Written {
-                created_ms: 1_700_000_000_000,
-                updated_ms: 1_700_000_000_123,
-                version: "0123456789abcdef0123456789abcdef".into(),
-                token: 7,
-            }))
+            Ok(Some((
+                WriteOutcome::Written {
+                    created_ms: 1_700_000_000_000,
+                    updated_ms: 1_700_000_000_123,
+                    version: "0123456789abcdef0123456789abcdef".into(),
+                    token: 7,
+                },
+                false
+            )))
         );
         let answers = each_answers(reply, 4).expect("four answers"); // ok: fixed input
         let outcomes: Vec<_> = answers
@@ -638,22 +699,45 @@ mod tests {
             .collect();
         assert_eq!(
             outcomes[1],
-            Ok(Some(WriteOutcome::Fenced {
-                token: 9,
-                owner: Some("holder".into())
-            }))
+            Ok(Some((
+                WriteOutcome::Fenced {
+                    token: 9,
+                    owner: Some("holder".into())
+                },
+                false
+            )))
         );
         assert!(
             matches!(&outcomes[2], Err(BackendError::Other(m)) if m.ends_with(": OOM command:"))
         );
         assert_eq!(
             outcomes[3],
-            Ok(Some(WriteOutcome::Written {
-                created_ms: 5,
-                updated_ms: 6,
-                version: String::new(),
-                token: 8,
-            }))
+            Ok(Some((
+                WriteOutcome::Written {
+                    created_ms: 5,
+                    updated_ms: 6,
+                    version: String::new(),
+                    token: 8,
+                },
+                false
+            )))
+        );
+        // A touch written that renewed its lock.
+        let renewed = each_answers(b"3 5 6 8 2:v1", 1).expect("one answer"); // ok: fixed input
+        assert_eq!(
+            renewed
+                .into_iter()
+                .map(|a| each_outcome("{p:P/global/1}:", a))
+                .collect::<Vec<_>>(),
+            vec![Ok(Some((
+                WriteOutcome::Written {
+                    created_ms: 5,
+                    updated_ms: 6,
+                    version: "v1".into(),
+                    token: 8,
+                },
+                true
+            )))]
         );
         // A touch whose record changed.
         let changed = each_answers(b"2 0 0 0 0:", 1).expect("one answer"); // ok: fixed input
