@@ -484,3 +484,28 @@ async fn a_renewal_due_with_an_auto_save_waits_for_its_rewrite() {
     assert_eq!(s.attempts_remaining(), 5);
     assert_eq!(s.state(), State::Open);
 }
+
+/// A close without saving (SaveOnClose off) while an auto-save's rewrite,
+/// which renews the lock, is in flight releases after it: the lock is
+/// free once the close is done, not taken again by the late renewal.
+#[tokio::test(start_paused = true)]
+async fn a_close_without_saving_releases_after_a_rewrite_in_flight() {
+    let rig = Rig::new();
+    rig.memory.set_renew_with_rewrites(true);
+    let s = rig.registry().session("Player", None, 1);
+    s.set_save_on_close(false);
+    s.open(None).await;
+    let id = s.id().clone();
+    s.set_value(v(json!({"Coins": 1})));
+    assert!(s.save().await.is_saved());
+    // The auto-save 30 s later is a rewrite, and it takes 5 s.
+    rig.faulty.slow_method(Method::Set, Some(secs(5)));
+    tokio::time::sleep(secs(31)).await;
+    assert_eq!(s.close().await, Response::Success);
+    assert_eq!(rig.memory.lock_holder(&id), None, "released");
+    tokio::time::sleep(secs(10)).await;
+    assert_eq!(rig.memory.lock_holder(&id), None, "not taken again");
+    let (other, _) = rig.other_server();
+    let o = other.session("Player", None, 1);
+    assert_eq!(o.open(None).await, Response::Success);
+}

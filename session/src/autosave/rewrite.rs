@@ -30,13 +30,15 @@
 //! does.
 //!
 //! A rewrite also renews the session's lock when the store can do both in
-//! one atomic step ([`Backend::rewrite_renew_each`]: Redis and memory) and
-//! the session's renewal is waiting for its deadline: the fence that
-//! admits the write admits the renewal. The accepted rewrite then counts as
-//! a successful renewal at the time it was sent (AttemptsRemaining =
-//! LockAttempts, the next renewal due a LockInterval later; the lock
-//! renewal clock finds the later deadline when it fires the old one, see
-//! `lock.rs`). With the default intervals (SaveInterval 30 s, LockInterval
+//! one atomic step ([`Backend::rewrite_renew_each`]: Redis, and memory
+//! when asked): the fence that admits the write admits the renewal. When
+//! the session's renewal is waiting for its deadline, the accepted rewrite
+//! that renewed counts as a successful renewal at the time it was sent
+//! (AttemptsRemaining = LockAttempts, the next renewal due a LockInterval
+//! later; the lock renewal clock finds the later deadline when it fires the
+//! old one, see `lock.rs`). A close that releases without saving waits for
+//! a rewrite in flight (the session's write lock), so a renewal never lands
+//! after the release. With the default intervals (SaveInterval 30 s, LockInterval
 //! 60 s) an idle session's lock is renewed by its auto-saves: half the
 //! store calls. A rewrite that is not accepted, or written in full because
 //! its record changed, renews nothing: the renewal keeps its deadline.

@@ -298,7 +298,7 @@ impl FaultyBackend {
 
 impl Backend for FaultyBackend {
     /// Each step goes alone to the wrapped store's `rewrite_renew_each`,
-    /// failed as a [`Method::Set`] call is; while [`Method::Renew`] is
+    /// failed or slowed as a [`Method::Set`] call is; while [`Method::Renew`] is
     /// switched off ([`FaultyBackend::fail_method`]) the write passes but
     /// renews nothing (its ttl is zero).
     fn rewrite_renew_each<'a>(
@@ -314,8 +314,15 @@ impl Backend for FaultyBackend {
                     return Err(e);
                 }
                 let mut step = step.clone();
-                if self.faults().failing.contains(&Method::Renew) {
-                    step.ttl = Duration::ZERO;
+                let slow = {
+                    let f = self.faults();
+                    if f.failing.contains(&Method::Renew) {
+                        step.ttl = Duration::ZERO;
+                    }
+                    f.slow.get(&Method::Set).copied()
+                };
+                if let Some(d) = slow {
+                    tokio::time::sleep(d).await;
                 }
                 let id = step.rewrite.save.id;
                 self.inner
