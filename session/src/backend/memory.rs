@@ -193,7 +193,7 @@ impl MemoryBackend {
     /// a test counting renewals expects.
     ///
     /// ```
-    /// use sdm_session::backend::MemoryBackend;
+    /// use sdm_session::backend::memory::MemoryBackend;
     /// let store = MemoryBackend::new();
     /// store.set_renew_with_rewrites(true);
     /// ```
