@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{secs, Rig};
+use common::{paused_runtime, secs, Rig};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use sdm_session::backend::Backend;
 use sdm_session::observe;
@@ -26,15 +26,6 @@ fn seen(recorder: &DebuggingRecorder) -> Seen {
         seen.insert(format!("{}{{{}}}", key.name(), labels.join(",")), value);
     }
     seen
-}
-
-/// A current-thread runtime on the paused clock.
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .expect("runtime")
 }
 
 /// Adds a later snapshot to an earlier one (a snapshot takes what was

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{secs, v, Rig};
+use common::{paused_runtime, secs, v, Rig};
 use sdm_session::backend::testing::Method;
 use sdm_session::{Response, SessionError, State, StateKind, Value};
 use serde_json::json;
@@ -756,15 +756,6 @@ async fn auto_saves_of_every_session_run_on_one_clock_at_each_ones_own_time() {
     tokio::time::sleep(secs(1000)).await;
     tokio::task::yield_now().await;
     assert!(alive() < before, "{} tasks alive, {before} before", alive());
-}
-
-/// A runtime of its own, on a paused clock.
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .expect("runtime")
 }
 
 /// The registry's auto-save clock runs on the runtime of the session that

@@ -4,16 +4,8 @@
 
 mod common;
 
-use common::Rig;
+use common::{paused_runtime, Rig};
 use sdm_session::Response;
-
-fn paused_runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .start_paused(true)
-        .build()
-        .expect("runtime")
-}
 
 /// A writer into a shared buffer, for the formatted spans.
 #[derive(Clone, Default)]

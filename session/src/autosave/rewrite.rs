@@ -188,7 +188,9 @@ fn settle(
         Err(e) => (Err(e), false),
     };
     let written = matches!(outcome, Ok(WriteOutcome::Written { .. }));
-    if renewed {
+    // Written once: every rewrite storing it would bounce the line between
+    // threads.
+    if renewed && !inner.shared.rewrites_renew.load(Ordering::Relaxed) {
         inner.shared.rewrites_renew.store(true, Ordering::Relaxed);
     }
     crate::observe::store_call("set", outcome.is_err());

@@ -55,3 +55,12 @@ pub fn v(j: serde_json::Value) -> Value {
 pub fn secs(n: u64) -> std::time::Duration {
     std::time::Duration::from_secs(n)
 }
+
+/// A current-thread runtime of its own, on the paused clock.
+pub fn paused_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("runtime")
+}
