@@ -7,7 +7,10 @@
 //! and says how to install them (tests never skip silently).
 #![allow(dead_code)]
 
-use std::net::{TcpListener, TcpStream};
+#[path = "ports.rs"]
+mod ports;
+
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -32,17 +35,6 @@ pub struct RedisCluster {
     _dir: tempfile::TempDir,
 }
 
-/// Free loopback ports (held until all are chosen, so they differ).
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<TcpListener> = (0..n)
-        .map(|_| TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("port").port())
-        .collect()
-}
-
 /// A synchronous connection to one node.
 fn node_conn(port: u16, timeout: Duration) -> redis::RedisResult<redis::Connection> {
     redis::Client::open(format!("redis://127.0.0.1:{port}/"))?.get_connection_with_timeout(timeout)
@@ -53,7 +45,7 @@ impl RedisCluster {
     /// says `cluster_state:ok` and every master has its replica in sync.
     pub fn start() -> Self {
         let dir = tempfile::tempdir().expect("temp dir for the cluster");
-        let ports = free_ports(12);
+        let ports = ports::free_ports(12);
         let mut nodes: Vec<Node> = (0..6)
             .map(|i| Node {
                 port: ports[i],
@@ -67,7 +59,20 @@ impl RedisCluster {
         }
         let mut cluster = RedisCluster { nodes, _dir: dir };
         for i in 0..cluster.nodes.len() {
-            cluster.spawn(i);
+            // A port free when chosen may be taken before the server binds
+            // it (the server then exits at once): choose others, a few times.
+            let mut exits = Vec::new();
+            while let Err(exit) = cluster.spawn(i) {
+                exits.push(exit);
+                assert!(
+                    exits.len() < 5,
+                    "redis-server exited at once on every port tried: {exits:?}"
+                );
+                let _ = std::fs::remove_file(cluster.nodes[i].dir.join("nodes.conf"));
+                let fresh = ports::free_ports(2);
+                cluster.nodes[i].port = fresh[0];
+                cluster.nodes[i].bus_port = fresh[1];
+            }
         }
         let mut create = Command::new("redis-cli");
         create.arg("--cluster").arg("create");
@@ -89,7 +94,9 @@ impl RedisCluster {
         cluster
     }
 
-    fn spawn(&mut self, i: usize) {
+    /// Starts node `i` on its ports and waits until it answers; `Err` (the
+    /// exit status and ports) when it exited at once.
+    fn spawn(&mut self, i: usize) -> Result<(), String> {
         let node = &mut self.nodes[i];
         let child = Command::new("redis-server")
             .args(["--save", "", "--appendonly", "no", "--bind", "127.0.0.1"])
@@ -120,14 +127,18 @@ impl RedisCluster {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!("redis-server exited at once ({status}) on port {port}");
+                self.nodes[i].child = None;
+                return Err(format!(
+                    "{status} on port {port} (bus {})",
+                    self.nodes[i].bus_port
+                ));
             }
             let pong = TcpStream::connect(("127.0.0.1", port)).is_ok()
                 && node_conn(port, Duration::from_millis(200))
                     .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
                     .is_ok();
             if pong {
-                return;
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,
@@ -274,7 +285,9 @@ impl RedisCluster {
             .position(|n| n.port == port)
             .expect("a node of this cluster");
         self.kill(port);
-        self.spawn(i);
+        if let Err(exit) = self.spawn(i) {
+            panic!("redis-server exited at once on restart: {exit}");
+        }
     }
 
     /// Waits until a live node serves `slot` from a master other than

@@ -3,8 +3,11 @@
 //! how to install Redis (tests never skip silently).
 #![allow(dead_code)]
 
+#[path = "ports.rs"]
+mod ports;
+
 use std::collections::HashMap;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -105,23 +108,32 @@ impl RedisServer {
     }
 
     fn own_with(durable: bool, extra: Vec<String>) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let port = listener.local_addr().expect("port").port();
-        drop(listener);
         let dir = tempfile::tempdir().expect("temp dir for redis-server");
         let mut server = RedisServer {
-            url: format!("redis://127.0.0.1:{port}/0"),
-            port,
+            url: String::new(),
+            port: 0,
             child: None,
             dir: Some(dir),
             durable,
             extra,
         };
-        server.spawn();
-        server
+        // A port free when chosen may be taken before the server binds it
+        // (the server then exits at once): choose another, a few times.
+        let mut exits = Vec::new();
+        for _ in 0..5 {
+            server.port = ports::free_port();
+            server.url = format!("redis://127.0.0.1:{}/0", server.port);
+            match server.spawn() {
+                Ok(()) => return server,
+                Err(exit) => exits.push(exit),
+            }
+        }
+        panic!("redis-server exited at once on every port tried: {exits:?}");
     }
 
-    fn spawn(&mut self) {
+    /// Starts the server on its port and waits until it answers; `Err`
+    /// (the exit status and port) when it exited at once.
+    fn spawn(&mut self) -> Result<(), String> {
         let dir = self
             .dir
             .as_ref()
@@ -157,13 +169,11 @@ impl RedisServer {
                 .as_mut()
                 .and_then(|c| c.try_wait().ok().flatten())
             {
-                panic!(
-                    "redis-server exited at once ({status}) on port {}",
-                    self.port
-                );
+                self.child = None;
+                return Err(format!("{status} on port {}", self.port));
             }
             if TcpStream::connect(("127.0.0.1", self.port)).is_ok() && self.ping() {
-                return;
+                return Ok(());
             }
             assert!(
                 Instant::now() < deadline,
@@ -202,7 +212,9 @@ impl RedisServer {
             self.dir.is_some(),
             "restart needs a server of our own, not {URL_VAR}: {INSTALL}"
         );
-        self.spawn();
+        if let Err(exit) = self.spawn() {
+            panic!("redis-server exited at once on restart: {exit}");
+        }
     }
 
     /// `INFO commandstats` as calls per command name.
