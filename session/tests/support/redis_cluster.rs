@@ -7,6 +7,8 @@
 //! and says how to install them (tests never skip silently).
 #![allow(dead_code)]
 
+// Both server kinds choose ports alike; a test may load both.
+#[allow(clippy::duplicate_mod)]
 #[path = "ports.rs"]
 mod ports;
 

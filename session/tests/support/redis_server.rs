@@ -3,6 +3,8 @@
 //! how to install Redis (tests never skip silently).
 #![allow(dead_code)]
 
+// Both server kinds choose ports alike; a test may load both.
+#[allow(clippy::duplicate_mod)]
 #[path = "ports.rs"]
 mod ports;
 
