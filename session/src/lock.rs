@@ -149,8 +149,8 @@ async fn finish(renewal: Due, first: Result<RenewOutcome, BackendError>) {
         ttl,
     } = renewal;
     // A session that stopped renewing (closed, or renewing anew) makes no
-    // more tries: a renewal landing after its release would take the lock
-    // again.
+    // more tries (the store would refuse one landing after the release,
+    // see the backend's "Fencing tokens", but it is a call for nothing).
     let wanted = || state::renewal_current(&inner.core(), epoch);
     let result = inner.store().renew_after(first, wanted, token, ttl).await;
     settle(&inner, due, epoch, result);

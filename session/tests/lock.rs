@@ -509,3 +509,31 @@ async fn a_close_without_saving_releases_after_a_rewrite_in_flight() {
     let o = other.session("Player", None, 1);
     assert_eq!(o.open(None).await, Response::Success);
 }
+
+/// A renewal in flight when its session closes lands after the release
+/// (the store is slow): the store refuses it (the entry was released, not
+/// lapsed), so the lock stays free and another server opens at once,
+/// instead of waiting out a renewed entry (330 s).
+#[tokio::test(start_paused = true)]
+async fn a_renewal_landing_after_the_close_does_not_take_the_lock_again() {
+    let rig = Rig::new();
+    let s = rig.registry().session("Player", None, 1);
+    s.open(None).await;
+    let id = s.id().clone();
+    s.set_value(v(json!({"Coins": 1})));
+    // The renewal due 60 s after the open takes 5 s to reach the store.
+    rig.faulty.slow_method(Method::Renew, Some(secs(5)));
+    tokio::time::sleep(secs(61)).await;
+    assert!(s.close().await.is_saved(), "the close saves");
+    assert_eq!(rig.memory.lock_holder(&id), None, "released");
+    tokio::time::sleep(secs(10)).await;
+    assert_eq!(
+        rig.memory.lock_holder(&id),
+        None,
+        "the late renewal did not take the lock again"
+    );
+    let (other, _) = rig.other_server();
+    let o = other.session("Player", None, 1);
+    assert_eq!(o.open(None).await, Response::Success);
+    assert_eq!(o.value()["Coins"].as_f64(), Some(1.0), "the close saved");
+}

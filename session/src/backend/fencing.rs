@@ -11,6 +11,9 @@ pub(crate) struct Tokens {
     pub(crate) record: u64,
     /// The live (unexpired) lock entry: owner and token.
     pub(crate) entry: Option<(String, u64)>,
+    /// The token of the last entry its owner released (0 when none): a
+    /// renewal under it must not write the entry again.
+    pub(crate) released: u64,
 }
 
 /// Why a write or renewal was refused: the newest token and the holder.
@@ -44,10 +47,31 @@ impl Tokens {
         if ours {
             Ok(())
         } else {
-            Err(Refusal {
-                token: self.latest(),
-                owner: self.entry.as_ref().map(|(o, _)| o.clone()),
-            })
+            Err(self.refusal())
+        }
+    }
+
+    /// Whether `owner` may renew its lock under `token`: as [`admit`], and
+    /// with no live entry, only when that token's entry lapsed rather than
+    /// being released. A renewal sent before its session released (a batch
+    /// in flight, a try again) and landing after the release would
+    /// otherwise take the lock again for a whole time to live, and the
+    /// next server to open the key would wait for it to expire.
+    ///
+    /// [`admit`]: Tokens::admit
+    pub(crate) fn renewable(&self, owner: &str, token: u64) -> Result<(), Refusal> {
+        self.admit(owner, token)?;
+        if self.entry.is_none() && self.released >= token {
+            return Err(self.refusal());
+        }
+        Ok(())
+    }
+
+    /// The refusal: the newest token and the live entry's owner.
+    fn refusal(&self) -> Refusal {
+        Refusal {
+            token: self.latest(),
+            owner: self.entry.as_ref().map(|(o, _)| o.clone()),
         }
     }
 }

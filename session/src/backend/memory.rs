@@ -44,6 +44,8 @@ struct Stores {
     locks: HashMap<SessionId, Lock>,
     /// The last token issued per key (the counter).
     issued: HashMap<SessionId, u64>,
+    /// The token of the last entry its owner released, per key.
+    released: HashMap<SessionId, u64>,
     queues: HashMap<SessionId, Queue>,
     next_seq: u64,
     /// Heartbeat entries by node id, with their expiry.
@@ -128,6 +130,16 @@ impl Stores {
             entry: self.live_lock(id, now).map(|l| (l.owner.clone(), l.token)),
             counter: self.issued.get(id).copied().unwrap_or(0),
             record: self.records.get(id).map_or(0, |r| r.token),
+            released: self.released.get(id).copied().unwrap_or(0),
+        }
+    }
+
+    /// Removes `id`'s lock entry, released by its owner: its token is
+    /// remembered as released (a late renewal does not write it again).
+    fn release(&mut self, id: &SessionId) {
+        if let Some(lock) = self.locks.remove(id) {
+            let released = self.released.entry(id.clone()).or_default();
+            *released = (*released).max(lock.token);
         }
     }
 
@@ -372,7 +384,7 @@ impl MemoryBackend {
                 }
                 s.issue(id, f.token);
                 if f.release && tokens.entry.is_some() {
-                    s.locks.remove(id);
+                    s.release(id);
                     self.lock_changed(id);
                 }
                 Ok(f.token)
@@ -468,7 +480,7 @@ fn renew_in(
     ttl: Duration,
 ) -> RenewOutcome {
     let now = Instant::now();
-    if let Err(refused) = s.tokens(id, now).admit(owner, token) {
+    if let Err(refused) = s.tokens(id, now).renewable(owner, token) {
         return RenewOutcome::Superseded {
             token: refused.token,
             owner: refused.owner,
@@ -584,7 +596,7 @@ impl Backend for MemoryBackend {
             if s.live_lock(id, Instant::now())
                 .is_some_and(|l| l.owner == owner)
             {
-                s.locks.remove(id);
+                s.release(id);
                 drop(s);
                 self.lock_changed(id);
                 return Ok(true);

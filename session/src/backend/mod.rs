@@ -36,6 +36,16 @@
 //! * anything else is refused: a live entry of another acquisition, or a
 //!   newer token issued after the lock lapsed (even if released again).
 //!
+//! A release is final for renewals: the store remembers the token of the
+//! entry its owner released ([`Backend::unlock`], or a write with
+//! [`Fence::release`]), and a renewal under that token with no live entry
+//! is refused ([`RenewOutcome::Superseded`] naming the newest token and no
+//! holder), where a lapsed entry would be written again. A renewal sent
+//! before its session closed that reaches the store after the release (a
+//! batch in flight, a slow network) therefore cannot take the lock again
+//! and keep the next server out for a whole time to live. Writes under
+//! that token are still admitted by the rule above.
+//!
 //! A store that loses *everything* (a Redis restart without persistence)
 //! forgets the tokens with the data; the rule then lets the owner from
 //! before the loss keep saving, so what it holds in memory is written back
@@ -397,9 +407,11 @@ pub trait Backend: Send + Sync + 'static {
     }
 
     /// Renews the lock taken under `token`, keeping the token: accepted
-    /// when the live entry is (`owner`, `token`), or when no entry is live
-    /// and no lock was granted after `token` (the entry is written again);
-    /// else [`RenewOutcome::Superseded`] with the newest token.
+    /// when the live entry is (`owner`, `token`), or when no entry is live,
+    /// no lock was granted after `token` and the entry under `token` lapsed
+    /// rather than being released (the entry is written again); else
+    /// [`RenewOutcome::Superseded`] with the newest token (and the holder,
+    /// if any).
     fn renew<'a>(
         &'a self,
         id: &'a SessionId,

@@ -259,3 +259,93 @@ pub async fn rewrite_renew_each_renews_only_what_it_writes(b: Arc<dyn Backend>) 
         false => assert_eq!(now, held("owner-4"), "step 4: not renewed"),
     }
 }
+
+/// A renewal (alone, batched, or riding a rewrite) that lands after its
+/// owner released the lock, by an unlock or a save that releases, does not
+/// take the lock again: it is refused with the newest token and no holder,
+/// and the next owner takes the lock at once. A lapsed entry is still
+/// renewed (only a release is final), and the owner's next acquisition
+/// renews as usual.
+pub async fn a_late_renewal_does_not_undo_a_release(b: Arc<dyn Backend>) {
+    let released = |token: u64| RenewOutcome::Superseded { token, owner: None };
+    let w = set_value("\"kept\"");
+
+    // Released by an unlock.
+    let id = super::fresh_id("late_renewal_unlock");
+    let t = acquire(&b, &id, "owner-a", LONG).await;
+    let version = written(&b, &id, &w, fence("owner-a", t, false)).await;
+    assert!(ok(b.unlock(&id, "owner-a").await, "unlock"));
+    assert_eq!(
+        ok(b.renew(&id, "owner-a", t, LONG).await, "renew"),
+        released(t),
+        "a renewal after the unlock"
+    );
+    let step = RenewStep {
+        id: &id,
+        owner: "owner-a",
+        token: t,
+        ttl: LONG,
+    };
+    let answers = b.renew_many(&[step]).await;
+    assert_eq!(
+        answers
+            .into_iter()
+            .map(|a| ok(a, "step"))
+            .collect::<Vec<_>>(),
+        vec![released(t)],
+        "a batched renewal after the unlock"
+    );
+    let rewrite = RenewingRewrite {
+        rewrite: RewriteStep {
+            save: SaveStep {
+                id: &id,
+                write: &w,
+                fence: Fence {
+                    owner: "owner-a",
+                    token: t,
+                    release: false,
+                },
+                acks: &[],
+            },
+            replaces: &version,
+        },
+        ttl: LONG,
+    };
+    for answer in b.rewrite_renew_each(&[rewrite]).await {
+        assert!(
+            !ok(answer, "rewrite_renew_each").renewed,
+            "a rewrite after the unlock renews nothing"
+        );
+    }
+    let next = acquire(&b, &id, "owner-b", LONG).await;
+    assert!(next > t, "the lock was free for the next owner");
+
+    // Released by the save that closes the session.
+    let id = super::fresh_id("late_renewal_close");
+    let t = acquire(&b, &id, "owner-a", LONG).await;
+    written(&b, &id, &w, fence("owner-a", t, true)).await;
+    assert_eq!(
+        ok(b.renew(&id, "owner-a", t, LONG).await, "renew"),
+        released(t),
+        "a renewal after the closing save"
+    );
+    // The owner comes back: its new entry renews.
+    let again = acquire(&b, &id, "owner-a", LONG).await;
+    assert!(again > t);
+    assert_eq!(
+        ok(b.renew(&id, "owner-a", again, LONG).await, "renew"),
+        RenewOutcome::Renewed,
+        "the owner's next acquisition renews"
+    );
+
+    // Lapsed, not released: the renewal writes the entry again.
+    let id = super::fresh_id("late_renewal_lapsed");
+    let t = acquire(&b, &id, "owner-a", SHORT).await;
+    tokio::time::sleep(PAST_SHORT).await;
+    assert_eq!(
+        ok(b.renew(&id, "owner-a", t, LONG).await, "renew"),
+        RenewOutcome::Renewed,
+        "a renewal after a lapse"
+    );
+    assert_eq!(lock(&b, &id, "owner-b", LONG).await, held("owner-a"));
+}

@@ -237,6 +237,7 @@ pub const CASES: &[(&str, Case)] = cases![
     lock::renew_many_answers_each_step,
     lock::rewrite_renew_each_renews_only_what_it_writes,
     lock::release_only_by_owner,
+    lock::a_late_renewal_does_not_undo_a_release,
     record::versions_change_on_every_write,
     record::created_and_updated_times,
     record::metadata_and_user_ids_round_trip,

@@ -2,7 +2,8 @@
 -- count, then each step's owner, token and ttl ms; KEYS each step's rec,
 -- lock and tok. Answers one text in `save_each.lua`'s format, a line per
 -- step in order: `1 0 0 0 0:` (renewed), `0 token 0 0 n:holder` (a lock
--- was granted after ours: the newest token and the holder, '' when none)
+-- was granted after ours, or ours was released: the newest token and the
+-- holder, '' when none)
 -- or `-1 0 0 0 n:error` (Redis failed the step; the others go on).
 local function line(flag, a, text)
   return string.format('%d %d 0 0 %d:', flag, a, #text) .. text
@@ -10,7 +11,7 @@ end
 
 local function renew(rec, lock, tok, owner, token, ttl)
   local k = tokens(rec, lock, tok)
-  if not admits(k, owner, token) then return line(0, k.latest, k.owner or '') end
+  if not renewable(k, owner, token) then return line(0, k.latest, k.owner or '') end
   issue(k, token)
   if k.owner then
     redis.call('PEXPIRE', lock, ttl)

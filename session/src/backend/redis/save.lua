@@ -80,8 +80,9 @@ local function save(s)
     local created = tonumber(kept_created or redis.call('HGET', s.rec, 'created_ms')) or now
     redis.call('HSET', s.rec, 'updated_ms', fmt(now), 'version', s.version, 'token', fmt(token))
     out = {1, created, now, s.version, token}
-    if s.ttl and s.ttl > 0 then
-      -- The lock's renewal, as `renew.lua` does it (the fence admitted it).
+    if s.ttl and s.ttl > 0 and renewable(k, s.owner, token) then
+      -- The lock's renewal, as `renew.lua` does it (the fence admitted the
+      -- write; a released entry is not written again).
       if k.owner then
         redis.call('PEXPIRE', s.lock, s.ttl)
       else
@@ -103,6 +104,7 @@ local function save(s)
   end
   if s.fenced and s.release and k.owner == s.owner then
     redis.call('DEL', s.lock)
+    mark_released(k.entry, s.rec)
     announce_release(s.lock)
   end
   if s.queue then ack(s.queue, s.acks) end

@@ -1,5 +1,6 @@
 -- Prelude: the fencing rule (see the `backend` module's "Fencing tokens").
--- KEYS 1 rec (hash, field `token`), 2 lock (string: `token:owner`, then,
+-- KEYS 1 rec (hash, fields `token` and `released`: the token of the last
+-- entry its owner released), 2 lock (string: `token:owner`, then,
 -- when a node is known, `\n`-separated node id, host, pid and acquisition
 -- ms; PX expiry; a bare `owner` written before tokens existed counts as
 -- token 0), 3 tok (the counter: the last token issued for the key).
@@ -22,6 +23,7 @@ local function tokens(rec, lock, tok)
   rec, lock, tok = rec or KEYS[1], lock or KEYS[2], tok or KEYS[3]
   local text = redis.call('GET', lock)
   local owner, entry = parse_lock(text)
+  local held = redis.call('HMGET', rec, 'token', 'released')
   local k = {
     rec = rec,
     lock = lock,
@@ -30,7 +32,8 @@ local function tokens(rec, lock, tok)
     owner = owner,
     entry = entry,
     counter = tonumber(redis.call('GET', tok)) or 0,
-    record = tonumber(redis.call('HGET', rec, 'token')) or 0,
+    record = tonumber(held[1]) or 0,
+    released = tonumber(held[2]) or 0,
   }
   k.latest = math.max(k.counter, k.record, k.entry)
   return k
@@ -41,6 +44,21 @@ end
 local function admits(k, owner, token)
   if k.owner then return k.owner == owner and k.entry == token end
   return k.latest <= token
+end
+
+-- May `owner` renew its lock under `token`? As `admits`, and with no live
+-- entry only when that token's entry lapsed rather than being released: a
+-- renewal sent before its session released and landing after the release
+-- would take the lock again for a whole time to live.
+local function renewable(k, owner, token)
+  return admits(k, owner, token) and (k.owner ~= nil or k.released < token)
+end
+
+-- Remembers that the owner of the entry under `token` released it (on the
+-- record hash `rec`, default KEYS[1]; a hash with no `value` reads as no
+-- record).
+local function mark_released(token, rec)
+  redis.call('HSET', rec or KEYS[1], 'released', fmt(token))
 end
 
 -- Remembers `token` as issued (a lost counter is repaired, never lowered).

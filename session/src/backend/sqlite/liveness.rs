@@ -538,7 +538,7 @@ fn renew_in(
 ) -> rusqlite::Result<RenewOutcome> {
     let key = session.to_string();
     let known = tokens(tx, &key, now)?;
-    if let Err(refused) = known.admit(&owner, token) {
+    if let Err(refused) = known.renewable(&owner, token) {
         return Ok(RenewOutcome::Superseded {
             token: refused.token,
             owner: refused.owner,

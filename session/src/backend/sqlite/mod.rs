@@ -61,7 +61,9 @@
 //! token, node_id, node_host, node_pid — all `NULL` for an entry taken
 //! without a node —, since_ms: the acquisition time, 0 when unknown, and
 //! name, scope, session_key: the session id's parts), `sdm_tokens` (id,
-//! issued: the last fencing token issued for the key), `sdm_queue` (item —
+//! issued: the last fencing token issued for the key), `sdm_released` (id,
+//! token: the token of the last lock entry its owner released, so that a
+//! renewal landing after the release does not write it again), `sdm_queue` (item —
 //! an increasing sequence —, session, priority, value, expires_at_ms,
 //! invisible_until_ms, read_id, held_owner, held_token: the lock
 //! holder that read it, `NULL` for a value read without one or never
@@ -95,6 +97,10 @@
 //!   transaction ([`SqliteBackend::set_history`]).
 //! * Schema 7 (queue lag): `pushed_ms` (`NULL` by default) is added to
 //!   `sdm_queue`. A value pushed before reads with an unknown age.
+//! * Released entries, still schema 7: `sdm_released` is created (a new
+//!   table only, so files of schema 7 gain it when opened and keep their
+//!   version; a process of the version before neither writes nor reads
+//!   it). A key without a row has released nothing, as before.
 //!
 //! Upgrade every process that shares a file together: an older process
 //! does not check tokens, does not clear a lock entry's node when it
@@ -460,17 +466,24 @@ impl Backend for SqliteBackend {
         Box::pin(async move {
             let key = id.to_string();
             let owner = owner.to_owned();
-            let released = self.inner.group.write("unlock", key.clone(), move |tx, now| {
-                    let expires: Option<i64> = tx
+            let released = self
+                .inner
+                .group
+                .write("unlock", key.clone(), move |tx, now| {
+                    let removed: Option<(i64, i64)> = tx
                         .query_row(
-                            "DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2 RETURNING expires_at_ms",
+                            "DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2
+                             RETURNING expires_at_ms, token",
                             params![key, owner],
-                            |r| r.get(0),
+                            |r| Ok((r.get(0)?, r.get(1)?)),
                         )
                         .optional()?;
-                    Ok(expires.is_some_and(|at| at > now))
+                    if let Some((_, token)) = removed {
+                        tokens::mark_released(tx, &key, tokens::from_sql(token))?;
+                    }
+                    Ok(removed.is_some_and(|(at, _)| at > now))
                 })
-            .await?;
+                .await?;
             if released {
                 self.wake_lock(id);
             }

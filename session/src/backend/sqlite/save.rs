@@ -150,6 +150,7 @@ pub(super) fn write_step(
     if let Some(f) = fence.filter(|f| f.release) {
         tx.prepare_cached("DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2")?
             .execute(params![key, f.owner])?;
+        super::tokens::mark_released(tx, key, f.token)?;
     }
     Ok(outcome)
 }

@@ -22,7 +22,8 @@ pub(super) fn tokens(tx: &Transaction<'_>, key: &str, now: i64) -> rusqlite::Res
     let mut stmt = tx.prepare_cached(
         "SELECT l.owner, l.token,
                 COALESCE((SELECT issued FROM sdm_tokens WHERE id = ?1), 0),
-                COALESCE((SELECT token FROM sdm_records WHERE id = ?1), 0)
+                COALESCE((SELECT token FROM sdm_records WHERE id = ?1), 0),
+                COALESCE((SELECT token FROM sdm_released WHERE id = ?1), 0)
          FROM (SELECT 1) LEFT JOIN sdm_locks l ON l.id = ?1 AND l.expires_at_ms > ?2",
     )?;
     stmt.query_row(params![key, now], |r| {
@@ -32,8 +33,20 @@ pub(super) fn tokens(tx: &Transaction<'_>, key: &str, now: i64) -> rusqlite::Res
             entry: owner.map(|o| (o, from_sql(token.unwrap_or(0)))),
             counter: from_sql(r.get(2)?),
             record: from_sql(r.get(3)?),
+            released: from_sql(r.get(4)?),
         })
     })
+}
+
+/// Remembers that the owner of `key`'s entry under `token` released it (a
+/// renewal landing after the release must not write it again).
+pub(super) fn mark_released(tx: &Transaction<'_>, key: &str, token: u64) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO sdm_released (id, token) VALUES (?1, ?2)
+         ON CONFLICT (id) DO UPDATE SET token = MAX(token, excluded.token)",
+    )?
+    .execute(params![key, to_sql(token)])?;
+    Ok(())
 }
 
 /// Raises `key`'s counter to `token` when it is below (a lost counter is

@@ -5,7 +5,44 @@ fn tokens(counter: u64, record: u64, entry: Option<(&str, u64)>) -> Tokens {
         counter,
         record,
         entry: entry.map(|(o, t)| (o.to_owned(), t)),
+        released: 0,
     }
+}
+
+#[test]
+fn a_released_entry_is_not_renewed_but_a_lapsed_one_is() {
+    let lapsed = tokens(5, 3, None);
+    assert_eq!(lapsed.renewable("a", 5), Ok(()));
+    let released = Tokens {
+        released: 5,
+        ..lapsed.clone()
+    };
+    assert_eq!(
+        released.renewable("a", 5),
+        Err(Refusal {
+            token: 5,
+            owner: None
+        })
+    );
+    // Its writes are still admitted (the save+release step wrote last).
+    assert_eq!(released.admit("a", 5), Ok(()));
+    // A new acquisition's token renews, released or live.
+    assert_eq!(
+        Tokens {
+            released: 5,
+            ..tokens(6, 3, None)
+        }
+        .renewable("a", 6),
+        Ok(())
+    );
+    assert_eq!(
+        Tokens {
+            released: 5,
+            ..tokens(6, 3, Some(("a", 6)))
+        }
+        .renewable("a", 6),
+        Ok(())
+    );
 }
 
 #[test]
