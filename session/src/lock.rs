@@ -63,7 +63,7 @@ struct Due {
 /// due and sends their renewals in batches of at most
 /// [`MAX_BATCH`](crate::batch::MAX_BATCH), each a task of its own.
 pub(crate) fn fire_due(fired: Fired) {
-    let mut due = Vec::new();
+    let mut due = Vec::with_capacity(fired.values().map(Vec::len).sum());
     for (at, sessions) in fired {
         for session in sessions {
             let Some(inner) = session.upgrade() else {
