@@ -134,13 +134,13 @@ impl Stores {
         }
     }
 
-    /// Removes `id`'s lock entry, released by its owner: its token is
-    /// remembered as released (a late renewal does not write it again).
-    fn release(&mut self, id: &SessionId) {
-        if let Some(lock) = self.locks.remove(id) {
-            let released = self.released.entry(id.clone()).or_default();
-            *released = (*released).max(lock.token);
-        }
+    /// Removes `id`'s lock entry (if any), released by its owner under
+    /// `token`: the token is remembered as released (a late renewal does
+    /// not write the entry again, even when it had lapsed).
+    fn release(&mut self, id: &SessionId, token: u64) {
+        self.locks.remove(id);
+        let released = self.released.entry(id.clone()).or_default();
+        *released = (*released).max(token);
     }
 
     /// Writes `owner`'s lock entry under `token` (remembered as issued),
@@ -383,9 +383,11 @@ impl MemoryBackend {
                     });
                 }
                 s.issue(id, f.token);
-                if f.release && tokens.entry.is_some() {
-                    s.release(id);
-                    self.lock_changed(id);
+                if f.release {
+                    s.release(id, f.token);
+                    if tokens.entry.is_some() {
+                        self.lock_changed(id);
+                    }
                 }
                 Ok(f.token)
             }
@@ -593,10 +595,9 @@ impl Backend for MemoryBackend {
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         Box::pin(async move {
             let mut s = self.stores();
-            if s.live_lock(id, Instant::now())
-                .is_some_and(|l| l.owner == owner)
-            {
-                s.release(id);
+            let live = s.live_lock(id, Instant::now());
+            if let Some(token) = live.filter(|l| l.owner == owner).map(|l| l.token) {
+                s.release(id, token);
                 drop(s);
                 self.lock_changed(id);
                 return Ok(true);

@@ -263,7 +263,8 @@ pub async fn rewrite_renew_each_renews_only_what_it_writes(b: Arc<dyn Backend>) 
 /// A renewal (alone, batched, or riding a rewrite) that lands after its
 /// owner released the lock, by an unlock or a save that releases, does not
 /// take the lock again: it is refused with the newest token and no holder,
-/// and the next owner takes the lock at once. A lapsed entry is still
+/// and the next owner takes the lock at once; so does one after a closing
+/// save that landed once the entry had lapsed. A lapsed entry is still
 /// renewed (only a release is final), and the owner's next acquisition
 /// renews as usual.
 pub async fn a_late_renewal_does_not_undo_a_release(b: Arc<dyn Backend>) {
@@ -338,14 +339,26 @@ pub async fn a_late_renewal_does_not_undo_a_release(b: Arc<dyn Backend>) {
         "the owner's next acquisition renews"
     );
 
-    // Lapsed, not released: the renewal writes the entry again.
-    let id = super::fresh_id("late_renewal_lapsed");
-    let t = acquire(&b, &id, "owner-a", SHORT).await;
+    // Lapsed, not released: the renewal writes the entry again. Lapsed,
+    // then closed by a save that releases (admitted: nobody took the key
+    // meanwhile): final too.
+    let lapsed = super::fresh_id("late_renewal_lapsed");
+    let closed = super::fresh_id("late_renewal_lapsed_close");
+    let t = acquire(&b, &lapsed, "owner-a", SHORT).await;
+    let c = acquire(&b, &closed, "owner-a", SHORT).await;
     tokio::time::sleep(PAST_SHORT).await;
     assert_eq!(
-        ok(b.renew(&id, "owner-a", t, LONG).await, "renew"),
+        ok(b.renew(&lapsed, "owner-a", t, LONG).await, "renew"),
         RenewOutcome::Renewed,
         "a renewal after a lapse"
     );
-    assert_eq!(lock(&b, &id, "owner-b", LONG).await, held("owner-a"));
+    assert_eq!(lock(&b, &lapsed, "owner-b", LONG).await, held("owner-a"));
+    written(&b, &closed, &w, fence("owner-a", c, true)).await;
+    assert_eq!(
+        ok(b.renew(&closed, "owner-a", c, LONG).await, "renew"),
+        released(c),
+        "a renewal after a lapse and the closing save"
+    );
+    let next = acquire(&b, &closed, "owner-b", LONG).await;
+    assert!(next > c, "the lock was free for the next owner");
 }

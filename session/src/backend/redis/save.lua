@@ -102,10 +102,13 @@ local function save(s)
     index_users(s)
     out = {1, created, now, s.version, token}
   end
-  if s.fenced and s.release and k.owner == s.owner then
-    redis.call('DEL', s.lock)
-    mark_released(k.entry, s.rec)
-    announce_release(s.lock)
+  if s.fenced and s.release then
+    -- Final even when the entry had lapsed: no late renewal writes it again.
+    mark_released(s.token, s.rec)
+    if k.owner == s.owner then
+      redis.call('DEL', s.lock)
+      announce_release(s.lock)
+    end
   end
   if s.queue then ack(s.queue, s.acks) end
   return out
