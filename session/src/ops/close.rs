@@ -50,7 +50,7 @@ pub(super) async fn save_and_release(inner: &Arc<Inner>, save: bool) -> Response
 async fn save_then_release(inner: &Arc<Inner>, save: bool) -> Response {
     if !save {
         // After any write in flight (an auto-save's rewrite may renew the
-        // lock: landing after the release, it would take the lock again).
+        // lock; the stores refuse a renewal under a released token too).
         let _writing = inner.write_lock.lock().await;
         return match inner.store().unlock().await {
             Ok(()) => Response::Success,
