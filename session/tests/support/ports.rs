@@ -57,3 +57,18 @@ pub fn free_ports(n: usize) -> Vec<u16> {
 pub fn free_port() -> u16 {
     free_ports(1)[0]
 }
+
+/// Starts a server with `start(attempt)` (attempt 0, 1, ...), which answers
+/// `Err` (what exited, on which ports) when the server exited at once, as
+/// it does when its port was taken after it was chosen: the next attempt
+/// chooses fresh ports. Panics after 5 attempts, naming every exit.
+pub fn start_retrying(mut start: impl FnMut(usize) -> Result<(), String>) {
+    let mut exits = Vec::new();
+    for attempt in 0..5 {
+        match start(attempt) {
+            Ok(()) => return,
+            Err(exit) => exits.push(exit),
+        }
+    }
+    panic!("redis-server exited at once on every port tried: {exits:?}");
+}

@@ -61,20 +61,15 @@ impl RedisCluster {
         }
         let mut cluster = RedisCluster { nodes, _dir: dir };
         for i in 0..cluster.nodes.len() {
-            // A port free when chosen may be taken before the server binds
-            // it (the server then exits at once): choose others, a few times.
-            let mut exits = Vec::new();
-            while let Err(exit) = cluster.spawn(i) {
-                exits.push(exit);
-                assert!(
-                    exits.len() < 5,
-                    "redis-server exited at once on every port tried: {exits:?}"
-                );
-                let _ = std::fs::remove_file(cluster.nodes[i].dir.join("nodes.conf"));
-                let fresh = ports::free_ports(2);
-                cluster.nodes[i].port = fresh[0];
-                cluster.nodes[i].bus_port = fresh[1];
-            }
+            ports::start_retrying(|attempt| {
+                if attempt > 0 {
+                    let _ = std::fs::remove_file(cluster.nodes[i].dir.join("nodes.conf"));
+                    let fresh = ports::free_ports(2);
+                    cluster.nodes[i].port = fresh[0];
+                    cluster.nodes[i].bus_port = fresh[1];
+                }
+                cluster.spawn(i)
+            });
         }
         let mut create = Command::new("redis-cli");
         create.arg("--cluster").arg("create");

@@ -119,18 +119,12 @@ impl RedisServer {
             durable,
             extra,
         };
-        // A port free when chosen may be taken before the server binds it
-        // (the server then exits at once): choose another, a few times.
-        let mut exits = Vec::new();
-        for _ in 0..5 {
+        ports::start_retrying(|_| {
             server.port = ports::free_port();
             server.url = format!("redis://127.0.0.1:{}/0", server.port);
-            match server.spawn() {
-                Ok(()) => return server,
-                Err(exit) => exits.push(exit),
-            }
-        }
-        panic!("redis-server exited at once on every port tried: {exits:?}");
+            server.spawn()
+        });
+        server
     }
 
     /// Starts the server on its port and waits until it answers; `Err`

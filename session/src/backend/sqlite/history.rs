@@ -36,22 +36,18 @@ pub(super) fn keep_version(
         .execute(params![key, now, removed])?;
     }
     let max_age = history.max_age_ms();
-    // All but the newest `keep`: a range of the (id, seq) index. With a
-    // maximum age too, every row of the key is looked at (the age is not
-    // indexed), so that form is used only when an age is set: without one,
-    // saves alone ran 1.22x faster (A/B, three runs each).
+    // All but the newest `keep`: a range of the (id, seq) index. The age,
+    // which is not indexed, is a statement of its own, run only when a
+    // maximum age is set (one statement ORing both read every kept version
+    // of the key on every save: saves alone ran 1.22x faster without it).
+    tx.prepare_cached(
+        "DELETE FROM sdm_history WHERE id = ?1 AND seq <=
+           (SELECT seq FROM sdm_history WHERE id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
+    )?
+    .execute(params![key, history.keep])?;
     if max_age > 0 {
-        tx.prepare_cached(
-            "DELETE FROM sdm_history WHERE id = ?1 AND (replaced_ms < ?3 OR seq <=
-               (SELECT seq FROM sdm_history WHERE id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2))",
-        )?
-        .execute(params![key, history.keep, now.saturating_sub(max_age)])?;
-    } else {
-        tx.prepare_cached(
-            "DELETE FROM sdm_history WHERE id = ?1 AND seq <=
-               (SELECT seq FROM sdm_history WHERE id = ?1 ORDER BY seq DESC LIMIT 1 OFFSET ?2)",
-        )?
-        .execute(params![key, history.keep])?;
+        tx.prepare_cached("DELETE FROM sdm_history WHERE id = ?1 AND replaced_ms < ?2")?
+            .execute(params![key, now.saturating_sub(max_age)])?;
     }
     Ok(())
 }
