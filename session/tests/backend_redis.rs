@@ -1178,13 +1178,13 @@ async fn renewals_of_one_tick_run_a_few_dozen_to_a_script_and_each_is_answered_a
     for id in &ids {
         tokens.push(acquired(&backend, id, "owner", short).await);
     }
-    // Step 12's counter is not a number: the step fails in Redis.
+    // Step 12's record is not a hash: the step fails in Redis.
     let client = redis::Client::open(server.url()).expect("url");
     let mut conn = client
         .get_multiplexed_async_connection()
         .await
         .expect("connect");
-    let broken = format!("{}:tok", backend.key_base(&ids[12]));
+    let broken = format!("{}:rec", backend.key_base(&ids[12]));
     redis::cmd("DEL")
         .arg(&broken)
         .query_async::<()>(&mut conn)
@@ -1192,7 +1192,7 @@ async fn renewals_of_one_tick_run_a_few_dozen_to_a_script_and_each_is_answered_a
         .expect("del");
     redis::cmd("LPUSH")
         .arg(&broken)
-        .arg("not a counter")
+        .arg("not a record")
         .query_async::<()>(&mut conn)
         .await
         .expect("lpush");
@@ -1654,4 +1654,112 @@ async fn a_touch_renews_its_lock_and_a_full_rewrite_does_not() {
     );
     let ttl = pttl(&mut conn).await;
     assert!((1..=5000).contains(&ttl), "not renewed: {ttl} ms left");
+}
+
+/// The record remembers the newest version's sequence number (`hseq`,
+/// `seq:version`), so a save numbers the version it keeps without reading
+/// the history; a record written by a build before it (no `hseq`, or one
+/// naming an older version because that build left the field alone) is
+/// numbered from the history, so versions never share a number and list
+/// newest first.
+#[tokio::test]
+async fn versions_are_numbered_in_order_across_records_written_without_the_number() {
+    let server = RedisServer::start_own();
+    let backend = RedisBackend::connect(server.url(), "hseq")
+        .await
+        .expect("connect");
+    let mut conn = raw_conn(&server).await;
+    let id = conformance::fresh_id("hseq");
+    let base = backend.key_base(&id);
+    let token = acquired(&backend, &id, "a", Duration::from_secs(60)).await;
+    let save = |value: &'static str| {
+        let backend = &backend;
+        let id = &id;
+        async move {
+            match backend
+                .set(id, &set_value(value), Some(fence("a", token)))
+                .await
+            {
+                Ok(WriteOutcome::Written { version, .. }) => version,
+                other => panic!("{value}: {other:?}"),
+            }
+        }
+    };
+    save("1").await;
+    let v2 = save("2").await;
+    let hseq: Option<String> = redis::cmd("HGET")
+        .arg(format!("{base}:rec"))
+        .arg("hseq")
+        .query_async(&mut conn)
+        .await
+        .expect("hget");
+    assert_eq!(
+        hseq,
+        Some(format!("1:{v2}")),
+        "one version kept, numbered 1"
+    );
+    // An older build's save: the record replaced in place, its version
+    // kept as number 2, `hseq` left naming version 2's predecessor.
+    let kept: Option<String> = redis::cmd("ZREVRANGE")
+        .arg(format!("{base}:hist"))
+        .arg(0)
+        .arg(0)
+        .query_async::<Vec<String>>(&mut conn)
+        .await
+        .expect("zrevrange")
+        .into_iter()
+        .next();
+    let kept = kept.expect("version 1");
+    let json = kept.split_once('\n').expect("seq, newline, record").1;
+    let mut old: serde_json::Value = serde_json::from_str(json).expect("json");
+    old["value"] = "2".into();
+    old["version"] = v2.clone().into();
+    let _: () = redis::cmd("ZADD")
+        .arg(format!("{base}:hist"))
+        .arg(i64::MAX / 2)
+        .arg(format!("{:016}\n{old}", 2))
+        .query_async(&mut conn)
+        .await
+        .expect("zadd");
+    let _: () = redis::cmd("HSET")
+        .arg(format!("{base}:rec"))
+        .arg("value")
+        .arg("\"3\"")
+        .arg("version")
+        .arg("old-build-3")
+        .query_async(&mut conn)
+        .await
+        .expect("hset");
+    save("4").await;
+    let v5 = save("5").await;
+    let members: Vec<String> = redis::cmd("ZRANGE")
+        .arg(format!("{base}:hist"))
+        .arg(0)
+        .arg(-1)
+        .query_async(&mut conn)
+        .await
+        .expect("zrange");
+    let seqs: Vec<&str> = members.iter().map(|m| &m[..16]).collect();
+    assert_eq!(
+        seqs,
+        [
+            "0000000000000001",
+            "0000000000000003",
+            "0000000000000004",
+            "0000000000000002"
+        ],
+        "the old build's version (at the far future score) numbered 2, the next ones 3 and 4"
+    );
+    let hseq: Option<String> = redis::cmd("HGET")
+        .arg(format!("{base}:rec"))
+        .arg("hseq")
+        .query_async(&mut conn)
+        .await
+        .expect("hget");
+    assert_eq!(hseq, Some(format!("4:{v5}")));
+    let versions = backend
+        .versions(&id, &VersionQuery::default())
+        .await
+        .expect("versions");
+    assert_eq!(versions.len(), 4, "{versions:?}");
 }

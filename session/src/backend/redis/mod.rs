@@ -61,8 +61,13 @@
 //! or `{name/scope/key}` without a prefix, written `T`):
 //!
 //! * `T:rec` (hash: value, metadata, user_ids, created_ms, updated_ms,
-//!   version, token, data_version, readable_from; after a removal a
-//!   tombstone holding only `token`);
+//!   version, token, data_version, readable_from, `released` (the token of
+//!   the last entry its owner released) and `hseq` (`seq:version`: the
+//!   newest kept version's sequence number when the record holding
+//!   `version` was written; a save reads it with the record instead of
+//!   reading the history, and numbers from the history when it names
+//!   another version, as in a record written by an older build); after a
+//!   removal a tombstone holding only `token` and `released`);
 //! * `T:lock`, the lock entry (string, with `PX` expiry): `token:owner`,
 //!   then, when the taker named its node, `\n`-separated node id, host
 //!   (newlines made spaces), pid and acquisition time (ms since the epoch,

@@ -10,7 +10,7 @@ local function line(flag, a, text)
 end
 
 local function renew(rec, lock, tok, owner, token, ttl)
-  local k = tokens(rec, lock, tok)
+  local k = tokens(rec, lock, tok, nil, owner, token)
   if not renewable(k, owner, token) then return line(0, k.latest, k.owner or '') end
   issue(k, token)
   if k.owner then

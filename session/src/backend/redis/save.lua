@@ -13,32 +13,34 @@
 -- key's own `uids` set is kept) and the user ids. Answers the
 -- step and the indexes after it.
 local function parse_step(ko, ao)
+  -- Every field in one constructor: a table grown field by field is
+  -- rehashed on the way, and this runs for every step.
+  local n = tonumber(ARGV[ao + 12])
+  local kq, aq = ko + 3, ao + 12 + n
+  local queue
+  if n > 0 then
+    queue = {KEYS[kq + 1], KEYS[kq + 2], KEYS[kq + 3], KEYS[kq + 4], KEYS[kq + 5], KEYS[kq + 6]}
+    kq = kq + 6
+  end
+  local u, uk = tonumber(ARGV[aq + 7]), tonumber(ARGV[aq + 8])
   local s = {
     rec = KEYS[ko + 1], lock = KEYS[ko + 2], tok = KEYS[ko + 3],
     mode = ARGV[ao + 1], fenced = ARGV[ao + 2] == '1', owner = ARGV[ao + 3],
-    token = tonumber(ARGV[ao + 4]), release = ARGV[ao + 5] == '1',
+    token = tonumber(ARGV[ao + 4]), token_s = ARGV[ao + 4], release = ARGV[ao + 5] == '1',
     version = ARGV[ao + 6], value = ARGV[ao + 7], metadata = ARGV[ao + 8],
     user_ids = ARGV[ao + 9], data_version = ARGV[ao + 10], readable_from = ARGV[ao + 11],
-    acks = {},
+    acks = {}, queue = queue,
+    keep = tonumber(ARGV[aq + 1]), max_age = tonumber(ARGV[aq + 2]),
+    created = ARGV[aq + 3], updated = ARGV[aq + 4], put_token = ARGV[aq + 5],
+    member = ARGV[aq + 6],
+    hist = KEYS[kq + 1], uids = KEYS[kq + 2], uid_keys = {}, user_id_list = {},
   }
-  local n = tonumber(ARGV[ao + 12])
   for i = 1, n do s.acks[ARGV[ao + 12 + i]] = true end
-  ko = ko + 3
-  if n > 0 then
-    s.queue = {KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3], KEYS[ko + 4], KEYS[ko + 5], KEYS[ko + 6]}
-    ko = ko + 6
-  end
-  ao = ao + 12 + n
-  s.keep, s.max_age = tonumber(ARGV[ao + 1]), tonumber(ARGV[ao + 2])
-  s.created, s.updated, s.put_token = ARGV[ao + 3], ARGV[ao + 4], ARGV[ao + 5]
-  s.member = ARGV[ao + 6]
-  local u, uk = tonumber(ARGV[ao + 7]), tonumber(ARGV[ao + 8])
-  s.hist, s.uids, s.uid_keys, s.user_id_list = KEYS[ko + 1], KEYS[ko + 2], {}, {}
   for i = 1, u do
-    if i <= uk then s.uid_keys[i] = KEYS[ko + 2 + i] end
-    s.user_id_list[i] = ARGV[ao + 8 + i]
+    if i <= uk then s.uid_keys[i] = KEYS[kq + 2 + i] end
+    s.user_id_list[i] = ARGV[aq + 8 + i]
   end
-  return s, ko + 2 + uk, ao + 8 + u
+  return s, kq + 2 + uk, aq + 8 + u
 end
 
 -- The step's fence against what the store knows (`k`, from `tokens`): nil
@@ -57,28 +59,34 @@ end
 -- not hold the version it names changes nothing and answers {2}: the
 -- client writes it in full.
 local function save(s)
-  local k = tokens(s.rec, s.lock, s.tok)
+  local k = tokens(s.rec, s.lock, s.tok, s.keep > 0 and KEPT_FIELDS or STEP_FIELDS,
+    s.fenced and s.mode ~= 'p' and s.owner or nil, s.token)
   local refused = refusal(s, k)
   if refused then return refused end
-  if s.mode == 't' and redis.call('HGET', s.rec, 'version') ~= s.value then return {2} end
-  local token = k.latest
+  local h = k.held
+  if s.mode == 't' and h[4] ~= s.value then return {2} end
+  local token, token_s = k.latest, nil
   if s.fenced then
-    token = s.token
+    token, token_s = s.token, s.token_s
     issue(k, token)
+  else
+    token_s = fmt(token)
   end
-  local kept_created = keep_version(s, s.mode == 'r')
+  local hseq = keep_version(s, s.mode == 'r', h)
   local out
   if s.mode == 'p' then
     redis.call('DEL', s.rec)
     redis.call('HSET', s.rec, 'value', s.value, 'metadata', s.metadata, 'user_ids', s.user_ids,
       'created_ms', s.created, 'updated_ms', s.updated, 'version', s.version,
-      'token', s.put_token, 'data_version', s.data_version, 'readable_from', s.readable_from)
+      'token', s.put_token, 'data_version', s.data_version, 'readable_from', s.readable_from,
+      'hseq', hseq)
     index_users(s)
     out = {1, tonumber(s.created), tonumber(s.updated), s.version, tonumber(s.put_token)}
   elseif s.mode == 't' then
     -- Value, metadata, user ids and data version stay as they are.
-    local created = tonumber(kept_created or redis.call('HGET', s.rec, 'created_ms')) or now
-    redis.call('HSET', s.rec, 'updated_ms', fmt(now), 'version', s.version, 'token', fmt(token))
+    local created = tonumber(h[3]) or now
+    redis.call('HSET', s.rec, 'updated_ms', now_s, 'version', s.version, 'token', token_s,
+      'hseq', hseq)
     out = {1, created, now, s.version, token}
     if s.ttl and s.ttl > 0 and renewable(k, s.owner, token) then
       -- The lock's renewal, as `renew.lua` does it (the fence admitted the
@@ -92,15 +100,17 @@ local function save(s)
     end
   elseif s.mode == 'r' then
     redis.call('DEL', s.rec)
-    redis.call('HSET', s.rec, 'token', fmt(token))
+    redis.call('HSET', s.rec, 'token', token_s)
     out = {1, 0, 0, '', token}
   else
-    local created = tonumber(kept_created or redis.call('HGET', s.rec, 'created_ms')) or now
+    local created = tonumber(h[3])
+    local created_s = created and h[3] or now_s
     redis.call('HSET', s.rec, 'value', s.value, 'metadata', s.metadata, 'user_ids', s.user_ids,
-      'created_ms', fmt(created), 'updated_ms', fmt(now), 'version', s.version,
-      'token', fmt(token), 'data_version', s.data_version, 'readable_from', s.readable_from)
+      'created_ms', created_s, 'updated_ms', now_s, 'version', s.version,
+      'token', token_s, 'data_version', s.data_version, 'readable_from', s.readable_from,
+      'hseq', hseq)
     index_users(s)
-    out = {1, created, now, s.version, token}
+    out = {1, created or now, now, s.version, token}
   end
   if s.fenced and s.release then
     -- Final even when the entry had lapsed: no late renewal writes it again.

@@ -18,12 +18,25 @@ end
 
 -- What the store knows about a key's tokens (and the entry's text). `rec`,
 -- `lock` and `tok` name the session's keys (default KEYS 1, 2, 3; a script
--- saving several sessions passes each one's), kept in the answer.
-local function tokens(rec, lock, tok)
+-- saving several sessions passes each one's), kept in the answer. `more`
+-- (optional) names further fields of `rec` read in the same `HMGET`,
+-- answered in `k.held` after `token` and `released`. When the live entry
+-- is exactly `mine_owner`'s under `mine_token` (both optional), the
+-- counter is not read: that entry's acquisition issued its token and no
+-- other is issued while it lives, so the entry's token stands for it (a
+-- write then never raises it; the record it writes holds the token too).
+local NO_FIELDS = {}
+local function tokens(rec, lock, tok, more, mine_owner, mine_token)
   rec, lock, tok = rec or KEYS[1], lock or KEYS[2], tok or KEYS[3]
   local text = redis.call('GET', lock)
   local owner, entry = parse_lock(text)
-  local held = redis.call('HMGET', rec, 'token', 'released')
+  local held = redis.call('HMGET', rec, 'token', 'released', unpack(more or NO_FIELDS))
+  local counter
+  if owner ~= nil and owner == mine_owner and entry == mine_token then
+    counter = entry
+  else
+    counter = tonumber(redis.call('GET', tok)) or 0
+  end
   local k = {
     rec = rec,
     lock = lock,
@@ -31,9 +44,10 @@ local function tokens(rec, lock, tok)
     text = text,
     owner = owner,
     entry = entry,
-    counter = tonumber(redis.call('GET', tok)) or 0,
+    counter = counter,
     record = tonumber(held[1]) or 0,
     released = tonumber(held[2]) or 0,
+    held = held,
   }
   k.latest = math.max(k.counter, k.record, k.entry)
   return k

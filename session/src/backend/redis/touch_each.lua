@@ -15,6 +15,7 @@ for i = 1, tonumber(ARGV[1]) do
   steps[i] = {
     rec = KEYS[ko + 1], lock = KEYS[ko + 2], tok = KEYS[ko + 3], hist = KEYS[ko + 4],
     mode = 't', fenced = true, owner = ARGV[ao + 1], token = tonumber(ARGV[ao + 2]),
+    token_s = ARGV[ao + 2],
     release = false, version = ARGV[ao + 3], value = ARGV[ao + 4],
     ttl = tonumber(ARGV[ao + 5]),
     keep = keep, max_age = max_age,
