@@ -31,6 +31,8 @@ pub struct Report {
     value_file: Option<String>,
     shutdown_seconds: f64,
     ceiling: Option<(f64, String)>,
+    /// Redis's ceiling with one request in flight per caller.
+    one_in_flight: Option<(f64, String)>,
 }
 
 fn num(v: &Value, key: &str) -> f64 {
@@ -88,6 +90,9 @@ impl Report {
                 .map(|r| num(r, "shutdown_seconds"))
                 .fold(0.0, f64::max),
             ceiling: ceiling.map(|c| (c.per_second, c.what.to_owned())),
+            one_in_flight: ceiling
+                .and_then(|c| c.one_in_flight)
+                .map(|(rate, what)| (rate, what.to_owned())),
         }
     }
 
@@ -129,6 +134,10 @@ impl Report {
             "ceiling": self.ceiling.as_ref().map(|(rate, what)| json!({
                 "per_second": rate, "what": what,
                 "save_ratio": self.rate(Op::Save) / rate,
+                "one_in_flight": self.one_in_flight.as_ref().map(|(rate, what)| json!({
+                    "per_second": rate, "what": what,
+                    "save_ratio": self.rate(Op::Save) / rate,
+                })),
             })),
         })
     }
@@ -200,6 +209,13 @@ impl Report {
                     "raw ceiling: {rate:.0}/s ({what}); sdm saves at {:.2}x of it",
                     self.rate(Op::Save) / rate
                 );
+                if let Some((rate, what)) = &self.one_in_flight {
+                    let _ = writeln!(
+                        out,
+                        "raw ceiling, one request in flight per caller: {rate:.0}/s ({what}); sdm saves at {:.2}x of it",
+                        self.rate(Op::Save) / rate
+                    );
+                }
             }
             None => {
                 let _ = writeln!(out, "raw ceiling: none for this store");
