@@ -1687,14 +1687,8 @@ async fn versions_are_numbered_in_order_across_records_written_without_the_numbe
     };
     save("1").await;
     let v2 = save("2").await;
-    let hseq: Option<String> = redis::cmd("HGET")
-        .arg(format!("{base}:rec"))
-        .arg("hseq")
-        .query_async(&mut conn)
-        .await
-        .expect("hget");
     assert_eq!(
-        hseq,
+        hseq(&mut conn, &base).await,
         Some(format!("1:{v2}")),
         "one version kept, numbered 1"
     );
@@ -1750,16 +1744,20 @@ async fn versions_are_numbered_in_order_across_records_written_without_the_numbe
         ],
         "the old build's version (at the far future score) numbered 2, the next ones 3 and 4"
     );
-    let hseq: Option<String> = redis::cmd("HGET")
-        .arg(format!("{base}:rec"))
-        .arg("hseq")
-        .query_async(&mut conn)
-        .await
-        .expect("hget");
-    assert_eq!(hseq, Some(format!("4:{v5}")));
+    assert_eq!(hseq(&mut conn, &base).await, Some(format!("4:{v5}")));
     let versions = backend
         .versions(&id, &VersionQuery::default())
         .await
         .expect("versions");
     assert_eq!(versions.len(), 4, "{versions:?}");
+}
+
+/// The `hseq` field of the record at `base`.
+async fn hseq(conn: &mut redis::aio::MultiplexedConnection, base: &str) -> Option<String> {
+    redis::cmd("HGET")
+        .arg(format!("{base}:rec"))
+        .arg("hseq")
+        .query_async(conn)
+        .await
+        .expect("hget")
 }
