@@ -2,8 +2,8 @@
 -- token, ttl ms. Answers {1} or {0, newest token, holder or ''}. A live
 -- entry keeps its text (node, acquisition time); a lapsed one is written
 -- again without a node; a released one is not (`renewable`).
-local k = tokens()
 local token = tonumber(ARGV[2])
+local k = tokens(nil, nil, nil, nil, ARGV[1], token)
 if not renewable(k, ARGV[1], token) then return {0, k.latest, k.owner or ''} end
 issue(k, token)
 if k.owner then
