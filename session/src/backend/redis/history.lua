@@ -1,5 +1,5 @@
 -- Prelude: version history and the user-id index of a save step (needs
--- now, fmt). `T:hist` is a sorted set: score the time the version was
+-- now, now_s, fmt). `T:hist` is a sorted set: score the time the version was
 -- replaced (ms), member a 16-digit sequence number, a newline and the
 -- replaced record's hash as a JSON object (with `replaced_ms` and
 -- `removed`), so equal times list in write order. `T:uids` is the set of
