@@ -45,24 +45,14 @@ pub fn measure(url: &str, seconds: f64) -> Result<Option<Ceiling>, Box<dyn std::
         let rt = runtime()?;
         return Ok(Some(rt.block_on(async {
             let client = redis::Client::open(url)?;
-            let shared = client.get_multiplexed_async_connection().await?;
-            let mut own = Vec::with_capacity(CALLERS);
-            for _ in 0..CALLERS {
-                own.push(client.get_multiplexed_async_connection().await?);
-            }
-            both(vec![shared; CALLERS], own, span).await
+            both(|| client.get_multiplexed_async_connection(), span).await
         })?));
     }
     if let Some(nodes) = cluster_nodes(url) {
         let rt = runtime()?;
         return Ok(Some(rt.block_on(async {
             let client = redis::cluster::ClusterClient::new(nodes)?;
-            let shared = client.get_async_connection().await?;
-            let mut own = Vec::with_capacity(CALLERS);
-            for _ in 0..CALLERS {
-                own.push(client.get_async_connection().await?);
-            }
-            both(vec![shared; CALLERS], own, span).await
+            both(|| client.get_async_connection(), span).await
         })?));
     }
     Ok(None)
@@ -129,17 +119,22 @@ return 1";
 /// The concurrent callers of both measures.
 const CALLERS: usize = 32;
 
-/// Both Redis measures: the callers sharing one connection (`shared`: one
-/// clone each), then each on its own (`own`), one after the other.
-async fn both<C>(
-    shared: Vec<C>,
-    own: Vec<C>,
+/// Both Redis measures, one after the other: the callers sharing one
+/// connection opened by `connect`, then each on one of its own.
+async fn both<C, F>(
+    connect: impl Fn() -> F,
     span: Duration,
 ) -> Result<Ceiling, Box<dyn std::error::Error>>
 where
-    C: redis::aio::ConnectionLike + Send + Sync + 'static,
+    C: redis::aio::ConnectionLike + Clone + Send + Sync + 'static,
+    F: std::future::Future<Output = redis::RedisResult<C>>,
 {
-    let pipelined = redis(shared, span).await?;
+    let shared = connect().await?;
+    let pipelined = redis(vec![shared; CALLERS], span).await?;
+    let mut own = Vec::with_capacity(CALLERS);
+    for _ in 0..CALLERS {
+        own.push(connect().await?);
+    }
     let one_in_flight = redis(own, span).await?;
     Ok(Ceiling {
         per_second: pipelined,

@@ -105,6 +105,11 @@ impl Report {
         self.histograms[op as usize].count() as f64 / self.seconds.max(1e-9)
     }
 
+    /// A ceiling (rate, what) as JSON, with the save rate's share of it.
+    fn against(&self, (rate, what): &(f64, String)) -> Value {
+        json!({"per_second": rate, "what": what, "save_ratio": self.rate(Op::Save) / rate})
+    }
+
     /// The report as JSON.
     pub fn to_json(&self) -> Value {
         let ops: serde_json::Map<String, Value> = OPS
@@ -131,14 +136,11 @@ impl Report {
             "join_over_seconds": self.join_over,
             "value_file": self.value_file,
             "shutdown_seconds": self.shutdown_seconds,
-            "ceiling": self.ceiling.as_ref().map(|(rate, what)| json!({
-                "per_second": rate, "what": what,
-                "save_ratio": self.rate(Op::Save) / rate,
-                "one_in_flight": self.one_in_flight.as_ref().map(|(rate, what)| json!({
-                    "per_second": rate, "what": what,
-                    "save_ratio": self.rate(Op::Save) / rate,
-                })),
-            })),
+            "ceiling": self.ceiling.as_ref().map(|c| {
+                let mut row = self.against(c);
+                row["one_in_flight"] = self.one_in_flight.as_ref().map(|c| self.against(c)).into();
+                row
+            }),
         })
     }
 
