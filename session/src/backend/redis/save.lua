@@ -1,159 +1,179 @@
 -- Prelude: one session's save step (needs now, tokens, ack, history). A
+-- script run's arguments open with its settings (see `settings`). A
 -- step's keys follow KEYS index `ko`: rec, lock, tok, then, when it has
--- acks, q, qv, qe, qi, qm, qh, then hist, uids and one user-id index key
--- per user id. Its arguments follow ARGV index `ao`: mode (s/r/p/t: set,
--- remove, put as given, touch), fenced (1/0), owner, token, release (1/0),
--- version, value, metadata, user ids, data version, readable from (those
--- six empty for a removal; for a touch the version, then the version the
--- record must hold where the value goes, the other four empty), the ack
--- count, then that many read ids, then
--- keep, max age (ms, 0 for none), created, updated and token (of a put),
--- the key's index member, the user id count, the count of user-id index
--- keys (0 on a Redis Cluster, where they lie in other slots: only the
--- key's own `uids` set is kept) and the user ids. Answers the
--- step and the indexes after it.
+-- acks, q, qv, qe, qi, qm, qh, then hist, uids and (when `INDEXED`) one
+-- user-id index key per user id. Its arguments follow ARGV index `ao`:
+-- mode (s/r/p: set, remove, put as given), fenced (1/0), owner, token,
+-- release (1/0), version, value, metadata, user ids, data version,
+-- readable from (those six empty for a removal), the ack count, then that
+-- many read ids, then the user id count and, when there are any, the
+-- key's index member and the user ids, then, for a put, its created,
+-- updated and token.
+--
+-- Steps run often (a save is one), so this prelude reads the arguments
+-- where they lie instead of copying them into a table by name: a table
+-- of thirty named fields cost more than the step's own fence check.
+
+-- Where a step's keys and arguments lie: {ko, ao, ack count, ARGV index
+-- of the user id count, user id count, KEYS index of hist, ARGV index
+-- after the user ids}, and the next step's `ko` and `ao`.
 local function parse_step(ko, ao)
-  -- Every field in one constructor: a table grown field by field is
-  -- rehashed on the way, and this runs for every step.
-  local n = tonumber(ARGV[ao + 12])
-  local kq, aq = ko + 3, ao + 12 + n
-  local queue
-  if n > 0 then
-    queue = {KEYS[kq + 1], KEYS[kq + 2], KEYS[kq + 3], KEYS[kq + 4], KEYS[kq + 5], KEYS[kq + 6]}
-    kq = kq + 6
-  end
-  local u, uk = tonumber(ARGV[aq + 7]), tonumber(ARGV[aq + 8])
-  local s = {
-    rec = KEYS[ko + 1], lock = KEYS[ko + 2], tok = KEYS[ko + 3],
-    mode = ARGV[ao + 1], fenced = ARGV[ao + 2] == '1', owner = ARGV[ao + 3],
-    token = tonumber(ARGV[ao + 4]), token_s = ARGV[ao + 4], release = ARGV[ao + 5] == '1',
-    version = ARGV[ao + 6], value = ARGV[ao + 7], metadata = ARGV[ao + 8],
-    user_ids = ARGV[ao + 9], data_version = ARGV[ao + 10], readable_from = ARGV[ao + 11],
-    acks = {}, queue = queue,
-    keep = tonumber(ARGV[aq + 1]), max_age = tonumber(ARGV[aq + 2]),
-    created = ARGV[aq + 3], updated = ARGV[aq + 4], put_token = ARGV[aq + 5],
-    member = ARGV[aq + 6],
-    hist = KEYS[kq + 1], uids = KEYS[kq + 2], uid_keys = {}, user_id_list = {},
-  }
-  for i = 1, n do s.acks[ARGV[ao + 12 + i]] = true end
-  for i = 1, u do
-    if i <= uk then s.uid_keys[i] = KEYS[kq + 2 + i] end
-    s.user_id_list[i] = ARGV[aq + 8 + i]
-  end
-  return s, kq + 2 + uk, aq + 8 + u
+  -- Most steps carry no acks and no user ids: '0' compares as text
+  -- (interned), far cheaper than `tonumber`.
+  local n = ARGV[ao + 12] == '0' and 0 or tonumber(ARGV[ao + 12])
+  local b = ao + 13 + n
+  local u = ARGV[b] == '0' and 0 or tonumber(ARGV[b])
+  local kh = ko + (n > 0 and 10 or 4)
+  local pa = b + (u > 0 and u + 1 or 0)
+  local next_ao = pa + (ARGV[ao + 1] == 'p' and 3 or 0)
+  return {ko, ao, n, b, u, kh, pa}, kh + 1 + (INDEXED and u or 0), next_ao
 end
 
--- The step's fence against what the store knows (`k`, from `tokens`): nil
--- when it admits the write (or the step is unfenced), else the refusal
--- {0, newest token, holder or ''}.
-local function refusal(s, k)
-  if s.fenced and not admits(k, s.owner, s.token) then return {0, k.latest, k.owner or ''} end
-  return nil
+-- A step's fence checked alone (`save_many.lua` checks every step's
+-- before writing any): nil when it admits the write (or the step is
+-- unfenced), else the newest token and the holder ('' when none).
+local function step_refusal(st)
+  local ko, ao = st[1], st[2]
+  if ARGV[ao + 2] ~= '1' then return nil end
+  local k = tokens(KEYS[ko + 1], KEYS[ko + 2], KEYS[ko + 3])
+  if admits(k, ARGV[ao + 3], tonumber(ARGV[ao + 4])) then return nil end
+  return k.latest, k.owner or ''
 end
 
--- Applies a step: when fenced out, nothing changes and the answer is the
--- refusal; else the write, the release (announced) and the acks, and the
--- answer {1, created, updated, version, token}. A removal leaves a
--- tombstone (the hash with only `token`), so a lost counter cannot repeat
--- its token. A touch (an unchanged auto-save's rewrite) whose record does
--- not hold the version it names changes nothing and answers {2}: the
--- client writes it in full.
-local function save(s)
-  local k = tokens(s.rec, s.lock, s.tok, s.keep > 0 and KEPT_FIELDS or STEP_FIELDS,
-    s.fenced and s.mode ~= 'p' and s.owner or nil, s.token)
-  local refused = refusal(s, k)
-  if refused then return refused end
-  local h = k.held
-  if s.mode == 't' and h[4] ~= s.value then return {2} end
-  local token, token_s = k.latest, nil
-  if s.fenced then
-    token, token_s = s.token, s.token_s
+-- Releases the fenced entry of `owner` under `token` after a write (see
+-- `save`).
+local function release(k, owner, token, rec, lock)
+  -- Final even when the entry had lapsed: no late renewal writes it again.
+  mark_released(token, rec)
+  if k.owner == owner then
+    redis.call('DEL', lock)
+    announce_release(lock)
+  end
+end
+
+-- Applies a step (`st`, from `parse_step`): when fenced out, nothing
+-- changes and the answer is 0, the newest token and the holder ('' when
+-- none); else the write, the release (announced) and the acks, and the
+-- answer 1, created, updated, token (those three as text) and version. A
+-- removal leaves a tombstone (the hash with only `token`), so a lost
+-- counter cannot repeat its token.
+local function save(st)
+  local ko, ao, n, b, u, kh, pa = st[1], st[2], st[3], st[4], st[5], st[6], st[7]
+  local rec, lock = KEYS[ko + 1], KEYS[ko + 2]
+  local mode, fenced, owner, token_s = ARGV[ao + 1], ARGV[ao + 2] == '1', ARGV[ao + 3], ARGV[ao + 4]
+  local token = tonumber(token_s)
+  local k = tokens(rec, lock, KEYS[ko + 3], KEEP > 0 and KEPT_FIELDS or STEP_FIELDS,
+    fenced and mode ~= 'p' and owner or nil, token)
+  if fenced then
+    if not admits(k, owner, token) then return 0, k.latest, k.owner or '' end
     issue(k, token)
   else
+    token = k.latest
     token_s = fmt(token)
   end
-  local hseq = keep_version(s, s.mode == 'r', h)
-  local out
-  if s.mode == 'p' then
-    redis.call('DEL', s.rec)
-    redis.call('HSET', s.rec, 'value', s.value, 'metadata', s.metadata, 'user_ids', s.user_ids,
-      'created_ms', s.created, 'updated_ms', s.updated, 'version', s.version,
-      'token', s.put_token, 'data_version', s.data_version, 'readable_from', s.readable_from,
-      'hseq', hseq)
-    index_users(s)
-    out = {1, tonumber(s.created), tonumber(s.updated), s.version, tonumber(s.put_token)}
-  elseif s.mode == 't' then
-    -- Value, metadata, user ids and data version stay as they are.
-    local created = tonumber(h[3]) or now
-    redis.call('HSET', s.rec, 'updated_ms', now_s, 'version', s.version, 'token', token_s,
-      'hseq', hseq)
-    out = {1, created, now, s.version, token}
-    if s.ttl and s.ttl > 0 and renewable(k, s.owner, token) then
-      -- The lock's renewal, as `renew.lua` does it (the fence admitted the
-      -- write; a released entry is not written again).
-      if k.owner then
-        redis.call('PEXPIRE', s.lock, s.ttl)
-      else
-        put_lock(s.owner, token, s.ttl, '', s.lock)
-      end
-      out[6] = true
-    end
-  elseif s.mode == 'r' then
-    redis.call('DEL', s.rec)
-    redis.call('HSET', s.rec, 'token', token_s)
-    out = {1, 0, 0, '', token}
+  local h = k.held
+  local version = ARGV[ao + 6]
+  local hseq = keep_version(KEYS[kh], version, mode == 'r', h)
+  local created_s, updated_s
+  if mode == 'r' then
+    redis.call('DEL', rec)
+    redis.call('HSET', rec, 'token', token_s)
+    created_s, updated_s, version = '0', '0', ''
   else
-    local created = tonumber(h[3])
-    local created_s = created and h[3] or now_s
-    redis.call('HSET', s.rec, 'value', s.value, 'metadata', s.metadata, 'user_ids', s.user_ids,
-      'created_ms', created_s, 'updated_ms', now_s, 'version', s.version,
-      'token', token_s, 'data_version', s.data_version, 'readable_from', s.readable_from,
-      'hseq', hseq)
-    index_users(s)
-    out = {1, created or now, now, s.version, token}
-  end
-  if s.fenced and s.release then
-    -- Final even when the entry had lapsed: no late renewal writes it again.
-    mark_released(s.token, s.rec)
-    if k.owner == s.owner then
-      redis.call('DEL', s.lock)
-      announce_release(s.lock)
+    if mode == 'p' then
+      created_s, updated_s, token_s = ARGV[pa + 1], ARGV[pa + 2], ARGV[pa + 3]
+      redis.call('DEL', rec)
+    else
+      created_s = tonumber(h[3]) and h[3] or now_s
+      updated_s = now_s
     end
+    redis.call('HSET', rec, 'value', ARGV[ao + 7], 'metadata', ARGV[ao + 8],
+      'user_ids', ARGV[ao + 9], 'created_ms', created_s, 'updated_ms', updated_s,
+      'version', version, 'token', token_s, 'data_version', ARGV[ao + 10],
+      'readable_from', ARGV[ao + 11], 'hseq', hseq)
+    index_users(kh, b, u)
   end
-  if s.queue then ack(s.queue, s.acks) end
-  return out
+  if fenced and ARGV[ao + 5] == '1' then release(k, owner, token, rec, lock) end
+  if n > 0 then
+    local ids = {}
+    for i = 1, n do ids[ARGV[ao + 12 + i]] = true end
+    ack({KEYS[ko + 4], KEYS[ko + 5], KEYS[ko + 6], KEYS[ko + 7], KEYS[ko + 8], KEYS[ko + 9]}, ids)
+  end
+  return 1, created_s, updated_s, token_s, version
+end
+
+-- Touches a record (an unchanged auto-save's rewrite; `touch_each.lua`'s
+-- step `st`: {ko, ao}; KEYS rec, lock, tok, hist; ARGV owner, token, new
+-- version, the version the record must hold, the lock's ttl in ms). A
+-- record that still holds that version gets the new version, times and
+-- token (value, metadata, user ids and data version stay), the replaced
+-- record kept as a version; answers as `save`, or 3 for 1 when the touch
+-- renewed the lock (ttl above 0: as `renew.lua` does it; a released entry
+-- is not written again). A record holding another version is left alone
+-- and answers 2: the client writes it in full.
+local function touch(st)
+  local ko, ao = st[1], st[2]
+  local rec, lock = KEYS[ko + 1], KEYS[ko + 2]
+  local owner, token_s = ARGV[ao + 1], ARGV[ao + 2]
+  local token = tonumber(token_s)
+  local k = tokens(rec, lock, KEYS[ko + 3], KEEP > 0 and KEPT_FIELDS or STEP_FIELDS, owner, token)
+  if not admits(k, owner, token) then return 0, k.latest, k.owner or '' end
+  local h = k.held
+  if h[4] ~= ARGV[ao + 4] then return 2 end
+  issue(k, token)
+  local version = ARGV[ao + 3]
+  local hseq = keep_version(KEYS[ko + 4], version, false, h)
+  redis.call('HSET', rec, 'updated_ms', now_s, 'version', version, 'token', token_s, 'hseq', hseq)
+  local flag = 1
+  local ttl = tonumber(ARGV[ao + 5])
+  if ttl > 0 and renewable(k, owner, token) then
+    if k.owner then
+      redis.call('PEXPIRE', lock, ttl)
+    else
+      put_lock(owner, token, ttl, '', lock)
+    end
+    flag = 3
+  end
+  return flag, tonumber(h[3]) and h[3] or now_s, now_s, token_s, version
 end
 
 -- The answers of several steps (`save_each.lua`, `touch_each.lua`) as one
--- text, each step applied and answered on its own, in order: a line per
--- step, `flag a b c n:text` (n the text's length in bytes, the text right
--- after the colon): `1 created updated token n:version` (written),
--- `3 created updated token n:version` (a touch written that renewed its
--- lock), `0 token 0 0 n:holder` (refused by the fence; holder '' when none),
--- `2 0 0 0 0:` (a touch whose record changed) or `-1 0 0 0 n:error` (Redis
--- failed the step, e.g. out of memory; the others go on). The formatting
--- runs under the same pcall as the step, so nothing in one step can fail
--- the others.
+-- text, each step applied (by `apply`, `save` or `touch`) and answered on
+-- its own, in order: a line per step, `flag a b c n:text` (n the text's
+-- length in bytes, the text right after the colon): `1 created updated
+-- token n:version` (written), `3 created updated token n:version` (a touch
+-- written that renewed its lock), `0 token 0 0 n:holder` (refused by the
+-- fence; holder '' when none), `2 0 0 0 0:` (a touch whose record changed)
+-- or `-1 0 0 0 n:error` (Redis failed the step, e.g. out of memory; the
+-- others go on). The formatting runs under the same pcall as the step, so
+-- nothing in one step can fail the others.
 local function each_line(flag, a, b, c, text)
-  return string.format('%d %d %d %d %d:', flag, a, b, c, #text) .. text
+  return string.format('%s %s %s %s %d:%s', flag, a, b, c, #text, text)
 end
 
-local function each_answer(s)
-  local r = save(s)
-  if r[1] == 0 then return each_line(0, r[2], 0, 0, r[3]) end
-  if r[1] == 2 then return each_line(2, 0, 0, 0, '') end
-  return each_line(r[6] and 3 or 1, r[2], r[3], r[5], r[4])
+local function each_answer(apply, st)
+  local flag, a, b, c, text = apply(st)
+  if flag == 0 then return each_line('0', fmt(a), '0', '0', b) end
+  if flag == 2 then return '2 0 0 0 0:' end
+  return each_line(flag == 3 and '3' or '1', a, b, c, text)
 end
 
-local function each_answers(steps)
+local function each_answers(apply, steps)
   local out = {}
-  for i, s in ipairs(steps) do
-    local ok, a = pcall(each_answer, s)
+  for i, st in ipairs(steps) do
+    local ok, a = pcall(each_answer, apply, st)
     if ok then
       out[i] = a
     else
-      out[i] = each_line(-1, 0, 0, 0, tostring(type(a) == 'table' and (a.err or a) or a))
+      out[i] = each_line('-1', '0', '0', '0', tostring(type(a) == 'table' and (a.err or a) or a))
     end
   end
   return table.concat(out)
+end
+
+-- A written step's answer as a list (`set.lua`, `save_many.lua`): {0,
+-- newest token, holder} or {1, created, updated, version, token}.
+local function answer_list(flag, a, b, c, text)
+  if flag == 0 then return {0, a, b} end
+  return {1, tonumber(a), tonumber(b), text, tonumber(c)}
 end

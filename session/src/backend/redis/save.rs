@@ -139,8 +139,21 @@ impl RedisBackend {
             .arg(touch.ttl_ms);
     }
 
+    /// Adds a script run's settings to `call` (the save prelude's
+    /// `settings`, read once for every step of the run): the history's
+    /// retention (keep, max age in ms) and whether each user id's index
+    /// key follows a step's keys (not on a Redis Cluster).
+    pub(super) fn save_settings(&self, call: &mut Call<'_>) {
+        let history = self.history();
+        call.arg(history.keep)
+            .arg(history.max_age_ms())
+            .arg(if self.is_cluster() { "0" } else { "1" });
+    }
+
     /// Adds one save step's keys and arguments to `call` (the layout the
-    /// save prelude, `save.lua`, reads).
+    /// save prelude, `save.lua`, reads; the run's settings come first, from
+    /// [`save_settings`](Self::save_settings)). Only what the step needs
+    /// goes: no user-id arguments without user ids, no times but a put's.
     pub(super) fn save_step(
         &self,
         call: &mut Call<'_>,
@@ -205,29 +218,22 @@ impl RedisBackend {
         for read_id in acks {
             call.arg(read_id);
         }
-        let history = self.history();
-        call.arg(history.keep).arg(history.max_age_ms());
-        match change {
-            Change::Put(r) => call.arg(r.created_ms).arg(r.updated_ms).arg(r.token),
-            Change::Write(_) => call.arg(0).arg(0).arg(0),
-        };
         // On a cluster the user-id index keys lie in other slots: only the
-        // key's own `uids` set is kept (`keys_for_user` scans those). The
-        // index member is read only for user ids.
-        let indexed = !self.is_cluster();
-        if user_ids.is_empty() {
-            call.arg("");
-        } else {
-            call.arg(index_member(id));
-        }
-        call.arg(user_ids.len())
-            .arg(if indexed { user_ids.len() } else { 0 });
+        // key's own `uids` set is kept (`keys_for_user` scans those).
+        call.arg(user_ids.len());
         call.key(Joined(base, ":hist")).key(Joined(base, ":uids"));
-        for user in user_ids {
-            call.arg(*user);
-            if indexed {
-                call.key(self.user_key(*user));
+        if !user_ids.is_empty() {
+            call.arg(index_member(id));
+            let indexed = !self.is_cluster();
+            for user in user_ids {
+                call.arg(*user);
+                if indexed {
+                    call.key(self.user_key(*user));
+                }
             }
+        }
+        if let Change::Put(r) = change {
+            call.arg(r.created_ms).arg(r.updated_ms).arg(r.token);
         }
     }
 }
@@ -296,6 +302,7 @@ pub(super) async fn save_change(
 ) -> Result<WriteOutcome, BackendError> {
     let base = backend.key_base(id);
     let mut call = Call::new(&backend.inner.scripts.set);
+    backend.save_settings(&mut call);
     backend.save_step(&mut call, id, &base, change, fence, acks);
     let reply = array(id, backend.replicated(&call, "set", &base).await?)?;
     if fence.is_some_and(|f| f.release) {
@@ -340,6 +347,7 @@ pub(super) async fn save_many(
     let bases: Vec<String> = steps.iter().map(|s| backend.key_base(s.id)).collect();
     let mut call = Call::new(&backend.inner.scripts.save_many);
     call.arg(steps.len());
+    backend.save_settings(&mut call);
     for (step, base) in steps.iter().zip(&bases) {
         let change = Change::Write(step.write);
         backend.save_step(
@@ -534,10 +542,11 @@ async fn each(
                     let mut call = Call::with_capacity(
                         &scripts.save_each,
                         6 * run.len(),
-                        28 * run.len() + 1,
+                        16 * run.len() + 4,
                         bytes,
                     );
                     call.arg(run.len());
+                    backend.save_settings(&mut call);
                     for &i in run {
                         let step = &steps[i];
                         backend.save_step(
@@ -552,16 +561,14 @@ async fn each(
                     call
                 }
                 Each::Touch(touches) => {
-                    let history = backend.history();
                     let mut call = Call::with_capacity(
                         &scripts.touch_each,
                         4 * run.len(),
-                        5 * run.len() + 3,
+                        5 * run.len() + 4,
                         104 * run.len() + 32,
                     );
-                    call.arg(run.len())
-                        .arg(history.keep)
-                        .arg(history.max_age_ms());
+                    call.arg(run.len());
+                    backend.save_settings(&mut call);
                     for &i in run {
                         backend.touch_step(&mut call, &bases[i], touches[i], &steps[i].fence);
                     }

@@ -40,7 +40,7 @@ pub(crate) const RENEW: &str = with_tokens!("renew.lua");
 pub(crate) const RENEW_EACH: &str = with_tokens!("renew_each.lua");
 /// Release our lock (announced).
 pub(crate) const UNLOCK: &str = with_tokens!("unlock.lua");
-/// The save prelude (`parse_step`, `refusal`, `save`) and what it needs:
+/// The save prelude (`parse_step`, `save`, `touch`, their answers) and what it needs:
 /// `now`, the fencing prelude and `ack`.
 macro_rules! with_save {
     ($file:literal) => {

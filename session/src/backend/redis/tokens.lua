@@ -18,39 +18,33 @@ end
 
 -- What the store knows about a key's tokens (and the entry's text). `rec`,
 -- `lock` and `tok` name the session's keys (default KEYS 1, 2, 3; a script
--- saving several sessions passes each one's), kept in the answer. `more`
--- (optional) names further fields of `rec` read in the same `HMGET`,
--- answered in `k.held` after `token` and `released`. When the live entry
+-- saving several sessions passes each one's; `tok` is kept in the
+-- answer). `more` (optional) names further fields of `rec` read in the
+-- same `HMGET`, answered in `k.held` after `token` and `released`. When the live entry
 -- is exactly `mine_owner`'s under `mine_token` (both optional), the
 -- counter is not read: that entry's acquisition issued its token and no
 -- other is issued while it lives, so the entry's token stands for it (a
 -- write then never raises it; the record it writes holds the token too).
 local NO_FIELDS = {}
 local function tokens(rec, lock, tok, more, mine_owner, mine_token)
-  rec, lock, tok = rec or KEYS[1], lock or KEYS[2], tok or KEYS[3]
-  local text = redis.call('GET', lock)
+  local text = redis.call('GET', lock or KEYS[2])
   local owner, entry = parse_lock(text)
-  local held = redis.call('HMGET', rec, 'token', 'released', unpack(more or NO_FIELDS))
+  local held = redis.call('HMGET', rec or KEYS[1], 'token', 'released', unpack(more or NO_FIELDS))
   local counter
   if owner ~= nil and owner == mine_owner and entry == mine_token then
     counter = entry
   else
-    counter = tonumber(redis.call('GET', tok)) or 0
+    counter = tonumber(redis.call('GET', tok or KEYS[3])) or 0
   end
-  local k = {
-    rec = rec,
-    lock = lock,
-    tok = tok,
-    text = text,
-    owner = owner,
-    entry = entry,
-    counter = counter,
-    record = tonumber(held[1]) or 0,
-    released = tonumber(held[2]) or 0,
-    held = held,
+  local record = tonumber(held[1]) or 0
+  local latest = counter
+  if record > latest then latest = record end
+  if entry > latest then latest = entry end
+  -- One constructor: a table grown field by field is rehashed on the way.
+  return {
+    tok = tok or KEYS[3], text = text, owner = owner, entry = entry, counter = counter,
+    record = record, released = tonumber(held[2]) or 0, held = held, latest = latest,
   }
-  k.latest = math.max(k.counter, k.record, k.entry)
-  return k
 end
 
 -- May `owner` write or renew under `token`? The live entry is exactly ours,
