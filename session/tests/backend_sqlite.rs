@@ -913,3 +913,77 @@ async fn a_waiting_reader_is_woken_when_the_holder_unlocks() {
         "woken by the unlock, not the re-check: {took:?}"
     );
 }
+
+/// A batch of rewrites (`rewrite_each`: the unchanged auto-saves the timer
+/// grid sends hundreds at a time) goes to the writer thread as one job of
+/// up to 256 steps: one transaction for 40, two for 300, every step
+/// counted and answered on its own (a step the fence refuses among them
+/// writes nothing), every written value on disk.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_rewrites_is_one_writer_job_of_up_to_256_steps() {
+    use sdm_session::backend::{Acquisition, Claim, DataVersion, Fence, RewriteStep, SaveStep};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let backend = SqliteBackend::open(dir.path().join("each.db")).expect("open");
+    let ttl = Duration::from_secs(60);
+    for (n, want_commits) in [(40usize, 1u64), (300, 2)] {
+        let ids: Vec<SessionId> = (0..n)
+            .map(|i| SessionId::new("Each", None, format!("{n}-{i}")))
+            .collect();
+        let owners: Vec<String> = (0..n).map(|i| format!("owner-{i}")).collect();
+        let mut tokens = Vec::with_capacity(n);
+        for (id, owner) in ids.iter().zip(&owners) {
+            match backend.acquire(id, &Claim::new(owner), ttl).await {
+                Ok(Acquisition::Acquired { token }) => tokens.push(token),
+                other => panic!("acquire {id}: {other:?}"),
+            }
+        }
+        // Step 5 writes under a token its lock never had: refused.
+        tokens[5] += 100;
+        let writes: Vec<Write> = (0..n)
+            .map(|i| Write::Set {
+                value: format!("\"value {i}\""),
+                metadata: "{}".to_owned(),
+                user_ids: Vec::new(),
+                data_version: DataVersion::default(),
+            })
+            .collect();
+        let steps: Vec<RewriteStep<'_>> = (0..n)
+            .map(|i| RewriteStep {
+                save: SaveStep {
+                    id: &ids[i],
+                    write: &writes[i],
+                    fence: Fence {
+                        owner: &owners[i],
+                        token: tokens[i],
+                        release: false,
+                    },
+                    acks: &[],
+                },
+                replaces: "",
+            })
+            .collect();
+        let (steps0, commits0) = backend.write_stats();
+        let answers = backend.rewrite_each(&steps).await;
+        let (steps1, commits1) = backend.write_stats();
+        assert_eq!(steps1 - steps0, n as u64, "every step counted");
+        assert_eq!(
+            commits1 - commits0,
+            want_commits,
+            "{n} rewrites' transactions"
+        );
+        assert_eq!(answers.len(), n);
+        for (i, answer) in answers.iter().enumerate() {
+            match answer {
+                Ok(WriteOutcome::Fenced { .. }) if i == 5 => {}
+                Ok(WriteOutcome::Written { token, .. }) if i != 5 => assert_eq!(*token, tokens[i]),
+                other => panic!("step {i} of {n} answered {other:?}"),
+            }
+            let stored = backend.get(&ids[i]).await.expect("get");
+            if i == 5 {
+                assert_eq!(stored, None, "the refused step wrote nothing");
+            } else {
+                assert_eq!(stored.expect("record").value, format!("\"value {i}\""));
+            }
+        }
+    }
+}

@@ -18,8 +18,9 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use super::conn::{open_connection, sql_error, NOW_MS};
 use crate::backend::BackendError;
 
-/// The most steps one transaction takes.
-const MAX_BATCH: usize = 256;
+/// The most steps one transaction takes (a job of several steps, e.g. a
+/// batch of rewrites, counts as all of them; a job is never split).
+pub(super) const MAX_BATCH: usize = 256;
 
 /// What a step answers, before it is known whether its transaction
 /// committed.
@@ -32,6 +33,8 @@ type Step = Box<dyn FnOnce(&Transaction<'_>, i64) -> rusqlite::Result<Box<dyn An
 struct Job {
     what: &'static str,
     key: String,
+    /// How many steps the job holds (for [`MAX_BATCH`]).
+    weight: usize,
     step: Step,
     done: SyncSender<Answer>,
 }
@@ -85,12 +88,30 @@ impl GroupWriter {
         T: Send + 'static,
         F: FnOnce(&Transaction<'_>, i64) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.write_weighted(what, key, 1, step).await
+    }
+
+    /// [`write`](Self::write) of a job that holds `weight` steps of its own
+    /// (it still wakes the writer once and is waited for once: what
+    /// several steps sent as one job save over one job each).
+    pub(super) async fn write_weighted<T, F>(
+        &self,
+        what: &'static str,
+        key: String,
+        weight: usize,
+        step: F,
+    ) -> Result<T, BackendError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>, i64) -> rusqlite::Result<T> + Send + 'static,
+    {
         let (done, answer) = sync_channel(1);
         let step: Step =
             Box::new(move |tx, now| step(tx, now).map(|v| Box::new(v) as Box<dyn Any + Send>));
         let job = Job {
             what,
             key,
+            weight,
             step,
             done,
         };
@@ -109,10 +130,14 @@ impl GroupWriter {
 fn run(path: &Path, queue: &Receiver<Job>, stats: &Stats) {
     let mut conn: Option<Connection> = None;
     while let Ok(first) = queue.recv() {
+        let mut weight = first.weight;
         let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
+        while weight < MAX_BATCH {
             match queue.try_recv() {
-                Ok(job) => batch.push(job),
+                Ok(job) => {
+                    weight += job.weight;
+                    batch.push(job);
+                }
                 Err(_) => break,
             }
         }
@@ -125,7 +150,7 @@ fn run(path: &Path, queue: &Receiver<Job>, stats: &Stats) {
                 continue;
             }
         };
-        stats.steps.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        stats.steps.fetch_add(weight as u64, Ordering::Relaxed);
         stats.commits.fetch_add(1, Ordering::Relaxed);
         commit(c, path, batch);
     }

@@ -132,7 +132,8 @@ use super::wakers::Wakers;
 use super::{
     Acquisition, Backend, BackendError, BatchOutcome, BoxFuture, Claim, DataVersion, Erased, Fence,
     HistoryConfig, KeyPage, KeyQuery, LockEntry, NodeInfo, QueueBatch, QueuedValue, Record,
-    RenewOutcome, RenewStep, SaveStep, SessionId, Version, VersionQuery, Write, WriteOutcome,
+    RenewOutcome, RenewStep, RewriteStep, SaveStep, SessionId, Version, VersionQuery, Write,
+    WriteOutcome,
 };
 
 /// Connections kept open when idle.
@@ -432,6 +433,16 @@ impl Backend for SqliteBackend {
         acks: &'a [String],
     ) -> BoxFuture<'a, Result<WriteOutcome, BackendError>> {
         Box::pin(async move { self.save_step(id, write, Some(&fence), acks).await })
+    }
+
+    fn rewrite_each<'a>(
+        &'a self,
+        steps: &'a [RewriteStep<'a>],
+    ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
+        Box::pin(async move {
+            let saves: Vec<SaveStep<'a>> = steps.iter().map(|s| s.save.clone()).collect();
+            self.rewrite_step(&saves).await
+        })
     }
 
     fn save_many<'a>(

@@ -5,6 +5,8 @@
 
 use rusqlite::{params, Transaction};
 
+use super::conn::sql_error;
+use super::group::MAX_BATCH;
 use super::history::{index_users, keep_version};
 use super::tokens::{issue, to_sql, tokens};
 use super::SqliteBackend;
@@ -225,6 +227,94 @@ impl SqliteBackend {
             self.wake_lock(id);
         }
         Ok(outcome)
+    }
+
+    /// The rewrites of unchanged auto-saves (see
+    /// [`Backend::rewrite_each`](crate::backend::Backend::rewrite_each);
+    /// SQLite writes each in full, as a save): the timer grid sends them
+    /// hundreds at a time, so they go to the writer as jobs of up to
+    /// [`MAX_BATCH`] steps, each job waking the writer thread and waited
+    /// for once, not once per save. (Explicit saves stay one job each:
+    /// their batches are a few saves, and sent as one job they measured
+    /// slower.) Each step runs inside a savepoint of its own and is
+    /// answered alone: one the fence refuses writes nothing, one that fails
+    /// is undone and answers its error, and the others go on. Every answer
+    /// still means "on disk" (the job's transaction committed); a failed
+    /// commit is every step's error.
+    pub(super) async fn rewrite_step(
+        &self,
+        steps: &[SaveStep<'_>],
+    ) -> Vec<Result<WriteOutcome, BackendError>> {
+        let jobs = steps.chunks(MAX_BATCH).map(|chunk| self.rewrite_job(chunk));
+        let answers: Vec<_> = futures_util::future::join_all(jobs)
+            .await
+            .into_iter()
+            .flatten()
+            .collect();
+        for (step, answer) in steps.iter().zip(&answers) {
+            if step.fence.release && answer.is_ok() {
+                self.wake_lock(step.id);
+            }
+        }
+        answers
+    }
+
+    /// One job of [`rewrite_step`](Self::rewrite_step).
+    async fn rewrite_job(&self, steps: &[SaveStep<'_>]) -> Vec<Result<WriteOutcome, BackendError>> {
+        let owned: Vec<OwnedStep> = steps
+            .iter()
+            .map(|s| OwnedStep {
+                id: s.id.clone(),
+                key: s.id.to_string(),
+                write: s.write.clone(),
+                fence: OwnedFence::from(&s.fence),
+                acks: s.acks.to_vec(),
+            })
+            .collect();
+        let count = owned.len();
+        let key = match owned.as_slice() {
+            [] => return Vec::new(),
+            [one] => one.key.clone(),
+            [first, rest @ ..] => format!("{} (and {} more)", first.key, rest.len()),
+        };
+        let history = self.history();
+        let path = self.inner.path.clone();
+        let done = self
+            .inner
+            .group
+            .write_weighted("rewrite", key, count, move |tx, now| {
+                let mut answers = Vec::with_capacity(owned.len());
+                for step in &owned {
+                    tx.execute_batch("SAVEPOINT each_step")?;
+                    let written = write_step(
+                        tx,
+                        now,
+                        &step.id,
+                        &step.key,
+                        Change::Write(&step.write),
+                        Some(&step.fence),
+                        &step.acks,
+                        &history,
+                    );
+                    match written {
+                        Ok(outcome) => {
+                            tx.execute_batch("RELEASE each_step")?;
+                            answers.push(Ok(outcome));
+                        }
+                        Err(e) => {
+                            tx.execute_batch("ROLLBACK TO each_step; RELEASE each_step")?;
+                            let what = if step.acks.is_empty() { "set" } else { "save" };
+                            answers.push(Err(sql_error(&path, &format!("{what} {}", step.key), e)));
+                        }
+                    }
+                }
+                Ok(answers)
+            })
+            .await;
+        match done {
+            Ok(answers) => answers,
+            Err(e) => vec![Err(e); count],
+        }
     }
 
     /// Several keys' saves in one step (see
