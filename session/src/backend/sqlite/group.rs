@@ -4,6 +4,9 @@
 //! savepoint, so a failing step undoes only itself, and a step refused by
 //! fencing writes nothing) and commits once: one fsync answers them all,
 //! and every answer still means "on disk". A lone writer waits for nobody.
+//! A job may hold several steps of its own (a batch of rewrites, each in
+//! its own savepoint: `save.rs`); it counts as all of them against the
+//! steps one transaction takes.
 //! Across processes, writers take turns through SQLite's lock (the busy
 //! timeout).
 

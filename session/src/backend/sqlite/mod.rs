@@ -439,10 +439,7 @@ impl Backend for SqliteBackend {
         &'a self,
         steps: &'a [RewriteStep<'a>],
     ) -> BoxFuture<'a, Vec<Result<WriteOutcome, BackendError>>> {
-        Box::pin(async move {
-            let saves: Vec<SaveStep<'a>> = steps.iter().map(|s| s.save.clone()).collect();
-            self.rewrite_step(&saves).await
-        })
+        Box::pin(self.rewrite_step(steps))
     }
 
     fn save_many<'a>(

@@ -12,8 +12,8 @@ use super::tokens::{issue, to_sql, tokens};
 use super::SqliteBackend;
 use crate::backend::checks::{new_version, user_ids_json};
 use crate::backend::{
-    BackendError, BatchOutcome, Fence, HistoryConfig, Record, SaveStep, SessionId, Write,
-    WriteOutcome,
+    BackendError, BatchOutcome, Fence, HistoryConfig, Record, RewriteStep, SaveStep, SessionId,
+    Write, WriteOutcome,
 };
 
 /// What a write step stores: a write (new times and version) or a record
@@ -178,13 +178,46 @@ fn put_record(tx: &Transaction<'_>, key: &str, r: &Record) -> rusqlite::Result<(
     Ok(())
 }
 
-/// One step of a `save_many`, owned by the writer thread.
+/// One step of a `save_many` or a batch of rewrites, owned by the writer
+/// thread.
 struct OwnedStep {
     id: SessionId,
     key: String,
     write: Write,
     fence: OwnedFence,
     acks: Vec<String>,
+}
+
+impl OwnedStep {
+    /// The writer thread's copy of `step`.
+    fn of(step: &SaveStep<'_>) -> Self {
+        OwnedStep {
+            id: step.id.clone(),
+            key: step.id.to_string(),
+            write: step.write.clone(),
+            fence: OwnedFence::from(&step.fence),
+            acks: step.acks.to_vec(),
+        }
+    }
+
+    /// Its [`write_step`], fenced.
+    fn write(
+        &self,
+        tx: &Transaction<'_>,
+        now: i64,
+        history: &HistoryConfig,
+    ) -> rusqlite::Result<WriteOutcome> {
+        write_step(
+            tx,
+            now,
+            &self.id,
+            &self.key,
+            Change::Write(&self.write),
+            Some(&self.fence),
+            &self.acks,
+            history,
+        )
+    }
 }
 
 impl SqliteBackend {
@@ -243,7 +276,7 @@ impl SqliteBackend {
     /// commit is every step's error.
     pub(super) async fn rewrite_step(
         &self,
-        steps: &[SaveStep<'_>],
+        steps: &[RewriteStep<'_>],
     ) -> Vec<Result<WriteOutcome, BackendError>> {
         let jobs = steps.chunks(MAX_BATCH).map(|chunk| self.rewrite_job(chunk));
         let answers: Vec<_> = futures_util::future::join_all(jobs)
@@ -252,25 +285,19 @@ impl SqliteBackend {
             .flatten()
             .collect();
         for (step, answer) in steps.iter().zip(&answers) {
-            if step.fence.release && answer.is_ok() {
-                self.wake_lock(step.id);
+            if step.save.fence.release && answer.is_ok() {
+                self.wake_lock(step.save.id);
             }
         }
         answers
     }
 
     /// One job of [`rewrite_step`](Self::rewrite_step).
-    async fn rewrite_job(&self, steps: &[SaveStep<'_>]) -> Vec<Result<WriteOutcome, BackendError>> {
-        let owned: Vec<OwnedStep> = steps
-            .iter()
-            .map(|s| OwnedStep {
-                id: s.id.clone(),
-                key: s.id.to_string(),
-                write: s.write.clone(),
-                fence: OwnedFence::from(&s.fence),
-                acks: s.acks.to_vec(),
-            })
-            .collect();
+    async fn rewrite_job(
+        &self,
+        steps: &[RewriteStep<'_>],
+    ) -> Vec<Result<WriteOutcome, BackendError>> {
+        let owned: Vec<OwnedStep> = steps.iter().map(|s| OwnedStep::of(&s.save)).collect();
         let count = owned.len();
         let key = match owned.as_slice() {
             [] => return Vec::new(),
@@ -286,17 +313,7 @@ impl SqliteBackend {
                 let mut answers = Vec::with_capacity(owned.len());
                 for step in &owned {
                     tx.execute_batch("SAVEPOINT each_step")?;
-                    let written = write_step(
-                        tx,
-                        now,
-                        &step.id,
-                        &step.key,
-                        Change::Write(&step.write),
-                        Some(&step.fence),
-                        &step.acks,
-                        &history,
-                    );
-                    match written {
+                    match step.write(tx, now, &history) {
                         Ok(outcome) => {
                             tx.execute_batch("RELEASE each_step")?;
                             answers.push(Ok(outcome));
@@ -330,16 +347,7 @@ impl SqliteBackend {
         if steps.is_empty() {
             return Ok(BatchOutcome::Written(Vec::new()));
         }
-        let owned: Vec<OwnedStep> = steps
-            .iter()
-            .map(|s| OwnedStep {
-                id: s.id.clone(),
-                key: s.id.to_string(),
-                write: s.write.clone(),
-                fence: OwnedFence::from(&s.fence),
-                acks: s.acks.to_vec(),
-            })
-            .collect();
+        let owned: Vec<OwnedStep> = steps.iter().map(OwnedStep::of).collect();
         let history = self.history();
         let keys = owned
             .iter()
@@ -363,16 +371,7 @@ impl SqliteBackend {
                 tx.execute_batch("SAVEPOINT save_many")?;
                 let mut written = Vec::with_capacity(owned.len());
                 for step in &owned {
-                    let outcome = write_step(
-                        tx,
-                        now,
-                        &step.id,
-                        &step.key,
-                        Change::Write(&step.write),
-                        Some(&step.fence),
-                        &step.acks,
-                        &history,
-                    )?;
+                    let outcome = step.write(tx, now, &history)?;
                     if let WriteOutcome::Fenced { token, owner } = outcome {
                         tx.execute_batch("ROLLBACK TO save_many; RELEASE save_many")?;
                         return Ok(BatchOutcome::Refused {
