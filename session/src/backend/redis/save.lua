@@ -15,8 +15,9 @@
 -- of thirty named fields cost more than the step's own fence check.
 
 -- Where a step's keys and arguments lie: {ko, ao, ack count, ARGV index
--- of the user id count, user id count, KEYS index of hist, ARGV index
--- after the user ids}, and the next step's `ko` and `ao`.
+-- of the user id count, user id count, KEYS index of hist, ARGV index a
+-- put's times follow (the last user id's, or the count's without any)},
+-- and the next step's `ko` and `ao`.
 local function parse_step(ko, ao)
   -- Most steps carry no acks and no user ids: '0' compares as text
   -- (interned), far cheaper than `tonumber`.
