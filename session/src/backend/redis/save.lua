@@ -41,6 +41,12 @@ local function step_refusal(st)
   return k.latest, k.owner or ''
 end
 
+-- The created time (text) of a record whose fields `h` were read with
+-- `STEP_FIELDS` first; now for a record without one.
+local function created_of(h)
+  return tonumber(h[3]) and h[3] or now_s
+end
+
 -- Releases the fenced entry of `owner` under `token` after a write (see
 -- `save`).
 local function release(k, owner, token, rec, lock)
@@ -85,7 +91,7 @@ local function save(st)
       created_s, updated_s, token_s = ARGV[pa + 1], ARGV[pa + 2], ARGV[pa + 3]
       redis.call('DEL', rec)
     else
-      created_s = tonumber(h[3]) and h[3] or now_s
+      created_s = created_of(h)
       updated_s = now_s
     end
     redis.call('HSET', rec, 'value', ARGV[ao + 7], 'metadata', ARGV[ao + 8],
@@ -135,7 +141,7 @@ local function touch(st)
     end
     flag = 3
   end
-  return flag, tonumber(h[3]) and h[3] or now_s, now_s, token_s, version
+  return flag, created_of(h), now_s, token_s, version
 end
 
 -- The answers of several steps (`save_each.lua`, `touch_each.lua`) as one

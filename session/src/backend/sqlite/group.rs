@@ -179,18 +179,8 @@ fn commit(conn: &mut Connection, path: &Path, batch: Vec<Job>) {
     };
     let mut answered = Vec::with_capacity(batch.len());
     for job in batch {
-        if let Err(e) = tx.execute_batch("SAVEPOINT step") {
-            let _ = job.done.send(Err(sql_error(path, job.what, e)));
-            continue;
-        }
-        let answer = match (job.step)(&tx, now) {
-            Ok(v) => tx.execute_batch("RELEASE step").map(|()| v),
-            Err(e) => {
-                let _ = tx.execute_batch("ROLLBACK TO step; RELEASE step");
-                Err(e)
-            }
-        };
-        let answer = answer.map_err(|e| sql_error(path, &format!("{} {}", job.what, job.key), e));
+        let answer = in_savepoint(&tx, || (job.step)(&tx, now))
+            .map_err(|e| sql_error(path, &format!("{} {}", job.what, job.key), e));
         answered.push((job.done, answer));
     }
     match tx.commit() {
@@ -204,6 +194,24 @@ fn commit(conn: &mut Connection, path: &Path, batch: Vec<Job>) {
                 let error = sql_error(path, "commit (group commit)", e.clone_shallow());
                 let _ = done.send(answer.and(Err(error)));
             }
+        }
+    }
+}
+
+/// Runs `step` inside a savepoint of its own, so that a step that fails
+/// undoes only itself: answers its value, or its error once undone. (Each
+/// job runs in one; a job of several steps runs each in one more, nested:
+/// savepoints may share a name, SQLite takes the newest.)
+pub(super) fn in_savepoint<T>(
+    tx: &Transaction<'_>,
+    step: impl FnOnce() -> rusqlite::Result<T>,
+) -> rusqlite::Result<T> {
+    tx.execute_batch("SAVEPOINT step")?;
+    match step() {
+        Ok(v) => tx.execute_batch("RELEASE step").map(|()| v),
+        Err(e) => {
+            let _ = tx.execute_batch("ROLLBACK TO step; RELEASE step");
+            Err(e)
         }
     }
 }

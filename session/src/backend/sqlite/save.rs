@@ -6,7 +6,7 @@
 use rusqlite::{params, Transaction};
 
 use super::conn::sql_error;
-use super::group::MAX_BATCH;
+use super::group::{in_savepoint, MAX_BATCH};
 use super::history::{index_users, keep_version};
 use super::tokens::{issue, to_sql, tokens};
 use super::SqliteBackend;
@@ -178,6 +178,16 @@ fn put_record(tx: &Transaction<'_>, key: &str, r: &Record) -> rusqlite::Result<(
     Ok(())
 }
 
+/// What a save step is called in errors and in the group writer: `set`
+/// without acks, `save` with them.
+fn save_what(acks: &[String]) -> &'static str {
+    if acks.is_empty() {
+        "set"
+    } else {
+        "save"
+    }
+}
+
 /// One step of a `save_many` or a batch of rewrites, owned by the writer
 /// thread.
 struct OwnedStep {
@@ -237,7 +247,7 @@ impl SqliteBackend {
         let fence = fence.map(OwnedFence::from);
         let release = fence.as_ref().is_some_and(|f| f.release);
         let acks = acks.to_vec();
-        let what = if acks.is_empty() { "set" } else { "save" };
+        let what = save_what(&acks);
         let history = self.history();
         let outcome = self
             .inner
@@ -310,22 +320,13 @@ impl SqliteBackend {
             .inner
             .group
             .write_weighted("rewrite", key, count, move |tx, now| {
-                let mut answers = Vec::with_capacity(owned.len());
-                for step in &owned {
-                    tx.execute_batch("SAVEPOINT each_step")?;
-                    match step.write(tx, now, &history) {
-                        Ok(outcome) => {
-                            tx.execute_batch("RELEASE each_step")?;
-                            answers.push(Ok(outcome));
-                        }
-                        Err(e) => {
-                            tx.execute_batch("ROLLBACK TO each_step; RELEASE each_step")?;
-                            let what = if step.acks.is_empty() { "set" } else { "save" };
-                            answers.push(Err(sql_error(&path, &format!("{what} {}", step.key), e)));
-                        }
-                    }
-                }
-                Ok(answers)
+                let answers = owned.iter().map(|step| {
+                    in_savepoint(tx, || step.write(tx, now, &history)).map_err(|e| {
+                        let what = format!("{} {}", save_what(&step.acks), step.key);
+                        sql_error(&path, &what, e)
+                    })
+                });
+                Ok(answers.collect::<Vec<_>>())
             })
             .await;
         match done {
