@@ -195,10 +195,12 @@ impl<'a> SessionStore<'a> {
         self.answer("renew", result)
     }
 
-    /// Releases the lock if it is ours.
-    pub(crate) async fn unlock(&self) -> Result<(), SessionError> {
+    /// Releases our lock taken under `token` if it still holds it; the
+    /// token is remembered as released either way (a renewal under it
+    /// landing later, even after a lapse, never takes the lock again).
+    pub(crate) async fn unlock(&self, token: u64) -> Result<(), SessionError> {
         self.call("unlock", LOCK_CALL_TIMEOUT, || {
-            self.backend.unlock(self.id, self.owner)
+            self.backend.unlock_under(self.id, self.owner, token)
         })
         .await
         .map(|_| ())

@@ -8,7 +8,7 @@ mod common;
 
 use common::{secs, v, Rig};
 use sdm_session::backend::testing::Method;
-use sdm_session::backend::{Backend, SessionId};
+use sdm_session::backend::{Backend, RenewOutcome, SessionId};
 use sdm_session::{Response, SessionError, State, Value};
 use serde_json::json;
 use std::sync::{Arc, Mutex};
@@ -168,6 +168,32 @@ async fn a_renewal_after_a_newer_acquisition_closes_without_saving() {
         rig.memory.lock_holder(&SessionId::new("Player", None, "3")),
         None
     );
+}
+
+/// A close without a save (SaveOnClose off) whose lock had already
+/// lapsed is still a final release: a renewal under its token that was in
+/// flight and lands after the close is refused, and the next server opens
+/// the key at once instead of waiting out a renewed entry.
+#[tokio::test(start_paused = true)]
+async fn a_close_after_a_lapse_is_final_for_a_late_renewal() {
+    let rig = Rig::new();
+    let a = rig.registry().session("Player", None, 4);
+    a.set_save_on_close(false);
+    assert_eq!(a.open(None).await, Response::Success);
+    let token = a.lock_token();
+    rig.memory.expire_lock(a.id());
+    assert_eq!(a.close().await, Response::Success);
+
+    let late = rig
+        .memory
+        .renew(a.id(), a.unique_id(), token, secs(330))
+        .await
+        .unwrap();
+    assert_eq!(late, RenewOutcome::Superseded { token, owner: None });
+    assert_eq!(rig.memory.lock_holder(a.id()), None);
+    let b = rig.other_server().0.session("Player", None, 4);
+    assert_eq!(b.open(None).await, Response::Success);
+    assert!(b.lock_token() > token);
 }
 
 #[tokio::test(start_paused = true)]

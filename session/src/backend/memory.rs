@@ -139,6 +139,12 @@ impl Stores {
     /// not write the entry again, even when it had lapsed).
     fn release(&mut self, id: &SessionId, token: u64) {
         self.locks.remove(id);
+        self.mark_released(id, token);
+    }
+
+    /// Remembers `token` as released on `id` (never lowering what is
+    /// remembered), whether or not its entry still lives.
+    fn mark_released(&mut self, id: &SessionId, token: u64) {
         let released = self.released.entry(id.clone()).or_default();
         *released = (*released).max(token);
     }
@@ -603,6 +609,31 @@ impl Backend for MemoryBackend {
                 return Ok(true);
             }
             Ok(false)
+        })
+    }
+
+    fn unlock_under<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(async move {
+            let mut s = self.stores();
+            let mine = s
+                .live_lock(id, Instant::now())
+                .is_some_and(|l| l.owner == owner && l.token == token);
+            if !mine {
+                // Ours lapsed, or the entry is someone else's (or ours
+                // under a newer token) and stays: only the release is
+                // remembered.
+                s.mark_released(id, token);
+                return Ok(false);
+            }
+            s.release(id, token);
+            drop(s);
+            self.lock_changed(id);
+            Ok(true)
         })
     }
 

@@ -38,7 +38,9 @@
 //!
 //! A release is final for renewals: the store remembers the token of the
 //! entry its owner released ([`Backend::unlock`], or a write with
-//! [`Fence::release`]), and a renewal under that token with no live entry
+//! [`Fence::release`]; [`Backend::unlock_under`], the engine's unlock,
+//! remembers its token even when the entry had already lapsed), and a
+//! renewal under that token with no live entry
 //! is refused ([`RenewOutcome::Superseded`] naming the newest token and no
 //! holder), where a lapsed entry would be written again. A renewal sent
 //! before its session closed that reaches the store after the release (a
@@ -446,6 +448,25 @@ pub trait Backend: Send + Sync + 'static {
         id: &'a SessionId,
         owner: &'a str,
     ) -> BoxFuture<'a, Result<bool, BackendError>>;
+
+    /// Releases the lock `owner` took under `token` (the engine's unlock):
+    /// removes the entry only if it is exactly that one, answering whether
+    /// it did, and in every case remembers `token` as released, so that a
+    /// renewal under it landing later, even after the entry had lapsed,
+    /// never takes the lock again (a newer owner's token is above it, so
+    /// nothing of theirs is touched). `token` must be the caller's own.
+    ///
+    /// The default calls [`unlock`](Backend::unlock); every store of this
+    /// crate overrides it.
+    fn unlock_under<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        let _ = token;
+        self.unlock(id, owner)
+    }
 
     /// Adds a value (JSON text) to the key's queue with an expiration (at
     /// most [`MAX_QUEUE_EXPIRATION`]) and a priority (higher first).

@@ -414,6 +414,16 @@ impl Backend for FaultyBackend {
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         self.call(Method::Unlock, move || self.inner.unlock(id, owner))
     }
+    fn unlock_under<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.call(Method::Unlock, move || {
+            self.inner.unlock_under(id, owner, token)
+        })
+    }
     fn queue_push<'a>(
         &'a self,
         id: &'a SessionId,
@@ -708,6 +718,15 @@ impl Backend for CountingBackend {
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
         self.bump(Method::Unlock);
         self.inner.unlock(id, owner)
+    }
+    fn unlock_under<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        self.bump(Method::Unlock);
+        self.inner.unlock_under(id, owner, token)
     }
     fn queue_push<'a>(
         &'a self,

@@ -52,7 +52,8 @@ async fn save_then_release(inner: &Arc<Inner>, save: bool) -> Response {
         // After any write in flight (an auto-save's rewrite may renew the
         // lock; the stores refuse a renewal under a released token too).
         let _writing = inner.write_lock.lock().await;
-        return match inner.store().unlock().await {
+        let token = inner.core().token;
+        return match inner.store().unlock(token).await {
             Ok(()) => Response::Success,
             Err(e) => Response::Error(e),
         };
@@ -64,7 +65,8 @@ async fn save_then_release(inner: &Arc<Inner>, save: bool) -> Response {
         | SessionError::Invalid { .. },
     ) = response
     {
-        let _ = inner.store().unlock().await;
+        let token = inner.core().token;
+        let _ = inner.store().unlock(token).await;
     }
     response
 }

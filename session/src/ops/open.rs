@@ -64,7 +64,7 @@ pub(super) async fn run(inner: &Arc<Inner>) -> Response {
     let (value, stored) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
-            let _ = store.unlock().await;
+            let _ = store.unlock(token).await;
             return Response::Error(e);
         }
     };

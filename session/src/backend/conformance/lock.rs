@@ -118,6 +118,78 @@ pub async fn renew_many_answers_each_step(b: Arc<dyn Backend>) {
     }
 }
 
+/// The engine's unlock ([`Backend::unlock_under`]) releases only the
+/// entry taken under its token, and is final even when that entry had
+/// lapsed before it landed: a renewal under the token landing afterwards is
+/// refused (nobody has the key, the next owner takes it at once). The same
+/// owner's newer entry is not removed by an unlock under an older token.
+pub async fn an_unlock_under_a_token_is_final_even_after_a_lapse(b: Arc<dyn Backend>) {
+    let released = |token: u64| RenewOutcome::Superseded { token, owner: None };
+
+    // Live: removed, and final.
+    let id = super::fresh_id("unlock_under_live");
+    let t = acquire(&b, &id, "owner-a", LONG).await;
+    assert!(ok(b.unlock_under(&id, "owner-a", t).await, "unlock_under"));
+    assert_eq!(
+        ok(b.renew(&id, "owner-a", t, LONG).await, "renew"),
+        released(t),
+        "a renewal after the unlock"
+    );
+
+    // Lapsed before the unlock landed: nothing to remove, still final.
+    let id = super::fresh_id("unlock_under_lapsed");
+    let t = acquire(&b, &id, "owner-a", SHORT).await;
+    tokio::time::sleep(PAST_SHORT).await;
+    assert!(
+        !ok(b.unlock_under(&id, "owner-a", t).await, "unlock_under"),
+        "a lapsed entry is not live, so nothing was removed"
+    );
+    assert_eq!(
+        ok(b.renew(&id, "owner-a", t, LONG).await, "renew"),
+        released(t),
+        "a renewal after a lapse and the unlock"
+    );
+    let step = RenewStep {
+        id: &id,
+        owner: "owner-a",
+        token: t,
+        ttl: LONG,
+    };
+    let answers = b.renew_many(&[step]).await;
+    assert_eq!(
+        answers
+            .into_iter()
+            .map(|a| ok(a, "step"))
+            .collect::<Vec<_>>(),
+        vec![released(t)],
+        "a batched renewal after a lapse and the unlock"
+    );
+    let next = acquire(&b, &id, "owner-b", LONG).await;
+    assert!(next > t, "the lock was free for the next owner");
+
+    // An older token's unlock leaves the owner's newer entry alone.
+    let id = super::fresh_id("unlock_under_older");
+    let old = acquire(&b, &id, "owner-a", SHORT).await;
+    tokio::time::sleep(PAST_SHORT).await;
+    let new = acquire(&b, &id, "owner-a", LONG).await;
+    assert!(new > old);
+    assert!(
+        !ok(b.unlock_under(&id, "owner-a", old).await, "unlock_under"),
+        "an older token removes nothing"
+    );
+    assert_eq!(lock(&b, &id, "owner-b", LONG).await, held("owner-a"));
+    assert_eq!(
+        ok(b.renew(&id, "owner-a", new, LONG).await, "renew"),
+        RenewOutcome::Renewed,
+        "the newer entry still renews"
+    );
+    assert!(ok(
+        b.unlock_under(&id, "owner-a", new).await,
+        "unlock_under"
+    ));
+    acquire(&b, &id, "owner-b", LONG).await;
+}
+
 /// Only the owner's release removes the lock.
 pub async fn release_only_by_owner(b: Arc<dyn Backend>) {
     let id = super::fresh_id("release");

@@ -238,6 +238,7 @@ pub const CASES: &[(&str, Case)] = cases![
     lock::rewrite_renew_each_renews_only_what_it_writes,
     lock::release_only_by_owner,
     lock::a_late_renewal_does_not_undo_a_release,
+    lock::an_unlock_under_a_token_is_final_even_after_a_lapse,
     record::versions_change_on_every_write,
     record::created_and_updated_times,
     record::metadata_and_user_ids_round_trip,

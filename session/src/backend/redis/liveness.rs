@@ -108,6 +108,36 @@ pub(super) async fn lock_entry(
     }
 }
 
+/// [`Backend::unlock`](crate::backend::Backend::unlock) (`token` `None`)
+/// and [`Backend::unlock_under`](crate::backend::Backend::unlock_under):
+/// one script run; answers whether it removed the owner's entry.
+pub(super) async fn unlock(
+    backend: &RedisBackend,
+    id: &SessionId,
+    owner: &str,
+    token: Option<u64>,
+) -> Result<bool, BackendError> {
+    let mut conn = backend.conn().await?;
+    let base = backend.key_base(id);
+    let mut call = backend.inner.scripts.unlock.prepare_invoke();
+    for key in ["rec", "lock", "tok"] {
+        call.key(format!("{base}:{key}"));
+    }
+    call.arg(owner);
+    match token {
+        Some(token) => call.arg(token),
+        None => call.arg(""),
+    };
+    let removed: i64 = call
+        .invoke_async(&mut conn)
+        .await
+        .map_err(|e| redis_error("unlock", &base, &e))?;
+    if removed == 1 {
+        lock_changed(backend, &base);
+    }
+    Ok(removed == 1)
+}
+
 /// [`Backend::force_unlock`](crate::backend::Backend::force_unlock): one
 /// script run (replicated like the other lock steps).
 pub(super) async fn force_unlock(

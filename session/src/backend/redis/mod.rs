@@ -578,23 +578,16 @@ impl Backend for RedisBackend {
         id: &'a SessionId,
         owner: &'a str,
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move {
-            let mut conn = self.conn().await?;
-            let base = self.key_base(id);
-            let mut call = self.inner.scripts.unlock.prepare_invoke();
-            for key in ["rec", "lock", "tok"] {
-                call.key(format!("{base}:{key}"));
-            }
-            let removed: i64 = call
-                .arg(owner)
-                .invoke_async(&mut conn)
-                .await
-                .map_err(|e| redis_error("unlock", &base, &e))?;
-            if removed == 1 {
-                liveness::lock_changed(self, &base);
-            }
-            Ok(removed == 1)
-        })
+        Box::pin(liveness::unlock(self, id, owner, None))
+    }
+
+    fn unlock_under<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(liveness::unlock(self, id, owner, Some(token)))
     }
 
     fn queue_push<'a>(

@@ -165,6 +165,46 @@ impl std::fmt::Debug for SqliteBackend {
 }
 
 impl SqliteBackend {
+    /// [`Backend::unlock`] (`token` `None`: any entry of `owner`) and
+    /// [`Backend::unlock_under`] (only the entry under `token`, which is
+    /// remembered as released even when no entry is removed): one write;
+    /// answers whether a live entry was removed.
+    async fn unlock_step(
+        &self,
+        id: &SessionId,
+        owner: &str,
+        token: Option<u64>,
+    ) -> Result<bool, BackendError> {
+        let key = id.to_string();
+        let owner = owner.to_owned();
+        let released = self
+            .inner
+            .group
+            .write("unlock", key.clone(), move |tx, now| {
+                let removed: Option<(i64, i64)> = tx
+                    .query_row(
+                        "DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2
+                         AND (?3 IS NULL OR token = ?3)
+                         RETURNING expires_at_ms, token",
+                        params![key, owner, token.map(tokens::to_sql)],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((_, token)) = removed {
+                    tokens::mark_released(tx, &key, tokens::from_sql(token))?;
+                }
+                if let Some(token) = token {
+                    tokens::mark_released(tx, &key, token)?;
+                }
+                Ok(removed.is_some_and(|(at, _)| at > now))
+            })
+            .await?;
+        if released {
+            self.wake_lock(id);
+        }
+        Ok(released)
+    }
+
     /// How often a waiting queue reader re-checks the file for values pushed
     /// (and lock entries released or replaced) by other processes.
     pub const RECHECK: Duration = Duration::from_millis(500);
@@ -471,32 +511,16 @@ impl Backend for SqliteBackend {
         id: &'a SessionId,
         owner: &'a str,
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move {
-            let key = id.to_string();
-            let owner = owner.to_owned();
-            let released = self
-                .inner
-                .group
-                .write("unlock", key.clone(), move |tx, now| {
-                    let removed: Option<(i64, i64)> = tx
-                        .query_row(
-                            "DELETE FROM sdm_locks WHERE id = ?1 AND owner = ?2
-                             RETURNING expires_at_ms, token",
-                            params![key, owner],
-                            |r| Ok((r.get(0)?, r.get(1)?)),
-                        )
-                        .optional()?;
-                    if let Some((_, token)) = removed {
-                        tokens::mark_released(tx, &key, tokens::from_sql(token))?;
-                    }
-                    Ok(removed.is_some_and(|(at, _)| at > now))
-                })
-                .await?;
-            if released {
-                self.wake_lock(id);
-            }
-            Ok(released)
-        })
+        Box::pin(self.unlock_step(id, owner, None))
+    }
+
+    fn unlock_under<'a>(
+        &'a self,
+        id: &'a SessionId,
+        owner: &'a str,
+        token: u64,
+    ) -> BoxFuture<'a, Result<bool, BackendError>> {
+        Box::pin(self.unlock_step(id, owner, Some(token)))
     }
 
     fn queue_push<'a>(
