@@ -72,6 +72,19 @@ fn context_errors_have_codes() {
         assert!(last_error().contains("ftp://x"));
         let empty_path = sdm_context_new(c"sqlite://".as_ptr(), ptr::null(), &mut ctx);
         assert_eq!(empty_path, SDM_UNSUPPORTED_STORE);
+        let bad_history = c"memory://?history_keep=many";
+        assert_eq!(
+            sdm_context_new(bad_history.as_ptr(), ptr::null(), &mut ctx),
+            SDM_UNSUPPORTED_STORE
+        );
+        assert!(last_error().contains("history_keep"), "{}", last_error());
+        let no_history = c"memory://?history_keep=0&history_max_age=7d";
+        assert_eq!(
+            sdm_context_new(no_history.as_ptr(), ptr::null(), &mut ctx),
+            SDM_OK
+        );
+        sdm_context_free(ctx);
+        ctx = ptr::null_mut();
         let bad = sdm_context_options {
             events: 9,
             worker_threads: 0,

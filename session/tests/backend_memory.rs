@@ -24,6 +24,7 @@ async fn memory_passes_the_history_cases() {
     conformance::run_cases(store, conformance::HISTORY_CASES).await;
     let trimmed = Arc::new(MemoryBackend::with_history(conformance::history::TRIM));
     conformance::run_cases(trimmed, conformance::TRIM_CASES).await;
+    conformance::run_history_url_cases("memory://", &Default::default()).await;
 }
 
 /// With rewrites renewing their lock (as on Redis), the lock cases hold,

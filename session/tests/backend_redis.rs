@@ -43,6 +43,8 @@ async fn redis_passes_the_history_cases() {
         .expect("connect");
     trimmed.set_history(conformance::history::TRIM);
     conformance::run_cases(Arc::new(trimmed), conformance::TRIM_CASES).await;
+    let options = sdm_session::backend::StoreOptions::with_redis_prefix("url_history");
+    conformance::run_history_url_cases(server.url(), &options).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -90,6 +90,8 @@ async fn the_cluster_passes_the_history_cases() {
     let trimmed = connect(&cluster, "trim").await;
     trimmed.set_history(conformance::history::TRIM);
     conformance::run_cases(Arc::new(trimmed), conformance::TRIM_CASES).await;
+    let options = sdm_session::backend::StoreOptions::with_redis_prefix("url_history");
+    conformance::run_history_url_cases(&cluster.url(), &options).await;
 }
 
 /// The whole conformance suite, its fencing cases included, on the

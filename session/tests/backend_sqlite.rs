@@ -14,6 +14,8 @@ async fn sqlite_passes_the_history_cases() {
     conformance::run_cases(Arc::new(backend), conformance::HISTORY_CASES).await;
     let trimmed = SqliteBackend::open_with(&path, conformance::history::TRIM).expect("open");
     conformance::run_cases(Arc::new(trimmed), conformance::TRIM_CASES).await;
+    let url = format!("sqlite://{}", dir.path().join("url.db").display());
+    conformance::run_history_url_cases(&url, &Default::default()).await;
 }
 
 /// A file of schema 5 (before history): its records are indexed by user

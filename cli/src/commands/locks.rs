@@ -41,7 +41,9 @@ Example:
 /// The store flags of `sdm locks` and `sdm unlock`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct StoreArg {
-    /// The store: `sqlite://FILE`, `redis://HOST:PORT/DB` (or `rediss://`).
+    /// The store: `sqlite://FILE`, `redis://HOST:PORT/DB` (or `rediss://`,
+    /// `redis+cluster://`); a write (rollback, import) trims history as
+    /// `?history_keep=N&history_max_age=AGE` says (default: the last 30).
     #[arg(long, value_name = "URL")]
     pub store: String,
     /// The Redis key prefix the servers use (ignored by other stores).

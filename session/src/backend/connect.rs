@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::memory::MemoryBackend;
 use super::redis::{RedisBackend, Replication, DEFAULT_REPLICATION_TIMEOUT};
 use super::sqlite::SqliteBackend;
-use super::{Backend, BackendError};
+use super::{Backend, BackendError, HistoryConfig};
 
 /// Options for [`connect_with`] and [`connect_async`].
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +22,10 @@ pub struct StoreOptions {
     pub redis_replication: Replication,
     /// How long a Redis write waits for its replicas (default 2 s).
     pub redis_replication_timeout: Duration,
+    /// How much version history every store keeps per key (default: the
+    /// last 30 versions). A URL's `history_keep` and `history_max_age`
+    /// parameters override it (see [`split_store_url`](super::split_store_url)).
+    pub history: HistoryConfig,
 }
 
 impl Default for StoreOptions {
@@ -30,6 +34,7 @@ impl Default for StoreOptions {
             redis_prefix: RedisBackend::DEFAULT_PREFIX.to_owned(),
             redis_replication: Replication::default(),
             redis_replication_timeout: DEFAULT_REPLICATION_TIMEOUT,
+            history: HistoryConfig::default(),
         }
     }
 }
@@ -41,6 +46,20 @@ impl StoreOptions {
             redis_prefix: prefix.into(),
             ..StoreOptions::default()
         }
+    }
+
+    /// These options with this version history retention.
+    ///
+    /// ```
+    /// use sdm_session::backend::{connect_with, HistoryConfig, StoreOptions};
+    /// let options = StoreOptions::default().with_history(HistoryConfig::off());
+    /// let store = connect_with("memory://", &options)?;
+    /// assert_eq!(store.kind(), "memory");
+    /// # Ok::<(), sdm_session::backend::BackendError>(())
+    /// ```
+    pub fn with_history(mut self, history: HistoryConfig) -> Self {
+        self.history = history;
+        self
     }
 
     /// These options with Redis replication safety set.
@@ -105,16 +124,16 @@ pub fn connect(url: &str) -> Result<Arc<dyn Backend>, BackendError> {
     connect_with(url, &StoreOptions::default())
 }
 
-/// [`connect`] with options (a Redis key prefix).
+/// [`connect`] with options (a Redis key prefix, replication safety, the
+/// version history kept). sdm's own URL parameters (`history_keep`,
+/// `history_max_age`, see [`split_store_url`](super::split_store_url)) are
+/// taken off the URL and override `options`.
 pub fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Backend>, BackendError> {
-    Ok(match parse(url)? {
-        Target::Memory => Arc::new(MemoryBackend::new()),
-        Target::Sqlite(path) => Arc::new(SqliteBackend::open(path)?),
-        Target::Redis => {
-            let redis = RedisBackend::lazy(url, &options.redis_prefix)?;
-            redis.set_replication(options.redis_replication, options.redis_replication_timeout);
-            Arc::new(redis)
-        }
+    let (url, options) = super::split_store_url(url, options)?;
+    Ok(match parse(&url)? {
+        Target::Memory => Arc::new(MemoryBackend::with_history(options.history)),
+        Target::Sqlite(path) => Arc::new(SqliteBackend::open_with(path, options.history)?),
+        Target::Redis => Arc::new(redis(&url, &options)?),
     })
 }
 
@@ -124,15 +143,24 @@ pub async fn connect_async(
     url: &str,
     options: &StoreOptions,
 ) -> Result<Arc<dyn Backend>, BackendError> {
-    Ok(match parse(url)? {
+    let (store_url, checked) = super::split_store_url(url, options)?;
+    Ok(match parse(&store_url)? {
         Target::Redis => {
-            let redis = RedisBackend::lazy(url, &options.redis_prefix)?;
-            redis.set_replication(options.redis_replication, options.redis_replication_timeout);
+            let redis = redis(&store_url, &checked)?;
             redis.ping().await?;
             Arc::new(redis)
         }
         _ => connect_with(url, options)?,
     })
+}
+
+/// The Redis store at `url` (sdm's parameters taken off) with `options`,
+/// connected on first use.
+fn redis(url: &str, options: &StoreOptions) -> Result<RedisBackend, BackendError> {
+    let redis = RedisBackend::lazy(url, &options.redis_prefix)?;
+    redis.set_replication(options.redis_replication, options.redis_replication_timeout);
+    redis.set_history(options.history);
+    Ok(redis)
 }
 
 #[cfg(test)]

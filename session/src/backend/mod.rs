@@ -86,6 +86,7 @@ mod connect;
 mod fencing;
 pub mod history;
 mod liveness;
+mod url_options;
 mod wakers;
 
 pub use crate::id::SessionId;
@@ -93,6 +94,7 @@ pub(crate) use checks::check_push;
 pub use connect::{connect, connect_async, connect_with, StoreOptions};
 pub use history::{Erased, HistoryConfig, KeyPage, KeyQuery, QueuedValue, Version, VersionQuery};
 pub use liveness::{Acquisition, Claim, LockEntry, NodeInfo};
+pub use url_options::{split_store_url, HISTORY_KEEP, HISTORY_MAX_AGE};
 
 /// A boxed future, so that backends can be used as `Arc<dyn Backend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -32,6 +32,9 @@ pub struct Ceiling {
 /// for a store without one (memory).
 pub fn measure(url: &str, seconds: f64) -> Result<Option<Ceiling>, Box<dyn std::error::Error>> {
     let span = Duration::from_secs_f64(seconds);
+    // sdm's own parameters (the history kept) are not the store's.
+    let (url, _) = sdm_session::backend::split_store_url(url, &Default::default())?;
+    let url = url.as_str();
     if let Some(path) = url.strip_prefix("sqlite://") {
         return Ok(Some(sqlite(path, span)?));
     }

@@ -52,8 +52,10 @@ impl Op {
 #[derive(clap::Args, Debug, Clone)]
 pub struct BenchArgs {
     /// The store (`sqlite://file`, `redis://host:port/db`,
-    /// `redis+cluster://host1:port,host2:port/`, `memory://`);
-    /// default: a SQLite file in a temporary directory.
+    /// `redis+cluster://host1:port,host2:port/`, `memory://`), with sdm's
+    /// `?history_keep=N&history_max_age=7d` if wanted (e.g. `history_keep=0`
+    /// measures saves without version history); default: a SQLite file in
+    /// a temporary directory.
     #[arg(long)]
     pub store: Option<String>,
     /// Server processes.

@@ -103,6 +103,20 @@ pub async fn trimmed_by_count(b: Arc<dyn Backend>) {
     );
 }
 
+/// (A store keeping no history, `history_keep=0`.) Writes and removals
+/// keep no versions at all.
+pub async fn none_kept(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("history_none");
+    for i in 1..=3 {
+        written(&b, &id, &set_with(&i.to_string(), &[]), None).await;
+    }
+    assert_eq!(record(&b, &id).await.value, "3");
+    let WriteOutcome::Written { .. } = write(&b, &id, &Write::Remove, None).await else {
+        panic!("removal refused");
+    };
+    assert!(values(&b, &id, &VersionQuery::default()).await.is_empty());
+}
+
 /// (A [`TRIM`] store.) Versions replaced longer ago than the maximum age
 /// are dropped at the next write.
 pub async fn trimmed_by_age(b: Arc<dyn Backend>) {

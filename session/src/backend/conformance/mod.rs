@@ -293,6 +293,28 @@ pub const HISTORY_CASES: &[(&str, Case)] = cases![
 /// The trimming cases, for a store kept with [`history::TRIM`].
 pub const TRIM_CASES: &[(&str, Case)] = cases![history::trimmed_by_count, history::trimmed_by_age];
 
+/// The case of a store keeping no history ([`HistoryConfig::off`](crate::backend::HistoryConfig::off)).
+pub const OFF_CASES: &[(&str, Case)] = cases![history::none_kept];
+
+/// Opens the store at `url` (no query of its own) through
+/// [`connect_async`](crate::backend::connect_async) with sdm's history
+/// parameters in the URL, and runs the retention cases on it: with
+/// `history_keep=3&history_max_age=1500ms` (the [`history::TRIM`]
+/// retention) the [`TRIM_CASES`], with `history_keep=0` the
+/// [`OFF_CASES`]. `options` carries the rest (e.g. a Redis key prefix).
+pub async fn run_history_url_cases(url: &str, options: &crate::backend::StoreOptions) {
+    for (query, cases) in [
+        ("history_keep=3&history_max_age=1500ms", TRIM_CASES),
+        ("history_keep=0", OFF_CASES),
+    ] {
+        let with = format!("{url}?{query}");
+        let store = crate::backend::connect_async(&with, options)
+            .await
+            .unwrap_or_else(|e| panic!("{with}: {e}"));
+        run_cases(store, cases).await;
+    }
+}
+
 /// Runs `cases` concurrently on `backend` and fails naming every case that
 /// failed (for [`HISTORY_CASES`] and [`TRIM_CASES`], which need a store
 /// with a given retention).
