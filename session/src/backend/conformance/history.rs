@@ -117,6 +117,32 @@ pub async fn none_kept(b: Arc<dyn Backend>) {
     assert!(values(&b, &id, &VersionQuery::default()).await.is_empty());
 }
 
+/// Retention lowered to none: `before` and `after` are the same store
+/// (one file, one Redis) opened with the default retention and with
+/// `history_keep=0`. The first write under `after` drops every version
+/// kept under `before`, and later writes keep none.
+pub async fn lowered_to_none(before: Arc<dyn Backend>, after: Arc<dyn Backend>) {
+    let id = super::fresh_id("history_lowered");
+    for i in 1..=3 {
+        written(&before, &id, &set_with(&i.to_string(), &[]), None).await;
+    }
+    assert_eq!(
+        values(&before, &id, &VersionQuery::default()).await,
+        ["2", "1"]
+    );
+    written(&after, &id, &set_with("4", &[]), None).await;
+    assert!(values(&after, &id, &VersionQuery::default())
+        .await
+        .is_empty());
+    written(&after, &id, &set_with("5", &[]), None).await;
+    assert!(values(&after, &id, &VersionQuery::default())
+        .await
+        .is_empty());
+    assert_eq!(record(&after, &id).await.value, "5");
+    written(&before, &id, &set_with("6", &[]), None).await;
+    assert_eq!(values(&before, &id, &VersionQuery::default()).await, ["5"]);
+}
+
 /// (A [`TRIM`] store.) Versions replaced longer ago than the maximum age
 /// are dropped at the next write.
 pub async fn trimmed_by_age(b: Arc<dyn Backend>) {
@@ -240,6 +266,43 @@ pub async fn put_writes_every_field(b: Arc<dyn Backend>) {
     assert!(ok(b.keys_for_user(-6, Some(&id.name)).await, "index").contains(&id));
     let t = acquire(&b, &id, "later", LONG).await;
     assert!(t > 42, "tokens stay above the imported one: {t}");
+}
+
+/// A fenced `put` that releases (a session closing by writing a whole
+/// record) makes the release final under the fence's token, whatever token
+/// the record it writes holds: a renewal under the fence's token landing
+/// later is refused, and the next owner takes the key at once.
+pub async fn put_that_releases_is_final_for_the_fence_token(b: Arc<dyn Backend>) {
+    let id = super::fresh_id("history_put_release");
+    let t = acquire(&b, &id, "owner-a", LONG).await;
+    let t = if t > 1 {
+        t
+    } else {
+        acquire(&b, &id, "owner-a", LONG).await
+    };
+    let r = Record {
+        value: "\"closing\"".into(),
+        metadata: "{}".into(),
+        user_ids: vec![],
+        created_ms: 1_600_000_000_000,
+        updated_ms: 1_700_000_000_000,
+        version: "closing-version".into(),
+        token: 1,
+        data_version: DataVersion::default(),
+    };
+    let out = ok(b.put(&id, &r, fence("owner-a", t, true)).await, "put");
+    assert!(matches!(out, WriteOutcome::Written { .. }), "{out:?}");
+    assert_eq!(ok(b.lock_entry(&id).await, "entry"), None, "released");
+    let late = ok(b.renew(&id, "owner-a", t, LONG).await, "renew");
+    assert!(
+        matches!(
+            late,
+            crate::backend::RenewOutcome::Superseded { owner: None, .. }
+        ),
+        "a renewal under the fence's token after the release: {late:?}"
+    );
+    let next = acquire(&b, &id, "owner-b", LONG).await;
+    assert!(next > t, "the key was free for the next owner");
 }
 
 /// Erase removes the record, every version, the queue and the user-id

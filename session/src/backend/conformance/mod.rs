@@ -285,6 +285,7 @@ pub const HISTORY_CASES: &[(&str, Case)] = cases![
     history::versions_kept_in_order,
     history::restore_fenced_and_forced,
     history::put_writes_every_field,
+    history::put_that_releases_is_final_for_the_fence_token,
     history::erase_leaves_nothing,
     history::keys_listed_in_pages,
     history::queue_listed_and_fixed,
@@ -301,7 +302,9 @@ pub const OFF_CASES: &[(&str, Case)] = cases![history::none_kept];
 /// parameters in the URL, and runs the retention cases on it: with
 /// `history_keep=3&history_max_age=1500ms` (the [`history::TRIM`]
 /// retention) the [`TRIM_CASES`], with `history_keep=0` the
-/// [`OFF_CASES`]. `options` carries the rest (e.g. a Redis key prefix).
+/// [`OFF_CASES`]; then, unless the store is `memory://`, the same store
+/// opened with both retentions ([`history::lowered_to_none`]). `options`
+/// carries the rest (e.g. a Redis key prefix).
 pub async fn run_history_url_cases(url: &str, options: &crate::backend::StoreOptions) {
     for (query, cases) in [
         ("history_keep=3&history_max_age=1500ms", TRIM_CASES),
@@ -313,6 +316,19 @@ pub async fn run_history_url_cases(url: &str, options: &crate::backend::StoreOpt
             .unwrap_or_else(|e| panic!("{with}: {e}"));
         run_cases(store, cases).await;
     }
+    if url.starts_with("memory:") {
+        return; // a second connection is another store
+    }
+    let open = |url: String| async move {
+        crate::backend::connect_async(&url, options)
+            .await
+            .unwrap_or_else(|e| panic!("{url}: {e}"))
+    };
+    history::lowered_to_none(
+        open(url.to_owned()).await,
+        open(format!("{url}?history_keep=0")).await,
+    )
+    .await;
 }
 
 /// Runs `cases` concurrently on `backend` and fails naming every case that

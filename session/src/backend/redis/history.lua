@@ -46,18 +46,24 @@ local function keep_version(hist, version, removed, h)
       token = h[1] or nil, data_version = h[10] or nil, readable_from = h[11] or nil,
       replaced_ms = now_s, removed = removed and '1' or '0',
     }
-    local seq
+    local seq_s
     local n, v = string.match(h[5] or '', '^(%d+):(.*)$')
     if n and v == h[4] then
-      seq = tonumber(n) + 1
+      seq_s = fmt(tonumber(n) + 1)
     else
-      seq = 1
+      local seq = 1
       local last = redis.call('ZREVRANGE', hist, 0, 0)
       if last[1] then seq = (tonumber(string.sub(last[1], 1, 16)) or 0) + 1 end
+      seq_s = fmt(seq)
     end
-    redis.call('ZADD', hist, now_s, string.format('%016d', seq) .. '\n' .. cjson.encode(t))
-    hseq = fmt(seq) .. ':' .. version
+    local member = string.rep('0', 16 - #seq_s) .. seq_s .. '\n' .. cjson.encode(t)
+    redis.call('ZADD', hist, now_s, member)
+    hseq = seq_s .. ':' .. version
   end
+  -- With no history kept, the trim runs only when versions may be left
+  -- from a retention that kept some: not when the replaced record says
+  -- (`hseq` empty) that the write before kept none either.
+  if KEEP == 0 and h[5] == '' then return hseq end
   if MAX_AGE > 0 then
     redis.call('ZREMRANGEBYSCORE', hist, '-inf', '(' .. fmt(now - MAX_AGE))
   end

@@ -47,15 +47,33 @@ local function created_of(h)
   return tonumber(h[3]) and h[3] or now_s
 end
 
--- Releases the fenced entry of `owner` under `token` after a write (see
--- `save`).
-local function release(k, owner, token, rec, lock)
+-- Releases the fenced entry under `token` (a number or its text) after a
+-- write (see `save`); `live` when the entry still lives (it is then the
+-- writer's: the fence admitted the write).
+local function release(live, token, rec, lock)
   -- Final even when the entry had lapsed: no late renewal writes it again.
   mark_released(token, rec)
-  if k.owner == owner then
+  if live then
     redis.call('DEL', lock)
     announce_release(lock)
   end
+end
+
+-- A step's fence (`save` and `touch`): reads the entry at `lock` and the
+-- record's fields (`rec`: `token`, `released`, then `more`). Answers
+-- whether the write is refused, the fields read and what `tokens` knows
+-- (nil on the common path, where the live entry is exactly `owner`'s under
+-- `token_s`: admitted, no token above it, nothing else to know). `mine`
+-- (for a step that may trust a live entry of its own, see `tokens`) is
+-- false for a put, which reads the counter whatever the entry.
+local function fence(rec, lock, tok, more, owner, token_s, mine)
+  local text = redis.call('GET', lock)
+  if mine and is_entry(text, owner, token_s) then
+    return false, redis.call('HMGET', rec, 'token', 'released', unpack(more))
+  end
+  local token = tonumber(token_s)
+  local k = tokens_of(text, rec, tok, more, mine and owner or nil, token)
+  return not admits(k, owner, token), k.held, k
 end
 
 -- Applies a step (`st`, from `parse_step`): when fenced out, nothing
@@ -68,17 +86,18 @@ local function save(st)
   local ko, ao, n, b, u, kh, pa = st[1], st[2], st[3], st[4], st[5], st[6], st[7]
   local rec, lock = KEYS[ko + 1], KEYS[ko + 2]
   local mode, fenced, owner, token_s = ARGV[ao + 1], ARGV[ao + 2] == '1', ARGV[ao + 3], ARGV[ao + 4]
-  local token = tonumber(token_s)
-  local k = tokens(rec, lock, KEYS[ko + 3], KEEP > 0 and KEPT_FIELDS or STEP_FIELDS,
-    fenced and mode ~= 'p' and owner or nil, token)
+  local fence_s = token_s -- the fence's token (a put writes its own)
+  local more = KEEP > 0 and KEPT_FIELDS or STEP_FIELDS
+  local refused, h, k
   if fenced then
-    if not admits(k, owner, token) then return 0, k.latest, k.owner or '' end
-    issue(k, token)
+    refused, h, k = fence(rec, lock, KEYS[ko + 3], more, owner, token_s, mode ~= 'p')
+    if refused then return 0, k.latest, k.owner or '' end
+    if k then issue(k, tonumber(token_s)) end
   else
-    token = k.latest
-    token_s = fmt(token)
+    k = tokens(rec, lock, KEYS[ko + 3], more)
+    h = k.held
+    token_s = fmt(k.latest)
   end
-  local h = k.held
   local version = ARGV[ao + 6]
   local hseq = keep_version(KEYS[kh], version, mode == 'r', h)
   local created_s, updated_s
@@ -94,13 +113,22 @@ local function save(st)
       created_s = created_of(h)
       updated_s = now_s
     end
-    redis.call('HSET', rec, 'value', ARGV[ao + 7], 'metadata', ARGV[ao + 8],
-      'user_ids', ARGV[ao + 9], 'created_ms', created_s, 'updated_ms', updated_s,
-      'version', version, 'token', token_s, 'data_version', ARGV[ao + 10],
-      'readable_from', ARGV[ao + 11], 'hseq', hseq)
+    if mode == 's' and created_s == h[3] and token_s == h[1] then
+      -- The common save: the record's creation time and token stand.
+      redis.call('HSET', rec, 'value', ARGV[ao + 7], 'metadata', ARGV[ao + 8],
+        'user_ids', ARGV[ao + 9], 'updated_ms', updated_s, 'version', version,
+        'data_version', ARGV[ao + 10], 'readable_from', ARGV[ao + 11], 'hseq', hseq)
+    else
+      redis.call('HSET', rec, 'value', ARGV[ao + 7], 'metadata', ARGV[ao + 8],
+        'user_ids', ARGV[ao + 9], 'created_ms', created_s, 'updated_ms', updated_s,
+        'version', version, 'token', token_s, 'data_version', ARGV[ao + 10],
+        'readable_from', ARGV[ao + 11], 'hseq', hseq)
+    end
     index_users(kh, b, u)
   end
-  if fenced and ARGV[ao + 5] == '1' then release(k, owner, token, rec, lock) end
+  if fenced and ARGV[ao + 5] == '1' then
+    release(not k or k.owner == owner, fence_s, rec, lock)
+  end
   if n > 0 then
     local ids = {}
     for i = 1, n do ids[ARGV[ao + 12 + i]] = true end
@@ -122,22 +150,21 @@ local function touch(st)
   local ko, ao = st[1], st[2]
   local rec, lock = KEYS[ko + 1], KEYS[ko + 2]
   local owner, token_s = ARGV[ao + 1], ARGV[ao + 2]
-  local token = tonumber(token_s)
-  local k = tokens(rec, lock, KEYS[ko + 3], KEEP > 0 and KEPT_FIELDS or STEP_FIELDS, owner, token)
-  if not admits(k, owner, token) then return 0, k.latest, k.owner or '' end
-  local h = k.held
+  local more = KEEP > 0 and KEPT_FIELDS or STEP_FIELDS
+  local refused, h, k = fence(rec, lock, KEYS[ko + 3], more, owner, token_s, true)
+  if refused then return 0, k.latest, k.owner or '' end
   if h[4] ~= ARGV[ao + 4] then return 2 end
-  issue(k, token)
+  if k then issue(k, tonumber(token_s)) end
   local version = ARGV[ao + 3]
   local hseq = keep_version(KEYS[ko + 4], version, false, h)
   redis.call('HSET', rec, 'updated_ms', now_s, 'version', version, 'token', token_s, 'hseq', hseq)
   local flag = 1
   local ttl = tonumber(ARGV[ao + 5])
-  if ttl > 0 and renewable(k, owner, token) then
-    if k.owner then
+  if ttl > 0 and (not k or renewable(k, owner, tonumber(token_s))) then
+    if not k or k.owner then
       redis.call('PEXPIRE', lock, ttl)
     else
-      put_lock(owner, token, ttl, '', lock)
+      put_lock(owner, tonumber(token_s), ttl, '', lock)
     end
     flag = 3
   end
@@ -154,8 +181,18 @@ end
 -- or `-1 0 0 0 n:error` (Redis failed the step, e.g. out of memory; the
 -- others go on). The formatting runs under the same pcall as the step, so
 -- nothing in one step can fail the others.
+-- (A number in a concatenation, or `string.format`, goes through C's
+-- sprintf, the dearest part of a line: the length is spelt digit by
+-- digit.)
+local function length_of(text)
+  local n = #text
+  if n < 10 then return string.char(48 + n) end
+  if n < 100 then return string.char(48 + math.floor(n / 10), 48 + n % 10) end
+  return fmt(n)
+end
+
 local function each_line(flag, a, b, c, text)
-  return string.format('%s %s %s %s %d:%s', flag, a, b, c, #text, text)
+  return flag .. ' ' .. a .. ' ' .. b .. ' ' .. c .. ' ' .. length_of(text) .. ':' .. text
 end
 
 local function each_answer(apply, st)

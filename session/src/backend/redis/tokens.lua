@@ -26,8 +26,7 @@ end
 -- other is issued while it lives, so the entry's token stands for it (a
 -- write then never raises it; the record it writes holds the token too).
 local NO_FIELDS = {}
-local function tokens(rec, lock, tok, more, mine_owner, mine_token)
-  local text = redis.call('GET', lock or KEYS[2])
+local function tokens_of(text, rec, tok, more, mine_owner, mine_token)
   local owner, entry = parse_lock(text)
   local held = redis.call('HMGET', rec or KEYS[1], 'token', 'released', unpack(more or NO_FIELDS))
   local counter
@@ -47,6 +46,24 @@ local function tokens(rec, lock, tok, more, mine_owner, mine_token)
   }
 end
 
+-- `tokens_of` the entry at `lock` (default KEYS[2]), read here.
+local function tokens(rec, lock, tok, more, mine_owner, mine_token)
+  return tokens_of(redis.call('GET', lock or KEYS[2]), rec, tok, more, mine_owner, mine_token)
+end
+
+-- Whether the entry's text `text` (false when none lives) is exactly
+-- `owner`'s under the token written `token_s` (as every entry's token is
+-- written: decimal, no leading zero). A save's common case, checked
+-- without parsing the entry: what `tokens` would answer is then known
+-- (the write is admitted, and no token above ours was issued), so the
+-- counter and the record's tokens need not be read.
+local function is_entry(text, owner, token_s)
+  if not text then return false end
+  local n = #token_s + 1 + #owner
+  if #text < n or string.find(text, token_s .. ':' .. owner, 1, true) ~= 1 then return false end
+  return #text == n or string.byte(text, n + 1) == 10
+end
+
 -- May `owner` write or renew under `token`? The live entry is exactly ours,
 -- or no entry lives and no token above ours is known.
 local function admits(k, owner, token)
@@ -62,11 +79,11 @@ local function renewable(k, owner, token)
   return admits(k, owner, token) and (k.owner ~= nil or k.released < token)
 end
 
--- Remembers that the owner of the entry under `token` released it (on the
--- record hash `rec`, default KEYS[1]; a hash with no `value` reads as no
--- record).
+-- Remembers that the owner of the entry under `token` (a number, or its
+-- text) released it (on the record hash `rec`, default KEYS[1]; a hash
+-- with no `value` reads as no record).
 local function mark_released(token, rec)
-  redis.call('HSET', rec or KEYS[1], 'released', fmt(token))
+  redis.call('HSET', rec or KEYS[1], 'released', type(token) == 'string' and token or fmt(token))
 end
 
 -- Remembers `token` as issued (a lost counter is repaired, never lowered).
