@@ -118,6 +118,25 @@ pub async fn renew_many_answers_each_step(b: Arc<dyn Backend>) {
     }
 }
 
+/// The answer to one renewal (for [`LONG`]) sent alone in a batch
+/// ([`Backend::renew_many`]).
+async fn renewed_in_a_batch(
+    b: &Arc<dyn Backend>,
+    id: &SessionId,
+    owner: &str,
+    token: u64,
+) -> RenewOutcome {
+    let step = RenewStep {
+        id,
+        owner,
+        token,
+        ttl: LONG,
+    };
+    let mut answers = b.renew_many(&[step]).await;
+    assert_eq!(answers.len(), 1, "one answer per step");
+    ok(answers.remove(0), "step")
+}
+
 /// The engine's unlock ([`Backend::unlock_under`]) releases only the
 /// entry taken under its token, and is final even when that entry had
 /// lapsed before it landed: a renewal under the token landing afterwards is
@@ -149,19 +168,9 @@ pub async fn an_unlock_under_a_token_is_final_even_after_a_lapse(b: Arc<dyn Back
         released(t),
         "a renewal after a lapse and the unlock"
     );
-    let step = RenewStep {
-        id: &id,
-        owner: "owner-a",
-        token: t,
-        ttl: LONG,
-    };
-    let answers = b.renew_many(&[step]).await;
     assert_eq!(
-        answers
-            .into_iter()
-            .map(|a| ok(a, "step"))
-            .collect::<Vec<_>>(),
-        vec![released(t)],
+        renewed_in_a_batch(&b, &id, "owner-a", t).await,
+        released(t),
         "a batched renewal after a lapse and the unlock"
     );
     let next = acquire(&b, &id, "owner-b", LONG).await;
@@ -353,19 +362,9 @@ pub async fn a_late_renewal_does_not_undo_a_release(b: Arc<dyn Backend>) {
         released(t),
         "a renewal after the unlock"
     );
-    let step = RenewStep {
-        id: &id,
-        owner: "owner-a",
-        token: t,
-        ttl: LONG,
-    };
-    let answers = b.renew_many(&[step]).await;
     assert_eq!(
-        answers
-            .into_iter()
-            .map(|a| ok(a, "step"))
-            .collect::<Vec<_>>(),
-        vec![released(t)],
+        renewed_in_a_batch(&b, &id, "owner-a", t).await,
+        released(t),
         "a batched renewal after the unlock"
     );
     let rewrite = RenewingRewrite {

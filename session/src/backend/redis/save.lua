@@ -171,6 +171,16 @@ local function touch(st)
   return flag, created_of(h), now_s, token_s, version
 end
 
+-- The length of `text` as decimal text, spelt digit by digit up to 99: a
+-- number in a concatenation, like `string.format`, goes through C's
+-- sprintf, the dearest part of an answer line.
+local function length_of(text)
+  local n = #text
+  if n < 10 then return string.char(48 + n) end
+  if n < 100 then return string.char(48 + math.floor(n / 10), 48 + n % 10) end
+  return fmt(n)
+end
+
 -- The answers of several steps (`save_each.lua`, `touch_each.lua`) as one
 -- text, each step applied (by `apply`, `save` or `touch`) and answered on
 -- its own, in order: a line per step, `flag a b c n:text` (n the text's
@@ -181,16 +191,6 @@ end
 -- or `-1 0 0 0 n:error` (Redis failed the step, e.g. out of memory; the
 -- others go on). The formatting runs under the same pcall as the step, so
 -- nothing in one step can fail the others.
--- (A number in a concatenation, or `string.format`, goes through C's
--- sprintf, the dearest part of a line: the length is spelt digit by
--- digit.)
-local function length_of(text)
-  local n = #text
-  if n < 10 then return string.char(48 + n) end
-  if n < 100 then return string.char(48 + math.floor(n / 10), 48 + n % 10) end
-  return fmt(n)
-end
-
 local function each_line(flag, a, b, c, text)
   return flag .. ' ' .. a .. ' ' .. b .. ' ' .. c .. ' ' .. length_of(text) .. ':' .. text
 end

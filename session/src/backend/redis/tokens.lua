@@ -16,15 +16,17 @@ local function parse_lock(v)
   return head, 0
 end
 
--- What the store knows about a key's tokens (and the entry's text). `rec`,
--- `lock` and `tok` name the session's keys (default KEYS 1, 2, 3; a script
+-- What the store knows about a key's tokens, given the lock entry's text
+-- `text` as read (false when none lives; `tokens` below reads it). `rec`
+-- and `tok` name the session's keys (default KEYS 1 and 3; a script
 -- saving several sessions passes each one's; `tok` is kept in the
 -- answer). `more` (optional) names further fields of `rec` read in the
--- same `HMGET`, answered in `k.held` after `token` and `released`. When the live entry
--- is exactly `mine_owner`'s under `mine_token` (both optional), the
--- counter is not read: that entry's acquisition issued its token and no
--- other is issued while it lives, so the entry's token stands for it (a
--- write then never raises it; the record it writes holds the token too).
+-- same `HMGET`, answered in `k.held` after `token` and `released`. When
+-- the live entry is exactly `mine_owner`'s under `mine_token` (both
+-- optional), the counter is not read: that entry's acquisition issued its
+-- token and no other is issued while it lives, so the entry's token
+-- stands for it (a write then never raises it; the record it writes holds
+-- the token too).
 local NO_FIELDS = {}
 local function tokens_of(text, rec, tok, more, mine_owner, mine_token)
   local owner, entry = parse_lock(text)
@@ -46,7 +48,8 @@ local function tokens_of(text, rec, tok, more, mine_owner, mine_token)
   }
 end
 
--- `tokens_of` the entry at `lock` (default KEYS[2]), read here.
+-- `tokens_of` the entry at `lock` (default KEYS[2]), read here; `lock`
+-- names the lock key as `rec` and `tok` name theirs.
 local function tokens(rec, lock, tok, more, mine_owner, mine_token)
   return tokens_of(redis.call('GET', lock or KEYS[2]), rec, tok, more, mine_owner, mine_token)
 end
@@ -56,7 +59,7 @@ end
 -- written: decimal, no leading zero). A save's common case, checked
 -- without parsing the entry: what `tokens` would answer is then known
 -- (the write is admitted, and no token above ours was issued), so the
--- counter and the record's tokens need not be read.
+-- counter need not be read nor the record's tokens parsed.
 local function is_entry(text, owner, token_s)
   if not text then return false end
   local n = #token_s + 1 + #owner

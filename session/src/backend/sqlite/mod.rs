@@ -190,10 +190,10 @@ impl SqliteBackend {
                         |r| Ok((r.get(0)?, r.get(1)?)),
                     )
                     .optional()?;
-                if let Some((_, token)) = removed {
-                    tokens::mark_released(tx, &key, tokens::from_sql(token))?;
-                }
-                if let Some(token) = token {
+                // The removed entry's token, or the one named (the same
+                // when both are there).
+                let released = removed.map(|(_, t)| tokens::from_sql(t)).or(token);
+                if let Some(token) = released {
                     tokens::mark_released(tx, &key, token)?;
                 }
                 Ok(removed.is_some_and(|(at, _)| at > now))
