@@ -199,18 +199,20 @@ fn new_context(url: &str, options: sdm_context_options) -> Result<sdm_context> {
 ///   connected before this returns;
 /// - `memory://`: a store inside this context only (tests).
 ///
-/// Any of them may end in sdm's history parameters:
-/// `?history_keep=N` keeps the newest N versions of each key (0: no
-/// history; default 30) and `history_max_age=AGE` drops versions replaced
-/// longer ago (`7d`, `36h`, `90m`, `60s`, `1500ms`), e.g.
-/// `redis://host:6379/0?history_keep=10&history_max_age=7d`.
+/// Any of them may end in sdm's parameters: `history_keep=N` keeps the
+/// newest N versions of each key (0: no history; default 30),
+/// `history_max_age=AGE` drops versions replaced longer ago (`7d`, `36h`,
+/// `90m`, `60s`, `1500ms`), `redis_prefix=P` prefixes every Redis key
+/// (default `sdm`), `redis_replication=auto|off|N` and
+/// `redis_replication_timeout=AGE` set Redis replication safety, e.g.
+/// `redis://host:6379/0?redis_prefix=mygame&history_keep=10&history_max_age=7d`.
 ///
 /// Ownership: `*out` is owned by the caller; free it with `sdm_context_free`.
 ///
 /// Errors: `SDM_NULL_ARGUMENT` (out), `SDM_INVALID_UTF8`,
 /// `SDM_INVALID_ARGUMENT` (options), `SDM_UNSUPPORTED_STORE` (malformed URL,
-/// unknown scheme or a bad history parameter), `SDM_STORE` / `SDM_TIMEOUT` (the store cannot be
-/// opened or reached).
+/// unknown scheme or a bad sdm parameter), `SDM_STORE` / `SDM_TIMEOUT` (the
+/// store cannot be opened or reached).
 ///
 /// # Safety
 /// `store_url` is NULL or a NUL-terminated string; `options` is NULL or

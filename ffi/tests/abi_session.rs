@@ -78,7 +78,7 @@ fn context_errors_have_codes() {
             SDM_UNSUPPORTED_STORE
         );
         assert!(last_error().contains("history_keep"), "{}", last_error());
-        let no_history = c"memory://?history_keep=0&history_max_age=7d";
+        let no_history = c"memory://?history_keep=0&history_max_age=7d&redis_prefix=game";
         assert_eq!(
             sdm_context_new(no_history.as_ptr(), ptr::null(), &mut ctx),
             SDM_OK

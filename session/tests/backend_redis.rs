@@ -1763,3 +1763,49 @@ async fn hseq(conn: &mut redis::aio::MultiplexedConnection, base: &str) -> Optio
         .await
         .expect("hget")
 }
+
+/// The store URL's Redis parameters take effect: the key prefix names the
+/// keys written, and `redis_replication=1` on a server without replicas
+/// times a lock step out after `redis_replication_timeout`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn url_parameters_set_the_prefix_and_replication() {
+    use sdm_session::backend::{connect_async, StoreOptions};
+    let server = RedisServer::start();
+    let url = format!("{}?redis_prefix=from-url", server.url());
+    let store = connect_async(&url, &StoreOptions::default())
+        .await
+        .expect("connect");
+    let id = SessionId::new("Player", None, "url");
+    assert!(matches!(
+        store.lock(&id, "owner", Duration::from_secs(60)).await,
+        Ok(LockOutcome::Acquired { .. })
+    ));
+    let mut conn = raw_conn(&server).await;
+    let entry: Option<String> = redis::cmd("GET")
+        .arg("{from-url:Player/global/url}:lock")
+        .query_async(&mut conn)
+        .await
+        .expect("get");
+    assert!(
+        entry.is_some_and(|e| e.contains("owner")),
+        "the prefix named the key"
+    );
+
+    let url = format!(
+        "{}?redis_replication=1&redis_replication_timeout=300ms",
+        server.url()
+    );
+    let waiting = connect_async(&url, &StoreOptions::default())
+        .await
+        .expect("connect");
+    let other = SessionId::new("Player", None, "url-2");
+    match waiting.lock(&other, "owner", Duration::from_secs(60)).await {
+        Err(BackendError::Timeout(message)) => {
+            assert!(
+                message.contains("0 of 1 replica(s) within 300ms"),
+                "{message}"
+            )
+        }
+        other => panic!("the lock step must wait for a replica: {other:?}"),
+    }
+}

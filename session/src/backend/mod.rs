@@ -94,7 +94,10 @@ pub(crate) use checks::check_push;
 pub use connect::{connect, connect_async, connect_with, StoreOptions};
 pub use history::{Erased, HistoryConfig, KeyPage, KeyQuery, QueuedValue, Version, VersionQuery};
 pub use liveness::{Acquisition, Claim, LockEntry, NodeInfo};
-pub use url_options::{split_store_url, HISTORY_KEEP, HISTORY_MAX_AGE};
+pub use url_options::{
+    split_store_url, HISTORY_KEEP, HISTORY_MAX_AGE, REDIS_PREFIX, REDIS_REPLICATION,
+    REDIS_REPLICATION_TIMEOUT,
+};
 
 /// A boxed future, so that backends can be used as `Arc<dyn Backend>`.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -1,22 +1,32 @@
-//! sdm's own parameters in a store URL's query, for settings that every
-//! store takes and that a program configured only by a URL (the `sdm`
-//! command, a C engine through `sdm_context_new`) must be able to set:
+//! sdm's own parameters in a store URL's query: the [`StoreOptions`] that
+//! a program configured only by a URL (the `sdm` command, a C engine
+//! through `sdm_context_new`) must be able to set.
 //!
 //! * `history_keep=N`: keep the newest N versions of each key (0: no
 //!   history at all; default 30), see [`HistoryConfig::keep`](super::HistoryConfig::keep);
 //! * `history_max_age=AGE`: drop versions replaced longer than AGE ago: a
 //!   whole number with a unit, `ms`, `s`, `m`, `h` or `d` (seconds without
 //!   one), e.g. `7d`, `36h`, `1500ms` (0 or absent: whatever their age),
-//!   see [`HistoryConfig::max_age`](super::HistoryConfig::max_age).
+//!   see [`HistoryConfig::max_age`](super::HistoryConfig::max_age);
+//! * `redis_prefix=P`: the prefix of every Redis key (default `sdm`;
+//!   empty for none; no `{`, `}`, `&` or `=`), see
+//!   [`StoreOptions::redis_prefix`];
+//! * `redis_replication=auto|off|N`: Redis replication safety (wait for one
+//!   replica when the server has any, never wait, or always wait for N),
+//!   see [`StoreOptions::redis_replication`];
+//! * `redis_replication_timeout=AGE`: how long a write waits for its
+//!   replicas (default `2s`).
 //!
 //! [`connect`](super::connect) and its siblings read them and take them off
 //! the URL before the store reads it; other parameters stay for the store
-//! (Redis's own, such as `protocol`). On a `sqlite://` URL, whose path may
+//! (Redis's own, such as `protocol`). The Redis ones are accepted, and
+//! ignored, on other stores' URLs. On a `sqlite://` URL, whose path may
 //! itself hold a `?`, the query is sdm's only when every parameter in it
 //! is one of these.
 
 use std::time::Duration;
 
+use super::redis::Replication;
 use super::{BackendError, StoreOptions};
 
 /// The query parameter setting [`HistoryConfig::keep`](super::HistoryConfig::keep).
@@ -25,6 +35,23 @@ pub const HISTORY_KEEP: &str = "history_keep";
 /// [`HistoryConfig::max_age`](super::HistoryConfig::max_age): a whole
 /// number with a unit (`ms`, `s`, `m`, `h`, `d`; seconds without one).
 pub const HISTORY_MAX_AGE: &str = "history_max_age";
+/// The query parameter setting [`StoreOptions::redis_prefix`].
+pub const REDIS_PREFIX: &str = "redis_prefix";
+/// The query parameter setting [`StoreOptions::redis_replication`]:
+/// `auto`, `off` or a number of replicas (0 is `off`).
+pub const REDIS_REPLICATION: &str = "redis_replication";
+/// The query parameter setting [`StoreOptions::redis_replication_timeout`]:
+/// a whole number with a unit, as [`HISTORY_MAX_AGE`].
+pub const REDIS_REPLICATION_TIMEOUT: &str = "redis_replication_timeout";
+
+/// Every parameter of sdm's.
+const OURS: [&str; 5] = [
+    HISTORY_KEEP,
+    HISTORY_MAX_AGE,
+    REDIS_PREFIX,
+    REDIS_REPLICATION,
+    REDIS_REPLICATION_TIMEOUT,
+];
 
 /// Splits sdm's parameters off `url`: the URL the store itself reads, and
 /// `options` with those parameters applied (a parameter in the URL wins
@@ -55,7 +82,7 @@ pub fn split_store_url(
         .filter(|pair| !pair.is_empty())
         .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
         .collect();
-    let ours = |key: &str| key == HISTORY_KEEP || key == HISTORY_MAX_AGE;
+    let ours = |key: &str| OURS.contains(&key);
     let sqlite = base
         .get(.."sqlite://".len())
         .is_some_and(|s| s.eq_ignore_ascii_case("sqlite://"));
@@ -70,6 +97,9 @@ pub fn split_store_url(
                 let age = age(key, value)?;
                 options.history.max_age = (!age.is_zero()).then_some(age);
             }
+            REDIS_PREFIX => options.redis_prefix = prefix(key, value)?,
+            REDIS_REPLICATION => options.redis_replication = replication(key, value)?,
+            REDIS_REPLICATION_TIMEOUT => options.redis_replication_timeout = age(key, value)?,
             _ if value.is_empty() => kept.push(key.to_owned()),
             _ => kept.push(format!("{key}={value}")),
         }
@@ -89,6 +119,30 @@ fn whole<T: std::str::FromStr>(key: &str, value: &str, unit: &str) -> Result<T, 
             "store URL parameter {key}={value:?}: expected a whole number of {unit} (0 or more)"
         ))
     })
+}
+
+/// A key prefix: any text but the hash tag's braces (a `}` would end the
+/// tag early and scatter a session's keys over a cluster's slots).
+fn prefix(key: &str, value: &str) -> Result<String, BackendError> {
+    if value.contains(['{', '}']) {
+        return Err(BackendError::Invalid(format!(
+            "store URL parameter {key}={value:?}: a key prefix cannot hold `{{` or `}}`"
+        )));
+    }
+    Ok(value.to_owned())
+}
+
+/// Replication safety: `auto`, `off` or a number of replicas.
+fn replication(key: &str, value: &str) -> Result<Replication, BackendError> {
+    match value {
+        "auto" => Ok(Replication::Auto),
+        "off" | "0" => Ok(Replication::Off),
+        n => n.parse().map(Replication::Require).map_err(|_| {
+            BackendError::Invalid(format!(
+                "store URL parameter {key}={value:?}: expected auto, off or a whole number of replicas"
+            ))
+        }),
+    }
 }
 
 /// A parameter's value as an age: a whole number and a unit.

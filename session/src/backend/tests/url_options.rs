@@ -98,3 +98,56 @@ fn bad_values_name_the_parameter() {
         assert!(message.contains("unit"), "{message}");
     }
 }
+
+#[test]
+fn redis_options_are_taken_off_too() {
+    use crate::backend::redis::Replication;
+    let (url, options) = split(
+        "redis://h:6379/0?redis_prefix=game-7&redis_replication=2&redis_replication_timeout=500ms&protocol=resp3",
+    )
+    .expect("valid");
+    assert_eq!(url, "redis://h:6379/0?protocol=resp3");
+    assert_eq!(options.redis_prefix, "game-7");
+    assert_eq!(options.redis_replication, Replication::Require(2));
+    assert_eq!(
+        options.redis_replication_timeout,
+        Duration::from_millis(500)
+    );
+    for (value, replication) in [
+        ("auto", Replication::Auto),
+        ("off", Replication::Off),
+        ("0", Replication::Off),
+    ] {
+        let url = format!("redis+cluster://a:1,b:2/?redis_replication={value}");
+        let (_, options) = split(&url).expect(value);
+        assert_eq!(options.redis_replication, replication);
+    }
+    let (_, options) = split("redis://h/0?redis_prefix=").expect("valid");
+    assert_eq!(options.redis_prefix, "", "an empty prefix is no prefix");
+    // Accepted, and ignored, on a SQLite URL.
+    let (url, options) = split("sqlite://p.db?redis_prefix=x&history_keep=1").expect("valid");
+    assert_eq!(url, "sqlite://p.db");
+    assert_eq!(
+        (options.redis_prefix.as_str(), options.history.keep),
+        ("x", 1)
+    );
+}
+
+#[test]
+fn bad_redis_options_name_the_parameter() {
+    for (url, says) in [
+        ("redis://h/0?redis_prefix=a{b", "redis_prefix"),
+        ("redis://h/0?redis_prefix=a}", "redis_prefix"),
+        ("redis://h/0?redis_replication=always", "redis_replication"),
+        ("redis://h/0?redis_replication=-1", "redis_replication"),
+        (
+            "redis://h/0?redis_replication_timeout=soon",
+            "redis_replication_timeout",
+        ),
+    ] {
+        let Err(BackendError::Invalid(message)) = split(url) else {
+            panic!("{url} should be refused");
+        };
+        assert!(message.contains(says), "{message}");
+    }
+}
