@@ -126,15 +126,11 @@ pub fn connect(url: &str) -> Result<Arc<dyn Backend>, BackendError> {
 
 /// [`connect`] with options (a Redis key prefix, replication safety, the
 /// version history kept). sdm's own URL parameters (`history_keep`,
-/// `history_max_age`, see [`split_store_url`](super::split_store_url)) are
-/// taken off the URL and override `options`.
+/// `redis_prefix` and the others of [`split_store_url`](super::split_store_url))
+/// are taken off the URL and override `options`.
 pub fn connect_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Backend>, BackendError> {
     let (url, options) = super::split_store_url(url, options)?;
-    Ok(match parse(&url)? {
-        Target::Memory => Arc::new(MemoryBackend::with_history(options.history)),
-        Target::Sqlite(path) => Arc::new(SqliteBackend::open_with(path, options.history)?),
-        Target::Redis => Arc::new(redis(&url, &options)?),
-    })
+    open(&url, &options)
 }
 
 /// [`connect_with`], but a Redis store is connected (and its scripts loaded)
@@ -143,14 +139,23 @@ pub async fn connect_async(
     url: &str,
     options: &StoreOptions,
 ) -> Result<Arc<dyn Backend>, BackendError> {
-    let (store_url, checked) = super::split_store_url(url, options)?;
-    Ok(match parse(&store_url)? {
+    let (url, options) = super::split_store_url(url, options)?;
+    Ok(match parse(&url)? {
         Target::Redis => {
-            let redis = redis(&store_url, &checked)?;
+            let redis = redis(&url, &options)?;
             redis.ping().await?;
             Arc::new(redis)
         }
-        _ => connect_with(url, options)?,
+        _ => open(&url, &options)?,
+    })
+}
+
+/// The store at `url`, sdm's parameters already taken off into `options`.
+fn open(url: &str, options: &StoreOptions) -> Result<Arc<dyn Backend>, BackendError> {
+    Ok(match parse(url)? {
+        Target::Memory => Arc::new(MemoryBackend::with_history(options.history)),
+        Target::Sqlite(path) => Arc::new(SqliteBackend::open_with(path, options.history)?),
+        Target::Redis => Arc::new(redis(url, options)?),
     })
 }
 

@@ -186,6 +186,29 @@ fn now_ms() -> i64 {
 }
 
 impl MemoryBackend {
+    /// [`Backend::unlock`] (`token` `None`: any entry of `owner`) and
+    /// [`Backend::unlock_under`] (only the entry under `token`, which is
+    /// remembered as released even when no entry is removed: it lapsed, or
+    /// the entry is someone else's or ours under a newer token, and stays);
+    /// answers whether a live entry was removed.
+    fn unlock_step(&self, id: &SessionId, owner: &str, token: Option<u64>) -> bool {
+        let mut s = self.stores();
+        let live = s
+            .live_lock(id, Instant::now())
+            .filter(|l| l.owner == owner && token.is_none_or(|t| t == l.token))
+            .map(|l| l.token);
+        let Some(live) = live else {
+            if let Some(token) = token {
+                s.mark_released(id, token);
+            }
+            return false;
+        };
+        s.release(id, live);
+        drop(s);
+        self.lock_changed(id);
+        true
+    }
+
     /// An empty store, keeping the default history
     /// ([`HistoryConfig::default`]: the last 30 versions of each key).
     pub fn new() -> Self {
@@ -599,17 +622,7 @@ impl Backend for MemoryBackend {
         id: &'a SessionId,
         owner: &'a str,
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move {
-            let mut s = self.stores();
-            let live = s.live_lock(id, Instant::now());
-            if let Some(token) = live.filter(|l| l.owner == owner).map(|l| l.token) {
-                s.release(id, token);
-                drop(s);
-                self.lock_changed(id);
-                return Ok(true);
-            }
-            Ok(false)
-        })
+        Box::pin(async move { Ok(self.unlock_step(id, owner, None)) })
     }
 
     fn unlock_under<'a>(
@@ -618,23 +631,7 @@ impl Backend for MemoryBackend {
         owner: &'a str,
         token: u64,
     ) -> BoxFuture<'a, Result<bool, BackendError>> {
-        Box::pin(async move {
-            let mut s = self.stores();
-            let mine = s
-                .live_lock(id, Instant::now())
-                .is_some_and(|l| l.owner == owner && l.token == token);
-            if !mine {
-                // Ours lapsed, or the entry is someone else's (or ours
-                // under a newer token) and stays: only the release is
-                // remembered.
-                s.mark_released(id, token);
-                return Ok(false);
-            }
-            s.release(id, token);
-            drop(s);
-            self.lock_changed(id);
-            Ok(true)
-        })
+        Box::pin(async move { Ok(self.unlock_step(id, owner, Some(token))) })
     }
 
     fn queue_push<'a>(

@@ -151,17 +151,17 @@ fn age(key: &str, value: &str) -> Result<Duration, BackendError> {
         .find(|c: char| !c.is_ascii_digit())
         .unwrap_or(value.len());
     let (number, unit) = value.split_at(digits);
-    let ms_per_unit: u64 = match unit {
-        "ms" => 1,
-        "" | "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => u64::MAX,
+    let ms_per_unit: Option<u64> = match unit {
+        "ms" => Some(1),
+        "" | "s" => Some(1_000),
+        "m" => Some(60_000),
+        "h" => Some(3_600_000),
+        "d" => Some(86_400_000),
+        _ => None,
     };
     let n: Option<u64> = number.parse().ok();
-    n.filter(|_| ms_per_unit != u64::MAX)
-        .and_then(|n| n.checked_mul(ms_per_unit))
+    n.zip(ms_per_unit)
+        .and_then(|(n, ms)| n.checked_mul(ms))
         .map(Duration::from_millis)
         .ok_or_else(|| {
             BackendError::Invalid(format!(
